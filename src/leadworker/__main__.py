@@ -1,0 +1,3 @@
+from leadworker.cli import main
+
+main()

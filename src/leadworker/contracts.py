@@ -1,0 +1,331 @@
+"""Message contracts, versioned. What producers publish and what stages pass to each other.
+
+A message is JSON. Every message model ignores nothing silently: unknown fields are an error, so a typo in a
+producer is caught at the first delivery, with the field named in the dead-letter reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from leadworker.errors import InvalidMessage, PermanentError
+
+SOURCE_NAMES = ("website", "inline")
+_DIRECTORY_SOURCE = re.compile(r"^directory:[A-Za-z0-9_.-]+$")
+
+LEAD_FIELDS = (
+    "company_name",
+    "website",
+    "emails",
+    "phones",
+    "address",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "contact_name",
+    "description",
+    "categories",
+    "socials",
+)
+
+
+def check_http_url(value: str) -> str:
+    """Accept an absolute http(s) URL with a host; raise ValueError saying what is wrong otherwise."""
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"{value!r} must be an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError(f"{value!r} has no host")
+    return value
+
+
+_LIST_FIELDS = ("emails", "phones", "categories")
+_LIST_SPLIT = re.compile(r"[;,]")
+
+HttpUrlText = Annotated[str, AfterValidator(check_http_url)]
+"""An absolute http(s) URL, kept as the text the producer wrote."""
+
+
+class LeadFields(BaseModel):
+    """The facts about a company a lead can carry (shared by lead records and provider answers)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    company_name: str | None = Field(None, max_length=500)
+    website: str | None = Field(None, max_length=2000)
+    emails: list[str] = Field(default_factory=list, max_length=200)
+    phones: list[str] = Field(default_factory=list, max_length=200)
+    address: str | None = Field(None, max_length=1000)
+    city: str | None = Field(None, max_length=200)
+    region: str | None = Field(None, max_length=200)
+    postal_code: str | None = Field(None, max_length=40)
+    country: str | None = Field(None, max_length=100)
+    contact_name: str | None = Field(None, max_length=300)
+    description: str | None = Field(None, max_length=5000)
+    categories: list[str] = Field(default_factory=list, max_length=100)
+    socials: dict[str, str] = Field(default_factory=dict)
+
+    @staticmethod
+    def split_lists(data: dict[str, Any]) -> dict[str, Any]:
+        """``"a@x.de; b@x.de"`` → ``["a@x.de", "b@x.de"]`` for the list fields, as imports write them."""
+        for name in _LIST_FIELDS:
+            value = data.get(name)
+            if isinstance(value, str):
+                data = {**data, name: [part for part in _LIST_SPLIT.split(value) if part.strip()]}
+        return data
+
+
+class LeadRecord(LeadFields):
+    """One lead as a source found it, before normalization.
+
+    Inline sources (a CRM webhook, a CSV import) send these directly; keys that are not fields here are kept
+    in ``attributes`` rather than rejected, because imports carry columns of their own.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    source_url: str | None = Field(None, max_length=2000)
+    evidence: dict[str, str] = Field(default_factory=dict, description="field or value -> URL it was found on")
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _imported_shapes(cls, data: Any) -> Any:
+        """Accept what imports send: unknown columns kept in ``attributes``, ``"a@x.de; b@x.de"`` as a list.
+        (One validator for both: it runs for every record of every inline job.)"""
+        if not isinstance(data, dict):
+            return data
+        known = _LEAD_FIELD_NAMES
+        if any(k not in known for k in data):
+            kept = {k: v for k, v in data.items() if k in known}
+            attributes = dict(kept.get("attributes") or {})
+            attributes.update((k, v) for k, v in data.items() if k not in known)
+            kept["attributes"] = attributes
+            data = kept
+        return cls.split_lists(data)
+
+    @model_validator(mode="after")
+    def _has_something(self) -> LeadRecord:
+        if not (self.company_name or self.website or self.emails or self.phones):
+            raise ValueError("a lead needs at least one of company_name, website, emails, phones")
+        return self
+
+
+_LEAD_FIELD_NAMES = frozenset(LeadRecord.model_fields)
+
+
+class ScrapeJob(BaseModel):
+    """A scrape job, version 1: what ``scrape_jobs`` carries."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    version: Literal[1] = 1
+    job_id: uuid.UUID
+    user_id: str | None = Field(None, max_length=200)
+    industry: str | None = Field(None, max_length=200)
+    geography: str | None = Field(None, max_length=200)
+    keywords: list[str] = Field(default_factory=list, max_length=50)
+    source_types: list[str] = Field(default_factory=lambda: ["website"], min_length=1, max_length=10)
+    search_query: str | None = Field(None, max_length=500)
+    targets: list[HttpUrlText] = Field(default_factory=list, max_length=1000)
+    max_pages: int = Field(20, ge=1, le=10_000)
+    max_depth: int | None = Field(None, ge=0, le=20)
+    include_paths: list[str] = Field(default_factory=list, max_length=100)
+    exclude_paths: list[str] = Field(default_factory=list, max_length=100)
+    render: Literal["auto", "static", "browser"] = "auto"
+    leads: list[LeadRecord] = Field(default_factory=list, max_length=10_000)
+    webhook_url: str | None = Field(None, max_length=2000)
+
+    @field_validator("source_types")
+    @classmethod
+    def _known_sources(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in SOURCE_NAMES and not _DIRECTORY_SOURCE.match(name):
+                raise ValueError(
+                    f"unknown source type {name!r}; expected website, inline or directory:<recipe>"
+                )
+        return list(dict.fromkeys(value))
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_webhook(cls, value: str | None) -> str | None:
+        return check_http_url(value) if value else None
+
+    @model_validator(mode="after")
+    def _sources_have_input(self) -> ScrapeJob:
+        if "website" in self.source_types and not self.targets:
+            raise ValueError("the website source needs at least one target URL in 'targets'")
+        if "inline" in self.source_types and not self.leads:
+            raise ValueError("the inline source needs at least one record in 'leads'")
+        if any(s.startswith("directory:") for s in self.source_types) and not self.search_query:
+            raise ValueError("a directory source needs 'search_query'")
+        return self
+
+    def criteria(self) -> dict[str, Any]:
+        """The job as stored in ``scrape_jobs.criteria`` (JSON-ready)."""
+        return self.model_dump(mode="json")
+
+
+class NormalizeItem(BaseModel):
+    """Raw leads of one job to enrich for it: normalized and merged if nobody did yet (a raw lead is normalized
+    once, whichever job found it first), then scored for this job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: uuid.UUID
+    raw_lead_ids: list[int] = Field(min_length=1, max_length=10_000)
+
+
+class NormalizeBatch(BaseModel):
+    """``leads.normalize``, version 1: the raw leads of one or more jobs (jobs completing together share a
+    message: one publish, one delivery, instead of one each)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    items: list[NormalizeItem] = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_job_shape(cls, data: Any) -> Any:
+        """The first shape of this message, one job's ``{job_id, raw_lead_ids}``: still read, so that messages
+        published by an older worker during a rolling upgrade are enriched, not dead-lettered."""
+        if isinstance(data, dict) and "items" not in data and "job_id" in data:
+            rest = {k: v for k, v in data.items() if k not in ("job_id", "raw_lead_ids")}
+            return {**rest, "items": [{"job_id": data["job_id"], "raw_lead_ids": data.get("raw_lead_ids")}]}
+        return data
+
+    @classmethod
+    def of(cls, job_id: uuid.UUID, raw_lead_ids: list[int]) -> NormalizeBatch:
+        """The batch of one job."""
+        return cls(items=[NormalizeItem(job_id=job_id, raw_lead_ids=raw_lead_ids)])
+
+    @property
+    def job_ids(self) -> list[uuid.UUID]:
+        return list(dict.fromkeys(item.job_id for item in self.items))
+
+
+class ScoreBatch(BaseModel):
+    """``leads.score``, version 1: canonical leads to score for a job (its keywords, industry and geography).
+
+    A lead merged into another since the message was sent is scored as the lead it was merged into.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    job_id: uuid.UUID
+    lead_ids: list[int] = Field(min_length=1, max_length=10_000)
+
+
+JobEventName = Literal["job.completed", "job.failed", "job.cancelled", "job.enriched"]
+
+
+class JobEvent(BaseModel):
+    """``jobs.notify``, version 1: a job event to POST to the job's webhook.
+
+    ``event_id`` is the dedupe key: however often the message is delivered, one POST per event id succeeds.
+    The webhook URL is not in the message: the notify stage takes the job's ``webhook_url``, else
+    ``LEADWORKER_WEBHOOK_URL``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    event_id: str = Field(min_length=1, max_length=200)
+    event: JobEventName
+    job_id: uuid.UUID
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each bad field and what was wrong with it."""
+    parts = []
+    for item in error.errors(include_url=False):
+        location = ".".join(str(p) for p in item["loc"]) or "message"
+        message = item["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        parts.append(f"{location}: {message}")
+    return "; ".join(parts)
+
+
+def decode_json_object(body: bytes, max_bytes: int) -> dict[str, Any]:
+    """Decode a message body into a JSON object, or raise :class:`InvalidMessage` saying why not."""
+    if len(body) > max_bytes:
+        raise InvalidMessage(
+            f"message body is {len(body)} bytes, over the limit of {max_bytes}", kind="message_too_large"
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidMessage(f"message body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidMessage(
+            f"message body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidMessage(f"message body is JSON {type(data).__name__}, expected an object")
+    return data
+
+
+def decode_scrape_job(body: bytes, max_bytes: int) -> ScrapeJob:
+    """Decode and validate a ``scrape_jobs`` message body."""
+    if len(body) <= max_bytes:
+        try:
+            return ScrapeJob.model_validate_json(body)  # the fast path: parsed and validated in pydantic-core
+        except ValidationError:
+            pass  # redo it step by step below, for an error that says exactly what is wrong
+    data = decode_json_object(body, max_bytes)
+    try:
+        return ScrapeJob.model_validate(data)
+    except ValidationError as exc:
+        reason = describe_validation_error(exc)
+        locations = {item["loc"][0] for item in exc.errors() if item["loc"]}
+        if locations == {"source_types"}:
+            raise PermanentError(reason, kind="unknown_source") from None
+        raise InvalidMessage(reason) from None
+
+
+def decode_message(body: bytes, model: type[_Model], max_bytes: int) -> _Model:
+    """Decode and validate a message body as ``model``, or raise :class:`InvalidMessage` naming each bad field."""
+    data = decode_json_object(body, max_bytes)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidMessage(describe_validation_error(exc)) from None
+
+
+def job_id_hint(body: bytes, message_id: str | None, max_bytes: int) -> uuid.UUID | None:
+    """Best-effort job id of a message that may not validate: the body's ``job_id``, else the message id.
+
+    Bodies over ``max_bytes`` are not parsed (that is the point of the limit).
+    """
+    candidates: list[Any] = []
+    if len(body) <= max_bytes:
+        try:
+            data = json.loads(body)
+            if isinstance(data, dict):
+                candidates.append(data.get("job_id"))
+        except (ValueError, UnicodeDecodeError):
+            pass
+    candidates.append(message_id)
+    for candidate in candidates:
+        if isinstance(candidate, str):
+            try:
+                return uuid.UUID(candidate)
+            except ValueError:
+                continue
+    return None

@@ -1,0 +1,131 @@
+"""Reading canonical leads out: the export stream (a server-side cursor, constant memory) and one lead in full."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from leadworker.store.pool import Database
+
+EXPORT_FIELDS = (
+    "lead_id", "company_name", "legal_form", "domain", "website", "emails", "phones", "address", "city", "region",
+    "postal_code", "country", "contact_name", "categories", "score", "segment", "components", "job_id",
+    "scored_at", "sources", "provenance", "created_at", "updated_at",
+)
+"""Columns of ``leadworker leads export``, in order."""
+
+_LEAD_COLUMNS = """
+       l.id AS lead_id, l.company_name, l.legal_form, l.domain, l.website, l.emails, l.phones, l.address, l.city,
+       l.region, l.postal_code, l.country, l.contact_name, l.categories,
+"""
+
+_DETAILS = """
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('raw_lead_id', s.raw_lead_id, 'source_type', r.source_type,
+                                                     'source_url', r.source_url) ORDER BY s.raw_lead_id), '[]')
+          FROM lead_sources s JOIN raw_leads r ON r.id = s.raw_lead_id WHERE s.lead_id = l.id) AS sources,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('field', v.field, 'value', v.value, 'raw_lead_id', v.raw_lead_id,
+                                                     'provider', v.provider, 'url', v.source_url) ORDER BY v.id), '[]')
+          FROM lead_values v WHERE v.lead_id = l.id) AS provenance,
+       l.created_at, l.updated_at
+"""
+
+# Without a job: every live lead with its latest score.
+_ALL = ("SELECT" + _LEAD_COLUMNS + """
+       l.score, l.segment, l.score_components AS components, l.score_job_id AS job_id, l.scored_at,""" + _DETAILS + """
+  FROM leads l
+ WHERE l.merged_into IS NULL
+   AND ($1::text IS NULL OR l.segment = $1)
+   AND ($2::int IS NULL OR l.score >= $2)
+ ORDER BY l.id
+""")
+
+# For a job: every lead the job found (new or duplicate), with its score for that job.
+_FOR_JOB = ("""
+WITH job_leads AS (
+    SELECT DISTINCT s.lead_id
+      FROM scrape_job_leads jl JOIN lead_sources s ON s.raw_lead_id = jl.raw_lead_id
+     WHERE jl.job_id = $3
+)
+SELECT""" + _LEAD_COLUMNS + """
+       sc.score, sc.segment, sc.components, $3::uuid AS job_id, sc.scored_at,""" + _DETAILS + """
+  FROM job_leads jl
+  JOIN leads l ON l.id = jl.lead_id
+  LEFT JOIN lead_scores sc ON sc.lead_id = l.id AND sc.job_id = $3
+ WHERE ($1::text IS NULL OR sc.segment = $1)
+   AND ($2::int IS NULL OR sc.score >= $2)
+ ORDER BY l.id
+""")
+
+
+async def stream_leads(
+    db: Database, *, job_id: uuid.UUID | None = None, segment: str | None = None, min_score: int | None = None,
+    batch: int = 500,
+) -> AsyncIterator[dict[str, Any]]:
+    """Canonical leads one by one, read through a server-side cursor ``batch`` rows at a time (inside a
+    transaction, as cursors must be), so memory stays flat however many there are."""
+    async with db.transaction() as conn:
+        if job_id is None:
+            cursor = conn.cursor(_ALL, segment, min_score, prefetch=batch)
+        else:
+            cursor = conn.cursor(_FOR_JOB, segment, min_score, job_id, prefetch=batch)
+        async for row in cursor:
+            yield dict(row)
+
+
+async def job_exists(db: Database, job_id: uuid.UUID) -> bool:
+    return bool(await db.fetchval("SELECT EXISTS (SELECT 1 FROM scrape_jobs WHERE id = $1)", job_id))
+
+
+async def lead_detail(db: Database, lead_id: int) -> dict[str, Any] | None:
+    """One lead with everything known about it; a merged id resolves to the lead it was merged into
+    (``merged_from`` says so). None if there is no such lead."""
+    async with db.connection() as conn:
+        live = await conn.fetchval("SELECT coalesce(merged_into, id) FROM leads WHERE id = $1", lead_id)
+        if live is None:
+            return None
+        lead = await conn.fetchrow("SELECT * FROM leads WHERE id = $1", live)
+        assert lead is not None
+        values = await conn.fetch(
+            """SELECT field, value, detail, raw_lead_id, provider, source_url, created_at
+                 FROM lead_values WHERE lead_id = $1 ORDER BY field, id""",
+            live,
+        )
+        sources = await conn.fetch(
+            """SELECT s.raw_lead_id, r.source_type, r.source_url, s.linked_at,
+                      coalesce(array_agg(jl.job_id ORDER BY jl.job_id) FILTER (WHERE jl.job_id IS NOT NULL), '{}')
+                          AS job_ids
+                 FROM lead_sources s JOIN raw_leads r ON r.id = s.raw_lead_id
+                 LEFT JOIN scrape_job_leads jl ON jl.raw_lead_id = s.raw_lead_id
+                WHERE s.lead_id = $1
+                GROUP BY s.raw_lead_id, r.source_type, r.source_url, s.linked_at
+                ORDER BY s.raw_lead_id""",
+            live,
+        )
+        scores = await conn.fetch(
+            """SELECT job_id, score, segment, components, lead_revision, scored_at
+                 FROM lead_scores WHERE lead_id = $1 ORDER BY scored_at DESC""",
+            live,
+        )
+        conflicts = await conn.fetch(
+            """SELECT CASE WHEN lead_id = $1 THEN other_lead_id ELSE lead_id END AS other_lead_id, kind, value,
+                      raw_lead_id, created_at
+                 FROM lead_conflicts WHERE lead_id = $1 OR other_lead_id = $1 ORDER BY created_at""",
+            live,
+        )
+        enrichments = await conn.fetch(
+            """SELECT provider, status, endpoint, fields, error, attempts, fetched_at
+                 FROM lead_enrichments WHERE lead_id = $1 ORDER BY provider""",
+            live,
+        )
+        absorbed = await conn.fetch("SELECT id FROM leads WHERE merged_into = $1 ORDER BY id", live)
+    return {
+        "lead": dict(lead),
+        "merged_from": lead_id if lead_id != live else None,
+        "absorbed": [r["id"] for r in absorbed],
+        "values": [dict(r) for r in values],
+        "sources": [dict(r) for r in sources],
+        "scores": [dict(r) for r in scores],
+        "conflicts": [dict(r) for r in conflicts],
+        "enrichments": [dict(r) for r in enrichments],
+    }

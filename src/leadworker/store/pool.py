@@ -1,0 +1,180 @@
+"""The database handle: an asyncpg pool whose connection failures become :class:`ServiceUnavailable`.
+
+Handlers never see asyncpg's many ways of saying "the server is gone" (refused connection, terminated
+session, shutdown in progress); they see one error, which the consumer turns into "give the delivery back
+and pause until the database answers again".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from leadworker.errors import ServiceUnavailable, one_line
+
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    ConnectionError,
+    OSError,
+)
+
+
+def is_connection_failure(error: BaseException) -> bool:
+    """True if ``error`` means the database could not be reached, not that a statement was wrong."""
+    if isinstance(error, ServiceUnavailable):
+        return True
+    if isinstance(error, _CONNECTION_ERRORS):
+        return True
+    if isinstance(error, asyncpg.exceptions.InterfaceError):
+        text = str(error).lower()
+        return "closed" in text or ("connection" in text and "lost" in text)
+    return False
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool reset hook: nothing to undo. asyncpg still rolls back an open transaction before calling it; we
+    never change session state (no SET, LISTEN or session advisory locks on pooled connections), so the
+    default reset query would be a wasted round trip on every release."""
+
+
+WarmUp = Sequence[tuple[str, Sequence[Any]]]
+"""Statements with harmless arguments, run once on every new pooled connection."""
+
+
+def _connection_setup(warm_up: WarmUp) -> Callable[[asyncpg.Connection], Awaitable[None]]:
+    async def init(conn: asyncpg.Connection) -> None:
+        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        # Parse, plan and cache the hot statements now, not on the first job a connection serves (a few
+        # milliseconds each: the worst latencies of a fresh worker otherwise).
+        for query, args in warm_up:
+            await conn.fetch(query, *args)
+
+    return init
+
+
+class Database:
+    """A pool plus the translation of connection failures. Pass it to whatever needs the database."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 10,
+        command_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        warm_up: WarmUp = (),
+    ) -> Database:
+        """Open a pool. Raises :class:`ServiceUnavailable` if the server cannot be reached."""
+        try:
+            pool = await asyncpg.create_pool(
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                command_timeout=command_timeout,
+                timeout=connect_timeout,
+                init=_connection_setup(warm_up),
+                reset=_keep_session,
+                # Transition statements are prepared once per connection; keep them all.
+                statement_cache_size=256,
+                max_inactive_connection_lifetime=300,
+            )
+        except Exception as exc:
+            if is_connection_failure(exc) or isinstance(exc, TimeoutError):
+                raise ServiceUnavailable(f"database unreachable: {one_line(exc)}") from exc
+            raise
+        return cls(pool)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; connection failures inside the block raise :class:`ServiceUnavailable`."""
+        try:
+            async with self.pool.acquire() as conn:
+                yield conn
+        except ServiceUnavailable:
+            raise
+        except Exception as exc:
+            if is_connection_failure(exc):
+                raise ServiceUnavailable(f"database unavailable: {one_line(exc)}") from exc
+            raise
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.connection() as conn, conn.transaction():
+            yield conn
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        async with self.connection() as conn:
+            result: list[asyncpg.Record] = await conn.fetch(query, *args)
+            return result
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        async with self.connection() as conn:
+            return await conn.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        async with self.connection() as conn:
+            return await conn.fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        async with self.connection() as conn:
+            result: str = await conn.execute(query, *args)
+            return result
+
+    async def ping(self, timeout: float = 5.0) -> bool:
+        """True if the database answers ``SELECT 1`` within ``timeout``."""
+        try:
+            async with asyncio.timeout(timeout):
+                return bool(await self.fetchval("SELECT 1"))
+        except (ServiceUnavailable, TimeoutError):
+            return False
+
+    def pool_stats(self) -> dict[str, int]:
+        size = self.pool.get_size()
+        idle = self.pool.get_idle_size()
+        return {"in_use": size - idle, "idle": idle, "max": self.pool.get_max_size()}
+
+    async def close(self, timeout: float = 10.0) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await self.pool.close()
+        except (TimeoutError, Exception):
+            self.pool.terminate()
+
+
+class DatabaseProbe:
+    """``SELECT 1`` on a connection of its own, reconnecting as needed: is the server answering?"""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: asyncpg.Connection | None = None
+
+    async def ping(self, timeout: float = 5.0) -> bool:
+        try:
+            async with asyncio.timeout(timeout):
+                if self._conn is None or self._conn.is_closed():
+                    self._conn = await asyncpg.connect(self.url, timeout=timeout)
+                return bool(await self._conn.fetchval("SELECT 1"))
+        except Exception:
+            await self.close()
+            return False
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()

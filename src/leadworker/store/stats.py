@@ -1,0 +1,59 @@
+"""Job statistics over a time window, computed by PostgreSQL (``leadworker jobs stats``).
+
+A job "finished in the window" when its ``completed_at`` (set on completed, failed and cancelled) falls in the
+last ``window`` seconds, measured by the database clock. Durations are of completed jobs: ``duration`` from
+the first start to completion (retries included), ``latency`` from creation (publish) to completion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from leadworker.store.pool import Database
+
+_WINDOW = """
+WITH bounds AS (SELECT now() AS generated_at, now() - make_interval(secs => $1::float8) AS window_start),
+finished AS (
+    SELECT j.status,
+           extract(epoch FROM j.completed_at - j.started_at)::float8 AS duration,
+           extract(epoch FROM j.completed_at - j.created_at)::float8 AS latency
+      FROM scrape_jobs j, bounds b
+     WHERE j.completed_at >= b.window_start
+)
+SELECT b.generated_at, b.window_start,
+       (SELECT count(*) FROM scrape_jobs j WHERE j.created_at >= b.window_start) AS created,
+       (SELECT count(*) FROM finished) AS finished,
+       (SELECT count(*) FROM finished WHERE status = 'completed') AS completed,
+       (SELECT count(*) FROM finished WHERE status = 'failed') AS failed,
+       (SELECT count(*) FROM finished WHERE status = 'cancelled') AS cancelled,
+       (SELECT avg(duration) FROM finished WHERE status = 'completed') AS duration_mean,
+       (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY duration)
+          FROM finished WHERE status = 'completed') AS duration_p95,
+       (SELECT avg(latency) FROM finished WHERE status = 'completed') AS latency_mean,
+       (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY latency)
+          FROM finished WHERE status = 'completed') AS latency_p95
+  FROM bounds b
+"""
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    generated_at: datetime
+    window_start: datetime
+    created: int
+    finished: int
+    completed: int
+    failed: int
+    cancelled: int
+    duration_mean: float | None
+    duration_p95: float | None
+    latency_mean: float | None
+    latency_p95: float | None
+
+
+async def window_stats(db: Database, window_seconds: float) -> WindowStats:
+    """Counts and durations of the jobs created or finished in the last ``window_seconds``."""
+    row = await db.fetchrow(_WINDOW, float(window_seconds))
+    assert row is not None
+    return WindowStats(**dict(row))
