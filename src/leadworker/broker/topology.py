@@ -1,0 +1,147 @@
+"""The RabbitMQ topology: one direct exchange, a work queue per stage, retry tiers, a dead queue each.
+
+Delayed retry needs no plugin: ``<queue>.retry.<n>`` holds a message for the n-th backoff (``x-message-ttl``)
+and then dead-letters it back to ``<queue>``. ``<queue>.dead`` is the parking lot; the work queue also
+dead-letters there itself when a quorum queue's ``x-delivery-limit`` is exceeded (a message that kills its
+worker every time). Every name takes the configured prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractChannel, AbstractConnection
+
+from leadworker.config import STAGES, Settings
+
+STAGE_QUEUES: dict[str, str] = {
+    "scrape": "scrape_jobs",
+    "normalize": "leads.normalize",
+    "score": "leads.score",
+    "notify": "jobs.notify",
+}
+"""The work queue of each stage, without prefix."""
+
+
+class TopologyMismatch(RuntimeError):
+    """A queue already exists with other arguments (changed retry backoff, queue type...)."""
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Names and arguments of every exchange and queue, computed from the settings."""
+
+    prefix: str
+    queue_type: str
+    retry_backoff: tuple[float, ...]
+    delivery_limit: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Topology:
+        return cls(
+            prefix=settings.queue_prefix,
+            queue_type=settings.queue_type,
+            retry_backoff=tuple(settings.retry_backoff),
+            delivery_limit=settings.delivery_limit,
+        )
+
+    @property
+    def exchange(self) -> str:
+        return f"{self.prefix}leadworker"
+
+    def work_queue(self, stage: str) -> str:
+        """The full name of ``stage``'s work queue."""
+        return self.prefix + STAGE_QUEUES[stage]
+
+    def retry_queue(self, queue: str, tier: int) -> str:
+        """Retry tier ``tier`` (1-based) of the full queue name ``queue``."""
+        return f"{queue}.retry.{tier}"
+
+    def dead_queue(self, queue: str) -> str:
+        return f"{queue}.dead"
+
+    def retry_tier(self, attempt: int) -> int:
+        """The tier a message goes to after failing attempt ``attempt`` (the last tier repeats)."""
+        return min(max(attempt, 1), len(self.retry_backoff))
+
+    def stage_of(self, queue: str) -> str | None:
+        for stage in STAGES:
+            if self.work_queue(stage) == queue:
+                return stage
+        return None
+
+    def queues_of(self, stage: str) -> list[str]:
+        """Every queue that belongs to ``stage``: work queue, retry tiers, dead queue."""
+        queue = self.work_queue(stage)
+        tiers = [self.retry_queue(queue, n) for n in range(1, len(self.retry_backoff) + 1)]
+        return [queue, *tiers, self.dead_queue(queue)]
+
+    def _type_args(self) -> dict[str, Any]:
+        return {"x-queue-type": self.queue_type}
+
+    def _dead_letter_to(self, routing_key: str) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "x-dead-letter-exchange": self.exchange,
+            "x-dead-letter-routing-key": routing_key,
+        }
+        if self.queue_type == "quorum":
+            # Quorum queues dead-letter at-most-once unless asked; a retry must never vanish in transit.
+            args["x-dead-letter-strategy"] = "at-least-once"
+            args["x-overflow"] = "reject-publish"
+        return args
+
+    def declarations(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every queue with its arguments, in the order they are declared."""
+        result: list[tuple[str, dict[str, Any]]] = []
+        for stage in STAGES:
+            queue = self.work_queue(stage)
+            work_args = {**self._type_args(), **self._dead_letter_to(self.dead_queue(queue))}
+            if self.queue_type == "quorum":
+                work_args["x-delivery-limit"] = self.delivery_limit
+            result.append((queue, work_args))
+            for tier, delay in enumerate(self.retry_backoff, start=1):
+                args = {**self._type_args(), **self._dead_letter_to(queue), "x-message-ttl": int(delay * 1000)}
+                result.append((self.retry_queue(queue, tier), args))
+            result.append((self.dead_queue(queue), self._type_args()))
+        return result
+
+
+async def declare_topology(channel: AbstractChannel, topology: Topology) -> None:
+    """Declare the exchange and every queue with its binding; idempotent.
+
+    Raises :class:`TopologyMismatch` if a queue exists with different arguments; the broker closes the
+    channel in that case, so the caller must open a new one.
+    """
+    exchange = await channel.declare_exchange(topology.exchange, aio_pika.ExchangeType.DIRECT, durable=True)
+    for name, arguments in topology.declarations():
+        try:
+            queue = await channel.declare_queue(name, durable=True, arguments=arguments)
+        except aiormq.exceptions.ChannelPreconditionFailed as exc:
+            raise TopologyMismatch(
+                f"queue {name!r} already exists with other arguments ({exc}); "
+                "delete it (leadworker dlq purge does not), or choose another LEADWORKER_QUEUE_PREFIX"
+            ) from None
+        await queue.bind(exchange, routing_key=name)
+
+
+async def queue_depths(connection: AbstractConnection, names: list[str]) -> dict[str, tuple[int, int]]:
+    """``{queue: (messages ready, consumers)}`` by passive declaration; a missing queue is left out."""
+    result: dict[str, tuple[int, int]] = {}
+    channel: AbstractChannel | None = None
+    try:
+        for name in names:
+            if channel is None or channel.is_closed:
+                channel = await connection.channel()
+            try:
+                queue = await channel.declare_queue(name, passive=True)
+            except aiormq.exceptions.ChannelNotFoundEntity:
+                continue  # the broker closed the channel; the next name opens a new one
+            ok = queue.declaration_result
+            result[name] = (ok.message_count or 0, ok.consumer_count or 0)
+    finally:
+        if channel is not None and not channel.is_closed:
+            await channel.close()
+    return result

@@ -1,0 +1,37 @@
+"""Producing scrape jobs: create the rows (queued), then publish the messages with confirms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from leadworker.broker.publisher import ConfirmedPublisher, OutgoingMessage
+from leadworker.broker.topology import Topology
+from leadworker.contracts import ScrapeJob
+from leadworker.store import jobs
+from leadworker.store.pool import Database
+
+PUBLISH_CHUNK = 1000
+"""Messages whose confirms are awaited together; bounds memory for ``--count 100000``."""
+
+
+def job_message(job: ScrapeJob, topology: Topology) -> OutgoingMessage:
+    """The ``scrape_jobs`` message of ``job``; its message id is the job id."""
+    return OutgoingMessage(
+        routing_key=topology.work_queue("scrape"),
+        body=job.model_dump_json().encode(),
+        message_id=str(job.job_id),
+    )
+
+
+async def publish_jobs(
+    db: Database, publisher: ConfirmedPublisher, topology: Topology, jobs_to_publish: Sequence[ScrapeJob]
+) -> None:
+    """Create the job rows as ``queued`` and publish their messages, pipelining the confirms.
+
+    The rows come first: a job is visible (and cancellable) before any worker can see its message. If the
+    publish fails, the rows stay ``queued`` and publishing the same jobs again is safe (same ids).
+    """
+    for start in range(0, len(jobs_to_publish), PUBLISH_CHUNK):
+        chunk = jobs_to_publish[start : start + PUBLISH_CHUNK]
+        await jobs.create_jobs(db, chunk)
+        await publisher.publish_many(job_message(job, topology) for job in chunk)
