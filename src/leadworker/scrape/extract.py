@@ -1,0 +1,651 @@
+"""Extraction: contacts and company facts from one HTML page, each value with the URL it was found on.
+
+Sources, most trusted first: JSON-LD and microdata Organization/LocalBusiness (name, email, telephone,
+address, sameAs), ``mailto:`` and ``tel:`` links, Cloudflare-protected addresses, then the visible text
+(e-mails, including obfuscations, and phones through phonenumbers' matcher; see :mod:`.contacts`). Text
+that a visitor does not see is left out: scripts, styles, ``hidden`` and ``display:none`` elements (spam
+traps, and the "null" spans some sites insert into addresses); text reversed with CSS is read the right
+way round.
+
+Phones depend on a region hint for national formats, and a site's region may only become clear from all
+its pages; so a page keeps its raw phone inputs (:class:`PhoneInputs`) and :func:`resolve_phones` can parse
+them again once the site's region is known (:func:`infer_region`).
+
+This is pure CPU work; callers run large pages in a thread so that the event loop keeps answering broker
+heartbeats.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser
+
+from leadworker.domains import registrable_domain
+from leadworker.regions import region_from_lang, region_from_name
+from leadworker.scrape.contacts import (
+    COMMON_REGIONS,
+    clean_email,
+    decode_cfemail,
+    deobfuscate,
+    find_emails,
+    find_phones,
+    format_phone,
+    national_candidates,
+    parse_phone_value,
+    region_of_phone,
+    score_regions,
+)
+
+__all__ = [
+    "Link", "PageFacts", "PhoneInputs", "best_name", "clean_email", "extract_page", "find_emails",
+    "find_phones", "format_phone", "infer_region", "parse_tel_link", "resolve_phones", "script_writes_content",
+    "social_network",
+]
+
+# --- socials ---------------------------------------------------------------------------------------------
+
+_SOCIAL_HOSTS = {
+    "linkedin.com": "linkedin",
+    "twitter.com": "twitter",
+    "x.com": "twitter",
+    "facebook.com": "facebook",
+    "fb.com": "facebook",
+    "instagram.com": "instagram",
+    "youtube.com": "youtube",
+    "youtu.be": "youtube",
+    "github.com": "github",
+    "xing.com": "xing",
+    "tiktok.com": "tiktok",
+    "pinterest.com": "pinterest",
+}
+_SOCIAL_NOISE = re.compile(
+    r"/(sharer|share|sharearticle|share-offsite|intent|dialog|plugins|hashtag|search|login|signup|home|"
+    r"embed|tr|watch|p|reel|status|explore)(\b|/|\.php|$)",
+    re.I,
+)
+
+
+@functools.lru_cache(maxsize=16384)
+def social_network(url: str) -> str | None:
+    """The network of a profile URL (``linkedin``...), or ``None`` for share buttons and other pages."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    for prefix in ("www.", "m.", "mobile.", "de.", "uk.", "fr.", "nl."):
+        if host.startswith(prefix):
+            host = host[len(prefix):]
+            break
+    network = _SOCIAL_HOSTS.get(host)
+    if network is None:
+        return None
+    path = parts.path.rstrip("/")
+    if not path or _SOCIAL_NOISE.search(path):
+        return None
+    return network
+
+
+# --- the page --------------------------------------------------------------------------------------------
+
+ORG_TYPES = frozenset({
+    "organization", "localbusiness", "corporation", "store", "professionalservice", "restaurant",
+    "medicalbusiness", "legalservice", "homeandconstructionbusiness", "automotivebusiness",
+    "financialservice", "foodestablishment", "lodgingbusiness", "ngo", "educationalorganization",
+    "sportsorganization", "dentist", "physician", "attorney", "plumber", "electrician", "hotel",
+    "realestateagent", "accountingservice", "insuranceagency", "travelagency", "onlinebusiness",
+    "generalcontractor", "roofingcontractor", "hvacbusiness", "housepainter", "locksmith", "movingcompany",
+    "healthandbeautybusiness", "dayspa", "hairsalon", "beautysalon", "autorepair", "autodealer",
+    "cafeorcoffeeshop", "bakery", "barorpub", "medicalclinic", "optician", "pharmacy", "veterinarycare",
+    "employmentagency", "itservice", "notary", "lawfirm", "bankorcreditunion", "childcare", "gym",
+    "healthclub", "sportsactivitylocation", "entertainmentbusiness", "shoppingcenter", "emergencyservice",
+})
+_ADDRESS_TYPES = frozenset({"postaladdress", "place"})
+
+_REFRESH_URL = re.compile(r"url\s*=\s*(\S+)", re.I)
+_SCRIPT_REDIRECT = re.compile(
+    r"location(?:\.href)?\s*=\s*[\"']([^\"'\s]+)[\"']|location\.(?:replace|assign)\(\s*[\"']([^\"'\s]+)[\"']"
+)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_REVERSED_STYLE = re.compile(r"direction\s*:\s*rtl", re.I)
+_SCRIPT_WRITES = re.compile(
+    r"innerHTML|outerHTML|insertAdjacent(?:HTML|Text)|document\.write|textContent|innerText|createTextNode|"
+    r"\.html\(|\.text\(|\bfetch\(|XMLHttpRequest|\$\.(?:get|ajax|getJSON|post)\b|axios|mailto|"
+    r"fromCharCode|atob\(|\.reverse\(\)|decodeURIComponent\(|unescape\(|ReactDOM|createRoot|Vue|"
+    r"customElements\.define|attachShadow"
+)
+_ANALYTICS_HOSTS = re.compile(
+    r"google-analytics|googletagmanager|gtag|doubleclick|facebook\.net|hotjar|clarity\.ms|plausible|"
+    r"matomo|piwik|segment|cookiebot|onetrust|usercentrics|consent|recaptcha|hcaptcha|cloudflareinsights",
+    re.I,
+)
+
+
+@dataclass
+class Link:
+    url: str
+    text: str
+    nofollow: bool
+
+
+@dataclass
+class PhoneInputs:
+    """What a page offers as phones before a region decides national formats."""
+
+    links: list[str] = field(default_factory=list)
+    """``tel:`` hrefs and structured ``telephone`` values."""
+    text: str = ""
+    """The visible text."""
+
+
+@dataclass
+class PageFacts:
+    """What one page says about the company, each value mapped to the URL it was found on."""
+
+    url: str
+    emails: dict[str, str] = field(default_factory=dict)
+    phones: dict[str, str] = field(default_factory=dict)
+    names: list[tuple[int, str]] = field(default_factory=list)
+    """Company name candidates with a priority (lower is better)."""
+    socials: dict[str, str] = field(default_factory=dict)
+    addresses: list[str] = field(default_factory=list)
+    postal: dict[str, str] = field(default_factory=dict)
+    """Structured address parts: city, region, postal_code, country."""
+    links: list[Link] = field(default_factory=list)
+    lang: str | None = None
+    country: str | None = None
+    description: str | None = None
+    needs_script: bool = False
+    """Strong sign that script fills the page in (an empty app mount, script that writes contacts...)."""
+    has_scripts: bool = False
+    script_srcs: list[str] = field(default_factory=list)
+    """External scripts other than analytics (``render=auto`` may read them to decide)."""
+    nofollow_page: bool = False
+    noindex: bool = False
+    canonical: str | None = None
+    """The page's ``<link rel=canonical>``, absolute."""
+    region: str | None = None
+    """The region hint the phones were parsed with."""
+    phone_inputs: PhoneInputs = field(default_factory=PhoneInputs)
+
+
+_JSON_WRAPPERS = re.compile(
+    r"^\s*(?:<!--|//\s*<!\[CDATA\[|/\*\s*<!\[CDATA\[\s*\*/)|(?:-->|//\s*\]\]>|/\*\s*\]\]>\s*\*/)\s*$"
+)
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+_INVISIBLE_CHARS = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+
+
+def _load_jsonld(text: str) -> Any:
+    """JSON-LD as sites write it: wrapped in comments or CDATA, with the odd trailing comma."""
+    text = _JSON_WRAPPERS.sub("", text.strip())
+    for attempt in (text, _TRAILING_COMMA.sub(r"\1", text)):
+        try:
+            return json.loads(attempt, strict=False)
+        except ValueError:
+            continue
+    return None
+
+
+def _walk_jsonld(data: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    if depth > 8:
+        return
+    if isinstance(data, list):
+        for item in data:
+            yield from _walk_jsonld(item, depth + 1)
+    elif isinstance(data, dict):
+        yield data
+        for key in ("@graph", "mainEntity", "mainEntityOfPage", "publisher", "provider", "author", "brand",
+                    "organizer", "parentOrganization", "subOrganization", "department", "seller", "about",
+                    "itemListElement", "item", "location", "contactPoint"):
+            if key in data:
+                yield from _walk_jsonld(data[key], depth + 1)
+
+
+def _types(obj: dict[str, Any]) -> set[str]:
+    value = obj.get("@type", [])
+    values = value if isinstance(value, list) else [value]
+    return {str(v).rsplit("/", 1)[-1].lower() for v in values}
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+@functools.lru_cache(maxsize=65536)
+def _absolute(base: str, href: str) -> str:
+    """``urljoin``, cached: the pages of a site repeat their navigation."""
+    return urljoin(base, href)
+
+
+def _clean(text: Any) -> str:
+    return " ".join(str(text).split())
+
+
+def _address_parts(value: Any) -> tuple[str | None, dict[str, str]]:
+    """``(address line, parts)`` of a schema.org address (text or PostalAddress)."""
+    if isinstance(value, str):
+        return (_clean(value) or None), {}
+    if not isinstance(value, dict):
+        return None, {}
+    country = value.get("addressCountry")
+    if isinstance(country, dict):
+        country = country.get("name") or country.get("identifier")
+    parts: dict[str, str] = {}
+    for key, name in (("addressLocality", "city"), ("addressRegion", "region"), ("postalCode", "postal_code")):
+        if value.get(key):
+            parts[name] = _clean(value[key])
+    if country:
+        parts["country"] = _clean(country)
+    line = [value.get(k) for k in ("streetAddress", "postalCode", "addressLocality", "addressRegion")]
+    line.append(country)
+    text = ", ".join(_clean(p) for p in line if p and not isinstance(p, (dict, list)))
+    return (text or None), parts
+
+
+def _remove_invisible(tree: LexborHTMLParser) -> None:
+    """Drop what a visitor does not see; read CSS-reversed text the right way round."""
+    hidden: list[Any] = []
+    reversed_nodes: list[Any] = []
+    for node in tree.css("[hidden], [style]"):
+        style = node.attributes.get("style") or ""
+        if "hidden" in node.attributes or _HIDDEN_STYLE.search(style):
+            hidden.append(node)
+        elif _REVERSED_STYLE.search(style) and "bidi-override" in style.lower():
+            reversed_nodes.append(node)
+    if not hidden and not reversed_nodes:
+        return
+    hidden_ids = {node.mem_id for node in hidden}
+
+    def inside_hidden(node: Any) -> bool:
+        parent = node.parent
+        while parent is not None:
+            if parent.mem_id in hidden_ids:
+                return True
+            parent = parent.parent
+        return False
+
+    # Children of a removed node are gone with it: touch only the outermost ones.
+    for node in reversed_nodes:
+        if not inside_hidden(node):
+            node.replace_with((node.text(deep=True) or "")[::-1])
+    for node in hidden:
+        if not inside_hidden(node):
+            node.decompose()
+
+
+_BLOCK_TAGS = frozenset({
+    "body", "p", "div", "section", "article", "header", "footer", "main", "nav", "aside", "h1", "h2", "h3", "h4",
+    "h5", "h6", "li", "ul", "ol", "table", "tr", "tbody", "thead", "tfoot", "caption", "form", "fieldset",
+    "blockquote", "pre", "address", "br", "hr", "dl", "figure", "figcaption", "details", "summary", "option",
+})
+
+
+def _layout_text(tree: LexborHTMLParser) -> str:
+    """The visible text, a line per block (paragraphs, rows, list items) and a space between inline pieces
+    and table cells, so that two numbers in two blocks never read as one and a label in a row's first cell
+    still sits next to its value."""
+    body = tree.body
+    if body is None:
+        return ""
+    parts: list[str] = []
+    for node in body.traverse(include_text=True):
+        tag = node.tag
+        if tag == "-text":
+            parts.append((node.text_content or "").translate(_INVISIBLE_CHARS))
+        else:
+            parts.append("\n" if tag in _BLOCK_TAGS else " ")
+    return "".join(parts)
+
+
+def script_writes_content(source: str) -> bool:
+    """True if script text looks like it writes content into the page (not just analytics)."""
+    return bool(_SCRIPT_WRITES.search(source[:500_000]))
+
+
+def _script_signals(tree: LexborHTMLParser, site: str | None) -> tuple[bool, bool, list[str]]:
+    """``(has scripts, strong sign that script renders content, same-site script URLs)``, read before
+    scripts are stripped."""
+    scripts = tree.css("script")
+    if not scripts:
+        return False, False, []
+    strong = False
+    runs = False
+    sources: list[str] = []
+    for node in scripts:
+        kind = (node.attributes.get("type") or "").lower()
+        if kind in ("application/ld+json", "application/json", "text/template", "text/x-template",
+                    "importmap", "speculationrules", "text/plain"):
+            continue
+        runs = True
+        src = node.attributes.get("src")
+        if src:
+            if _ANALYTICS_HOSTS.search(src):
+                continue
+            sources.append(src)
+            continue
+        body = node.text() or ""
+        if body and not _ANALYTICS_HOSTS.search(body[:400]) and _SCRIPT_WRITES.search(body):
+            strong = True
+    if not strong:
+        for node in tree.css("noscript"):
+            if "javascript" in (node.text() or "").lower():
+                strong = True
+                break
+    if not strong:
+        for selector in ("#root", "#app", "#__next", "#__nuxt", "[data-reactroot]", "[ng-app]", "[x-data]"):
+            mount = tree.css_first(selector)
+            if mount is not None and len((mount.text() or "").strip()) < 40:
+                strong = True
+                break
+    if not strong:
+        for node in tree.css("[data-contact], [data-email], [data-phone], [data-tel], [data-mail], "
+                             ".js-contact, .js-email, .js-phone"):
+            if len((node.text() or "").strip()) < 3:
+                strong = True
+                break
+    return runs, strong, sources
+
+
+def parse_tel_link(href: str, region: str | None) -> str | None:
+    """A phone from a ``tel:`` link (kept for callers of the first version)."""
+    return parse_phone_value(href, region or "US")
+
+
+def resolve_phones(inputs: PhoneInputs, region: str | None, url: str) -> dict[str, str]:
+    """Parse a page's phone inputs with ``region`` as the hint for national formats."""
+    phones: dict[str, str] = {}
+    for raw in inputs.links:
+        phone = parse_phone_value(raw, region)
+        if phone:
+            phones.setdefault(phone, url)
+    for phone in find_phones(inputs.text, region):
+        phones.setdefault(phone, url)
+    return phones
+
+
+def _email_from_href(href: str) -> list[str]:
+    target = unquote(href.split(":", 1)[1])
+    if target.startswith("?"):  # mailto:?to=a@b
+        match = re.search(r"(?:^|[?&])to=([^&]+)", target)
+        target = match.group(1) if match else ""
+    addresses = target.split("?")[0]
+    return [deobfuscate(a) for a in re.split(r"[,;]", addresses) if a.strip()]
+
+
+def extract_page(html: str, url: str, *, region: str | None = None) -> PageFacts:
+    """Everything :class:`PageFacts` holds, from one page's HTML. ``region`` hints national phone formats."""
+    facts = PageFacts(url=url, region=region)
+    tree = LexborHTMLParser(html)
+    site = registrable_domain(url)
+
+    html_node = tree.css_first("html")
+    if html_node is not None:
+        facts.lang = html_node.attributes.get("lang") or html_node.attributes.get("xml:lang")
+
+    robots = tree.css_first('meta[name="robots" i]')
+    if robots is not None:
+        content = (robots.attributes.get("content") or "").lower()
+        facts.nofollow_page = "nofollow" in content or "none" in content
+        facts.noindex = "noindex" in content or "none" in content
+
+    base = url
+    base_node = tree.css_first("base[href]")
+    if base_node is not None:
+        base = urljoin(url, base_node.attributes.get("href") or "")
+    canonical = tree.css_first('link[rel="canonical" i][href]')
+    if canonical is not None and (canonical.attributes.get("href") or "").strip():
+        facts.canonical = urljoin(url, (canonical.attributes.get("href") or "").strip())
+
+    structured_emails: list[str] = []
+    structured_phones: list[str] = []
+    for node in tree.css('script[type="application/ld+json" i]'):
+        data = _load_jsonld(node.text() or "")
+        if data is None:
+            continue
+        for obj in _walk_jsonld(data):
+            types = _types(obj)
+            if "contactpoint" in types:
+                structured_emails += [str(e) for e in _as_list(obj.get("email"))]
+                structured_phones += [str(p) for p in _as_list(obj.get("telephone"))]
+                continue
+            if not (types & ORG_TYPES):
+                continue
+            name = obj.get("name") or obj.get("legalName")
+            if isinstance(name, str) and name.strip():
+                facts.names.append((0, name.strip()))
+            structured_emails += [str(e) for e in _as_list(obj.get("email"))]
+            structured_phones += [str(p) for p in _as_list(obj.get("telephone"))]
+            for address in _as_list(obj.get("address")):
+                text, parts = _address_parts(address)
+                if text:
+                    facts.addresses.append(text)
+                for key, value in parts.items():
+                    facts.postal.setdefault(key, value)
+                if parts.get("country") and not facts.country:
+                    facts.country = parts["country"]
+            for profile in _as_list(obj.get("sameAs")):
+                if isinstance(profile, str):
+                    network = social_network(profile)
+                    if network:
+                        facts.socials.setdefault(network, profile)
+            description = obj.get("description")
+            if isinstance(description, str) and not facts.description:
+                facts.description = _clean(description)[:1000]
+
+    for scope in tree.css("[itemscope][itemtype]"):
+        itemtype = (scope.attributes.get("itemtype") or "").rsplit("/", 1)[-1].lower()
+        if itemtype in _ADDRESS_TYPES and scope.attributes.get("itemprop") is None:
+            text = _clean(scope.text(separator=" ") or "")
+            if text and len(text) < 300:
+                facts.addresses.append(text)
+            continue
+        if itemtype not in ORG_TYPES:
+            continue
+        for prop in scope.css("[itemprop]"):
+            prop_name = prop.attributes.get("itemprop")
+            value = _clean(prop.attributes.get("content") or prop.attributes.get("href") or prop.text() or "")
+            if not value:
+                continue
+            if prop_name in ("name", "legalName") and not prop.css_first("[itemprop]"):
+                facts.names.append((1, value))
+            elif prop_name == "email":
+                structured_emails.append(value)
+            elif prop_name == "telephone":
+                structured_phones.append(value)
+            elif prop_name == "address":
+                facts.addresses.append(_clean(prop.text(separator=" ") or value))
+            elif prop_name in ("addressLocality", "postalCode", "addressRegion", "addressCountry"):
+                part = {"addressLocality": "city", "postalCode": "postal_code", "addressRegion": "region",
+                        "addressCountry": "country"}[prop_name]
+                facts.postal.setdefault(part, value)
+            elif prop_name == "sameAs":
+                network = social_network(value)
+                if network:
+                    facts.socials.setdefault(network, value)
+
+    if not facts.description:
+        meta = tree.css_first('meta[name="description" i]') or tree.css_first('meta[property="og:description"]')
+        if meta is not None and meta.attributes.get("content"):
+            facts.description = _clean(meta.attributes.get("content") or "")[:1000]
+    for selector, priority in (('meta[property="og:site_name"]', 2), ('meta[name="application-name"]', 3)):
+        meta = tree.css_first(selector)
+        if meta is not None and (meta.attributes.get("content") or "").strip():
+            facts.names.append((priority, (meta.attributes.get("content") or "").strip()))
+    title = tree.css_first("title")
+    if title is not None:
+        text = _clean(title.text() or "")
+        if text:
+            facts.names.append((4, re.split(r"\s+[|–—:·-]\s+", text)[0].strip()))
+
+    phone_links: list[str] = []
+    for node in tree.css("[data-cfemail]"):
+        decoded = decode_cfemail(node.attributes.get("data-cfemail") or "")
+        email = clean_email(decoded, site) if decoded else None
+        if email:
+            facts.emails.setdefault(email, url)
+    for node in tree.css("a[href], area[href]"):
+        href = (node.attributes.get("href") or "").strip()
+        if not href:
+            continue
+        lowered = href.lower()
+        if lowered.startswith("mailto:"):
+            for address in _email_from_href(href):
+                email = clean_email(address, site)
+                if email:
+                    facts.emails.setdefault(email, url)
+            continue
+        if lowered.startswith(("tel:", "callto:")):
+            phone_links.append(href)
+            continue
+        if "/cdn-cgi/l/email-protection#" in lowered:
+            decoded = decode_cfemail(href.rsplit("#", 1)[1])
+            email = clean_email(decoded, site) if decoded else None
+            if email:
+                facts.emails.setdefault(email, url)
+            continue
+        if lowered.startswith(("javascript:", "data:", "#", "sms:", "whatsapp:", "skype:")):
+            continue
+        absolute = _absolute(base, href)
+        network = social_network(absolute)
+        if network:
+            facts.socials.setdefault(network, absolute)
+            continue
+        rel = (node.attributes.get("rel") or "").lower()
+        facts.links.append(Link(absolute, _clean(node.text() or "")[:200], "nofollow" in rel))
+
+    # Frames, meta refresh and script redirects lead to pages too (a crawler that misses them misses sites
+    # whose home page only forwards).
+    for node in tree.css("iframe[src], frame[src]"):
+        src = (node.attributes.get("src") or "").strip()
+        if src and not src.lower().startswith(("javascript:", "data:", "about:")):
+            facts.links.append(Link(_absolute(base, src), "", False))
+    refresh = tree.css_first('meta[http-equiv="refresh" i][content]')
+    if refresh is not None:
+        target = _REFRESH_URL.search(refresh.attributes.get("content") or "")
+        if target:
+            facts.links.append(Link(_absolute(base, target.group(1).strip("'\" ")), "", False))
+    for node in tree.css("script:not([src])"):
+        body = node.text() or ""
+        if "location" in body:
+            for match in _SCRIPT_REDIRECT.finditer(body[:20_000]):
+                facts.links.append(Link(_absolute(base, match.group(1) or match.group(2)), "", False))
+
+    for node in tree.css("address"):
+        text = _clean(node.text(separator=" ") or "")
+        if text and len(text) < 300:
+            facts.addresses.append(text)
+
+    for candidate in structured_emails:
+        email = clean_email(deobfuscate(candidate), site)
+        if email:
+            facts.emails.setdefault(email, url)
+
+    facts.has_scripts, facts.needs_script, sources = _script_signals(tree, site)
+    for src in sources:  # analytics and consent managers are already left out
+        absolute = _absolute(base, src)
+        if absolute.startswith(("http://", "https://")) and len(facts.script_srcs) < 5:
+            facts.script_srcs.append(absolute)
+    tree.strip_tags(["script", "style", "noscript", "template", "svg", "iframe", "object", "canvas"])
+    _remove_invisible(tree)
+    visible = _layout_text(tree)
+    for candidate in find_emails(visible, site):
+        email = clean_email(candidate, site)
+        if email:
+            facts.emails.setdefault(email, url)
+
+    facts.phone_inputs = PhoneInputs(links=phone_links + structured_phones, text=visible)
+    facts.phones = resolve_phones(facts.phone_inputs, region, url)
+
+    if not facts.needs_script and facts.has_scripts and not (facts.emails or facts.phones):
+        facts.needs_script = len(visible.strip()) < 200
+    return facts
+
+
+def best_name(candidates: Iterable[tuple[int, str]]) -> str | None:
+    ranked = sorted((p, n) for p, n in candidates if 1 < len(n) <= 200)
+    return ranked[0][1] if ranked else None
+
+
+# --- the site's region -----------------------------------------------------------------------------------
+
+_LANG_ONLY = {"de": "DE", "fr": "FR", "nl": "NL", "it": "IT", "es": "ES", "pl": "PL", "sv": "SE", "da": "DK",
+              "nb": "NO", "nn": "NO", "no": "NO", "fi": "FI", "pt": "PT", "cs": "CZ", "ja": "JP", "el": "GR",
+              "hu": "HU", "ro": "RO", "sk": "SK", "sl": "SI", "hr": "HR", "bg": "BG", "tr": "TR", "ko": "KR"}
+_POSTCODE_HINTS = (
+    (re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b"), "GB"),
+    (re.compile(r"\b(?:A[LKZR]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI|"
+                r"S[CD]|T[NX]|UT|V[AT]|W[AIVY]),? \d{5}(?:-\d{4})?\b"), "US"),
+    (re.compile(r"\b\d{4} ?[A-Z]{2}\b(?=[ ,]+[A-Z][a-z])"), "NL"),
+    (re.compile(r"\b(?:NSW|VIC|QLD|WA|SA|TAS|ACT|NT) \d{4}\b"), "AU"),
+)
+_COUNTRY_WORDS = re.compile(
+    r"\b(United States|USA|United Kingdom|UK|England|Scotland|Wales|Germany|Deutschland|France|"
+    r"Netherlands|Nederland|The Netherlands|Australia|Canada|Ireland|Austria|Österreich|Switzerland|Schweiz|"
+    r"Suisse|Belgium|België|Belgique|Italy|Italia|Spain|España|New Zealand|Sweden|Sverige|Denmark|Danmark|"
+    r"Norway|Norge|Poland|Polska)\b"
+)
+
+
+def infer_region(pages: Sequence[PageFacts]) -> str | None:
+    """The region a site's national phone formats belong to, from everything its pages say.
+
+    Votes, strongest first: structured addresses' country, ``lang`` with a region (``en-GB``), country
+    names and postcode shapes in addresses, ``+CC`` numbers the site shows, a bare ``lang`` (``de``).
+    Then the digit strings written without ``+CC`` are parsed in the likely regions, and the region that
+    makes the most of them valid numbers wins (a tie keeps the votes' order).
+    """
+    votes: Counter[str] = Counter()
+    for facts in pages:
+        for country in filter(None, (facts.country, facts.postal.get("country"))):
+            code = region_from_name(country)
+            if code:
+                votes[code] += 6
+        code = region_from_lang(facts.lang)
+        if code:
+            votes[code] += 4
+        elif facts.lang:
+            base = facts.lang.split("-")[0].split("_")[0].lower()
+            if base in _LANG_ONLY:
+                votes[_LANG_ONLY[base]] += 2
+        for address in facts.addresses:
+            for match in _COUNTRY_WORDS.finditer(address):
+                code = region_from_name(match.group(1))
+                if code:
+                    votes[code] += 3
+            for pattern, code in _POSTCODE_HINTS:
+                if pattern.search(address):
+                    votes[code] += 2
+        for phone in facts.phones:
+            code = region_of_phone(phone)
+            if code:
+                votes[code] += 1
+        text = facts.phone_inputs.text
+        for name in set(_COUNTRY_WORDS.findall(text if len(text) < 40_000 else text[:20_000] + text[-20_000:])):
+            code = region_from_name(name)
+            if code:
+                votes[code] += 2
+    candidates = [raw for facts in pages for raw in national_candidates(facts.phone_inputs.text)]
+    candidates += [raw.split(":", 1)[-1] for facts in pages for raw in facts.phone_inputs.links
+                   if not raw.split(":", 1)[-1].lstrip().startswith(("+", "00", "%2B"))]
+    ranked = [code for code, _ in votes.most_common()]
+    if not candidates:
+        return ranked[0] if ranked else None
+    candidates = list(dict.fromkeys(candidates))[:20]
+    regions = ranked
+    valid = score_regions(candidates, ranked)
+    if not ranked or max(valid.values(), default=0) < len(candidates):
+        # The hinted regions do not explain every number: let the common ones compete too.
+        regions = ranked + [r for r in COMMON_REGIONS if r not in ranked]
+        valid.update(score_regions(candidates, [r for r in regions if r not in ranked]))
+    if not valid:
+        return ranked[0] if ranked else None
+    # A valid number is worth about as much as a lang attribute; ties keep the votes' order.
+    return max(regions, key=lambda code: (valid.get(code, 0) * 2 + votes.get(code, 0), -regions.index(code)))
