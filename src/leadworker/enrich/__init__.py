@@ -1,0 +1,1 @@
+"""Enrichment logic without I/O: normalization, merge planning, scoring, webhook signing; plus the HTTP provider."""

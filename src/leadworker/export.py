@@ -1,0 +1,57 @@
+"""``leadworker leads export``: canonical leads streamed to CSV or JSON Lines, one row at a time.
+
+Rows come from a server-side cursor (:func:`leadworker.store.export.stream_leads`) and are written as they
+arrive, so memory stays flat for any number of leads. CSV cells hold lists joined with ``; `` and nested values
+(score components, sources, provenance) as JSON; JSON Lines keep them nested.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import uuid
+from typing import Any, TextIO
+
+from leadworker.store.export import EXPORT_FIELDS, stream_leads
+from leadworker.store.pool import Database
+
+FORMATS = ("csv", "jsonl")
+SEGMENTS = ("hot", "warm", "cold")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "; ".join(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=_json_default, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+async def export_leads(db: Database, out: TextIO, *, fmt: str, job_id: uuid.UUID | None = None,
+                       segment: str | None = None, min_score: int | None = None) -> int:
+    """Write the selected leads to ``out`` in ``fmt``; return how many."""
+    count = 0
+    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+    if writer is not None:
+        writer.writerow(EXPORT_FIELDS)
+    async for row in stream_leads(db, job_id=job_id, segment=segment, min_score=min_score):
+        if writer is not None:
+            writer.writerow([_cell(row.get(name)) for name in EXPORT_FIELDS])
+        else:
+            out.write(json.dumps({name: row.get(name) for name in EXPORT_FIELDS}, default=_json_default,
+                                 ensure_ascii=False) + "\n")
+        count += 1
+    return count

@@ -1,0 +1,182 @@
+"""The normalize stage (``leads.normalize``): raw leads of a job in, canonical leads merged, scores requested.
+
+Per delivery (a :class:`~leadworker.contracts.NormalizeBatch`), for each of its jobs:
+
+1. Every raw lead not normalized yet is normalized (:mod:`leadworker.enrich.normalize`, with the job's geography
+   as a region hint) and merged into the canonical leads (:mod:`leadworker.store.canonical`), one transaction
+   each. A raw lead normalized before (by this job's earlier delivery or by another job that found it too) is
+   skipped: each raw lead is merged exactly once.
+2. If an enrichment provider is configured, the batch's leads it has not answered for are sent to it; what it
+   returns is merged with the provider as provenance. A provider that stays unavailable makes the batch retry
+   (what succeeded is kept); on the message's last attempt the leads go on without it.
+3. One :class:`~leadworker.contracts.ScoreBatch` with the batch's leads (new or not: the score is per job) goes
+   to ``leads.score``, confirmed; the job's progress is updated; then the consumer acks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections import Counter
+from typing import Any
+
+from leadworker.broker.consumer import Delivery
+from leadworker.broker.outcome import Decision
+from leadworker.broker.publisher import ConfirmedPublisher, OutgoingMessage
+from leadworker.broker.topology import Topology
+from leadworker.config import Settings
+from leadworker.contracts import LeadRecord, NormalizeBatch, NormalizeItem, ScoreBatch, decode_message, job_id_hint
+from leadworker.enrich.normalize import NormalizedLead, Rejected, normalize_record
+from leadworker.enrich.provider import HttpEnrichmentProvider, ProviderRefused, ProviderUnavailable
+from leadworker.errors import InvalidMessage, TransientError, one_line
+from leadworker.ops.metrics import Metrics
+from leadworker.stages.events import JobNotifier
+from leadworker.stages.progress import EnrichmentTracker, is_redelivery
+from leadworker.store import canonical
+from leadworker.store.enrichment import record_enrich_error
+from leadworker.store.pool import Database
+
+_THREAD_THRESHOLD = 20
+"""Batches larger than this are normalized in a thread, keeping the event loop (and broker heartbeats) free."""
+
+
+def normalize_raw(raw: canonical.RawLead, geography: str | None) -> NormalizedLead:
+    """Normalize one stored raw lead; a record that no longer validates becomes an unusable lead."""
+    try:
+        record = LeadRecord.model_validate(raw.record)
+    except ValueError as exc:
+        lead = NormalizedLead()
+        lead.rejected.append(Rejected("record", "", f"the stored record no longer validates: {one_line(exc, 300)}"))
+        return lead
+    return normalize_record(record, geography=geography)
+
+
+class NormalizeStage:
+    """Handler of the ``leads.normalize`` queue (see :class:`~leadworker.broker.consumer.StageHandler`)."""
+
+    stage = "normalize"
+
+    def __init__(self, *, db: Database, settings: Settings, topology: Topology, metrics: Metrics,
+                 provider: HttpEnrichmentProvider | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.topology = topology
+        self.metrics = metrics
+        self.provider = provider
+        self.tracker = EnrichmentTracker(db, JobNotifier(db, settings, topology))
+
+    async def close(self) -> None:
+        if self.provider is not None:
+            await self.provider.close()
+
+    async def handle(self, delivery: Delivery) -> None:
+        batch = decode_message(delivery.body, NormalizeBatch, self.settings.max_message_bytes)
+        delivery.job_id = batch.items[0].job_id
+        for item in batch.items:
+            await self._handle_item(delivery, item)
+
+    async def _handle_item(self, delivery: Delivery, item: NormalizeItem) -> None:
+        dlog = delivery.log.bind(job_id=str(item.job_id))
+        criteria = await self.db.fetchval("SELECT criteria FROM scrape_jobs WHERE id = $1", item.job_id)
+        geography = criteria.get("geography") if isinstance(criteria, dict) else None
+        geography = geography if isinstance(geography, str) else None
+
+        raws = await canonical.load_raw_leads(self.db, item.raw_lead_ids)
+        todo = [raw for raw in raws if not raw.normalized]
+        if len(todo) > _THREAD_THRESHOLD:
+            normalized = await asyncio.to_thread(lambda: [normalize_raw(raw, geography) for raw in todo])
+        else:
+            normalized = [normalize_raw(raw, geography) for raw in todo]
+        actions: Counter[str] = Counter()
+        for raw, lead in zip(todo, normalized, strict=True):
+            outcome = await canonical.merge_raw_lead(self.db, raw, lead)
+            actions[outcome.action] += 1
+            if outcome.action != "skipped":
+                self._count(lead, outcome)
+            if outcome.absorbed or outcome.conflicts:
+                dlog.info("leads bridged", raw_lead_id=raw.id, lead_id=outcome.lead_id,
+                          absorbed=list(outcome.absorbed), conflicts=outcome.conflicts)
+        lead_ids = await canonical.leads_of_raw(self.db, item.raw_lead_ids)
+        if self.provider is not None and lead_ids:
+            await self._enrich(lead_ids, final_attempt=delivery.attempt >= self.settings.max_attempts, dlog=dlog)
+        if criteria is not None and lead_ids:
+            await self._request_scores(delivery.publisher, item.job_id, lead_ids)
+        await self.tracker.update(delivery.publisher, item.job_id, recheck=is_redelivery(delivery))
+        dlog.info("batch normalized", raw_leads=len(item.raw_lead_ids), missing=len(item.raw_lead_ids) - len(raws),
+                  leads=len(lead_ids), **dict(actions))
+
+    def _count(self, lead: NormalizedLead, outcome: canonical.MergeOutcome) -> None:
+        values = self.metrics.normalized_values
+        values.labels("phone", "valid").inc(len(lead.phones))
+        values.labels("phone", "invalid").inc(lead.invalid_count("phone"))
+        values.labels("email", "valid").inc(len(lead.emails))
+        values.labels("email", "invalid").inc(lead.invalid_count("email"))
+        self.metrics.merges.labels(outcome.action).inc()
+
+    async def _request_scores(self, publisher: ConfirmedPublisher, job_id: uuid.UUID, lead_ids: list[int]) -> None:
+        size = self.settings.fanout_batch_size
+        await publisher.publish_many(
+            OutgoingMessage(
+                routing_key=self.topology.work_queue("score"),
+                body=ScoreBatch(job_id=job_id, lead_ids=lead_ids[i : i + size]).model_dump_json().encode(),
+                message_id=f"{job_id}:score:{lead_ids[i]}",
+            )
+            for i in range(0, len(lead_ids), size)
+        )
+
+    async def _enrich(self, lead_ids: list[int], *, final_attempt: bool, dlog: Any) -> None:
+        provider = self.provider
+        assert provider is not None
+        leads = await canonical.leads_for_provider(self.db, lead_ids, provider.name)
+        results = await asyncio.gather(*(self._enrich_one(lead, final_attempt) for lead in leads),
+                                       return_exceptions=True)
+        unavailable = [r for r in results if isinstance(r, BaseException)]
+        for error in unavailable:
+            if not isinstance(error, ProviderUnavailable):
+                raise error
+        if unavailable:
+            raise TransientError(f"{len(unavailable)} of {len(leads)} provider lookups failed: "
+                                 f"{one_line(unavailable[0], 200)}", kind="provider")
+        if leads:
+            dlog.info("leads enriched by provider", provider=provider.name, leads=len(leads))
+
+    async def _enrich_one(self, lead: dict[str, Any], final_attempt: bool) -> None:
+        provider = self.provider
+        assert provider is not None
+        status, fields, error, attempts = "failed", None, None, 1
+        values: list[canonical.ValueRow] = []
+        try:
+            answer = await provider.lookup(lead)
+        except ProviderUnavailable as exc:
+            self.metrics.provider_lookups.labels("unavailable").inc()
+            if not final_attempt:
+                raise
+            error, attempts = str(exc), provider.retries + 1
+        except ProviderRefused as exc:
+            self.metrics.provider_lookups.labels("refused").inc()
+            error = str(exc)
+        else:
+            self.metrics.provider_lookups.labels(answer.status).inc()
+            status, fields, attempts = answer.status, answer.raw or None, answer.attempts
+            if answer.fields is not None:
+                normalized = normalize_record(answer.fields.as_record(), geography=None)
+                raw = canonical.RawLead(0, {}, "provider", provider.endpoint, True)
+                values = canonical.lead_values(raw, normalized)
+        await canonical.save_provider_result(
+            self.db, lead["id"], provider=provider.name, endpoint=provider.endpoint, status=status, fields=fields,
+            error=error, attempts=attempts, values=values,
+        )
+
+    async def on_retry(self, delivery: Delivery, decision: Decision, delay: float) -> None:
+        """Nothing to record: the job's progress shows what is done."""
+
+    async def on_dead(self, delivery: Delivery, decision: Decision) -> None:
+        with contextlib.suppress(InvalidMessage):
+            batch = decode_message(delivery.body, NormalizeBatch, self.settings.max_message_bytes)
+            for each in batch.job_ids:
+                await record_enrich_error(self.db, each, f"normalize: {decision.reason}", decision.kind)
+            return
+        job_id = delivery.job_id or job_id_hint(delivery.body, None, self.settings.max_message_bytes)
+        if job_id is not None:
+            await record_enrich_error(self.db, job_id, f"normalize: {decision.reason}", decision.kind)

@@ -1,0 +1,71 @@
+"""The score stage (``leads.score``): canonical leads scored for a job, then the job's progress updated.
+
+Per delivery (a :class:`~leadworker.contracts.ScoreBatch`): read the job's keywords, industry and geography,
+score each lead (following merges) with :func:`~leadworker.enrich.scoring.score_lead` under the configured
+weights and thresholds, store the scores idempotently (:mod:`leadworker.store.scores`), update the job's
+progress (which sets ``enriched_at`` and publishes ``job.enriched`` when the job is done), then the consumer acks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from leadworker.broker.consumer import Delivery
+from leadworker.broker.outcome import Decision
+from leadworker.broker.topology import Topology
+from leadworker.config import Settings
+from leadworker.contracts import ScoreBatch, decode_message, job_id_hint
+from leadworker.enrich.scoring import JobCriteria, LeadProfile, ScoreResult, ScoringPolicy, score_lead
+from leadworker.ops.metrics import Metrics
+from leadworker.stages.events import JobNotifier
+from leadworker.stages.progress import EnrichmentTracker, is_redelivery
+from leadworker.store.enrichment import record_enrich_error
+from leadworker.store.pool import Database
+from leadworker.store.scores import score_leads
+
+
+def scoring_policy(settings: Settings) -> ScoringPolicy:
+    """The weights and thresholds of ``settings`` (weights not named keep their defaults)."""
+    return ScoringPolicy.build(settings.score_weights, hot=settings.score_hot, warm=settings.score_warm)
+
+
+class ScoreStage:
+    """Handler of the ``leads.score`` queue (see :class:`~leadworker.broker.consumer.StageHandler`)."""
+
+    stage = "score"
+
+    def __init__(self, *, db: Database, settings: Settings, topology: Topology, metrics: Metrics) -> None:
+        self.db = db
+        self.settings = settings
+        self.metrics = metrics
+        self.policy = scoring_policy(settings)
+        self.tracker = EnrichmentTracker(db, JobNotifier(db, settings, topology))
+
+    async def handle(self, delivery: Delivery) -> None:
+        batch = decode_message(delivery.body, ScoreBatch, self.settings.max_message_bytes)
+        delivery.job_id = batch.job_id
+        dlog = delivery.log = delivery.log.bind(job_id=str(batch.job_id))
+        criteria = await self.db.fetchval("SELECT criteria FROM scrape_jobs WHERE id = $1", batch.job_id)
+        if criteria is None:
+            dlog.warning("job does not exist any more; nothing to score for it", leads=len(batch.lead_ids))
+            return
+        job = JobCriteria.from_criteria(criteria)
+
+        def compute(profile: LeadProfile) -> ScoreResult:
+            return score_lead(profile, job, self.policy)
+
+        scored = await score_leads(self.db, batch.job_id, batch.lead_ids, compute)
+        segments = Counter(result.segment for result in scored.scored.values())
+        for segment, count in segments.items():
+            self.metrics.leads_scored.labels(segment).inc(count)
+        progress = await self.tracker.update(delivery.publisher, batch.job_id, recheck=is_redelivery(delivery))
+        dlog.info("leads scored", leads=len(scored.scored), changed=scored.changed, **dict(segments),
+                  job_scored=progress.scored if progress else None)
+
+    async def on_retry(self, delivery: Delivery, decision: Decision, delay: float) -> None:
+        """Nothing to record: the job's progress shows what is done."""
+
+    async def on_dead(self, delivery: Delivery, decision: Decision) -> None:
+        job_id = delivery.job_id or job_id_hint(delivery.body, None, self.settings.max_message_bytes)
+        if job_id is not None:
+            await record_enrich_error(self.db, job_id, f"score: {decision.reason}", decision.kind)
