@@ -1,0 +1,82 @@
+import json
+import uuid
+
+import pytest
+
+from leadworker.contracts import LeadRecord, ScrapeJob, decode_scrape_job, job_id_hint
+from leadworker.errors import InvalidMessage, PermanentError
+
+LIMIT = 1024 * 1024
+
+
+def body(**fields: object) -> bytes:
+    return json.dumps({"job_id": str(uuid.uuid4()), "targets": ["https://acme.com/"], **fields}).encode()
+
+
+def test_valid_job_round_trips() -> None:
+    job = decode_scrape_job(body(keywords=["plumbing"], render="static"), LIMIT)
+    assert job.version == 1 and job.source_types == ["website"] and job.max_pages == 20
+    assert ScrapeJob.model_validate_json(job.model_dump_json()) == job
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"\xff\xfe", "not UTF-8"),
+        (b"{oops", "not JSON"),
+        (b"[1, 2]", "JSON list, expected an object"),
+        (b"x" * (LIMIT + 1), "over the limit"),
+    ],
+)
+def test_undecodable_bodies_are_invalid(raw: bytes, expected: str) -> None:
+    with pytest.raises(InvalidMessage) as caught:
+        decode_scrape_job(raw, LIMIT)
+    assert expected in str(caught.value)
+
+
+def test_field_errors_name_the_field() -> None:
+    with pytest.raises(InvalidMessage) as caught:
+        decode_scrape_job(body(job_id="nope", max_pages=-1, colour="blue"), LIMIT)
+    text = str(caught.value)
+    assert "job_id:" in text and "max_pages:" in text and "colour: Extra inputs are not permitted" in text
+
+
+def test_unknown_source_is_its_own_kind() -> None:
+    with pytest.raises(PermanentError) as caught:
+        decode_scrape_job(body(source_types=["website", "fax"]), LIMIT)
+    assert caught.value.kind == "unknown_source" and "'fax'" in str(caught.value)
+
+
+def test_sources_need_their_input() -> None:
+    with pytest.raises(InvalidMessage, match="needs at least one target"):
+        decode_scrape_job(body(targets=[]), LIMIT)
+    with pytest.raises(InvalidMessage, match="inline source needs"):
+        decode_scrape_job(body(source_types=["inline"]), LIMIT)
+    with pytest.raises(InvalidMessage, match="search_query"):
+        decode_scrape_job(body(source_types=["directory:maps"]), LIMIT)
+
+
+def test_lead_record_keeps_unknown_columns_as_attributes() -> None:
+    lead = LeadRecord.model_validate({"company_name": "A", "emails": "a@a.de; b@a.de", "crm_id": 5})
+    assert lead.emails == ["a@a.de", "b@a.de"] and lead.attributes == {"crm_id": 5}
+    with pytest.raises(ValueError, match="at least one of"):
+        LeadRecord.model_validate({"city": "Berlin"})
+
+
+def test_job_id_hint() -> None:
+    ident = uuid.uuid4()
+    assert job_id_hint(json.dumps({"job_id": str(ident)}).encode(), None, LIMIT) == ident
+    assert job_id_hint(b"garbage", str(ident), LIMIT) == ident
+    assert job_id_hint(b"garbage", "not-a-uuid", LIMIT) is None
+    big = json.dumps({"job_id": str(ident), "pad": "x" * 100}).encode()
+    assert job_id_hint(big, None, 50) is None
+
+
+def test_normalize_batch_reads_the_single_job_shape() -> None:
+    from leadworker.contracts import NormalizeBatch
+
+    ident = uuid.uuid4()
+    old = NormalizeBatch.model_validate_json(json.dumps({"version": 1, "job_id": str(ident), "raw_lead_ids": [3]}))
+    assert old == NormalizeBatch.of(ident, [3])
+    with pytest.raises(ValueError, match="raw_lead_ids"):
+        NormalizeBatch.model_validate({"job_id": str(ident)})

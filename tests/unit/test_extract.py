@@ -1,0 +1,54 @@
+from leadworker.scrape.extract import clean_email, extract_page, find_emails, find_phones, social_network
+
+
+def test_obfuscated_emails() -> None:
+    text = "write to info [at] acme [dot] com or sales(at)acme(dot)co(dot)uk or jo AT acme DOT de today"
+    found = {clean_email(e) for e in find_emails(text)}
+    assert {"info@acme.com", "sales@acme.co.uk", "jo@acme.de"} <= found
+
+
+def test_decoy_emails_rejected() -> None:
+    for decoy in ("logo@2x.png", "name@example.com", "you@example.org", "icon@3x.webp",
+                  "8f14e45fceea167a5a36dedd4bea2543@sentry.io", "info@acme"):
+        assert clean_email(decoy) is None, decoy
+    assert clean_email("Anna.Schmidt@Acme.DE.") == "anna.schmidt@acme.de"
+
+
+def test_phones_with_region_and_decoys() -> None:
+    text = ("Call 030 1234567 or +44 20 7946 0958 ext. 12. Order #03012345678, invoice 2023-10-05, "
+            "version 1.2.3, since 1987.")
+    assert list(find_phones(text, "DE")) == ["+49301234567", "+442079460958;ext=12"]
+
+
+def test_structured_data_and_links() -> None:
+    html = """<html lang="de-AT"><head><title>Home | Alpen Bau</title>
+    <script type="application/ld+json">{"@context":"https://schema.org","@graph":[{"@type":"WebSite"},
+      {"@type":["Organization","LocalBusiness"],"name":"Alpen Bau GmbH",
+       "email":"mailto:office@alpenbau.at", "telephone":"+43 1 5322222",
+       "address":{"streetAddress":"Ring 1","addressLocality":"Wien","addressCountry":"AT"},
+       "sameAs":["https://www.linkedin.com/company/alpenbau","https://facebook.com/sharer/sharer.php?u=x"]}]}</script>
+    </head><body><div itemscope itemtype="https://schema.org/Organization">
+    <span itemprop="telephone">01 5322223</span></div>
+    <a href="/kontakt">Kontakt</a> <a href="/x" rel="nofollow">x</a> <a href="tel:+43-1-5322224">ruf an</a>
+    <a href="https://twitter.com/alpenbau">tw</a></body></html>"""
+    facts = extract_page(html, "https://alpenbau.at/", region="AT")
+    assert facts.names[0] == (0, "Alpen Bau GmbH")
+    assert set(facts.emails) == {"office@alpenbau.at"}
+    assert set(facts.phones) == {"+4315322222", "+4315322223", "+4315322224"}
+    assert facts.socials == {"linkedin": "https://www.linkedin.com/company/alpenbau",
+                             "twitter": "https://twitter.com/alpenbau"}
+    assert facts.addresses == ["Ring 1, Wien, AT"] and facts.country == "AT" and facts.lang == "de-AT"
+    assert [(link.url, link.nofollow) for link in facts.links] == [
+        ("https://alpenbau.at/kontakt", False), ("https://alpenbau.at/x", True)]
+
+
+def test_script_only_page_is_flagged() -> None:
+    html = '<html><body><div id="root"></div><script src="/app.js"></script></body></html>'
+    assert extract_page(html, "https://a.io/").needs_script
+    assert not extract_page("<html><body>info@a.io</body></html>", "https://a.io/").needs_script
+
+
+def test_social_network() -> None:
+    assert social_network("https://x.com/acme") == "twitter"
+    assert social_network("https://www.facebook.com/sharer/sharer.php") is None
+    assert social_network("https://example.com/acme") is None

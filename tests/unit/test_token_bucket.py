@@ -1,0 +1,51 @@
+"""The enrichment provider's token bucket, on a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from leadworker.ratelimit import TokenBucket
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+async def test_burst_then_rate() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(5.0, 10, clock=clock, sleep=clock.sleep)
+    for _ in range(10):
+        await bucket.acquire()
+    assert clock.now == 0.0  # the burst costs no waiting
+    for _ in range(5):
+        await bucket.acquire()
+    assert clock.now == pytest.approx(1.0)  # then 5 per second
+    clock.now += 10  # idle: refills up to the burst, not beyond
+    for _ in range(10):
+        await bucket.acquire()
+    assert clock.now == pytest.approx(11.0)
+    await bucket.acquire()
+    assert clock.now == pytest.approx(11.2)
+
+
+async def test_concurrent_waiters_share_the_rate() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(2.0, 1, clock=clock, sleep=clock.sleep)
+    await asyncio.gather(*(bucket.acquire() for _ in range(5)))
+    assert clock.now == pytest.approx(2.0)
+
+
+def test_invalid_bucket() -> None:
+    with pytest.raises(ValueError):
+        TokenBucket(0, 1)

@@ -1,0 +1,60 @@
+"""Precision and recall of what a crawl found, against a world's ground truth."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from world.generate import SiteTruth
+
+
+@dataclass
+class Tally:
+    true_positives: int = 0
+    false_positives: int = 0
+    false_negatives: int = 0
+
+    @property
+    def precision(self) -> float:
+        found = self.true_positives + self.false_positives
+        return self.true_positives / found if found else 1.0
+
+    @property
+    def recall(self) -> float:
+        expected = self.true_positives + self.false_negatives
+        return self.true_positives / expected if expected else 1.0
+
+
+@dataclass
+class Report:
+    emails: Tally = field(default_factory=Tally)
+    phones: Tally = field(default_factory=Tally)
+    robots_decoys_collected: list[tuple[str, str]] = field(default_factory=list)
+    mistakes: list[str] = field(default_factory=list)
+    """One line per wrong or missing value: host, what, value, the site's features."""
+
+    def summary(self) -> str:
+        return (f"emails precision {self.emails.precision:.3f} recall {self.emails.recall:.3f} "
+                f"({self.emails.true_positives} found, {self.emails.false_positives} wrong, "
+                f"{self.emails.false_negatives} missed); phones precision {self.phones.precision:.3f} "
+                f"recall {self.phones.recall:.3f} ({self.phones.true_positives} found, "
+                f"{self.phones.false_positives} wrong, {self.phones.false_negatives} missed)")
+
+
+def score(truths: Iterable[SiteTruth], found: Mapping[str, tuple[Iterable[str], Iterable[str]]]) -> Report:
+    """``found``: host → (emails, phones) a crawl of that site found (absent: found nothing)."""
+    report = Report()
+    for truth in truths:
+        emails, phones = found.get(truth.host, ((), ()))
+        for kind, tally, got, expected in (("email", report.emails, set(emails), truth.emails),
+                                           ("phone", report.phones, set(phones), truth.phones)):
+            tally.true_positives += len(got & expected)
+            tally.false_positives += len(got - expected)
+            tally.false_negatives += len(expected - got)
+            for value in sorted(got - expected):
+                report.mistakes.append(f"{truth.host} wrong {kind} {value} {truth.features}")
+            for value in sorted(expected - got):
+                report.mistakes.append(f"{truth.host} missed {kind} {value} {truth.features}")
+            for value in got & truth.robots_decoys:
+                report.robots_decoys_collected.append((truth.host, value))
+    return report
