@@ -1,0 +1,141 @@
+"""``memory``: resident memory of a worker.
+
+- idle: ``leadworker run --stage scrape`` connected and consuming, nothing to do (target <= 45 MB), beside the
+  raw aio-pika + asyncpg consumer idling the same way;
+- growth: RSS after warm-up (1,000 jobs) and after 10,000 more inline jobs (target: < 10 % growth).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+
+from common import AMQP_URL, Scratch, leadworker, median, rss_kb, run_process, worker_env
+
+BASELINE = Path(__file__).parent / "baselines" / "raw_consumer.py"
+
+
+async def _publish(scratch: Scratch, count: int, offset: int) -> None:
+    from leadworker.broker.publisher import ConfirmedPublisher
+    from leadworker.broker.topology import Topology, declare_topology
+    from leadworker.config import Settings
+    from leadworker.contracts import ScrapeJob
+    from leadworker.producer import publish_jobs
+    from leadworker.store.pool import Database
+
+    settings = Settings(_env_file=None, amqp_url=AMQP_URL, database_url=scratch.db_url,  # type: ignore[call-arg]
+                        queue_prefix=scratch.prefix)
+    topology = Topology.from_settings(settings)
+    jobs = [ScrapeJob.model_validate({
+        "job_id": uuid.uuid4(), "source_types": ["inline"],
+        "leads": [{"company_name": f"Mem {offset + n}-{k}", "emails": [f"m{offset + n}x{k}@mem.example.org"]}
+                  for k in range(5)]}) for n in range(count)]
+    db = await Database.connect(scratch.db_url)
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        await declare_topology(channel, topology)
+        publisher = await ConfirmedPublisher.open(connection, topology.exchange)
+        await publish_jobs(db, publisher, topology, jobs)
+        for _ in range(2400):  # the worker runs elsewhere: poll its progress, up to 10 minutes
+            if not await db.fetchval("SELECT count(*) FROM scrape_jobs WHERE status <> 'completed'"):
+                break
+            await asyncio.sleep(0.25)
+    finally:
+        await connection.close()
+        await db.close()
+
+
+async def idle_ours() -> float:
+    scratch = Scratch()
+    await scratch.create(migrated=True)
+    process = await asyncio.create_subprocess_exec(*leadworker("run", "--stage", "scrape"), env=worker_env(scratch),
+                                                   stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        await asyncio.sleep(4.0)
+        return rss_kb(process.pid) / 1024
+    finally:
+        process.terminate()
+        await process.wait()
+        await scratch.cleanup()
+
+
+async def idle_baseline() -> float:
+    scratch = Scratch()
+    await scratch.create(migrated=False)
+    queue = f"{scratch.prefix}raw"
+    connection = await aio_pika.connect(AMQP_URL)
+    channel = await connection.channel()
+    await channel.declare_queue(queue, durable=True, arguments={"x-queue-type": "quorum"})
+    await connection.close()
+    code, output = await run_process([sys.executable, str(BASELINE), "setup", scratch.db_url], worker_env(scratch))
+    assert code == 0, output
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(BASELINE), "idle", AMQP_URL, scratch.db_url, queue, env=worker_env(scratch),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        await asyncio.sleep(4.0)
+        return rss_kb(process.pid) / 1024
+    finally:
+        process.terminate()
+        await process.wait()
+        await scratch.cleanup()
+
+
+async def growth(jobs: int) -> tuple[float, float]:
+    scratch = Scratch()
+    await scratch.create(migrated=True)
+    process = await asyncio.create_subprocess_exec(
+        *leadworker("run", "--stage", "scrape", "--prefetch", "50"), env=worker_env(scratch),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        await asyncio.sleep(3.0)
+        await _publish(scratch, 1000, 0)
+        warm = rss_kb(process.pid) / 1024
+        for batch in range(jobs // 2000):
+            await _publish(scratch, 2000, 1000 + batch * 2000)
+        return warm, rss_kb(process.pid) / 1024
+    finally:
+        process.terminate()
+        await process.wait()
+        await scratch.cleanup()
+
+
+async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
+    ours: list[float] = []
+    base: list[float] = []
+    for rep in range(reps):
+        if rep % 2 == 0:
+            ours.append(await idle_ours())
+            base.append(await idle_baseline())
+        else:
+            base.append(await idle_baseline())
+            ours.append(await idle_ours())
+    warm, after = await growth(2000 if quick else 10_000)
+    growth_pct = (after - warm) / warm * 100
+    return {
+        "scenario": "memory",
+        "unit": "MB idle RSS",
+        "ours": round(median(ours), 1),
+        "baseline": round(median(base), 1),
+        "baseline_name": "raw aio-pika + asyncpg consumer, idle",
+        "ratio": round(median(ours) / median(base), 3),
+        "ratio_meaning": "ours / baseline (lower is better)",
+        "runs": {"ours": ours, "baseline": base},
+        "notes": "target: ours <= 45 MB idle; growth < 10 % after 10,000 jobs",
+        "growth": {"warm_mb": round(warm, 1), "after_mb": round(after, 1), "percent": round(growth_pct, 1),
+                   "jobs": 2000 if quick else 10_000},
+        "rows": [{"name": "growth", "unit": "% RSS", "ours": round(growth_pct, 1), "baseline": "-", "ratio": "-",
+                  "notes": f"{warm:.1f} MB after warm-up -> {after:.1f} MB"}],
+        "target": {"idle_mb_max": 45, "growth_percent_max": 10},
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(run(quick=True, reps=1)), indent=2))

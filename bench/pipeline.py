@@ -1,0 +1,123 @@
+"""``pipeline``: inline jobs of 5 leads (half of them seen before) through ``leadworker run --stage scrape``,
+against the raw aio-pika + asyncpg consumer doing UPDATE running, INSERT leads, UPDATE completed, ack.
+
+Ours does the full job: validation, the state machine (claim, fenced completion, audit events), lead hashing,
+links, counts, and the confirmed fan-out of new leads to ``leads.normalize``. Throughput is measured from the
+first claim to the last completion (the database's own timestamps), so process start-up is not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import asyncpg
+
+from common import AMQP_URL, Scratch, alternate, leadworker, result, run_process, worker_env
+
+BASELINE = Path(__file__).parent / "baselines" / "raw_consumer.py"
+LEADS_PER_JOB = 5
+
+
+def lead_sets(count: int) -> list[list[dict[str, Any]]]:
+    """``count`` jobs of 5 leads over a pool of ``2.5 * count`` distinct leads: each appears twice."""
+    distinct = max(count * LEADS_PER_JOB // 2, LEADS_PER_JOB)
+    return [
+        [{"company_name": f"Bench Co {i}", "emails": [f"owner{i}@bench{i}.example.org"],
+          "phones": [f"+1 206 555 {i % 10000:04d}"]}
+         for i in ((n * LEADS_PER_JOB + k) % distinct for k in range(LEADS_PER_JOB))]
+        for n in range(count)
+    ]
+
+
+async def run_ours(count: int) -> float:
+    from leadworker.broker.publisher import ConfirmedPublisher
+    from leadworker.broker.topology import Topology, declare_topology
+    from leadworker.config import Settings
+    from leadworker.contracts import ScrapeJob
+    from leadworker.producer import publish_jobs
+    from leadworker.store.pool import Database
+
+    scratch = Scratch()
+    await scratch.create(migrated=True)
+    try:
+        settings = Settings(_env_file=None, amqp_url=AMQP_URL, database_url=scratch.db_url,  # type: ignore[call-arg]
+                            queue_prefix=scratch.prefix)
+        topology = Topology.from_settings(settings)
+        jobs = [ScrapeJob.model_validate({"job_id": uuid.uuid4(), "source_types": ["inline"], "leads": leads})
+                for leads in lead_sets(count)]
+        db = await Database.connect(scratch.db_url)
+        connection = await aio_pika.connect(AMQP_URL)
+        try:
+            channel = await connection.channel()
+            await declare_topology(channel, topology)
+            publisher = await ConfirmedPublisher.open(connection, topology.exchange)
+            await publish_jobs(db, publisher, topology, jobs)
+        finally:
+            await connection.close()
+        code, output = await run_process(
+            leadworker("run", "--stage", "scrape", "--prefetch", "50", "--exit-when-idle", "1"),
+            worker_env(scratch, LEADWORKER_DB_POOL_MAX="10"),
+        )
+        if code != 0:
+            raise RuntimeError(f"worker exited {code}: {output[-2000:]}")
+        row = await db.fetchrow(
+            """SELECT count(*) FILTER (WHERE status = 'completed') AS done,
+                      extract(epoch FROM max(completed_at) - min(started_at)) AS seconds FROM scrape_jobs"""
+        )
+        await db.close()
+        assert row is not None and row["done"] == count, f"only {row and row['done']} of {count} completed"
+        return count / float(row["seconds"])
+    finally:
+        await scratch.cleanup()
+
+
+async def run_baseline(count: int) -> float:
+    scratch = Scratch()
+    await scratch.create(migrated=False)
+    try:
+        code, output = await run_process([sys.executable, str(BASELINE), "setup", scratch.db_url], worker_env(scratch))
+        assert code == 0, output
+        ids = [uuid.uuid4() for _ in range(count)]
+        conn = await asyncpg.connect(scratch.db_url)
+        await conn.copy_records_to_table("raw_jobs", records=[(i, "queued") for i in ids], columns=["id", "status"])
+        await conn.close()
+        queue_name = f"{scratch.prefix}raw"
+        connection = await aio_pika.connect(AMQP_URL)
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.declare_queue(queue_name, durable=True, arguments={"x-queue-type": "quorum"})
+            bodies = [json.dumps({"job_id": str(i), "leads": leads}).encode()
+                      for i, leads in zip(ids, lead_sets(count), strict=True)]
+            for start in range(0, count, 1000):
+                import asyncio
+
+                await asyncio.gather(*(channel.default_exchange.publish(
+                    aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=queue_name)
+                    for body in bodies[start:start + 1000]))
+        finally:
+            await connection.close()
+        code, output = await run_process(
+            [sys.executable, str(BASELINE), "consume", AMQP_URL, scratch.db_url, queue_name, str(count)],
+            worker_env(scratch),
+        )
+        assert code == 0, output
+        seconds = json.loads(output.strip().splitlines()[-1])["seconds"]
+        return count / float(seconds)
+    finally:
+        await scratch.cleanup()
+
+
+async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
+    count = 2_000 if quick else 10_000
+    ours, baseline = await alternate(lambda: run_ours(count), lambda: run_baseline(count), reps)
+    return result(
+        "pipeline", "jobs/s", ours, baseline,
+        baseline_name="raw aio-pika + asyncpg (UPDATE, INSERT ON CONFLICT, UPDATE, ack; prefetch 50, pool 10)",
+        notes=f"{count} inline jobs x {LEADS_PER_JOB} leads, half duplicates; target ratio >= 1.0",
+        extra={"target": {"ratio": 1.0}, "jobs": count},
+    )
