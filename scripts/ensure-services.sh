@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Make sure what leadworker's demo and tests need is there: PostgreSQL, RabbitMQ and (with --browser) Chromium.
-# Idempotent: starts only what is down, installs only what is missing. Used by `make setup` and CI.
+# Idempotent: starts only what is down (or restarts a broker that does not answer), installs only what is
+# missing. Used by `make setup`, `make test` and CI.
 set -u
 
 want_browser=0
-[[ "${1:-}" == "--browser" ]] && want_browser=1
+clean_leftovers=0
+for arg in "$@"; do
+  case "$arg" in
+    --browser) want_browser=1 ;;
+    --clean-test-leftovers) clean_leftovers=1 ;;
+    *) echo "usage: $0 [--browser] [--clean-test-leftovers]" >&2; exit 2 ;;
+  esac
+done
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && exec 3>&- ; }
 
@@ -35,6 +43,45 @@ if ! port_open 5672; then
   else
     echo "ensure-services: RabbitMQ is not running on 127.0.0.1:5672 and cannot be started here;" \
          "set LEADWORKER_TEST_AMQP_URL or start it (deploy/compose.yaml has one)" >&2
+  fi
+fi
+
+# A broker that accepts connections can still block every publisher (a memory or disk alarm) or hang in
+# start-up: then every test would wait on it. Check it answers, and restart it once if it does not.
+rabbit_healthy() {
+  timeout 60 rabbitmq-diagnostics -q check_running >/dev/null 2>&1 \
+    && timeout 60 rabbitmq-diagnostics -q check_local_alarms >/dev/null 2>&1
+}
+if command -v rabbitmq-diagnostics >/dev/null 2>&1 && port_open 5672 && ! rabbit_healthy; then
+  echo "ensure-services: RabbitMQ is up but unhealthy (not running or an alarm is set); restarting it" >&2
+  timeout 120 rabbitmqctl stop >/dev/null 2>&1 || pkill -9 -u rabbitmq -f 'beam.smp.*-s rabbit boot' || true
+  sleep 2
+  rabbitmq-server -detached || true
+  wait_port 5672 RabbitMQ || exit 1
+  timeout 90 rabbitmqctl await_startup --timeout 60 >/dev/null 2>&1 || true
+  rabbit_healthy || { echo "ensure-services: RabbitMQ still unhealthy after a restart" >&2; exit 1; }
+fi
+
+# What an interrupted test run leaves behind: private broker nodes and PostgreSQL clusters of the ops and
+# fault tests (their data lives in /tmp/lw-rabbit-*, /tmp/lw-postgres-*), queues of the per-test prefix
+# (t<10 hex>.) and lw_test_* databases. Only these names are touched; nobody else's. `make test` asks for
+# this just before it starts pytest, so never run it beside a test run you want to keep.
+if (( clean_leftovers )); then
+  for dir in /tmp/lw-rabbit-* /tmp/lw-postgres-*; do
+    [ -d "$dir" ] || continue
+    if [ -f "$dir/pid" ]; then kill -9 "$(head -n1 "$dir/pid")" 2>/dev/null || true; fi
+    if [ -f "$dir/data/postmaster.pid" ]; then kill -9 "$(head -n1 "$dir/data/postmaster.pid")" 2>/dev/null || true; fi
+    rm -rf "$dir"
+  done
+  if command -v rabbitmqctl >/dev/null 2>&1 && port_open 5672; then
+    timeout 60 rabbitmqctl -q list_queues name 2>/dev/null | grep -E '^t[0-9a-f]{10}\.' | while read -r q; do
+      timeout 30 rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true
+    done
+  fi
+  if command -v psql >/dev/null 2>&1 && port_open 5432; then
+    for db in $(psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'lw\_test\_%'" 2>/dev/null); do
+      psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+    done
   fi
 fi
 
