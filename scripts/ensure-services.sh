@@ -64,7 +64,7 @@ fi
 
 # What an interrupted test run leaves behind: private broker nodes and PostgreSQL clusters of the ops and
 # fault tests (their data lives in /tmp/lw-rabbit-*, /tmp/lw-postgres-*), queues of the per-test prefix
-# (t<10 hex>.) and lw_test_* databases. Only these names are touched; nobody else's. `make test` asks for
+# (t<10 hex>.) and lw_test_*/lw_tmpl_* databases. Only these names are touched; nobody else's. `make test` asks for
 # this just before it starts pytest, so never run it beside a test run you want to keep.
 if (( clean_leftovers )); then
   for dir in /tmp/lw-rabbit-* /tmp/lw-postgres-*; do
@@ -79,7 +79,7 @@ if (( clean_leftovers )); then
     done
   fi
   if command -v psql >/dev/null 2>&1 && port_open 5432; then
-    for db in $(psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'lw\_test\_%'" 2>/dev/null); do
+    for db in $(psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname ~ '^lw_(test|tmpl)_[0-9a-f]{12}\$'" 2>/dev/null); do
       psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
     done
   fi

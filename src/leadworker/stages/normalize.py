@@ -3,8 +3,9 @@
 Per delivery (a :class:`~leadworker.contracts.NormalizeBatch`), for each of its jobs:
 
 1. Every raw lead not normalized yet is normalized (:mod:`leadworker.enrich.normalize`, with the job's geography
-   as a region hint) and merged into the canonical leads (:mod:`leadworker.store.canonical`), one transaction
-   each. A raw lead normalized before (by this job's earlier delivery or by another job that found it too) is
+   as a region hint) and merged into the canonical leads (:mod:`leadworker.store.canonical`), the whole
+   batch in one transaction where it can be (one per raw lead where it bridges leads or races). A raw lead
+   normalized before (by this job's earlier delivery or by another job that found it too) is
    skipped: each raw lead is merged exactly once.
 2. If an enrichment provider is configured, the batch's leads it has not answered for are sent to it; what it
    returns is merged with the provider as provenance. A provider that stays unavailable makes the batch retry
@@ -89,8 +90,8 @@ class NormalizeStage:
         else:
             normalized = [normalize_raw(raw, geography) for raw in todo]
         actions: Counter[str] = Counter()
-        for raw, lead in zip(todo, normalized, strict=True):
-            outcome = await canonical.merge_raw_lead(self.db, raw, lead)
+        outcomes = await canonical.merge_raw_leads(self.db, list(zip(todo, normalized, strict=True)))
+        for raw, lead, outcome in zip(todo, normalized, outcomes, strict=True):
             actions[outcome.action] += 1
             if outcome.action != "skipped":
                 self._count(lead, outcome)
