@@ -38,8 +38,11 @@ from leadworker.store import canonical
 from leadworker.store.enrichment import record_enrich_error
 from leadworker.store.pool import Database
 
-_THREAD_THRESHOLD = 20
-"""Batches larger than this are normalized in a thread, keeping the event loop (and broker heartbeats) free."""
+_YIELD_EVERY = 10
+"""Raw leads normalized between two yields to the event loop (~0.3 ms each: the loop waits a few ms at most).
+
+Normalizing is pure Python: a thread would not run it in parallel, only make the event loop wait for the
+GIL on every socket write (measured: a third of the stage's time)."""
 
 
 def normalize_raw(raw: canonical.RawLead, geography: str | None) -> NormalizedLead:
@@ -85,10 +88,11 @@ class NormalizeStage:
 
         raws = await canonical.load_raw_leads(self.db, item.raw_lead_ids)
         todo = [raw for raw in raws if not raw.normalized]
-        if len(todo) > _THREAD_THRESHOLD:
-            normalized = await asyncio.to_thread(lambda: [normalize_raw(raw, geography) for raw in todo])
-        else:
-            normalized = [normalize_raw(raw, geography) for raw in todo]
+        normalized = []
+        for n, raw in enumerate(todo, 1):
+            normalized.append(normalize_raw(raw, geography))
+            if n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
         actions: Counter[str] = Counter()
         outcomes = await canonical.merge_raw_leads(self.db, list(zip(todo, normalized, strict=True)))
         for raw, lead, outcome in zip(todo, normalized, outcomes, strict=True):
