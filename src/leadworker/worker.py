@@ -23,7 +23,7 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,7 @@ MAINTENANCE = "maintenance"
 """Not a queue: the periodic rescue of stuck jobs and cleanup of old ones (one instance at a time)."""
 
 AVAILABLE_STAGES = (*available_stages(), MAINTENANCE)
+PIPELINE_ORDER = {stage: n for n, stage in enumerate(available_stages())}
 """Stages this version can run; ``--stage all`` means these."""
 
 LIVENESS_INTERVAL = 5.0
@@ -274,7 +275,9 @@ class Worker:
                 )
                 consumers.append(consumer)
             self._consumers = consumers
-            for consumer in consumers:
+            # Downstream stages first, so that a process running several is ready for what its upstream
+            # stages produce (the scrape stage defers its fan-out while nothing consumes leads.normalize).
+            for consumer in sorted(consumers, key=lambda c: -PIPELINE_ORDER.get(c.stage, 0)):
                 await consumer.start(connection, publisher)
                 if not self.readiness.database_available:
                     await consumer.pause()
@@ -289,6 +292,10 @@ class Worker:
             helpers = [asyncio.create_task(self._watch_liveness(connection, consumers, stalled))]
             if MAINTENANCE in self.stages:
                 helpers.append(asyncio.create_task(self._maintain(connection, publisher)))
+            for handler in handlers:
+                periodic = getattr(handler, "periodic", None)
+                if periodic is not None:
+                    helpers.append(asyncio.create_task(self._every_interval(handler.stage, periodic, publisher)))
             waiters = [asyncio.create_task(self._stop.wait()), asyncio.create_task(lost.wait()),
                        asyncio.create_task(stalled.wait())]
             waiters += [asyncio.create_task(c.lost.wait()) for c in consumers]
@@ -397,6 +404,21 @@ class Worker:
             except Exception as exc:
                 log.error("maintenance failed", error=repr(exc))
             await asyncio.sleep(settings.maintenance_interval)
+
+    async def _every_interval(
+        self, stage: str, periodic: Callable[[ConfirmedPublisher], Awaitable[object]], publisher: ConfirmedPublisher
+    ) -> None:
+        """Run a stage's periodic work now and every ``maintenance_interval`` while the connection lasts."""
+        while True:
+            try:
+                await periodic(publisher)
+            except ServiceUnavailable:
+                pass  # the database watcher reports it; try again next round
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("periodic stage work failed", stage=stage, error=repr(exc))
+            await asyncio.sleep(self.settings.maintenance_interval)
 
     # --- memory watchdog -------------------------------------------------------------------------------
 

@@ -60,8 +60,19 @@ async def test_publish_consume_complete_with_counts(settings: Settings, db: Data
     assert record["evidence"]["office@acme-plumbing.test"].endswith("/contact")
     events = [(e["from_status"], e["to_status"]) for e in await jobstore.job_events(db, job.job_id)]
     assert events == [(None, "queued"), ("queued", "running"), ("running", "completed")]
+    # Nothing consumed leads.normalize: the enrichment waits in the database, not in the broker.
     depths = await support.all_depths(settings)
-    assert all(depth == 0 for name, depth in depths.items() if not name.endswith("leads.normalize")), depths
+    assert all(depth == 0 for depth in depths.values()), depths
+    deferred = "SELECT fanout_deferred, enriched_at FROM scrape_jobs WHERE id = $1"
+    assert dict(await db.fetchrow(deferred, job.job_id)) == {"fanout_deferred": True, "enriched_at": None}
+
+    # A normalize worker starting publishes what was deferred, and the job's leads are enriched.
+    await support.run_until_idle(settings, ("normalize", "score"), idle=0.6)
+    row = dict(await db.fetchrow(deferred, job.job_id))
+    assert row["fanout_deferred"] is False and row["enriched_at"] is not None, row
+    assert await db.fetchval("SELECT count(*) FROM lead_scores WHERE job_id = $1", job.job_id) == 1
+    depths = await support.all_depths(settings)
+    assert all(depth == 0 for depth in depths.values()), depths
 
 
 async def test_second_job_on_same_site_is_all_duplicates(settings: Settings, db: Database,

@@ -125,6 +125,9 @@ class StageHandler(Protocol):
     async def on_dead(self, delivery: Delivery, decision: Decision) -> None:
         """Record on the job row that the delivery failed for good (before the message moves)."""
 
+    # Optional: ``async def periodic(self, publisher: ConfirmedPublisher) -> None``, work the stage does when
+    # its consumer starts and every maintenance interval (the normalize stage publishes deferred fan-outs).
+
 
 class StageConsumer:
     """Consumes one work queue on a channel of its own. Created anew for every broker connection."""

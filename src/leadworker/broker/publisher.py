@@ -47,16 +47,19 @@ def utc_now_iso() -> str:
 class ConfirmedPublisher:
     """Publishes to the leadworker exchange on a channel opened with ``publisher_confirms=True``."""
 
-    def __init__(self, channel: AbstractChannel, exchange: AbstractExchange) -> None:
+    def __init__(self, channel: AbstractChannel, exchange: AbstractExchange,
+                 connection: aio_pika.abc.AbstractConnection | None = None) -> None:
         self._channel = channel
         self._exchange = exchange
+        self.connection = connection
+        """The connection the channel is on (for a look at queues beside publishing), if known."""
 
     @classmethod
     async def open(cls, connection: aio_pika.abc.AbstractConnection, exchange_name: str) -> ConfirmedPublisher:
         """Open a confirming channel on ``connection`` and bind to the (already declared) exchange."""
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         exchange = await channel.get_exchange(exchange_name, ensure=False)
-        return cls(channel, exchange)
+        return cls(channel, exchange, connection)
 
     @property
     def is_open(self) -> bool:

@@ -33,6 +33,7 @@ from leadworker.enrich.provider import HttpEnrichmentProvider, ProviderRefused, 
 from leadworker.errors import InvalidMessage, TransientError, one_line
 from leadworker.ops.metrics import Metrics
 from leadworker.stages.events import JobNotifier
+from leadworker.stages.fanout import release_deferred_fanouts
 from leadworker.stages.progress import EnrichmentTracker, is_redelivery
 from leadworker.store import canonical
 from leadworker.store.enrichment import record_enrich_error
@@ -172,6 +173,12 @@ class NormalizeStage:
             self.db, lead["id"], provider=provider.name, endpoint=provider.endpoint, status=status, fields=fields,
             error=error, attempts=attempts, values=values,
         )
+
+    async def periodic(self, publisher: ConfirmedPublisher) -> None:
+        """Publish the enrichment fan-outs deferred while nothing consumed ``leads.normalize`` (called by the
+        worker when this stage's consumer starts and every maintenance interval)."""
+        await release_deferred_fanouts(self.db, publisher, self.tracker, queue=self.topology.work_queue("normalize"),
+                                       size=self.settings.fanout_batch_size)
 
     async def on_retry(self, delivery: Delivery, decision: Decision, delay: float) -> None:
         """Nothing to record: the job's progress shows what is done."""

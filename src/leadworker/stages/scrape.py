@@ -2,9 +2,11 @@
 
 Per delivery: decode and validate the message; claim the job (queued/retrying/orphaned-running → running);
 run its sources; store the leads, link them and complete the job in one statement; fan the job's leads out to
-``leads.normalize`` and publish its ``job.completed`` event to ``jobs.notify`` (both confirmed); then the consumer
-acks. A message of a job that is already completed only re-publishes the fan-out (and the event) that may have
-been cut short; a cancelled or failed job is skipped, its event re-published if it was not delivered.
+``leads.normalize`` (or, while nothing consumes it, defer the fan-out in the database: see
+:mod:`leadworker.stages.fanout`) and publish its ``job.completed`` event to ``jobs.notify`` (both confirmed); then
+the consumer acks. A message of a job that is already completed only re-publishes the fan-out (and the event)
+that may have been cut short; a cancelled or failed job is skipped, its event re-published if it was not
+delivered.
 """
 
 from __future__ import annotations
@@ -20,15 +22,15 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
 from leadworker.batching import GroupCommit
 from leadworker.broker.consumer import Delivery
 from leadworker.broker.outcome import Decision
-from leadworker.broker.publisher import ConfirmedPublisher, OutgoingMessage
+from leadworker.broker.publisher import ConfirmedPublisher
 from leadworker.broker.topology import Topology
 from leadworker.config import Settings
 from leadworker.contracts import (
-    NormalizeBatch,
-    NormalizeItem,
     ScrapeJob,
     decode_json_object,
     decode_scrape_job,
@@ -39,9 +41,10 @@ from leadworker.ops.metrics import Metrics
 from leadworker.scrape.sources import ScrapeContext, run_sources
 from leadworker.scrape.tools import ScrapeTools
 from leadworker.stages.events import JobNotifier
+from leadworker.stages.fanout import NormalizeConsumers, normalize_messages
 from leadworker.stages.progress import EnrichmentTracker
 from leadworker.store import jobs
-from leadworker.store.enrichment import pending_enrichment
+from leadworker.store.enrichment import defer_fanouts, pending_enrichment
 from leadworker.store.jobs import JobStatus
 from leadworker.store.leads import prepare_leads
 from leadworker.store.pool import Database
@@ -118,6 +121,8 @@ class ScrapeStage:
             self._complete_batch
         )
         self._fanouts: GroupCommit[_Fanout, None] = GroupCommit(self._fanout_batch, max_batch=256)
+        self._normalize_consumers = NormalizeConsumers(topology.work_queue("normalize"))
+        self._deferring = False
 
     async def close(self) -> None:
         """Close the fetcher and the browser (called by the worker on shutdown)."""
@@ -230,29 +235,21 @@ class ScrapeStage:
 
     async def _fanout_batch(self, batch: Sequence[_Fanout]) -> list[None]:
         queue = self.topology.work_queue("normalize")
-        size = self.settings.fanout_batch_size
-        by_publisher: dict[int, tuple[ConfirmedPublisher, list[NormalizeItem]]] = {}
+        by_publisher: dict[int, tuple[ConfirmedPublisher, list[_Fanout]]] = {}
         for request in batch:
-            _, items = by_publisher.setdefault(id(request.publisher), (request.publisher, []))
-            items.extend(NormalizeItem(job_id=request.job_id, raw_lead_ids=request.ids[i : i + size])
-                         for i in range(0, len(request.ids), size))
-        for publisher, items in by_publisher.values():
-            messages: list[OutgoingMessage] = []
-            chunk: list[NormalizeItem] = []
-            count = 0
-            for item in [*items, None]:
-                if item is None or (chunk and count + len(item.raw_lead_ids) > size):
-                    first = chunk[0]
-                    messages.append(OutgoingMessage(
-                        routing_key=queue,
-                        body=NormalizeBatch(items=chunk).model_dump_json().encode(),
-                        message_id=f"{first.job_id}:{first.raw_lead_ids[0]}",
-                    ))
-                    chunk, count = [], 0
-                if item is not None:
-                    chunk.append(item)
-                    count += len(item.raw_lead_ids)
-            await publisher.publish_many(messages)
+            by_publisher.setdefault(id(request.publisher), (request.publisher, []))[1].append(request)
+        for publisher, requests in by_publisher.values():
+            if not await self._normalize_consumers.present(publisher.connection):
+                await defer_fanouts(self.db, [r.job_id for r in requests])
+                if not self._deferring:
+                    structlog.get_logger("leadworker.fanout").info(
+                        "enrichment deferred in the database: nothing consumes leads.normalize", jobs=len(requests))
+                self._deferring = True
+                continue
+            self._deferring = False
+            await publisher.publish_many(normalize_messages(
+                ((r.job_id, r.ids) for r in requests), queue, self.settings.fanout_batch_size
+            ))
         return [None] * len(batch)
 
     async def on_retry(self, delivery: Delivery, decision: Decision, delay: float) -> None:

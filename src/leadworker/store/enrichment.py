@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from leadworker.store.pool import Database
@@ -101,3 +102,22 @@ async def pending_enrichment(db: Database, job_id: uuid.UUID) -> list[int]:
         job_id,
     )
     return [r["raw_lead_id"] for r in rows]
+
+
+# --- fan-outs deferred while nothing consumes leads.normalize (see leadworker.stages.fanout) ---------------
+
+async def defer_fanouts(db: Database, job_ids: Sequence[uuid.UUID]) -> None:
+    """Mark completed jobs whose enrichment fan-out waits for a normalize worker."""
+    await db.execute("UPDATE scrape_jobs SET fanout_deferred = true WHERE id = ANY($1::uuid[])", list(job_ids))
+
+
+async def deferred_fanouts(db: Database, limit: int) -> list[uuid.UUID]:
+    """Up to ``limit`` jobs whose fan-out is deferred, oldest mark first."""
+    rows = await db.fetch(
+        "SELECT id FROM scrape_jobs WHERE fanout_deferred ORDER BY completed_at, id LIMIT $1", limit
+    )
+    return [r["id"] for r in rows]
+
+
+async def clear_deferred_fanouts(db: Database, job_ids: Sequence[uuid.UUID]) -> None:
+    await db.execute("UPDATE scrape_jobs SET fanout_deferred = false WHERE id = ANY($1::uuid[])", list(job_ids))

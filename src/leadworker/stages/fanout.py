@@ -1,0 +1,108 @@
+"""The enrichment fan-out: a completed job's raw leads sent to ``leads.normalize``, or deferred in the database.
+
+Fan-outs of jobs completing together share messages of up to ``fanout_batch_size`` raw leads
+(:func:`normalize_messages`). While nothing consumes ``leads.normalize`` (scrape-only workers, or the
+enrichment workers not started yet), the fan-out is not published: the job is marked ``fanout_deferred``
+and the work waits in the database, where it costs nothing and cannot pile up in the broker. A worker
+running the normalize stage publishes deferred fan-outs when it starts and every maintenance interval
+(:func:`release_deferred_fanouts`). Normalizing is idempotent, so a fan-out published twice costs work,
+never a duplicate.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+
+import structlog
+from aio_pika.abc import AbstractConnection
+
+from leadworker.broker.publisher import ConfirmedPublisher, OutgoingMessage
+from leadworker.broker.topology import queue_depths
+from leadworker.contracts import NormalizeBatch, NormalizeItem
+from leadworker.stages.progress import EnrichmentTracker
+from leadworker.store.enrichment import (
+    clear_deferred_fanouts,
+    deferred_fanouts,
+    pending_enrichment,
+)
+from leadworker.store.pool import Database
+
+log = structlog.get_logger("leadworker.fanout")
+
+CONSUMER_CHECK_SECONDS = 2.0
+"""How long a look at ``leads.normalize``'s consumers is trusted."""
+
+
+def normalize_messages(
+    requests: Iterable[tuple[uuid.UUID, Sequence[int]]], queue: str, size: int
+) -> list[OutgoingMessage]:
+    """``(job id, raw lead ids)`` requests packed into ``NormalizeBatch`` messages of at most ``size`` ids."""
+    items = [NormalizeItem(job_id=job_id, raw_lead_ids=list(ids[i : i + size]))
+             for job_id, ids in requests for i in range(0, len(ids), size)]
+    messages: list[OutgoingMessage] = []
+    chunk: list[NormalizeItem] = []
+    count = 0
+    for item in [*items, None]:
+        if chunk and (item is None or count + len(item.raw_lead_ids) > size):
+            first = chunk[0]
+            messages.append(OutgoingMessage(
+                routing_key=queue,
+                body=NormalizeBatch(items=chunk).model_dump_json().encode(),
+                message_id=f"{first.job_id}:{first.raw_lead_ids[0]}",
+            ))
+            chunk, count = [], 0
+        if item is not None:
+            chunk.append(item)
+            count += len(item.raw_lead_ids)
+    return messages
+
+
+class NormalizeConsumers:
+    """Whether anything consumes ``queue`` right now (a passive declare, trusted for a couple of seconds)."""
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+        self._seen: tuple[float, bool] | None = None
+
+    async def present(self, connection: AbstractConnection | None) -> bool:
+        if connection is None:
+            return True
+        now = time.monotonic()
+        if self._seen is not None and now - self._seen[0] < CONSUMER_CHECK_SECONDS:
+            return self._seen[1]
+        try:
+            depths = await queue_depths(connection, [self.queue])
+        except Exception as exc:  # cannot tell: publish, as always before
+            log.debug("could not count leads.normalize consumers", error=repr(exc))
+            return True
+        present = depths.get(self.queue, (0, 1))[1] > 0
+        self._seen = (now, present)
+        return present
+
+
+async def release_deferred_fanouts(
+    db: Database, publisher: ConfirmedPublisher, tracker: EnrichmentTracker, *, queue: str, size: int,
+    limit: int = 200,
+) -> int:
+    """Publish the fan-outs deferred while nothing consumed ``leads.normalize``; returns the jobs released.
+
+    Published (confirmed) before the mark is cleared, so a crash in between publishes again, never loses.
+    """
+    released = 0
+    while True:
+        job_ids = await deferred_fanouts(db, limit)
+        if not job_ids:
+            return released
+        requests = [(job_id, await pending_enrichment(db, job_id)) for job_id in job_ids]
+        await publisher.publish_many(normalize_messages([r for r in requests if r[1]], queue, size))
+        for job_id, pending in requests:
+            if not pending:  # enriched meanwhile by another path: make sure the job says so
+                await tracker.update(publisher, job_id, recheck=False)
+        await clear_deferred_fanouts(db, job_ids)
+        released += len(job_ids)
+        log.info("deferred enrichment published", jobs=len(job_ids),
+                 raw_leads=sum(len(pending) for _, pending in requests))
+        if len(job_ids) < limit:
+            return released
