@@ -123,6 +123,36 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def tree_rss_kb(root: int, exclude: set[int] | None = None) -> int:
+    """RSS (kB) of process ``root`` and all its descendants (Chromium included), but not those in ``exclude``."""
+    exclude = exclude or set()
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                ppid = int(handle.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(name))
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        if pid in exclude:
+            continue
+        try:
+            with open(f"/proc/{pid}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            pass
+        stack.extend(children.get(pid, []))
+    return total
+
+
 async def alternate(
     ours: Callable[[], Awaitable[float]], baseline: Callable[[], Awaitable[float]], reps: int
 ) -> tuple[list[float], list[float]]:

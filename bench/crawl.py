@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from common import ROOT, alternate, median, result
+from common import ROOT, alternate, median, result, tree_rss_kb
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -37,34 +37,6 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networkin
 
 # --- memory ---------------------------------------------------------------------------------------------
 
-def _tree_rss_kb(root: int, exclude: set[int]) -> int:
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                ppid = int(handle.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(name))
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        if pid in exclude:
-            continue
-        try:
-            with open(f"/proc/{pid}/status") as handle:
-                for line in handle:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
-        except OSError:
-            pass
-        stack.extend(children.get(pid, []))
-    return total
-
-
 class PeakMemory:
     """Peak RSS (MB) of this process and its children (but not the world server) while the block runs."""
 
@@ -75,7 +47,7 @@ class PeakMemory:
 
     async def _sample(self) -> None:
         while True:
-            self.peak_kb = max(self.peak_kb, _tree_rss_kb(os.getpid(), self.exclude))
+            self.peak_kb = max(self.peak_kb, tree_rss_kb(os.getpid(), self.exclude))
             await asyncio.sleep(0.1)
 
     async def __aenter__(self) -> PeakMemory:
@@ -87,7 +59,7 @@ class PeakMemory:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        self.peak_kb = max(self.peak_kb, _tree_rss_kb(os.getpid(), self.exclude))
+        self.peak_kb = max(self.peak_kb, tree_rss_kb(os.getpid(), self.exclude))
 
     @property
     def mb(self) -> float:

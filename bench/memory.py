@@ -2,7 +2,10 @@
 
 - idle: ``leadworker run --stage scrape`` connected and consuming, nothing to do (target <= 45 MB), beside the
   raw aio-pika + asyncpg consumer idling the same way;
-- growth: RSS after warm-up (1,000 jobs) and after 10,000 more inline jobs (target: < 10 % growth).
+- growth: RSS after warm-up (1,000 jobs) and after 10,000 more inline jobs (target: < 10 % growth);
+- browser: RSS of a worker and the Chromium it runs (``render=browser`` jobs on a local copy of the demo site,
+  four pages each) after 100 rendered pages and then every 100 pages up to 1,000 (target: flat after warm-up;
+  the browser is relaunched every ``LEADWORKER_BROWSER_RESTART_PAGES``, 500 by default).
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import asyncpg
 
-from common import AMQP_URL, Scratch, leadworker, median, rss_kb, run_process, worker_env
+from common import AMQP_URL, ROOT, Scratch, leadworker, median, rss_kb, run_process, tree_rss_kb, worker_env
 
 BASELINE = Path(__file__).parent / "baselines" / "raw_consumer.py"
 
@@ -107,6 +111,87 @@ async def growth(jobs: int) -> tuple[float, float]:
         await scratch.cleanup()
 
 
+SITE = ROOT / "src" / "leadworker" / "demo" / "site" / "acme-plumbing.test"
+PAGES_PER_JOB = 4  # home, contact, about, services (robots.txt disallows /private/)
+
+
+async def _publish_browser_jobs(scratch: Scratch, url: str, count: int) -> None:
+    from leadworker.broker.publisher import ConfirmedPublisher
+    from leadworker.broker.topology import Topology, declare_topology
+    from leadworker.config import Settings
+    from leadworker.contracts import ScrapeJob
+    from leadworker.producer import publish_jobs
+    from leadworker.store.pool import Database
+
+    settings = Settings(_env_file=None, amqp_url=AMQP_URL, database_url=scratch.db_url,  # type: ignore[call-arg]
+                        queue_prefix=scratch.prefix)
+    topology = Topology.from_settings(settings)
+    jobs = [ScrapeJob.model_validate({"job_id": uuid.uuid4(), "source_types": ["website"], "targets": [url],
+                                      "render": "browser", "max_pages": PAGES_PER_JOB}) for _ in range(count)]
+    db = await Database.connect(scratch.db_url)
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        await declare_topology(channel, topology)
+        publisher = await ConfirmedPublisher.open(connection, topology.exchange)
+        await publish_jobs(db, publisher, topology, jobs)
+    finally:
+        await connection.close()
+        await db.close()
+
+
+async def _rendered_pages(scratch: Scratch, at_least: int, timeout: float = 900) -> int:
+    conn = await asyncpg.connect(scratch.db_url)
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            row = await conn.fetchrow("""SELECT coalesce(sum(pages), 0) AS pages,
+                                                count(*) FILTER (WHERE status NOT IN ('completed', 'failed')) AS open
+                                           FROM scrape_jobs""")
+            assert row is not None
+            if row["open"] == 0 and row["pages"] >= at_least:
+                return int(row["pages"])
+            if row["open"] == 0 or asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"only {row['pages']} pages rendered, {row['open']} jobs open")
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+
+
+async def browser_growth(pages: int) -> list[tuple[int, float]]:
+    """``(pages rendered, MB of the worker and its Chromium)`` after every 100 pages up to ``pages``."""
+    scratch = Scratch()
+    await scratch.create(migrated=True)
+    site = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(SITE), "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    worker = None
+    try:
+        assert site.stdout is not None
+        banner = (await asyncio.wait_for(site.stdout.readline(), 10)).decode()
+        port = int(banner.split(" port ")[1].split()[0])
+        url = f"http://127.0.0.1:{port}/"
+        worker = await asyncio.create_subprocess_exec(
+            *leadworker("run", "--stage", "scrape", "--prefetch", "4"),
+            env=worker_env(scratch, LEADWORKER_ALLOW_PRIVATE_NETWORKS="true", LEADWORKER_ENRICH="false",
+                           LEADWORKER_HOST_RATE="1000", LEADWORKER_HOST_CONCURRENCY="16"),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        samples: list[tuple[int, float]] = []
+        step_jobs = 100 // PAGES_PER_JOB
+        for step in range(pages // 100):
+            await _publish_browser_jobs(scratch, url, step_jobs)
+            rendered = await _rendered_pages(scratch, (step + 1) * 100)
+            samples.append((rendered, tree_rss_kb(worker.pid) / 1024))
+        return samples
+    finally:
+        if worker is not None:
+            worker.terminate()
+            await worker.wait()
+        site.terminate()
+        await site.wait()
+        await scratch.cleanup()
+
+
 async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
     ours: list[float] = []
     base: list[float] = []
@@ -119,6 +204,9 @@ async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
             ours.append(await idle_ours())
     warm, after = await growth(2000 if quick else 10_000)
     growth_pct = (after - warm) / warm * 100
+    browser = await browser_growth(300 if quick else 1000)
+    browser_warm = browser[0][1]
+    browser_peak = max(mb for _, mb in browser[1:]) if len(browser) > 1 else browser_warm
     return {
         "scenario": "memory",
         "unit": "MB idle RSS",
@@ -132,7 +220,13 @@ async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
         "growth": {"warm_mb": round(warm, 1), "after_mb": round(after, 1), "percent": round(growth_pct, 1),
                    "jobs": 2000 if quick else 10_000},
         "rows": [{"name": "growth", "unit": "% RSS", "ours": round(growth_pct, 1), "baseline": "-", "ratio": "-",
-                  "notes": f"{warm:.1f} MB after warm-up -> {after:.1f} MB"}],
+                  "notes": f"{warm:.1f} MB after warm-up -> {after:.1f} MB"},
+                 {"name": "browser", "unit": "MB w/ Chromium", "ours": round(browser[-1][1], 1), "baseline": "-",
+                  "ratio": "-", "notes": f"{browser_warm:.1f} MB after {browser[0][0]} rendered pages, peak "
+                                         f"{browser_peak:.1f}, {browser[-1][1]:.1f} after {browser[-1][0]}"}],
+        "browser": {"samples": [{"pages": p, "mb": round(mb, 1)} for p, mb in browser],
+                    "warm_mb": round(browser_warm, 1), "peak_after_warm_mb": round(browser_peak, 1),
+                    "last_mb": round(browser[-1][1], 1)},
         "target": {"idle_mb_max": 45, "growth_percent_max": 10},
     }
 

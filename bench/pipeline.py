@@ -59,12 +59,29 @@ async def run_ours(count: int) -> float:
             await publish_jobs(db, publisher, topology, jobs)
         finally:
             await connection.close()
-        code, output = await run_process(
-            leadworker("run", "--stage", "scrape", "--prefetch", "50", "--exit-when-idle", "1"),
-            worker_env(scratch, LEADWORKER_DB_POOL_MAX="10"),
-        )
+        # Stand in for the enrichment workers (a consumer on leads.normalize that takes one message and never
+        # acks it): with a consumer there, the fan-out is published and confirmed, as in a full deployment,
+        # instead of being deferred in the database.
+        stand_in = await aio_pika.connect(AMQP_URL)
+        try:
+            stand_in_channel = await stand_in.channel()
+            await stand_in_channel.set_qos(prefetch_count=1)
+            normalize_queue = await stand_in_channel.get_queue(topology.work_queue("normalize"), ensure=False)
+            async def hold(_message: aio_pika.abc.AbstractIncomingMessage) -> None:
+                """Never acked: the message stays with this consumer until it closes."""
+
+            await normalize_queue.consume(hold)
+            code, output = await run_process(
+                leadworker("run", "--stage", "scrape", "--prefetch", "50", "--exit-when-idle", "1"),
+                worker_env(scratch, LEADWORKER_DB_POOL_MAX="10"),
+            )
+            fanned_out = (await stand_in_channel.declare_queue(topology.work_queue("normalize"), passive=True))
+            waiting = fanned_out.declaration_result.message_count
+        finally:
+            await stand_in.close()
         if code != 0:
             raise RuntimeError(f"worker exited {code}: {output[-2000:]}")
+        assert waiting, "the fan-out to leads.normalize was not published"
         row = await db.fetchrow(
             """SELECT count(*) FILTER (WHERE status = 'completed') AS done,
                       extract(epoch FROM max(completed_at) - min(started_at)) AS seconds FROM scrape_jobs"""

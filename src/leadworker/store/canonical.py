@@ -29,7 +29,7 @@ from typing import Any
 
 import asyncpg
 
-from leadworker.enrich.matching import MergePlan, plan_merge
+from leadworker.enrich.matching import Key, MergePlan, plan_merge
 from leadworker.enrich.normalize import NormalizedLead
 from leadworker.errors import TransientError
 from leadworker.store.pool import Database
@@ -186,29 +186,7 @@ async def _merge_usable(
     conn: asyncpg.Connection, pairs: Sequence[tuple[RawLead, NormalizedLead]]
 ) -> list[MergeOutcome]:
     keys_of = [lead.keys() for _, lead in pairs]
-    all_keys = list(dict.fromkeys(key for keys in keys_of for key in keys))
-    kinds, values = [k for k, _ in all_keys], [v for _, v in all_keys]
-    await conn.execute(
-        """SELECT pg_advisory_xact_lock($1::int, t.h)
-             FROM unnest($2::int[]) WITH ORDINALITY AS t(h, n) ORDER BY t.n""",
-        KEY_LOCK_SPACE, sorted({key_lock_id(k, v) for k, v in all_keys}),
-    )
-    owners = await _owners(conn, kinds, values)
-    domains: dict[int, str | None] = {}
-    if owners:
-        existing = sorted(set(owners.values()))
-        locked = await conn.fetch(
-            "SELECT id, merged_into FROM leads WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", existing
-        )
-        if len(locked) != len(existing) or any(r["merged_into"] is not None for r in locked):
-            raise _Raced()
-        if await _owners(conn, kinds, values) != owners:
-            raise _Raced()
-        domains = dict.fromkeys(existing)
-        for row in await conn.fetch(
-            "SELECT lead_id, value FROM lead_keys WHERE kind = 'domain' AND lead_id = ANY($1::bigint[])", existing
-        ):
-            domains[row["lead_id"]] = row["value"]
+    owners, domains = await _lock_owners(conn, list(dict.fromkeys(key for keys in keys_of for key in keys)))
 
     # Plan each raw lead in order, as if the earlier ones were already written. New leads get placeholder
     # ids (negative) until they are inserted.
@@ -241,7 +219,7 @@ async def _merge_usable(
         return real.get(lead_id, lead_id)
 
     key_rows: list[tuple[str, str, int, int]] = []
-    value_rows: list[tuple[int, int, ValueRow]] = []
+    value_rows: list[tuple[int, int | None, ValueRow]] = []
     conflict_rows: list[tuple[int, int, str, str, int]] = []
     outcomes: list[MergeOutcome] = []
     targets: set[int] = set()
@@ -264,19 +242,7 @@ async def _merge_usable(
         "INSERT INTO lead_sources (raw_lead_id, lead_id) SELECT * FROM unnest($1::bigint[], $2::bigint[])",
         [o.raw_lead_id for o in outcomes], [o.lead_id for o in outcomes],
     )
-    if value_rows:
-        await conn.execute(
-            """INSERT INTO lead_values (lead_id, field, value, detail, source_url, raw_lead_id)
-               SELECT l, f, v, d::jsonb, u, r
-                 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-                      WITH ORDINALITY AS t(l, f, v, d, u, r, n)
-                ORDER BY n
-               ON CONFLICT DO NOTHING""",
-            [lead_id for lead_id, _, _ in value_rows], [row[0] for _, _, row in value_rows],
-            [row[1] for _, _, row in value_rows],
-            [json.dumps(row[2]) if row[2] is not None else None for _, _, row in value_rows],
-            [row[3] for _, _, row in value_rows], [raw_id for _, raw_id, _ in value_rows],
-        )
+    await insert_value_rows(conn, value_rows)
     if conflict_rows:
         await conn.execute(
             """INSERT INTO lead_conflicts (lead_id, other_lead_id, kind, value, raw_lead_id)
@@ -288,6 +254,36 @@ async def _merge_usable(
         )
     await conn.executemany(_REFRESH, [(lead_id,) for lead_id in sorted(targets)])
     return outcomes
+
+
+async def _lock_owners(
+    conn: asyncpg.Connection, keys: Sequence[Key]
+) -> tuple[dict[Key, int], dict[int, str | None]]:
+    """Lock ``keys`` (advisory, sorted) and the leads owning them (rows, sorted); return the owners and each
+    owner's domain. Raises :class:`_Raced` if a concurrent merge moved a key or absorbed an owner meanwhile."""
+    kinds, values = [k for k, _ in keys], [v for _, v in keys]
+    await conn.execute(
+        """SELECT pg_advisory_xact_lock($1::int, t.h)
+             FROM unnest($2::int[]) WITH ORDINALITY AS t(h, n) ORDER BY t.n""",
+        KEY_LOCK_SPACE, sorted({key_lock_id(k, v) for k, v in keys}),
+    )
+    owners = await _owners(conn, kinds, values)
+    domains: dict[int, str | None] = {}
+    if owners:
+        ids = sorted(set(owners.values()))
+        locked = await conn.fetch(
+            "SELECT id, merged_into FROM leads WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", ids
+        )
+        if len(locked) != len(ids) or any(r["merged_into"] is not None for r in locked):
+            raise _Raced()
+        if await _owners(conn, kinds, values) != owners:
+            raise _Raced()
+        domains = dict.fromkeys(ids)
+        for row in await conn.fetch(
+            "SELECT lead_id, value FROM lead_keys WHERE kind = 'domain' AND lead_id = ANY($1::bigint[])", ids
+        ):
+            domains[row["lead_id"]] = row["value"]
+    return owners, domains
 
 
 async def _owners(conn: asyncpg.Connection, kinds: list[str], values: list[str]) -> dict[tuple[str, str], int]:
@@ -317,28 +313,7 @@ async def _merge(conn: asyncpg.Connection, raw: RawLead, lead: NormalizedLead) -
         return MergeOutcome(raw.id, None, "rejected", reason=reason)
 
     keys = lead.keys()
-    kinds, values = [k for k, _ in keys], [v for _, v in keys]
-    await conn.execute(
-        """SELECT pg_advisory_xact_lock($1::int, t.h)
-             FROM unnest($2::int[]) WITH ORDINALITY AS t(h, n) ORDER BY t.n""",
-        KEY_LOCK_SPACE, sorted({key_lock_id(k, v) for k, v in keys}),
-    )
-    owners = await _owners(conn, kinds, values)
-    domains: dict[int, str | None] = {}
-    if owners:
-        ids = sorted(set(owners.values()))
-        locked = await conn.fetch(
-            "SELECT id, merged_into FROM leads WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", ids
-        )
-        if len(locked) != len(ids) or any(r["merged_into"] is not None for r in locked):
-            raise _Raced()
-        if await _owners(conn, kinds, values) != owners:
-            raise _Raced()
-        domains = dict.fromkeys(ids)
-        for row in await conn.fetch(
-            "SELECT lead_id, value FROM lead_keys WHERE kind = 'domain' AND lead_id = ANY($1::bigint[])", ids
-        ):
-            domains[row["lead_id"]] = row["value"]
+    owners, domains = await _lock_owners(conn, keys)
     plan = plan_merge(lead.domain, keys, owners, domains)
     return await _apply(conn, raw, lead, plan)
 
@@ -416,16 +391,25 @@ def lead_values(raw: RawLead, lead: NormalizedLead) -> list[ValueRow]:
 
 async def insert_values(conn: asyncpg.Connection, lead_id: int, rows: Sequence[ValueRow], *,
                         raw_lead_id: int | None = None, provider: str | None = None) -> None:
+    """Record ``rows`` on ``lead_id`` with their provenance: a raw lead, or a provider."""
+    await insert_value_rows(conn, [(lead_id, raw_lead_id, row) for row in rows], provider=provider)
+
+
+async def insert_value_rows(conn: asyncpg.Connection, rows: Sequence[tuple[int, int | None, ValueRow]], *,
+                            provider: str | None = None) -> None:
+    """``(lead id, raw lead id, value)`` rows into ``lead_values``, in order (the first seen wins ties)."""
     if not rows:
         return
     await conn.execute(
         """INSERT INTO lead_values (lead_id, field, value, detail, source_url, raw_lead_id, provider)
-           SELECT $1, f, v, d::jsonb, u, $6, $7 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
-                  AS t(f, v, d, u)
+           SELECT l, f, v, d::jsonb, u, r, $7
+             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+                  WITH ORDINALITY AS t(l, f, v, d, u, r, n)
+            ORDER BY n
            ON CONFLICT DO NOTHING""",
-        lead_id, [r[0] for r in rows], [r[1] for r in rows],
-        [json.dumps(r[2]) if r[2] is not None else None for r in rows], [r[3] for r in rows],
-        raw_lead_id, provider,
+        [lead_id for lead_id, _, _ in rows], [row[0] for _, _, row in rows], [row[1] for _, _, row in rows],
+        [json.dumps(row[2]) if row[2] is not None else None for _, _, row in rows],
+        [row[3] for _, _, row in rows], [raw_id for _, raw_id, _ in rows], provider,
     )
 
 
