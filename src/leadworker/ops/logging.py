@@ -7,6 +7,7 @@ loggers of aio-pika, aiormq and asyncpg go through the same renderer. Every line
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import sys
@@ -94,6 +95,17 @@ def configure_logging(
     # Library chatter at info level is noise for operators; their warnings still come through.
     for name in ("aio_pika", "aiormq", "asyncio", "aiohttp.access"):
         logging.getLogger(name).setLevel(max(numeric_level, logging.WARNING))
+
+
+PROCESS_CONTEXT = ("worker",)
+"""Context keys that describe the process rather than one delivery."""
+
+
+def log_for_process(logger: Any, event: str, **values: Any) -> None:
+    """Log ``event`` (info) as a line about the process, not about the delivery whose task happens to log
+    it: the delivery's job_id, attempt and message_id are left out, the worker's identity kept."""
+    keep = {k: v for k, v in structlog.contextvars.get_contextvars().items() if k in PROCESS_CONTEXT}
+    contextvars.Context().run(lambda: logger.info(event, **{**keep, **values}))
 
 
 def _identity(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -37,6 +37,7 @@ from leadworker.contracts import (
     job_id_hint,
 )
 from leadworker.errors import InvalidMessage, PermanentError, ServiceUnavailable
+from leadworker.ops.logging import log_for_process
 from leadworker.ops.metrics import Metrics
 from leadworker.scrape.sources import ScrapeContext, run_sources
 from leadworker.scrape.tools import ScrapeTools
@@ -242,8 +243,9 @@ class ScrapeStage:
             if not await self._normalize_consumers.present(publisher.connection):
                 await defer_fanouts(self.db, [r.job_id for r in requests])
                 if not self._deferring:
-                    structlog.get_logger("leadworker.fanout").info(
-                        "enrichment deferred in the database: nothing consumes leads.normalize", jobs=len(requests))
+                    log_for_process(structlog.get_logger("leadworker.fanout"),
+                                    "enrichment deferred in the database: nothing consumes leads.normalize",
+                                    jobs=len(requests))
                 self._deferring = True
                 continue
             self._deferring = False
