@@ -123,9 +123,13 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def tree_rss_kb(root: int, exclude: set[int] | None = None) -> int:
-    """RSS (kB) of process ``root`` and all its descendants (Chromium included), but not those in ``exclude``."""
+def tree_rss_kb(root: int, exclude: set[int] | None = None, *, field: str = "VmRSS") -> int:
+    """RSS (kB) of process ``root`` and all its descendants (Chromium included), but not those in ``exclude``.
+
+    With ``field="Pss"``, the proportional set size instead: pages shared between the processes (Chromium's
+    are many) counted once in all, not once per process."""
     exclude = exclude or set()
+    source = "status" if field.startswith("Vm") else "smaps_rollup"
     children: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -142,9 +146,9 @@ def tree_rss_kb(root: int, exclude: set[int] | None = None) -> int:
         if pid in exclude:
             continue
         try:
-            with open(f"/proc/{pid}/status") as handle:
+            with open(f"/proc/{pid}/{source}") as handle:
                 for line in handle:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(f"{field}:"):
                         total += int(line.split()[1])
                         break
         except OSError:

@@ -3,9 +3,10 @@
 - idle: ``leadworker run --stage scrape`` connected and consuming, nothing to do (target <= 45 MB), beside the
   raw aio-pika + asyncpg consumer idling the same way;
 - growth: RSS after warm-up (1,000 jobs) and after 10,000 more inline jobs (target: < 10 % growth);
-- browser: RSS of a worker and the Chromium it runs (``render=browser`` jobs on a local copy of the demo site,
-  four pages each) after 100 rendered pages and then every 100 pages up to 1,000 (target: flat after warm-up;
-  the browser is relaunched every ``LEADWORKER_BROWSER_RESTART_PAGES``, 500 by default).
+- browser: memory (PSS: shared pages counted once) of a worker and the Chromium it runs (``render=browser``
+  jobs on a local copy of the demo site, four pages each) after 100 rendered pages and then every 100 pages
+  up to 1,000 (target: flat after warm-up; the browser is relaunched every
+  ``LEADWORKER_BROWSER_RESTART_PAGES``, 500 by default).
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ async def _rendered_pages(scratch: Scratch, at_least: int, timeout: float = 900)
 
 
 async def browser_growth(pages: int) -> list[tuple[int, float]]:
-    """``(pages rendered, MB of the worker and its Chromium)`` after every 100 pages up to ``pages``."""
+    """``(pages rendered, MB PSS of the worker and its Chromium)`` after every 100 pages up to ``pages``."""
     scratch = Scratch()
     await scratch.create(migrated=True)
     site = await asyncio.create_subprocess_exec(
@@ -181,7 +182,7 @@ async def browser_growth(pages: int) -> list[tuple[int, float]]:
         for step in range(pages // 100):
             await _publish_browser_jobs(scratch, url, step_jobs)
             rendered = await _rendered_pages(scratch, (step + 1) * 100)
-            samples.append((rendered, tree_rss_kb(worker.pid) / 1024))
+            samples.append((rendered, tree_rss_kb(worker.pid, field="Pss") / 1024))
         return samples
     finally:
         if worker is not None:
@@ -221,7 +222,7 @@ async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
                    "jobs": 2000 if quick else 10_000},
         "rows": [{"name": "growth", "unit": "% RSS", "ours": round(growth_pct, 1), "baseline": "-", "ratio": "-",
                   "notes": f"{warm:.1f} MB after warm-up -> {after:.1f} MB"},
-                 {"name": "browser", "unit": "MB w/ Chromium", "ours": round(browser[-1][1], 1), "baseline": "-",
+                 {"name": "browser", "unit": "MB PSS+Chromium", "ours": round(browser[-1][1], 1), "baseline": "-",
                   "ratio": "-", "notes": f"{browser_warm:.1f} MB after {browser[0][0]} rendered pages, peak "
                                          f"{browser_peak:.1f}, {browser[-1][1]:.1f} after {browser[-1][0]}"}],
         "browser": {"samples": [{"pages": p, "mb": round(mb, 1)} for p, mb in browser],
