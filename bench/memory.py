@@ -159,8 +159,9 @@ async def _rendered_pages(scratch: Scratch, at_least: int, timeout: float = 900)
         await conn.close()
 
 
-async def browser_growth(pages: int) -> list[tuple[int, float]]:
-    """``(pages rendered, MB PSS of the worker and its Chromium)`` after every 100 pages up to ``pages``."""
+async def browser_growth(pages: int) -> list[tuple[int, float, float]]:
+    """``(pages rendered, MB PSS of the worker and its Chromium, MB RSS of the worker alone)`` after every 100
+    pages up to ``pages``."""
     scratch = Scratch()
     await scratch.create(migrated=True)
     site = await asyncio.create_subprocess_exec(
@@ -177,12 +178,12 @@ async def browser_growth(pages: int) -> list[tuple[int, float]]:
             env=worker_env(scratch, LEADWORKER_ALLOW_PRIVATE_NETWORKS="true", LEADWORKER_ENRICH="false",
                            LEADWORKER_HOST_RATE="1000", LEADWORKER_HOST_CONCURRENCY="16"),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        samples: list[tuple[int, float]] = []
+        samples: list[tuple[int, float, float]] = []
         step_jobs = 100 // PAGES_PER_JOB
         for step in range(pages // 100):
             await _publish_browser_jobs(scratch, url, step_jobs)
             rendered = await _rendered_pages(scratch, (step + 1) * 100)
-            samples.append((rendered, tree_rss_kb(worker.pid, field="Pss") / 1024))
+            samples.append((rendered, tree_rss_kb(worker.pid, field="Pss") / 1024, rss_kb(worker.pid) / 1024))
         return samples
     finally:
         if worker is not None:
@@ -207,7 +208,7 @@ async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
     growth_pct = (after - warm) / warm * 100
     browser = await browser_growth(300 if quick else 1000)
     browser_warm = browser[0][1]
-    browser_peak = max(mb for _, mb in browser[1:]) if len(browser) > 1 else browser_warm
+    browser_peak = max(mb for _, mb, _ in browser[1:]) if len(browser) > 1 else browser_warm
     return {
         "scenario": "memory",
         "unit": "MB idle RSS",
@@ -224,8 +225,10 @@ async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
                   "notes": f"{warm:.1f} MB after warm-up -> {after:.1f} MB"},
                  {"name": "browser", "unit": "MB PSS+Chromium", "ours": round(browser[-1][1], 1), "baseline": "-",
                   "ratio": "-", "notes": f"{browser_warm:.1f} MB after {browser[0][0]} rendered pages, peak "
-                                         f"{browser_peak:.1f}, {browser[-1][1]:.1f} after {browser[-1][0]}"}],
-        "browser": {"samples": [{"pages": p, "mb": round(mb, 1)} for p, mb in browser],
+                                         f"{browser_peak:.1f}, {browser[-1][1]:.1f} after {browser[-1][0]}; the "
+                                         f"worker alone {browser[0][2]:.1f} -> {browser[-1][2]:.1f} MB RSS"}],
+        "browser": {"samples": [{"pages": p, "mb_pss_with_chromium": round(mb, 1), "worker_rss_mb": round(w, 1)}
+                                for p, mb, w in browser],
                     "warm_mb": round(browser_warm, 1), "peak_after_warm_mb": round(browser_peak, 1),
                     "last_mb": round(browser[-1][1], 1)},
         "target": {"idle_mb_max": 45, "growth_percent_max": 10},
