@@ -11,6 +11,7 @@ never a duplicate.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -60,25 +61,33 @@ def normalize_messages(
 
 
 class NormalizeConsumers:
-    """Whether anything consumes ``queue`` right now (a passive declare, trusted for a couple of seconds)."""
+    """Whether anything consumes ``queue`` right now: a passive declare, trusted for a couple of seconds and
+    then refreshed in the background (the caller gets the last answer at once, off the hot path)."""
 
     def __init__(self, queue: str) -> None:
         self.queue = queue
         self._seen: tuple[float, bool] | None = None
+        self._refresh: asyncio.Task[bool] | None = None
 
     async def present(self, connection: AbstractConnection | None) -> bool:
         if connection is None:
             return True
-        now = time.monotonic()
-        if self._seen is not None and now - self._seen[0] < CONSUMER_CHECK_SECONDS:
-            return self._seen[1]
+        if self._seen is None:
+            return await self._look(connection)
+        checked_at, present = self._seen
+        if time.monotonic() - checked_at >= CONSUMER_CHECK_SECONDS and (
+                self._refresh is None or self._refresh.done()):
+            self._refresh = asyncio.create_task(self._look(connection))
+        return present
+
+    async def _look(self, connection: AbstractConnection) -> bool:
         try:
             depths = await queue_depths(connection, [self.queue])
         except Exception as exc:  # cannot tell: publish, as always before
             log.debug("could not count leads.normalize consumers", error=repr(exc))
             return True
         present = depths.get(self.queue, (0, 1))[1] > 0
-        self._seen = (now, present)
+        self._seen = (time.monotonic(), present)
         return present
 
 

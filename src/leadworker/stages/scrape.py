@@ -192,8 +192,11 @@ class ScrapeStage:
 
         prepared = await asyncio.to_thread(prepare_leads, result.records) if len(result.records) > 200 \
             else prepare_leads(result.records)
+        # While nothing consumes leads.normalize, the completion itself marks the fan-out deferred.
+        defer = self.settings.enrich and bool(prepared.hashes) and not await self._normalize_consumers.present(
+            delivery.publisher.connection)
         completion = await self._completions.submit(
-            jobs.CompletionRequest(job.job_id, claim.attempt, prepared, result.pages)
+            jobs.CompletionRequest(job.job_id, claim.attempt, prepared, result.pages, defer_fanout=defer)
         )
         if completion is None:
             status = await jobs.job_status(self.db, job.job_id)
@@ -205,7 +208,9 @@ class ScrapeStage:
         self._found.inc(completion.found)
         self._new.inc(completion.new)
         self._duplicate.inc(completion.duplicates)
-        if self.settings.enrich:
+        if defer:
+            self._note_deferring(True, jobs=1)
+        elif self.settings.enrich:
             # Just completed: every lead it found is still to be enriched for it (scored against its criteria).
             if completion.linked_ids:
                 await self.publish_fanout(delivery.publisher, job.job_id, completion.linked_ids)
@@ -242,17 +247,20 @@ class ScrapeStage:
         for publisher, requests in by_publisher.values():
             if not await self._normalize_consumers.present(publisher.connection):
                 await defer_fanouts(self.db, [r.job_id for r in requests])
-                if not self._deferring:
-                    log_for_process(structlog.get_logger("leadworker.fanout"),
-                                    "enrichment deferred in the database: nothing consumes leads.normalize",
-                                    jobs=len(requests))
-                self._deferring = True
+                self._note_deferring(True, jobs=len(requests))
                 continue
-            self._deferring = False
+            self._note_deferring(False)
             await publisher.publish_many(normalize_messages(
                 ((r.job_id, r.ids) for r in requests), queue, self.settings.fanout_batch_size
             ))
         return [None] * len(batch)
+
+    def _note_deferring(self, deferring: bool, **values: Any) -> None:
+        """Log when fan-outs start being deferred (once, not per job)."""
+        if deferring and not self._deferring:
+            log_for_process(structlog.get_logger("leadworker.fanout"),
+                            "enrichment deferred in the database: nothing consumes leads.normalize", **values)
+        self._deferring = deferring
 
     async def on_retry(self, delivery: Delivery, decision: Decision, delay: float) -> None:
         if delivery.job_id is not None:

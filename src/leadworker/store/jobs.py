@@ -163,6 +163,8 @@ class CompletionRequest:
     attempt: int
     leads: PreparedLeads
     pages: int
+    defer_fanout: bool = False
+    """Mark the job's enrichment fan-out as waiting in the database (nothing consumes ``leads.normalize``)."""
 
 
 # One statement (one implicit transaction) stores the leads of one or more jobs, links them and completes
@@ -171,9 +173,9 @@ class CompletionRequest:
 # first of them; leads are inserted in hash order so that concurrent batches never deadlock.
 _COMPLETE = """
 WITH req AS (
-    SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[]) AS r(job_id, attempt, pages)
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $9::boolean[]) AS r(job_id, attempt, pages, defer)
 ), job AS (
-    SELECT j.id, req.pages
+    SELECT j.id, req.pages, req.defer
       FROM scrape_jobs j JOIN req ON req.job_id = j.id
      WHERE j.status = 'running' AND j.attempts = req.attempt
      ORDER BY j.id
@@ -199,7 +201,7 @@ WITH req AS (
     ON CONFLICT DO NOTHING
     RETURNING job_id, raw_lead_id
 ), counts AS (
-    SELECT job.id, job.pages,
+    SELECT job.id, job.pages, job.defer,
            (SELECT count(*) FROM input WHERE input.job_id = job.id) AS found,
            (SELECT count(*) FROM inserted WHERE inserted.first_job_id = job.id) AS new
       FROM job
@@ -207,7 +209,7 @@ WITH req AS (
     UPDATE scrape_jobs j
        SET status = 'completed', completed_at = now(), updated_at = now(), heartbeat_at = NULL,
            pages = c.pages, found = c.found, new = c.new, duplicates = c.found - c.new,
-           error = NULL, error_kind = NULL
+           error = NULL, error_kind = NULL, fanout_deferred = c.defer AND c.found > 0
       FROM counts c
      WHERE j.id = c.id
     RETURNING j.id, j.found, j.new, j.duplicates
@@ -229,7 +231,7 @@ RETURNING raw_lead_id
 
 WARM_UP: list[tuple[str, tuple[Any, ...]]] = [
     (_CLAIM, ([], "", _ACTIVE)),
-    (_COMPLETE, ([], [], [], [], [], [], [], [])),
+    (_COMPLETE, ([], [], [], [], [], [], [], [], [])),
 ]
 """The statements every delivery runs, with arguments that touch nothing (see ``Database.connect``)."""
 
@@ -262,6 +264,7 @@ async def complete_jobs(db: Database, batch: Sequence[CompletionRequest]) -> lis
             [x for r in now for x in r.leads.records],
             [x for r in now for x in r.leads.source_types],
             [x for r in now for x in r.leads.source_urls],
+            [r.defer_fanout for r in now],
         )
         by_id = {row["id"]: row for row in rows}
         results: list[Completion | None] = []
