@@ -17,10 +17,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 
 import structlog
-from aio_pika.abc import AbstractConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from leadworker.broker.publisher import ConfirmedPublisher, OutgoingMessage
-from leadworker.broker.topology import queue_depths
 from leadworker.contracts import NormalizeBatch, NormalizeItem
 from leadworker.stages.progress import EnrichmentTracker
 from leadworker.store.enrichment import (
@@ -68,6 +67,8 @@ class NormalizeConsumers:
         self.queue = queue
         self._seen: tuple[float, bool] | None = None
         self._refresh: asyncio.Task[bool] | None = None
+        self._channel: AbstractChannel | None = None
+        self._channel_of: AbstractConnection | None = None
 
     async def present(self, connection: AbstractConnection | None) -> bool:
         if connection is None:
@@ -82,11 +83,17 @@ class NormalizeConsumers:
 
     async def _look(self, connection: AbstractConnection) -> bool:
         try:
-            depths = await queue_depths(connection, [self.queue])
+            # A channel of its own, kept (opening one costs more than the look): a passive declare of a
+            # missing queue closes it, and the next look opens another.
+            channel = self._channel
+            if channel is None or channel.is_closed or self._channel_of is not connection:
+                channel = self._channel = await connection.channel()
+                self._channel_of = connection
+            declared = await channel.declare_queue(self.queue, passive=True)
         except Exception as exc:  # cannot tell: publish, as always before
             log.debug("could not count leads.normalize consumers", error=repr(exc))
             return True
-        present = depths.get(self.queue, (0, 1))[1] > 0
+        present = (declared.declaration_result.consumer_count or 0) > 0
         self._seen = (time.monotonic(), present)
         return present
 

@@ -255,6 +255,12 @@ class ScrapeStage:
             ))
         return [None] * len(batch)
 
+    async def periodic(self, publisher: ConfirmedPublisher) -> None:
+        """Look at ``leads.normalize``'s consumers as the consumer starts, so that the first job does not wait
+        for it (called by the worker then and every maintenance interval)."""
+        if self.settings.enrich:
+            await self._normalize_consumers.present(publisher.connection)
+
     def _note_deferring(self, deferring: bool, **values: Any) -> None:
         """Log when fan-outs start being deferred (once, not per job)."""
         if deferring and not self._deferring:
