@@ -123,6 +123,31 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+async def publish_scrape_jobs(scratch: Scratch, jobs: Sequence[Any]) -> Any:
+    """Create the rows of ``jobs`` (ScrapeJob) and publish them, confirmed, as a producer would, on
+    ``scratch``'s queue prefix; returns the topology (leadworker imported here, not by the baselines)."""
+    from leadworker.broker.publisher import ConfirmedPublisher
+    from leadworker.broker.topology import Topology, declare_topology
+    from leadworker.config import Settings
+    from leadworker.producer import publish_jobs
+    from leadworker.store.pool import Database
+
+    settings = Settings(_env_file=None, amqp_url=AMQP_URL, database_url=scratch.db_url,  # type: ignore[call-arg]
+                        queue_prefix=scratch.prefix)
+    topology = Topology.from_settings(settings)
+    db = await Database.connect(scratch.db_url)
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        await declare_topology(channel, topology)
+        publisher = await ConfirmedPublisher.open(connection, topology.exchange)
+        await publish_jobs(db, publisher, topology, jobs)
+    finally:
+        await connection.close()
+        await db.close()
+    return topology
+
+
 def tree_rss_kb(root: int, exclude: set[int] | None = None, *, field: str = "VmRSS") -> int:
     """RSS (kB) of process ``root`` and all its descendants (Chromium included), but not those in ``exclude``.
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import aio_pika
-
 from baselines import plain_enrich
-from common import AMQP_URL, Scratch, alternate, leadworker, result, run_process, worker_env
+from common import Scratch, alternate, leadworker, publish_scrape_jobs, result, run_process, worker_env
 
 LEADS_PER_JOB = 50
 COUNTRIES = [("US", "+1 206 555 {:04d}", "(206) 555-{:04d}"), ("GB", "+44 20 7946 {:04d}", "020 7946 {:04d}"),
@@ -37,33 +35,19 @@ def leads(count: int) -> list[dict[str, Any]]:
 
 
 async def run_ours(count: int) -> float:
-    from leadworker.broker.publisher import ConfirmedPublisher
-    from leadworker.broker.topology import Topology, declare_topology
-    from leadworker.config import Settings
     from leadworker.contracts import ScrapeJob
-    from leadworker.producer import publish_jobs
     from leadworker.store.pool import Database
 
     scratch = Scratch()
     await scratch.create(migrated=True)
     try:
-        settings = Settings(_env_file=None, amqp_url=AMQP_URL, database_url=scratch.db_url,  # type: ignore[call-arg]
-                            queue_prefix=scratch.prefix)
-        topology = Topology.from_settings(settings)
         records = leads(count)
         jobs = [ScrapeJob.model_validate({"job_id": uuid.uuid4(), "source_types": ["inline"],
                                           "keywords": ["bench"], "geography": "United States",
                                           "leads": records[i:i + LEADS_PER_JOB]})
                 for i in range(0, count, LEADS_PER_JOB)]
+        await publish_scrape_jobs(scratch, jobs)
         db = await Database.connect(scratch.db_url)
-        connection = await aio_pika.connect(AMQP_URL)
-        try:
-            channel = await connection.channel()
-            await declare_topology(channel, topology)
-            publisher = await ConfirmedPublisher.open(connection, topology.exchange)
-            await publish_jobs(db, publisher, topology, jobs)
-        finally:
-            await connection.close()
         # Stage 1 (not measured): store the raw leads; their fan-out waits in leads.normalize.
         code, output = await run_process(leadworker("run", "--stage", "scrape", "--exit-when-idle", "1"),
                                          worker_env(scratch))

@@ -21,40 +21,38 @@ from typing import Any
 import aio_pika
 import asyncpg
 
-from common import AMQP_URL, ROOT, Scratch, leadworker, median, rss_kb, run_process, tree_rss_kb, worker_env
+from common import (
+    AMQP_URL,
+    ROOT,
+    Scratch,
+    leadworker,
+    median,
+    publish_scrape_jobs,
+    rss_kb,
+    run_process,
+    tree_rss_kb,
+    worker_env,
+)
 
 BASELINE = Path(__file__).parent / "baselines" / "raw_consumer.py"
 
 
 async def _publish(scratch: Scratch, count: int, offset: int) -> None:
-    from leadworker.broker.publisher import ConfirmedPublisher
-    from leadworker.broker.topology import Topology, declare_topology
-    from leadworker.config import Settings
     from leadworker.contracts import ScrapeJob
-    from leadworker.producer import publish_jobs
-    from leadworker.store.pool import Database
 
-    settings = Settings(_env_file=None, amqp_url=AMQP_URL, database_url=scratch.db_url,  # type: ignore[call-arg]
-                        queue_prefix=scratch.prefix)
-    topology = Topology.from_settings(settings)
     jobs = [ScrapeJob.model_validate({
         "job_id": uuid.uuid4(), "source_types": ["inline"],
         "leads": [{"company_name": f"Mem {offset + n}-{k}", "emails": [f"m{offset + n}x{k}@mem.example.org"]}
                   for k in range(5)]}) for n in range(count)]
-    db = await Database.connect(scratch.db_url)
-    connection = await aio_pika.connect(AMQP_URL)
+    await publish_scrape_jobs(scratch, jobs)
+    conn = await asyncpg.connect(scratch.db_url)
     try:
-        channel = await connection.channel()
-        await declare_topology(channel, topology)
-        publisher = await ConfirmedPublisher.open(connection, topology.exchange)
-        await publish_jobs(db, publisher, topology, jobs)
         for _ in range(2400):  # the worker runs elsewhere: poll its progress, up to 10 minutes
-            if not await db.fetchval("SELECT count(*) FROM scrape_jobs WHERE status <> 'completed'"):
+            if not await conn.fetchval("SELECT count(*) FROM scrape_jobs WHERE status <> 'completed'"):
                 break
             await asyncio.sleep(0.25)
     finally:
-        await connection.close()
-        await db.close()
+        await conn.close()
 
 
 async def idle_ours() -> float:
@@ -117,28 +115,11 @@ PAGES_PER_JOB = 4  # home, contact, about, services (robots.txt disallows /priva
 
 
 async def _publish_browser_jobs(scratch: Scratch, url: str, count: int) -> None:
-    from leadworker.broker.publisher import ConfirmedPublisher
-    from leadworker.broker.topology import Topology, declare_topology
-    from leadworker.config import Settings
     from leadworker.contracts import ScrapeJob
-    from leadworker.producer import publish_jobs
-    from leadworker.store.pool import Database
 
-    settings = Settings(_env_file=None, amqp_url=AMQP_URL, database_url=scratch.db_url,  # type: ignore[call-arg]
-                        queue_prefix=scratch.prefix)
-    topology = Topology.from_settings(settings)
-    jobs = [ScrapeJob.model_validate({"job_id": uuid.uuid4(), "source_types": ["website"], "targets": [url],
-                                      "render": "browser", "max_pages": PAGES_PER_JOB}) for _ in range(count)]
-    db = await Database.connect(scratch.db_url)
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
-        channel = await connection.channel()
-        await declare_topology(channel, topology)
-        publisher = await ConfirmedPublisher.open(connection, topology.exchange)
-        await publish_jobs(db, publisher, topology, jobs)
-    finally:
-        await connection.close()
-        await db.close()
+    await publish_scrape_jobs(scratch, [
+        ScrapeJob.model_validate({"job_id": uuid.uuid4(), "source_types": ["website"], "targets": [url],
+                                  "render": "browser", "max_pages": PAGES_PER_JOB}) for _ in range(count)])
 
 
 async def _rendered_pages(scratch: Scratch, at_least: int, timeout: float = 900) -> int:

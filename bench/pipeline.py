@@ -17,7 +17,7 @@ from typing import Any
 import aio_pika
 import asyncpg
 
-from common import AMQP_URL, Scratch, alternate, leadworker, result, run_process, worker_env
+from common import AMQP_URL, Scratch, alternate, leadworker, publish_scrape_jobs, result, run_process, worker_env
 
 BASELINE = Path(__file__).parent / "baselines" / "raw_consumer.py"
 LEADS_PER_JOB = 5
@@ -35,30 +35,16 @@ def lead_sets(count: int) -> list[list[dict[str, Any]]]:
 
 
 async def run_ours(count: int) -> float:
-    from leadworker.broker.publisher import ConfirmedPublisher
-    from leadworker.broker.topology import Topology, declare_topology
-    from leadworker.config import Settings
     from leadworker.contracts import ScrapeJob
-    from leadworker.producer import publish_jobs
     from leadworker.store.pool import Database
 
     scratch = Scratch()
     await scratch.create(migrated=True)
     try:
-        settings = Settings(_env_file=None, amqp_url=AMQP_URL, database_url=scratch.db_url,  # type: ignore[call-arg]
-                            queue_prefix=scratch.prefix)
-        topology = Topology.from_settings(settings)
         jobs = [ScrapeJob.model_validate({"job_id": uuid.uuid4(), "source_types": ["inline"], "leads": leads})
                 for leads in lead_sets(count)]
+        topology = await publish_scrape_jobs(scratch, jobs)
         db = await Database.connect(scratch.db_url)
-        connection = await aio_pika.connect(AMQP_URL)
-        try:
-            channel = await connection.channel()
-            await declare_topology(channel, topology)
-            publisher = await ConfirmedPublisher.open(connection, topology.exchange)
-            await publish_jobs(db, publisher, topology, jobs)
-        finally:
-            await connection.close()
         # Stand in for the enrichment workers (a consumer on leads.normalize that takes one message and never
         # acks it): with a consumer there, the fan-out is published and confirmed, as in a full deployment,
         # instead of being deferred in the database.
