@@ -85,13 +85,16 @@ def normalize_phone(raw: str, hints: list[tuple[str, str]]) -> Phone | Rejected:
             number = phonenumbers.parse(text, region)
         except phonenumbers.NumberParseException:
             continue
-        if not phonenumbers.is_valid_number(number):
+        # is_valid_number(n) is is_valid_number_for_region(n, region_code_for_number(n)): the region is
+        # looked up once here and kept (it is the costliest part of phonenumbers' checks).
+        number_region = phonenumbers.region_code_for_number(number)
+        if number_region is None or not phonenumbers.is_valid_number_for_region(number, number_region):
             continue
         zones = tuple(z for z in phone_timezones.time_zones_for_number(number) if z != "Etc/Unknown")
         return Phone(
             e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
             type=_PHONE_TYPES.get(phonenumbers.number_type(number), "unknown"),
-            region=phonenumbers.region_code_for_number(number),
+            region=number_region,
             time_zones=zones,
             raw=raw,
             hint=source,
@@ -196,6 +199,9 @@ _FORM_TOKENS: list[tuple[tuple[str, ...], str]] = sorted(
     ((tuple(tokens.split()), written) for written, tokens in LEGAL_FORMS),
     key=lambda item: -len(item[0]),
 )
+_FORMS_BY_LENGTH: dict[int, dict[tuple[str, ...], str]] = {}
+for _tokens, _written in _FORM_TOKENS:
+    _FORMS_BY_LENGTH.setdefault(len(_tokens), {}).setdefault(_tokens, _written)
 _TOKEN = re.compile(r"[^\W_]+|&", re.UNICODE)
 _SMALL_WORDS = frozenset((
     "and", "of", "the", "for", "de", "la", "le", "du", "des", "von", "und", "van", "der", "den", "di", "da", "del",
@@ -250,12 +256,12 @@ def clean_company_name(raw: str) -> CompanyName | None:
     tokens = [(m.group(0).casefold(), m.start()) for m in _TOKEN.finditer(text)]
     legal_form = None
     base = text
-    for form_tokens, written in _FORM_TOKENS:
-        n = len(form_tokens)
+    for n, forms in _FORMS_BY_LENGTH.items():  # longest form first
         if n >= len(tokens):  # a name must remain before the legal form
             continue
         tail = tuple(t for t, _ in tokens[-n:])
-        if tail == form_tokens and not (form_tokens[0] == "co" and tokens[-n - 1][0] in ("&", "and", "und")):
+        written = forms.get(tail)
+        if written is not None and not (tail[0] == "co" and tokens[-n - 1][0] in ("&", "and", "und")):
             legal_form = written
             base = text[: tokens[-n][1]].rstrip(" ,-–(")
             break
