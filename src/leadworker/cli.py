@@ -471,6 +471,8 @@ def jobs_show(job_id: str = typer.Argument(..., help="The job's id."),
     for key in ("normalized", "scored", "invalid_phones", "invalid_emails", "enriched_at", "enrich_error"):
         if key in row:
             typer.echo(f"{key:>13}: {'' if row[key] is None else row[key]}")
+    if row.get("fanout_deferred"):
+        typer.echo(f"{'enrichment':>13}: waiting in the database for a worker that runs the normalize stage")
     typer.echo(f"{'criteria':>13}: {json.dumps(row['criteria'], default=str)[:300]}")
     typer.echo("\nhistory:")
     for e in events:

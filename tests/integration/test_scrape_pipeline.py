@@ -65,6 +65,9 @@ async def test_publish_consume_complete_with_counts(settings: Settings, db: Data
     assert all(depth == 0 for depth in depths.values()), depths
     deferred = "SELECT fanout_deferred, enriched_at FROM scrape_jobs WHERE id = $1"
     assert dict(await db.fetchrow(deferred, job.job_id)) == {"fanout_deferred": True, "enriched_at": None}
+    shown = await asyncio.to_thread(support.run_cli, settings, "jobs", "show", str(job.job_id))
+    assert shown.returncode == 0 and "waiting in the database for a worker that runs the normalize stage" \
+        in shown.stdout, shown.stdout + shown.stderr
 
     # A normalize worker starting publishes what was deferred, and the job's leads are enriched.
     await support.run_until_idle(settings, ("normalize", "score"), idle=0.6)

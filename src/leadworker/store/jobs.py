@@ -393,7 +393,7 @@ async def heartbeat(db: Database, job_id: uuid.UUID, attempt: int) -> JobStatus 
 _JOB_COLUMNS = """
 id, user_id, status, criteria, attempts, worker, error, error_kind, pages, found, new, duplicates,
 created_at, started_at, heartbeat_at, completed_at, updated_at,
-normalized, scored, invalid_phones, invalid_emails, enriched_at, enrich_error, enrich_error_kind
+normalized, scored, invalid_phones, invalid_emails, enriched_at, enrich_error, enrich_error_kind, fanout_deferred
 """
 
 
