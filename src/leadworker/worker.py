@@ -52,8 +52,10 @@ MAINTENANCE = "maintenance"
 """Not a queue: the periodic rescue of stuck jobs and cleanup of old ones (one instance at a time)."""
 
 AVAILABLE_STAGES = (*available_stages(), MAINTENANCE)
-PIPELINE_ORDER = {stage: n for n, stage in enumerate(available_stages())}
 """Stages this version can run; ``--stage all`` means these."""
+
+PIPELINE_ORDER = {stage: n for n, stage in enumerate(available_stages())}
+"""Each queue stage's place in the pipeline (scrape first): consumers start downstream first."""
 
 LIVENESS_INTERVAL = 5.0
 """Seconds between checks that every consumer still consumes."""
