@@ -24,7 +24,7 @@ demo: setup
 
 ## test: lint, type-check and the whole test suite against the real services
 test: setup lint
-	./scripts/ensure-services.sh --clean-test-leftovers
+	./scripts/ensure-services.sh --clean-test-leftovers --test-tools
 	$(BIN)/pytest -q
 
 ## test-fast: unit tests only

@@ -6,11 +6,13 @@ set -u
 
 want_browser=0
 clean_leftovers=0
+test_tools=0
 for arg in "$@"; do
   case "$arg" in
     --browser) want_browser=1 ;;
     --clean-test-leftovers) clean_leftovers=1 ;;
-    *) echo "usage: $0 [--browser] [--clean-test-leftovers]" >&2; exit 2 ;;
+    --test-tools) test_tools=1 ;;
+    *) echo "usage: $0 [--browser] [--clean-test-leftovers] [--test-tools]" >&2; exit 2 ;;
   esac
 done
 
@@ -98,6 +100,19 @@ if (( want_browser )); then
            "or set LEADWORKER_BROWSER_EXECUTABLE" >&2
       exit 1
     fi
+  fi
+fi
+# Tools the tests use and must not skip for: systemd-analyze verifies the shipped unit file.
+if (( test_tools )) && ! command -v systemd-analyze >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "ensure-services: installing systemd (for systemd-analyze verify)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends systemd >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends systemd >/dev/null; } \
+      || { echo "ensure-services: could not install systemd (systemd-analyze)" >&2; exit 1; }
+  else
+    echo "ensure-services: systemd-analyze is missing; install systemd" >&2
+    exit 1
   fi
 fi
 exit 0
