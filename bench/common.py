@@ -123,6 +123,33 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+RAW_CONSUMER = Path(__file__).parent / "baselines" / "raw_consumer.py"
+"""The raw aio-pika + asyncpg consumer the pipeline, latency and memory scenarios compare against."""
+
+
+async def prepare_raw_consumer(scratch: Scratch, job_ids: Sequence[uuid.UUID] = ()) -> str:
+    """Set up the raw consumer's schema in ``scratch``'s database, with ``job_ids`` as queued rows, and declare
+    its quorum queue; returns the queue's name."""
+    code, output = await run_process([sys.executable, str(RAW_CONSUMER), "setup", scratch.db_url],
+                                     worker_env(scratch))
+    assert code == 0, output
+    if job_ids:
+        conn = await asyncpg.connect(scratch.db_url)
+        try:
+            await conn.copy_records_to_table("raw_jobs", records=[(i, "queued") for i in job_ids],
+                                             columns=["id", "status"])
+        finally:
+            await conn.close()
+    queue = f"{scratch.prefix}raw"
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        await channel.declare_queue(queue, durable=True, arguments={"x-queue-type": "quorum"})
+    finally:
+        await connection.close()
+    return queue
+
+
 async def publish_scrape_jobs(scratch: Scratch, jobs: Sequence[Any]) -> Any:
     """Create the rows of ``jobs`` (ScrapeJob) and publish them, confirmed, as a producer would, on
     ``scratch``'s queue prefix; returns the topology (leadworker imported here, not by the baselines)."""

@@ -13,15 +13,12 @@ import statistics
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import aio_pika
-import asyncpg
 
-from common import AMQP_URL, Scratch, leadworker, median, run_process, worker_env
+from common import AMQP_URL, RAW_CONSUMER, Scratch, leadworker, median, prepare_raw_consumer, run_process, worker_env
 
-BASELINE = Path(__file__).parent / "baselines" / "raw_consumer.py"
 RATE = 200.0
 
 
@@ -113,18 +110,12 @@ async def run_baseline(count: int) -> list[float]:
     scratch = Scratch()
     await scratch.create(migrated=False)
     try:
-        code, output = await run_process([sys.executable, str(BASELINE), "setup", scratch.db_url], worker_env(scratch))
-        assert code == 0, output
         ids = [uuid.uuid4() for _ in range(count)]
-        conn = await asyncpg.connect(scratch.db_url)
-        await conn.copy_records_to_table("raw_jobs", records=[(i, "queued") for i in ids], columns=["id", "status"])
-        await conn.close()
-        queue_name = f"{scratch.prefix}raw"
+        queue_name = await prepare_raw_consumer(scratch, ids)
         connection = await aio_pika.connect(AMQP_URL)
         channel = await connection.channel(publisher_confirms=True)
-        await channel.declare_queue(queue_name, durable=True, arguments={"x-queue-type": "quorum"})
         consumer = asyncio.create_task(run_process(
-            [sys.executable, str(BASELINE), "latency", AMQP_URL, scratch.db_url, queue_name, str(count)],
+            [sys.executable, str(RAW_CONSUMER), "latency", AMQP_URL, scratch.db_url, queue_name, str(count)],
             worker_env(scratch)))
         await wait_consuming(await connection.channel(), queue_name)
 

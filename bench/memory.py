@@ -15,26 +15,23 @@ import asyncio
 import json
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
-import aio_pika
 import asyncpg
 
 from common import (
     AMQP_URL,
+    RAW_CONSUMER,
     ROOT,
     Scratch,
     leadworker,
     median,
+    prepare_raw_consumer,
     publish_scrape_jobs,
     rss_kb,
-    run_process,
     tree_rss_kb,
     worker_env,
 )
-
-BASELINE = Path(__file__).parent / "baselines" / "raw_consumer.py"
 
 
 async def _publish(scratch: Scratch, count: int, offset: int) -> None:
@@ -55,10 +52,9 @@ async def _publish(scratch: Scratch, count: int, offset: int) -> None:
         await conn.close()
 
 
-async def idle_ours() -> float:
-    scratch = Scratch()
-    await scratch.create(migrated=True)
-    process = await asyncio.create_subprocess_exec(*leadworker("run", "--stage", "scrape"), env=worker_env(scratch),
+async def _idle_rss(scratch: Scratch, command: list[str]) -> float:
+    """MB resident of ``command`` 4 s after it started, connected and with nothing to do; then stopped."""
+    process = await asyncio.create_subprocess_exec(*command, env=worker_env(scratch),
                                                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
         await asyncio.sleep(4.0)
@@ -69,26 +65,17 @@ async def idle_ours() -> float:
         await scratch.cleanup()
 
 
+async def idle_ours() -> float:
+    scratch = Scratch()
+    await scratch.create(migrated=True)
+    return await _idle_rss(scratch, leadworker("run", "--stage", "scrape"))
+
+
 async def idle_baseline() -> float:
     scratch = Scratch()
     await scratch.create(migrated=False)
-    queue = f"{scratch.prefix}raw"
-    connection = await aio_pika.connect(AMQP_URL)
-    channel = await connection.channel()
-    await channel.declare_queue(queue, durable=True, arguments={"x-queue-type": "quorum"})
-    await connection.close()
-    code, output = await run_process([sys.executable, str(BASELINE), "setup", scratch.db_url], worker_env(scratch))
-    assert code == 0, output
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(BASELINE), "idle", AMQP_URL, scratch.db_url, queue, env=worker_env(scratch),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    try:
-        await asyncio.sleep(4.0)
-        return rss_kb(process.pid) / 1024
-    finally:
-        process.terminate()
-        await process.wait()
-        await scratch.cleanup()
+    queue = await prepare_raw_consumer(scratch)
+    return await _idle_rss(scratch, [sys.executable, str(RAW_CONSUMER), "idle", AMQP_URL, scratch.db_url, queue])
 
 
 async def growth(jobs: int) -> tuple[float, float]:

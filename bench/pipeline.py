@@ -8,18 +8,27 @@ first claim to the last completion (the database's own timestamps), so process s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import aio_pika
-import asyncpg
 
-from common import AMQP_URL, Scratch, alternate, leadworker, publish_scrape_jobs, result, run_process, worker_env
+from common import (
+    AMQP_URL,
+    RAW_CONSUMER,
+    Scratch,
+    alternate,
+    leadworker,
+    prepare_raw_consumer,
+    publish_scrape_jobs,
+    result,
+    run_process,
+    worker_env,
+)
 
-BASELINE = Path(__file__).parent / "baselines" / "raw_consumer.py"
 LEADS_PER_JOB = 5
 
 
@@ -83,29 +92,21 @@ async def run_baseline(count: int) -> float:
     scratch = Scratch()
     await scratch.create(migrated=False)
     try:
-        code, output = await run_process([sys.executable, str(BASELINE), "setup", scratch.db_url], worker_env(scratch))
-        assert code == 0, output
         ids = [uuid.uuid4() for _ in range(count)]
-        conn = await asyncpg.connect(scratch.db_url)
-        await conn.copy_records_to_table("raw_jobs", records=[(i, "queued") for i in ids], columns=["id", "status"])
-        await conn.close()
-        queue_name = f"{scratch.prefix}raw"
+        queue_name = await prepare_raw_consumer(scratch, ids)
         connection = await aio_pika.connect(AMQP_URL)
         try:
             channel = await connection.channel(publisher_confirms=True)
-            await channel.declare_queue(queue_name, durable=True, arguments={"x-queue-type": "quorum"})
             bodies = [json.dumps({"job_id": str(i), "leads": leads}).encode()
                       for i, leads in zip(ids, lead_sets(count), strict=True)]
             for start in range(0, count, 1000):
-                import asyncio
-
                 await asyncio.gather(*(channel.default_exchange.publish(
                     aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=queue_name)
                     for body in bodies[start:start + 1000]))
         finally:
             await connection.close()
         code, output = await run_process(
-            [sys.executable, str(BASELINE), "consume", AMQP_URL, scratch.db_url, queue_name, str(count)],
+            [sys.executable, str(RAW_CONSUMER), "consume", AMQP_URL, scratch.db_url, queue_name, str(count)],
             worker_env(scratch),
         )
         assert code == 0, output
