@@ -3,7 +3,6 @@ to, and a scripted enrichment provider."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -14,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from leadworker.ops.serving import serve_app
 
 WEBHOOK_SECRET = "test-webhook-secret"
 
@@ -46,13 +47,7 @@ class _Server:
         raise NotImplementedError
 
     async def start(self) -> int:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        self.port = int(server.sockets[0].getsockname()[1])
+        self._runner, self.port = await serve_app(self.app())
         return self.port
 
     async def stop(self) -> None:

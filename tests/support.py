@@ -27,6 +27,7 @@ from leadworker.broker.publisher import ConfirmedPublisher
 from leadworker.broker.topology import Topology, declare_topology
 from leadworker.config import Settings
 from leadworker.contracts import ScrapeJob
+from leadworker.ops.serving import serve_app
 from leadworker.producer import publish_jobs
 from leadworker.store.pool import Database
 from leadworker.worker import Worker
@@ -284,13 +285,7 @@ class ScriptedSite:
     async def start(self) -> int:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        self.port = int(server.sockets[0].getsockname()[1])
+        self._runner, self.port = await serve_app(app, shutdown_timeout=1.0)
         return self.port
 
     def url(self, host: str, path: str = "/") -> str:

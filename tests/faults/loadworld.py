@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from leadworker.contracts import ScrapeJob
+from leadworker.ops.serving import serve_app
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,7 @@ class LoadWorld:
     async def start(self) -> int:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        self.port = int(server.sockets[0].getsockname()[1])
+        self._runner, self.port = await serve_app(app, shutdown_timeout=1.0)
         return self.port
 
     async def stop(self) -> None:

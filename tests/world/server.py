@@ -16,6 +16,7 @@ import sys
 
 from aiohttp import web
 
+from leadworker.ops.serving import serve_app
 from world.generate import World, generate_world
 
 
@@ -32,13 +33,7 @@ class WorldServer:
     async def start(self) -> int:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.bind, self.port, backlog=1024)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server) and server.sockets
-        self.port = int(server.sockets[0].getsockname()[1])
+        self._runner, self.port = await serve_app(app, self.bind, self.port, backlog=1024)
         return self.port
 
     async def stop(self) -> None:

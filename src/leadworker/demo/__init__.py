@@ -25,6 +25,7 @@ from aiohttp import web
 from leadworker.config import Settings
 from leadworker.contracts import LeadRecord, ScrapeJob
 from leadworker.demo.server import SiteServer
+from leadworker.ops.serving import serve_app
 
 DEMO_DIR = Path(__file__).parent
 SITE_DIR = DEMO_DIR / "site"
@@ -72,13 +73,8 @@ class DemoWebhookReceiver:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/webhook", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server) and server.sockets
-        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/webhook"
+        self._runner, port = await serve_app(app)
+        self.url = f"http://127.0.0.1:{port}/webhook"
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()

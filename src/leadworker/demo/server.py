@@ -8,10 +8,11 @@ link to another site of the same server (the sample directory links to the compa
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from aiohttp import web
+
+from leadworker.ops.serving import serve_app
 
 
 def _candidates(root: Path, path: str) -> list[Path]:
@@ -34,13 +35,7 @@ class SiteServer:
     async def start(self) -> int:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.bind, self.port)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server) and server.sockets
-        self.port = int(server.sockets[0].getsockname()[1])
+        self._runner, self.port = await serve_app(app, self.bind, self.port, shutdown_timeout=1.0)
         return self.port
 
     async def stop(self) -> None:

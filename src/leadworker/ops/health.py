@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from leadworker.ops import multiproc
+from leadworker.ops.serving import serve_app
 
 Report = tuple[bool, dict[str, Any]]
 """``(ok, JSON-able body)`` of a health or readiness check."""
@@ -59,18 +60,8 @@ class OpsServer:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/", self._index)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        server = site._server
-        if isinstance(server, asyncio.Server) and server.sockets:
-            self.port = int(server.sockets[0].getsockname()[1])
+        self._runner, self.port = await serve_app(app, self.host, self.port, reuse_address=True,
+                                                  handle_signals=False)
         return self.port
 
     async def stop(self) -> None:
