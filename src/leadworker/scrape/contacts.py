@@ -36,9 +36,11 @@ _EMAIL = re.compile(rf"(?<![\w.%+-])({_LOCAL}@{_LABEL}(?:\.{_LABEL})+)")
 _AT_WORDS = r"(?:at|ät|@|arobase|at-sign|at sign|klammeraffe|apenstaartje|chiocciola|arroba)"
 _DOT_WORDS = r"(?:dot|punkt|point|punto|punt|ponto|period|\.)"
 _OPEN, _CLOSE = r"[\[\(\{<«]", r"[\]\)\}>»]"
-_BRACKETED_AT = re.compile(rf"\s*{_OPEN}\s*{_AT_WORDS}\s*{_CLOSE}\s*", re.IGNORECASE)
-_BRACKETED_DOT = re.compile(rf"\s*{_OPEN}\s*{_DOT_WORDS}\s*{_CLOSE}\s*", re.IGNORECASE)
-_SPACED_AT_SIGN = re.compile(r"(?<=\w)\s+@\s+(?=\w)|(?<=\w)@\s+(?=\w)|(?<=\w)\s+@(?=\w)")
+# The bracketed forms start at the bracket, not at the whitespace before it: a pattern that starts with
+# ``\s*`` is tried at every position of the text (slow on big pages, quadratic on long runs of spaces).
+# The whitespace around a match goes with it: see _replace_stripped.
+_BRACKETED_AT = re.compile(rf"{_OPEN}\s*{_AT_WORDS}\s*{_CLOSE}", re.IGNORECASE)
+_BRACKETED_DOT = re.compile(rf"{_OPEN}\s*{_DOT_WORDS}\s*{_CLOSE}", re.IGNORECASE)
 _SPACED_DOT = re.compile(r"(?<=\w) \. (?=\w)")
 # "info at acme dot co dot uk", "info @ acme dot com": a spelled-out dot makes it unambiguous; with real
 # dots only ("info at acme.com") it may be prose, see find_emails.
@@ -130,10 +132,38 @@ def deobfuscate(text: str) -> str:
     """``info [at] acme [dot] com`` → ``info@acme.com`` (bracketed and spaced-sign forms only)."""
     if "@" not in text and not any(c in text for c in "[({<«"):
         return text
-    text = _BRACKETED_AT.sub("@", text)
-    text = _BRACKETED_DOT.sub(".", text)
-    text = _SPACED_AT_SIGN.sub("@", text)
-    return _SPACED_DOT.sub(".", text) if "@" in text else text
+    text = _replace_stripped(_BRACKETED_AT, "@", text)
+    text = _replace_stripped(_BRACKETED_DOT, ".", text)
+    if "@" not in text:
+        return text
+    text = _close_spaced_at_signs(text)
+    return _SPACED_DOT.sub(".", text) if " . " in text else text
+
+
+def _replace_stripped(pattern: re.Pattern[str], replacement: str, text: str) -> str:
+    """``pattern``'s matches replaced, and the whitespace on either side of each match removed."""
+    pieces = pattern.split(text)
+    if len(pieces) == 1:
+        return text
+    last = len(pieces) - 1
+    return replacement.join(piece.rstrip() if i == 0 else piece.lstrip() if i == last else piece.strip()
+                            for i, piece in enumerate(pieces))
+
+
+def _close_spaced_at_signs(text: str) -> str:
+    """``info @ acme.com``, ``info@ acme.com``, ``info @acme.com`` → ``info@acme.com``: whitespace next to an
+    ``@`` that stands between two word characters is removed."""
+    pieces = text.split("@")
+    for i in range(len(pieces) - 1):
+        left, right = pieces[i].rstrip(), pieces[i + 1].lstrip()
+        if (len(left) != len(pieces[i]) or len(right) != len(pieces[i + 1])) and left and right \
+                and _is_word_char(left[-1]) and _is_word_char(right[0]):
+            pieces[i], pieces[i + 1] = left, right
+    return "@".join(pieces)
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"  # what ``\w`` matches
 
 
 def find_emails(text: str, site_domain: str | None = None) -> Iterator[str]:
@@ -152,7 +182,7 @@ def find_emails(text: str, site_domain: str | None = None) -> Iterator[str]:
     if " at " not in lowered and " dot " not in lowered and "[" not in text and "(" not in text \
             and "{" not in text:
         return
-    wordy = _BRACKETED_AT.sub(" at ", _BRACKETED_DOT.sub(" dot ", text))
+    wordy = _replace_stripped(_BRACKETED_AT, " at ", _replace_stripped(_BRACKETED_DOT, " dot ", text))
     for match in _WORDY.finditer(wordy):
         local, at, domain = match.group(1), match.group(2), match.group(3)
         labels = [label for label in _WORDY_DOT.split(domain) if label]
