@@ -32,6 +32,7 @@ from leadworker.domains import has_public_suffix, registrable_domain, split_host
 _LOCAL = r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"(?<![\w.%+-])({_LOCAL}@{_LABEL}(?:\.{_LABEL})+)")
+_LOCAL_OR_DOT = frozenset(".%+-")  # with the word characters: what the lookbehind of _EMAIL rejects
 
 _AT_WORDS = r"(?:at|ät|@|arobase|at-sign|at sign|klammeraffe|apenstaartje|chiocciola|arroba)"
 _DOT_WORDS = r"(?:dot|punkt|point|punto|punt|ponto|period|\.)"
@@ -166,6 +167,24 @@ def _is_word_char(char: str) -> bool:
     return char.isalnum() or char == "_"  # what ``\w`` matches
 
 
+def _plain_emails(text: str) -> Iterator[str]:
+    """``_EMAIL.finditer(text)``, tried only where an address can start: at the beginning of the run of
+    address characters before each ``@`` (the lookbehind allows no other start). Scanning the whole text
+    with the pattern costs a step per character, which shows on big pages with a single address."""
+    end = 0
+    at = text.find("@")
+    while at != -1:
+        start = at
+        while start > end and (text[start - 1] in _LOCAL_OR_DOT or _is_word_char(text[start - 1])):
+            start -= 1
+        if start >= end:
+            match = _EMAIL.match(text, start)
+            if match is not None:
+                yield match.group(1)
+                end = match.end()
+        at = text.find("@", max(at + 1, end))
+
+
 def find_emails(text: str, site_domain: str | None = None) -> Iterator[str]:
     """Plain and obfuscated addresses in ``text`` (not yet cleaned: pass them through :func:`clean_email`).
 
@@ -174,10 +193,7 @@ def find_emails(text: str, site_domain: str | None = None) -> Iterator[str]:
     """
     if "＠" in text or "﹫" in text:  # full-width and small at signs
         text = text.replace("＠", "@").replace("﹫", "@")
-    plain = deobfuscate(text)
-    if "@" in plain:
-        for match in _EMAIL.finditer(plain):
-            yield match.group(1)
+    yield from _plain_emails(deobfuscate(text))
     lowered = text.lower()
     if " at " not in lowered and " dot " not in lowered and "[" not in text and "(" not in text \
             and "{" not in text:
