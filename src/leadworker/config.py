@@ -14,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from leadworker.enrich import SCORE_COMPONENTS
+
 STAGES: tuple[str, ...] = ("scrape", "normalize", "score", "notify")
 """Every stage a worker can run, in pipeline order."""
 
@@ -165,11 +167,9 @@ class Settings(BaseSettings):
     @field_validator("score_weights")
     @classmethod
     def _check_weights(cls, value: dict[str, float]) -> dict[str, float]:
-        from leadworker.enrich.scoring import COMPONENTS
-
         for name, weight in value.items():
-            if name not in COMPONENTS:
-                raise ValueError(f"unknown score component {name!r}; choose from {', '.join(COMPONENTS)}")
+            if name not in SCORE_COMPONENTS:
+                raise ValueError(f"unknown score component {name!r}; choose from {', '.join(SCORE_COMPONENTS)}")
             if not weight >= 0:  # also catches NaN (a missing or unreadable number)
                 raise ValueError(f"weight of {name} must be a number >= 0, e.g. {name}=0.2")
         return value

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leadworker.domains import registrable_domain
+from leadworker.enrich import SCORE_COMPONENTS
 from leadworker.enrich.normalize import fold
 from leadworker.regions import region_from_geography, region_from_name
 
-COMPONENTS = ("completeness", "keywords", "industry", "geography", "contact_quality", "source_quality")
+COMPONENTS = SCORE_COMPONENTS
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "completeness": 0.20,
