@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from phonenumbers import timezone as phone_timezones
+from phonenumbers.phonenumberutil import is_number_type_geographical
 
 from leadworker.contracts import LeadRecord
 from leadworker.domains import country_tld, registrable_domain
@@ -85,15 +86,23 @@ def normalize_phone(raw: str, hints: list[tuple[str, str]]) -> Phone | Rejected:
             number = phonenumbers.parse(text, region)
         except phonenumbers.NumberParseException:
             continue
-        # is_valid_number(n) is is_valid_number_for_region(n, region_code_for_number(n)): the region is
-        # looked up once here and kept (it is the costliest part of phonenumbers' checks).
+        # is_valid_number(n) is "n's type for region_code_for_number(n) is known", and number_type(n) works
+        # out that same type: one type check (the costliest part of phonenumbers) serves both.
         number_region = phonenumbers.region_code_for_number(number)
-        if number_region is None or not phonenumbers.is_valid_number_for_region(number, number_region):
+        if number_region is None:
             continue
-        zones = tuple(z for z in phone_timezones.time_zones_for_number(number) if z != "Etc/Unknown")
+        kind = phonenumbers.number_type(number)
+        if kind == phonenumbers.PhoneNumberType.UNKNOWN:
+            continue
+        # time_zones_for_number(n) would work the type out again; with it known, the geographical lookup
+        # is what it does for most numbers.
+        geographical = number.country_code is not None and is_number_type_geographical(kind, number.country_code)
+        lookup = phone_timezones.time_zones_for_geographical_number if geographical \
+            else phone_timezones.time_zones_for_number
+        zones = tuple(z for z in lookup(number) if z != "Etc/Unknown")
         return Phone(
             e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-            type=_PHONE_TYPES.get(phonenumbers.number_type(number), "unknown"),
+            type=_PHONE_TYPES.get(kind, "unknown"),
             region=number_region,
             time_zones=zones,
             raw=raw,
