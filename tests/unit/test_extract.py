@@ -52,3 +52,20 @@ def test_social_network() -> None:
     assert social_network("https://x.com/acme") == "twitter"
     assert social_network("https://www.facebook.com/sharer/sharer.php") is None
     assert social_network("https://example.com/acme") is None
+
+
+def test_absolute_links_are_what_urljoin_makes_of_them() -> None:
+    # _absolute answers plain hrefs without urljoin; every other form goes through urljoin itself.
+    from urllib.parse import urljoin
+
+    from leadworker.scrape.extract import _absolute
+
+    bases = ["http://a.test:8080/", "http://a.test/x/y.html?q=1", "https://b.test", "HTTP://C.test/p/",
+             "http://d.test/a;b?c#d", "ftp://e.test/", "http://u@f.test/"]
+    hrefs = ["/", "/contact", "/a/b.html?x=1&y=2", "/a//b", "/./a", "/a/../b", "/a/.", "/a?", "/a#top", "/a;p",
+             "//cdn.test/x.js", "http://other.test", "https://other.test/p?q", "HTTP://Other.test/", "http://x.test/ a",
+             "/a\tb", "/é", "/.well-known/x", "contact.html", "../up", "?page=2", "#frag", "mailto:x@y.test"]
+    for base in bases:
+        for href in hrefs:
+            _absolute.cache_clear()
+            assert _absolute(base, href) == urljoin(base, href), (base, href)
