@@ -86,6 +86,22 @@ async def serve_world(sites: int) -> tuple[asyncio.subprocess.Process, int]:
 
 # --- ours -----------------------------------------------------------------------------------------------
 
+def forget_caches() -> int:
+    """Clear leadworker's in-process caches (phone snippets, resolved links, domains...), so that every run
+    crawls the world as a worker meets it the first time: repeats within a run (the header and footer of a
+    site's pages) still hit them, repeats from an earlier run do not. Returns how many were cleared."""
+    import functools
+    import gc
+
+    cleared = 0
+    for obj in gc.get_objects():
+        if isinstance(obj, functools._lru_cache_wrapper) and str(getattr(obj, "__module__", "")).startswith(
+                "leadworker."):
+            obj.cache_clear()
+            cleared += 1
+    return cleared
+
+
 async def crawl_ours(world: Any, port: int, render: str, exclude: set[int],
                      record: list[str] | None = None) -> tuple[float, float, int, float]:
     """``(pages/s, peak MB, pages, CPU ms per page in this process)`` of one job per site."""
@@ -126,6 +142,7 @@ async def crawl_ours(world: Any, port: int, render: str, exclude: set[int],
                 return
             pages += found.pages
 
+    forget_caches()
     try:
         async with PeakMemory(exclude) as memory:
             started, cpu = time.perf_counter(), time.process_time()

@@ -335,6 +335,11 @@ def mask_decoys(text: str) -> str:
     return "".join(chars) if chars is not None else text
 
 
+@functools.lru_cache(maxsize=8192)
+def _mask_snippet(snippet: str) -> str:
+    return mask_decoys(snippet)
+
+
 def _label_verdict(before: str) -> bool | None:
     """What the words just before a number say: ``True`` a phone, ``False`` a decoy, ``None`` nothing.
 
@@ -376,8 +381,10 @@ def _phones_in_snippet(snippet: str, core_start: int, core_end: int, region: str
     """The phones of the digit runs that start in ``snippet[core_start:core_end]``.
 
     Pages of a site repeat their header and footer, so the same snippets come back page after page: cached.
+    The masking is cached apart, as it does not depend on the region: a site whose region is inferred
+    after its pages were read has its snippets read again with that region.
     """
-    masked = mask_decoys(snippet)
+    masked = _mask_snippet(snippet)
     found: list[str] = []
     for candidate in _CANDIDATE.finditer(masked, core_start):
         if candidate.start() >= core_end:
@@ -475,11 +482,6 @@ def national_candidates(text: str, limit: int = 60) -> list[str]:
         if len(found) >= limit:
             break
     return found
-
-
-@functools.lru_cache(maxsize=8192)
-def _mask_snippet(snippet: str) -> str:
-    return mask_decoys(snippet)
 
 
 def score_regions(candidates: Iterable[str], regions: Iterable[str]) -> Counter[str]:
