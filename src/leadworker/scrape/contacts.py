@@ -393,8 +393,10 @@ def _phones_in_snippet(snippet: str, core_start: int, core_end: int, region: str
             continue
         start = max(0, candidate.start() - 2)
         window = _with_idd_as_plus(masked[start:candidate.end() + 24])  # room for "ext. 1234"
+        run_end = candidate.end() - start  # matches must start in this run; later ones get their own turn
+        if region is None and "+" not in window[:run_end]:
+            continue  # without a region only "+CC" numbers parse, and a run has a "+" only at its start
         try:
-            run_end = candidate.end() - start  # matches must start in this run; later ones get their own turn
             matches = [m for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID)
                        if m.start < run_end]
             if not matches and _possible_is_enough(candidate.group(0),
