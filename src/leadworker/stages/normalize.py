@@ -70,6 +70,9 @@ class NormalizeStage:
         self.metrics = metrics
         self.provider = provider
         self.tracker = EnrichmentTracker(db, JobNotifier(db, settings, topology))
+        values = metrics.normalized_values  # the children looked up once: labels() locks and hashes each call
+        self._values = {(kind, verdict): values.labels(kind, verdict)
+                        for kind in ("phone", "email") for verdict in ("valid", "invalid")}
 
     async def close(self) -> None:
         if self.provider is not None:
@@ -113,11 +116,11 @@ class NormalizeStage:
                   leads=len(lead_ids), **dict(actions))
 
     def _count(self, lead: NormalizedLead, outcome: canonical.MergeOutcome) -> None:
-        values = self.metrics.normalized_values
-        values.labels("phone", "valid").inc(len(lead.phones))
-        values.labels("phone", "invalid").inc(lead.invalid_count("phone"))
-        values.labels("email", "valid").inc(len(lead.emails))
-        values.labels("email", "invalid").inc(lead.invalid_count("email"))
+        values = self._values
+        values["phone", "valid"].inc(len(lead.phones))
+        values["phone", "invalid"].inc(lead.invalid_count("phone"))
+        values["email", "valid"].inc(len(lead.emails))
+        values["email", "invalid"].inc(lead.invalid_count("email"))
         self.metrics.merges.labels(outcome.action).inc()
 
     async def _request_scores(self, publisher: ConfirmedPublisher, job_id: uuid.UUID, lead_ids: list[int]) -> None:
