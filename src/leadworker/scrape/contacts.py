@@ -457,16 +457,22 @@ def _dummy(number: phonenumbers.PhoneNumber) -> bool:
     return len(set(digits)) <= 2 or digits in "01234567890123456789" or digits in "9876543210987654321"
 
 
+def _phone_text(text: str) -> str:
+    """The part of a page's text phones are read from: all of it, or the head and tail of a huge page
+    (contacts sit in headers and footers; the middle of a huge page is content)."""
+    if len(text) <= _MAX_PHONE_TEXT:
+        return text
+    half = _MAX_PHONE_TEXT // 2
+    return text[:half] + "\n" + text[-half:]
+
+
 def find_phones(text: str, region: str | None) -> Iterator[str]:
     """Phone numbers in ``text``, valid for ``region`` (national formats) or by their own ``+CC``.
 
     Only the text around digit runs is looked at (masked for decoys, matched, labelled), which keeps long
     pages cheap.
     """
-    if len(text) > _MAX_PHONE_TEXT:
-        # Contacts sit in headers and footers; the middle of a huge page is content.
-        half = _MAX_PHONE_TEXT // 2
-        text = text[:half] + "\n" + text[-half:]
+    text = _phone_text(text)
     seen: set[str] = set()
     for candidate in _CANDIDATE.finditer(text):
         if sum(ch.isdigit() for ch in candidate.group(0)) < _MIN_DIGITS:
@@ -488,7 +494,9 @@ COMMON_REGIONS = ("US", "GB", "DE", "FR", "NL", "AU", "CA", "IT", "ES", "CH", "A
 
 
 def national_candidates(text: str, limit: int = 60) -> list[str]:
-    """Digit runs written without a ``+CC``: the strings whose country a region hint decides."""
+    """Digit runs written without a ``+CC``: the strings whose country a region hint decides (read from the
+    same text as :func:`find_phones`)."""
+    text = _phone_text(text)
     found: list[str] = []
     for match in _NATIONAL_CANDIDATE.finditer(text):
         raw = match.group(0)
