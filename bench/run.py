@@ -2,7 +2,8 @@
 
 Scenarios are modules of this folder (``pipeline``, ``latency``, ``memory``, ``crawl``, ``enrich``), each with
 ``async def run(quick: bool, reps: int) -> dict``: our figure, the baseline's figure measured in the same
-invocation (runs alternated, medians) and their ratio. ``all`` runs every scenario. Benchmarks are not tests.
+invocation (runs alternated, medians) and their ratio. ``all`` runs every scenario, each in a process of its
+own. Benchmarks are not tests.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,15 @@ def print_table(results: list[dict[str, Any]]) -> None:
                   f"{sub['ratio']:>8}  {sub.get('notes', '')}")
 
 
+def run_alone(name: str, quick: bool, reps: int) -> dict[str, Any]:
+    """One scenario in a process of its own, as ``python bench/run.py NAME --json`` runs it: a scenario run
+    after others in the same process would inherit their heap (and the garbage collector's work on it)."""
+    command = [sys.executable, __file__, name, "--json", "--reps", str(reps), *(["--quick"] if quick else [])]
+    done = subprocess.run(command, stdout=subprocess.PIPE, check=True)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenario", choices=[*SCENARIOS, "all"])
@@ -51,8 +62,11 @@ async def main() -> int:
         return 2
     results = []
     for name in names:
-        module = importlib.import_module(name)
-        results.append(await module.run(quick=args.quick, reps=max(args.reps, 1)))
+        if args.scenario == "all":
+            results.append(run_alone(name, args.quick, args.reps))
+        else:
+            module = importlib.import_module(name)
+            results.append(await module.run(quick=args.quick, reps=max(args.reps, 1)))
     if args.json:
         doc: dict[str, Any] = results[0] if len(results) == 1 else {"results": results}
         doc = {**doc, "machine": machine()}
