@@ -251,6 +251,7 @@ async def render_raw(urls: list[str], rules: str, exclude: set[int]) -> tuple[fl
 
 async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
     from leadworker.ops.logging import configure_logging
+    from leadworker.ops.runtime import HeapFreezer
     from world import generate_world
 
     configure_logging("console", "error")
@@ -262,6 +263,10 @@ async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
     try:
         urls: list[str] = []
         await crawl_ours(world, port, "static", exclude, record=urls)  # warm-up, and the pages to fetch
+        # As in a worker: `leadworker run` freezes its heap once started and again once its first jobs
+        # have imported the scraping libraries (leadworker.ops.runtime.keep_heap_frozen). Here that also
+        # takes this process's copy of the world, which a worker does not have, out of the collector's walk.
+        HeapFreezer().freeze_if_grown()
         sample = urls[: (120 if quick else 400)]
         memory: dict[str, list[float]] = {"static": [], "raw_fetch": [], "auto": [], "raw_playwright": []}
         cpu: dict[str, list[float]] = {"static": [], "raw_fetch": []}

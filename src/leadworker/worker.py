@@ -38,7 +38,7 @@ from leadworker.broker.topology import Topology, TopologyMismatch, declare_topol
 from leadworker.config import Settings, mask_url
 from leadworker.errors import ServiceUnavailable
 from leadworker.ops.metrics import Metrics
-from leadworker.ops.runtime import resident_memory_bytes
+from leadworker.ops.runtime import keep_heap_frozen, resident_memory_bytes
 from leadworker.ops.service import OpsStartError, operations
 from leadworker.stages import STAGE_FACTORIES, StageDeps, available_stages
 from leadworker.stages.scrape import worker_id
@@ -550,10 +550,12 @@ async def run_worker(settings: Settings, stages: Sequence[str], *, exit_when_idl
     """Run a worker in the current event loop with signal handling; return its exit code.
 
     Around the worker run its service machinery (:func:`leadworker.ops.service.operations`): the metrics and
-    health server, event-loop lag and memory gauges, systemd notifications, the multiprocess state file.
+    health server, event-loop lag and memory gauges, systemd notifications, the multiprocess state file; and
+    the heap is kept frozen (:func:`leadworker.ops.runtime.keep_heap_frozen`).
     """
     worker = Worker(settings, stages, exit_when_idle=exit_when_idle)
     restore = install_stop_handlers(asyncio.get_running_loop(), worker.request_stop)
+    frozen = asyncio.create_task(keep_heap_frozen(), name="heap-freezer")
     try:
         async with operations(worker):
             return await worker.run()
@@ -561,6 +563,7 @@ async def run_worker(settings: Settings, stages: Sequence[str], *, exit_when_idl
         log.error("cannot start", error=str(exc))
         return EXIT_FAILURE
     finally:
+        frozen.cancel()
         restore()
 
 

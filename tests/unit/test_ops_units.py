@@ -213,3 +213,25 @@ def test_state_files_round_trip_and_cleanup(tmp_path: Path, monkeypatch: pytest.
     assert [(s.pid, s.ready, s.problems) for s in states] == [(4242, False, ["not consuming"])]
     multiproc.child_exited(4242, tmp_path)
     assert not writer.path.exists()
+
+
+def test_heap_freezer_freezes_at_start_and_again_only_after_new_imports() -> None:
+    import gc
+    import sys
+    import types
+
+    from leadworker.ops.runtime import HeapFreezer
+
+    freezer = HeapFreezer()
+    try:
+        assert freezer.freeze_if_grown() is True
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        assert freezer.freeze_if_grown() is False  # nothing imported since
+        sys.modules["leadworker_test_lazy_module"] = types.ModuleType("leadworker_test_lazy_module")
+        kept = [[] for _ in range(1000)]  # live objects made after the first freeze
+        assert freezer.freeze_if_grown() is True
+        assert gc.get_freeze_count() >= frozen + len(kept)
+    finally:
+        sys.modules.pop("leadworker_test_lazy_module", None)
+        gc.unfreeze()

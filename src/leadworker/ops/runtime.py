@@ -1,4 +1,4 @@
-"""Process health as numbers: event-loop lag and resident memory.
+"""Process health as numbers: event-loop lag and resident memory; and the garbage collector's view of the heap.
 
 :class:`LoopMonitor` is a timer that measures its own lateness: it asks to wake up every ``interval``
 seconds and records how much later than asked it actually ran. A handler that blocks the loop (a huge page
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import os
 import sys
 import time
@@ -127,3 +128,37 @@ class LoopMonitor:
             asked = loop.time()
             await asyncio.sleep(self.interval)
             self.tick(loop.time() - asked - self.interval)
+
+
+class HeapFreezer:
+    """Keeps what a worker has imported and built out of the garbage collector's full collections.
+
+    ``gc.freeze()`` moves every live object to a permanent generation that collections no longer walk. A
+    worker's modules, classes, schemas and pools live as long as the process; without this, every full
+    collection walks all of them again (a tenth of a crawl's CPU, measured). The heap is frozen once the
+    worker has started, and again after jobs have imported more modules (the HTTP client, the parsers and
+    phonenumbers are imported when a job first needs them). Objects created later are collected as usual.
+    The price: cyclic garbage alive at a freeze, a handful of times per process, is never collected.
+    """
+
+    def __init__(self) -> None:
+        self._modules = 0
+
+    def freeze_if_grown(self) -> bool:
+        """Freeze the heap if modules were imported since the last freeze; return whether it did."""
+        if len(sys.modules) == self._modules:
+            return False
+        gc.collect()
+        gc.freeze()
+        self._modules = len(sys.modules)
+        return True
+
+
+async def keep_heap_frozen(interval: float = 5.0) -> None:
+    """Freeze the heap now, and again every ``interval`` seconds if modules were imported meanwhile (see
+    :class:`HeapFreezer`). Runs until cancelled; ``leadworker run`` runs it beside the worker."""
+    freezer = HeapFreezer()
+    while True:
+        if freezer.freeze_if_grown():
+            log.debug("heap frozen", modules=len(sys.modules), frozen_objects=gc.get_freeze_count())
+        await asyncio.sleep(interval)
