@@ -240,40 +240,50 @@ _MIN_DIGITS = 7
 _MAX_PHONE_TEXT = 400_000
 _MASK_CHAR = "|"
 
-# Each decoy pattern with a shorter one that every match of it contains: most snippets lack the short
-# one, and a pattern that starts with a character class is searched for much faster than one that starts
-# with \b or a lookbehind (tried at every position).
-_DECOY_PATTERNS = [(re.compile(hint, re.IGNORECASE) if hint else None, re.compile(pattern, re.IGNORECASE))
-                   for hint, pattern in (
-    (r"[A-Z]{2}\d{2}",
-     r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b"),        # IBAN
-    (r"\d{8}",
-     r"\b(?:ATU|CHE|[A-Z]{2})-?\d{8,12}(?:[A-Z]\d{1,3})?\b"),                    # glued VAT ids
-    (r"\d{4}[-/.]\d",
-     r"(?<![\d.])(?:1[89]|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}(?![\d])"),           # 2023-10-05
-    (r"[-/.]\d{4}",
-     r"(?<![\d.])\d{1,2}[-/.]\d{1,2}[-/.](?:1[89]|20)\d{2}(?![\d.])"),           # 05.10.2023, 10/05/2023
-    (r"\d{4}\s*[-–—/]",
-     r"(?<!\d)(?:1[89]|20)\d{2}\s*[-–—/]\s*(?:1[89]|20)?\d{2}(?!\d)"),          # 1998-2024, 2023/24
-    (r"\d{8}",
-     r"(?<![\d+])(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)"),     # 20240115
-    (r"\d[:h]\d\d",
-     r"(?<![\d:])\d{1,2}[:h]\d{2}(?:[:]\d{2})?(?:\s*(?:am|pm|uhr|h)\b)?"         # 08:00, 9h30
-     r"(?:\s*(?:[-–—]|to|bis|à)\s*\d{1,2}[:h]\d{2}(?:\s*(?:am|pm|uhr|h)\b)?)?"),
-    (r"\d\.\d",
-     r"\bv(?:er(?:sion)?)?\.?\s?\d+(?:\.\d+)+[a-z0-9-]*"),                      # v2.4.1, version 1.2
-    (r"\d\.\d",
-     r"(?<![\w.+])\d{1,3}(?:\.\d{1,3}){2,3}(?![\w.])"),                          # 2.4.1, 10.0.0.1
-    (None,  # no hint cheaper than the pattern itself
-     r"(?:[$€£¥₹]|\b(?:EUR|USD|GBP|CHF|AUD|CAD|NZD|SEK|NOK|DKK)\b)\s?"
-     r"\d{1,3}(?:[.,' ]\d{3})*(?:[.,]\d{1,2})?(?!\d)"),                          # €1,995.00
-    (r"\d\s?(?:[$€£¥₹]|EUR|USD|GBP|CHF|AUD|CAD|NZD|SEK|NOK|DKK)",
-     r"(?<![\d.,])\d{1,3}(?:[.,' ]\d{3})*(?:[.,]\d{1,2})?\s?"
-     r"(?:[$€£¥₹]|EUR|USD|GBP|CHF|AUD|CAD|NZD|SEK|NOK|DKK)(?!\w)"),              # 1.234,56 €
-    (r"\.\d{4}",
-     r"(?<![\d.,+])-?\d{1,3}\.\d{4,}\s*[,;/ ]\s*-?\d{1,3}\.\d{4,}(?![\d.])"),    # 53.55108, 9.99370
-    (r"ISBN",
-     r"\bISBN(?:-1[03])?:?\s*[\d-]{10,17}"),                                     # ISBN
+# Decoy patterns grouped under a shorter pattern that every match of theirs contains: most snippets lack the
+# short one, and a pattern that starts with a character class is searched for much faster than one that
+# starts with \b or a lookbehind (tried at every position). A group without a hint always runs.
+_DECOY_PATTERNS = [(re.compile(hint, re.IGNORECASE) if hint else None,
+                    tuple(re.compile(pattern, re.IGNORECASE) for pattern in patterns))
+                   for hint, patterns in (
+    (r"[A-Z]{2}\d{2}", (
+        r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b",          # IBAN
+    )),
+    (r"\d{8}", (
+        r"\b(?:ATU|CHE|[A-Z]{2})-?\d{8,12}(?:[A-Z]\d{1,3})?\b",                      # glued VAT ids
+        r"(?<![\d+])(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)",   # 20240115
+    )),
+    (r"\d{4}[-/.]\d", (
+        r"(?<![\d.])(?:1[89]|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}(?![\d])",             # 2023-10-05
+    )),
+    (r"[-/.]\d{4}", (
+        r"(?<![\d.])\d{1,2}[-/.]\d{1,2}[-/.](?:1[89]|20)\d{2}(?![\d.])",             # 05.10.2023, 10/05/2023
+    )),
+    (r"\d{4}\s*[-–—/]", (
+        r"(?<!\d)(?:1[89]|20)\d{2}\s*[-–—/]\s*(?:1[89]|20)?\d{2}(?!\d)",            # 1998-2024, 2023/24
+    )),
+    (r"\d[:h]\d\d", (
+        r"(?<![\d:])\d{1,2}[:h]\d{2}(?:[:]\d{2})?(?:\s*(?:am|pm|uhr|h)\b)?"           # 08:00, 9h30
+        r"(?:\s*(?:[-–—]|to|bis|à)\s*\d{1,2}[:h]\d{2}(?:\s*(?:am|pm|uhr|h)\b)?)?",
+    )),
+    (r"\d\.\d", (
+        r"\bv(?:er(?:sion)?)?\.?\s?\d+(?:\.\d+)+[a-z0-9-]*",                        # v2.4.1, version 1.2
+        r"(?<![\w.+])\d{1,3}(?:\.\d{1,3}){2,3}(?![\w.])",                            # 2.4.1, 10.0.0.1
+    )),
+    (None, (  # no hint cheaper than the pattern itself
+        r"(?:[$€£¥₹]|\b(?:EUR|USD|GBP|CHF|AUD|CAD|NZD|SEK|NOK|DKK)\b)\s?"
+        r"\d{1,3}(?:[.,' ]\d{3})*(?:[.,]\d{1,2})?(?!\d)",                            # €1,995.00
+    )),
+    (r"\d\s?(?:[$€£¥₹]|EUR|USD|GBP|CHF|AUD|CAD|NZD|SEK|NOK|DKK)", (
+        r"(?<![\d.,])\d{1,3}(?:[.,' ]\d{3})*(?:[.,]\d{1,2})?\s?"
+        r"(?:[$€£¥₹]|EUR|USD|GBP|CHF|AUD|CAD|NZD|SEK|NOK|DKK)(?!\w)",                # 1.234,56 €
+    )),
+    (r"\.\d{4}", (
+        r"(?<![\d.,+])-?\d{1,3}\.\d{4,}\s*[,;/ ]\s*-?\d{1,3}\.\d{4,}(?![\d.])",    # 53.55108, 9.99370
+    )),
+    (r"ISBN", (
+        r"\bISBN(?:-1[03])?:?\s*[\d-]{10,17}",                                     # ISBN
+    )),
 )]
 
 _CANDIDATE = re.compile(r"(?<![\w+])(?:\+\s?|\(\+?)?\(?\d[\d \u00a0\u202f\t().\/\-–‐]{4,}\d")
@@ -344,13 +354,14 @@ def mask_decoys(text: str) -> str:
     if not any(ch.isdigit() for ch in text):
         return text
     chars: list[str] | None = None
-    for hint, pattern in _DECOY_PATTERNS:
+    for hint, patterns in _DECOY_PATTERNS:
         if hint is not None and hint.search(text) is None:
             continue
-        for match in pattern.finditer(text):
-            if chars is None:
-                chars = list(text)
-            chars[match.start():match.end()] = _MASK_CHAR * (match.end() - match.start())
+        for pattern in patterns:
+            for match in pattern.finditer(text):
+                if chars is None:
+                    chars = list(text)
+                chars[match.start():match.end()] = _MASK_CHAR * (match.end() - match.start())
     return "".join(chars) if chars is not None else text
 
 
