@@ -9,11 +9,12 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from leadworker import masking
 from leadworker.enrich import SCORE_COMPONENTS
 
 STAGES: tuple[str, ...] = ("scrape", "normalize", "score", "notify")
@@ -25,19 +26,8 @@ quick and CPU bound, webhooks wait on other people's servers."""
 
 
 def mask_url(url: str) -> str:
-    """Return ``url`` with its password replaced by ``***`` (safe to log or print)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None:
-        return url
-    userinfo = f"{parts.username or ''}:***"
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{userinfo}@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """Return ``url`` with its password and tokens replaced by ``***`` (safe to log or print)."""
+    return masking.mask_url(url)
 
 
 def parse_resolve(value: str) -> dict[str, str]:
@@ -99,6 +89,9 @@ class Settings(BaseSettings):
     # --- scraping -------------------------------------------------------------------------------------
     allow_private_networks: bool = False
     resolve: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="private networks (CIDR) jobs may reach although private networks are not"
+    )
     browser_executable: str | None = None
     user_agent: str = "leadworker/0.1 (+https://github.com/leadworker/leadworker)"
     page_timeout: float = Field(15.0, gt=0)
@@ -210,6 +203,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return parse_resolve(value)
         return value
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _parse_allowed_networks(cls, value: Any) -> Any:
+        items = [item.strip() for item in value.split(",")] if isinstance(value, str) else value
+        networks: list[str] = []
+        for item in items or []:
+            if not item:
+                continue
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r} is not a network such as 10.20.0.0/16 or 2001:db8::/32") from None
+        return networks
 
     @field_validator("recipe_base_urls", mode="before")
     @classmethod

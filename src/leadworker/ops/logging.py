@@ -2,35 +2,31 @@
 
 Logs go to stderr so that a command's own output (``--json``) stays clean on stdout. The standard-library
 loggers of aio-pika, aiormq and asyncpg go through the same renderer. Every line passes through
-:func:`mask_secrets`, so a password in a URL never reaches a log, whoever logged it.
+:func:`mask_secrets`, so a password or token in a URL, or a secret-named value at any depth, never reaches a log,
+whoever logged it (:mod:`leadworker.masking` says what is masked).
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
 
-_URL_PASSWORD = re.compile(r"(?P<prefix>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<password>[^@/\s]+)(?=@)")
-_SECRET_KEYS = ("password", "secret", "token", "authorization", "api_key", "apikey")
-
-
-def mask_text(text: str) -> str:
-    return _URL_PASSWORD.sub(r"\g<prefix>***", text)
+from leadworker.masking import MASK, is_secret_key, mask_value
 
 
 def mask_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: mask URL passwords in every string value and hide secret-named keys."""
+    """structlog processor: mask credentials in URLs in every string value and hide secret-named keys, in
+    nested dicts and lists too."""
     for key, value in list(event.items()):
-        if any(s in key.lower() for s in _SECRET_KEYS) and value is not None:
-            event[key] = "***"
-        elif isinstance(value, str) and "://" in value:
-            event[key] = mask_text(value)
+        if is_secret_key(key) and value is not None:
+            event[key] = MASK
+        else:
+            event[key] = mask_value(value)
     return event
 
 
