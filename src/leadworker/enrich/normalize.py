@@ -6,7 +6,8 @@
   hint. Numbers valid under no hint are rejected and counted, never part of the canonical record.
 - E-mails lower-cased and syntax-checked with email-validator (no DNS), flagged as role (info@, sales@...) and
   free-mail (gmail.com, web.de...).
-- Website reduced to its registrable domain (:mod:`leadworker.domains`, the bundled public suffix list).
+- Website reduced to its site and the site's identity (:mod:`leadworker.domains`, the bundled public suffix
+  list): a registrable domain, or on a shared platform the host and path that name the business.
 - Company names cleaned (whitespace, shouting or lower-case names re-cased, legal forms such as Pty Ltd, GmbH
   or Inc. recognised and written one way), addresses tidied, the country inferred.
 """
@@ -26,7 +27,7 @@ from phonenumbers import timezone as phone_timezones
 from phonenumbers.phonenumberutil import is_number_type_geographical
 
 from leadworker.contracts import LeadRecord
-from leadworker.domains import country_tld, registrable_domain
+from leadworker.domains import country_tld, registrable_domain, site_of
 from leadworker.regions import region_from_geography, region_from_name, region_from_tld
 
 # --- phones ------------------------------------------------------------------------------------------------
@@ -316,24 +317,17 @@ def tidy_place(raw: str | None) -> str | None:
 # --- websites ----------------------------------------------------------------------------------------------
 
 def normalize_website(raw: str | None) -> tuple[str | None, str | None]:
-    """``(website, registrable domain)``: ``https://www.Acme.co.uk/about`` → ``https://www.acme.co.uk/``,
-    ``acme.co.uk``. A host without a public suffix (an IP address, ``localhost``) keeps its website but has
-    no domain."""
+    """``(website, site identity)`` (see :func:`leadworker.domains.site_of`): ``https://www.Acme.co.uk/about``
+    → ``https://www.acme.co.uk/``, ``acme.co.uk``; ``https://m.facebook.com/BondiBlooms/?ref=x`` →
+    ``https://m.facebook.com/BondiBlooms``, ``facebook.com/bondiblooms``. A host without a public suffix (an IP
+    address, ``localhost``) keeps its website but has no identity; a platform's page that names no business
+    (``https://www.facebook.com/``) is no website."""
     if not raw:
         return None, None
-    text = raw.strip()
-    if "://" not in text:
-        text = "http://" + text.lstrip("/")
-    try:
-        parts = urlsplit(text)
-        host = (parts.hostname or "").lower().rstrip(".")
-        port = parts.port
-    except ValueError:
+    site = site_of(raw)
+    if site is None:
         return None, None
-    if not host or parts.scheme.lower() not in ("http", "https"):
-        return None, None
-    netloc = host if port is None else f"{host}:{port}"
-    return f"{parts.scheme.lower()}://{netloc}/", registrable_domain(host)
+    return site.url, site.identity
 
 
 # --- the whole record --------------------------------------------------------------------------------------
@@ -345,6 +339,7 @@ class NormalizedLead:
     company: CompanyName | None = None
     website: str | None = None
     domain: str | None = None
+    """The website's site identity: its registrable domain, or ``facebook.com/bondiblooms`` on a platform."""
     emails: list[Email] = field(default_factory=list)
     phones: list[Phone] = field(default_factory=list)
     address: str | None = None
@@ -360,7 +355,7 @@ class NormalizedLead:
     rejected: list[Rejected] = field(default_factory=list)
 
     def keys(self) -> list[tuple[str, str]]:
-        """Match keys in priority order: the registrable domain, then e-mails, then E.164 phones."""
+        """Match keys in priority order: the site identity (kind ``domain``), then e-mails, then E.164 phones."""
         keys: list[tuple[str, str]] = []
         if self.domain:
             keys.append(("domain", self.domain))
@@ -417,7 +412,8 @@ def normalize_record(record: LeadRecord, *, geography: str | None = None) -> Nor
     lead.company = clean_company_name(record.company_name) if record.company_name else None
     lead.website, lead.domain = normalize_website(record.website)
     if record.website and lead.website is None:
-        lead.rejected.append(Rejected("website", record.website, "not an http(s) address"))
+        lead.rejected.append(Rejected("website", record.website,
+                                      "not an http(s) address, or a platform's page that names no business"))
 
     address = tidy_address(record.address)
     record_country = region_from_name(record.country) if record.country else None

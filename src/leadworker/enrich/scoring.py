@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadworker.domains import registrable_domain
+from leadworker.domains import site_identity, site_label
 from leadworker.enrich import SCORE_COMPONENTS
 from leadworker.enrich.normalize import fold
 from leadworker.regions import region_from_geography, region_from_name
@@ -197,7 +197,7 @@ def _completeness(p: LeadProfile) -> Component:
 def _lead_words(p: LeadProfile) -> tuple[list[str], list[str]]:
     """``(strong, weak)`` words: name and categories; description and domain."""
     strong = words(p.company_name) + [w for c in p.categories for w in words(c)]
-    domain_label = (p.domain or "").split(".")[0]
+    domain_label = site_label(p.domain or "")
     weak = words(p.description) + words(domain_label.replace("-", " "))
     return strong, weak
 
@@ -262,7 +262,7 @@ def _email_quality(p: LeadProfile) -> tuple[float, str]:
     best, label = 0.0, "no e-mail"
     for email in p.emails:
         domain = email.address.rpartition("@")[2]
-        own = not email.free and (p.domain is None or (registrable_domain(domain) or domain) == p.domain)
+        own = not email.free and (p.domain is None or (site_identity(domain) or domain) == p.domain)
         if not email.role and own:
             value, kind = 1.0, "direct e-mail"
         elif not email.role or own:

@@ -31,7 +31,7 @@ import structlog
 from protego import Protego
 
 from leadworker.contracts import LeadRecord, ScrapeJob
-from leadworker.domains import country_tld, registrable_domain
+from leadworker.domains import country_tld, registrable_domain, site_identity, site_of
 from leadworker.errors import LeadworkerError, PermanentError, TransientError, one_line
 from leadworker.regions import region_from_geography, region_from_tld
 from leadworker.scrape.browser import RenderSession
@@ -479,10 +479,10 @@ def fold_site(start: str, domain: str, pages: list[PageFacts], region: str | Non
         evidence["company_name"] = next(url for _, _, n, url in sorted(names) if n == name)
     if addresses:
         evidence["address"] = addresses[0][1]
-    parts = urlsplit(start)
+    site = site_of(start)
     return LeadRecord(
         company_name=name,
-        website=f"{parts.scheme}://{parts.netloc}/",
+        website=site.url if site is not None else start,
         emails=sorted(emails),
         phones=sorted(phones),
         address=addresses[0][0] if addresses else None,
@@ -518,7 +518,7 @@ async def crawl_sites(
     scripts = ScriptScanner(fetcher)
     by_site: dict[str, str] = {}
     for target in job.targets:
-        key = registrable_domain(target) or urlsplit(target).hostname or target
+        key = site_identity(target) or urlsplit(target).hostname or target
         by_site.setdefault(key, target)
     slots = asyncio.Semaphore(SITES_AT_ONCE)
 
