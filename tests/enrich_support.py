@@ -9,7 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -28,6 +28,14 @@ class ReceivedWebhook:
     signature_valid: bool
     status: int
     """What the receiver answered."""
+    raw: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def destination_key(master_secret: str, url: str) -> str:
+    """A destination's signing key, derived as the README documents it."""
+    return hmac.new(master_secret.encode(), b"leadworker-webhook-destination:" + url.encode(),
+                    hashlib.sha256).hexdigest()
 
 
 def verify_signature(secret: str, timestamp: str, signature: str, body: bytes, tolerance: int = 300) -> bool:
@@ -56,11 +64,12 @@ class _Server:
 
 
 class WebhookReceiver(_Server):
-    """Records every POST; answers the scripted statuses first, then 200."""
+    """Records every POST; answers the scripted statuses first, then 200. Verifies with the key of its own URL
+    derived from ``master_secret`` (the worker's ``LEADWORKER_WEBHOOK_SECRET``)."""
 
-    def __init__(self, secret: str = WEBHOOK_SECRET) -> None:
+    def __init__(self, master_secret: str = WEBHOOK_SECRET) -> None:
         super().__init__()
-        self.secret = secret
+        self.master_secret = master_secret
         self.received: list[ReceivedWebhook] = []
         self.script: list[int] = []
         self._lock = threading.Lock()
@@ -76,7 +85,8 @@ class WebhookReceiver(_Server):
 
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        valid = verify_signature(self.secret, request.headers.get("X-Leadworker-Timestamp", "0"),
+        valid = verify_signature(destination_key(self.master_secret, self.url),
+                                 request.headers.get("X-Leadworker-Timestamp", "0"),
                                  request.headers.get("X-Leadworker-Signature", ""), raw)
         with self._lock:
             status = self.script.pop(0) if self.script else 200
@@ -84,7 +94,7 @@ class WebhookReceiver(_Server):
                 event=request.headers.get("X-Leadworker-Event", ""),
                 event_id=request.headers.get("X-Leadworker-Event-Id", ""),
                 attempt=int(request.headers.get("X-Leadworker-Attempt", "0")),
-                body=json.loads(raw), signature_valid=valid, status=status,
+                body=json.loads(raw), signature_valid=valid, status=status, raw=raw, headers=dict(request.headers),
             ))
         return web.Response(status=status, text="ok" if status < 300 else "no")
 

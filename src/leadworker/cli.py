@@ -60,6 +60,8 @@ app.add_typer(leads_app, name="leads")
 maintenance_app = typer.Typer(help="Rescue stuck jobs, delete old ones (also run by --stage maintenance).",
                               no_args_is_help=True)
 app.add_typer(maintenance_app, name="maintenance")
+webhooks_app = typer.Typer(help="Webhook signing keys for receivers.", no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
 
 _overrides: dict[str, Any] = {}
 
@@ -941,6 +943,21 @@ def demo(
     cfg = settings()
     configure_logging("console" if sys.stderr.isatty() else cfg.log_format, "warning")
     raise typer.Exit(asyncio.run(run_demo(cfg, serve=keep_running)))
+
+
+@webhooks_app.command("secret")
+def webhooks_secret(url: str | None = typer.Argument(
+        None, help="The webhook URL exactly as the job names it [default: LEADWORKER_WEBHOOK_URL].")) -> None:
+    """Print the secret a receiver at URL verifies signatures with (derived from LEADWORKER_WEBHOOK_SECRET)."""
+    from leadworker.webhooks import destination_secret
+
+    cfg = settings()
+    target = url or cfg.webhook_url
+    if not target:
+        raise UsageError("give the webhook URL (or set LEADWORKER_WEBHOOK_URL)")
+    if not cfg.webhook_secret:
+        raise UsageError("LEADWORKER_WEBHOOK_SECRET is not set: webhooks are sent unsigned")
+    typer.echo(destination_secret(cfg.webhook_secret, target))
 
 
 @app.command("config")

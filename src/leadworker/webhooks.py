@@ -5,9 +5,15 @@ Headers of every POST (documented in the README, with a verification snippet):
 - ``X-Leadworker-Event``: ``job.completed``, ``job.failed``, ``job.cancelled`` or ``job.enriched``
 - ``X-Leadworker-Event-Id``: the event's id, the same on every retry (receivers dedupe on it)
 - ``X-Leadworker-Timestamp``: Unix seconds when this attempt was signed
-- ``X-Leadworker-Signature``: ``sha256=`` + hex HMAC-SHA256 of ``<timestamp>.<body>`` keyed with
-  ``LEADWORKER_WEBHOOK_SECRET`` (absent when no secret is configured)
+- ``X-Leadworker-Signature``: ``sha256=`` + hex HMAC-SHA256 of ``<timestamp>.<body>`` keyed with the
+  destination's secret (absent when no ``LEADWORKER_WEBHOOK_SECRET`` is configured)
 - ``X-Leadworker-Attempt``: 1 for the first POST of the event, 2 for the next...
+
+The destination's secret is derived from ``LEADWORKER_WEBHOOK_SECRET`` and the webhook URL
+(:func:`destination_secret`), never the global secret itself. Jobs choose their webhook URLs, so a receiver is
+anyone's server: with one shared key, a POST captured by one receiver could be replayed to another within the
+timestamp tolerance, and every receiver holding the key could sign events for all the others. A key per
+destination binds the signature to where it was sent, and a receiver learns nothing that signs for anybody else.
 """
 
 from __future__ import annotations
@@ -45,6 +51,16 @@ def event_id(job_id: uuid.UUID, event: str, transition: int | None = None) -> st
     return f"{job_id}:{event}" + (f":{transition}" if transition is not None else "")
 
 
+DESTINATION_CONTEXT = b"leadworker-webhook-destination:"
+
+
+def destination_secret(secret: str, url: str) -> str:
+    """The signing key of one destination: hex HMAC-SHA256 of ``leadworker-webhook-destination:<url>`` keyed
+    with ``secret`` (``LEADWORKER_WEBHOOK_SECRET``). ``url`` is the webhook URL exactly as the job (or
+    ``LEADWORKER_WEBHOOK_URL``) names it; ``leadworker webhooks secret URL`` prints the key for a receiver."""
+    return hmac.new(secret.encode("utf-8"), DESTINATION_CONTEXT + url.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     """``sha256=<hex>``: HMAC-SHA256 of ``<timestamp>.<body>`` keyed with ``secret``."""
     digest = hmac.new(secret.encode("utf-8"), str(timestamp).encode("ascii") + b"." + body, hashlib.sha256)
@@ -52,7 +68,8 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def verify(secret: str, timestamp: str, signature: str, body: bytes, *, now: float, tolerance: float = 300) -> bool:
-    """What a receiver does: check the signature and that the timestamp is recent (replays are refused)."""
+    """What a receiver does with its destination's ``secret``: check the signature and that the timestamp is
+    recent (replays are refused)."""
     try:
         ts = int(timestamp)
     except ValueError:
@@ -62,9 +79,10 @@ def verify(secret: str, timestamp: str, signature: str, body: bytes, *, now: flo
     return hmac.compare_digest(sign(secret, ts, body), signature)
 
 
-def headers(*, event: str, event_id_: str, body: bytes, secret: str | None, timestamp: int,
+def headers(*, event: str, event_id_: str, body: bytes, url: str, secret: str | None, timestamp: int,
             attempt: int) -> dict[str, str]:
-    """The headers of one POST of an event."""
+    """The headers of one POST of an event to ``url``, signed with that destination's key derived from
+    ``secret`` (unsigned without one)."""
     out = {
         "Content-Type": "application/json",
         EVENT_HEADER: event,
@@ -73,7 +91,7 @@ def headers(*, event: str, event_id_: str, body: bytes, secret: str | None, time
         ATTEMPT_HEADER: str(attempt),
     }
     if secret:
-        out[SIGNATURE_HEADER] = sign(secret, timestamp, body)
+        out[SIGNATURE_HEADER] = sign(destination_secret(secret, url), timestamp, body)
     return out
 
 

@@ -22,8 +22,24 @@ def test_sign_and_verify() -> None:
     assert not webhooks.verify("s3cret", "1700000000", signature, body + b" ", now=1_700_000_100)
     assert not webhooks.verify("s3cret", "1700000001", signature, body, now=1_700_000_100)  # timestamp is signed
     assert not webhooks.verify("s3cret", "1700000000", signature, body, now=1_700_000_000 + 3600)  # replay
-    headers = webhooks.headers(event="job.failed", event_id_="e1", body=body, secret=None, timestamp=1, attempt=2)
+    headers = webhooks.headers(event="job.failed", event_id_="e1", body=body, url="https://a.test/hook", secret=None,
+                               timestamp=1, attempt=2)
     assert webhooks.SIGNATURE_HEADER not in headers and headers[webhooks.ATTEMPT_HEADER] == "2"
+
+
+def test_a_signature_is_bound_to_its_destination() -> None:
+    body = b'{"type":"job.completed"}'
+    now = 1_700_000_000
+    to_a = webhooks.headers(event="job.completed", event_id_="e", body=body, url="https://a.test/hook",
+                            secret="master", timestamp=now, attempt=1)
+    signature, timestamp = to_a[webhooks.SIGNATURE_HEADER], to_a[webhooks.TIMESTAMP_HEADER]
+    key_a = webhooks.destination_secret("master", "https://a.test/hook")
+    key_b = webhooks.destination_secret("master", "https://b.test/hook")
+    assert webhooks.verify(key_a, timestamp, signature, body, now=now)
+    assert not webhooks.verify(key_b, timestamp, signature, body, now=now)  # a replay to B is refused
+    assert not webhooks.verify("master", timestamp, signature, body, now=now)  # the global secret is not the key
+    assert webhooks.destination_secret("master", "https://a.test/hook?x=1") != key_a
+    assert not webhooks.verify(key_a, timestamp, signature, body, now=now + 301)  # the replay window stays
 
 
 def test_readme_snippet_verifies_our_signature() -> None:
@@ -37,11 +53,25 @@ def test_readme_snippet_verifies_our_signature() -> None:
     import time
 
     now = int(time.time())
-    headers = webhooks.headers(event="job.enriched", event_id_="x", body=body, secret="s3cret", timestamp=now,
-                               attempt=1)
-    assert verify("s3cret", headers, body)
-    assert not verify("wrong", headers, body)
-    assert not verify("s3cret", headers, body.replace(b"enriched", b"failed__"))
+    url = "https://crm.test/hooks/leadworker"
+    headers = webhooks.headers(event="job.enriched", event_id_="x", body=body, url=url, secret="s3cret",
+                               timestamp=now, attempt=1)
+    key = webhooks.destination_secret("s3cret", url)
+    assert verify(key, headers, body)
+    assert not verify("s3cret", headers, body)
+    assert not verify(webhooks.destination_secret("s3cret", "https://other.test/hooks/leadworker"), headers, body)
+    assert not verify(key, headers, body.replace(b"enriched", b"failed__"))
+
+
+def test_readme_documents_the_destination_secret_as_computed() -> None:
+    import hashlib
+    import hmac
+
+    text = README.read_text(encoding="utf-8")
+    assert '"leadworker-webhook-destination:" + webhook URL' in text
+    url = "https://crm.test/in?token=1"
+    documented = hmac.new(b"s3cret", b"leadworker-webhook-destination:" + url.encode(), hashlib.sha256).hexdigest()
+    assert webhooks.destination_secret("s3cret", url) == documented
 
 
 def test_event_ids_and_payload() -> None:

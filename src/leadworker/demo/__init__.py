@@ -26,6 +26,7 @@ from leadworker.config import Settings
 from leadworker.contracts import LeadRecord, ScrapeJob
 from leadworker.demo.server import SiteServer
 from leadworker.ops.serving import serve_app
+from leadworker.webhooks import destination_secret
 
 DEMO_DIR = Path(__file__).parent
 SITE_DIR = DEMO_DIR / "site"
@@ -61,10 +62,14 @@ def demo_jobs(server: SiteServer) -> list[ScrapeJob]:
 
 
 class DemoWebhookReceiver:
-    """Receives the demo's webhooks on 127.0.0.1 and checks their signatures as the README shows."""
+    """Receives the demo's webhooks on 127.0.0.1 and checks their signatures as the README shows, with the key
+    of its own URL (what ``leadworker webhooks secret URL`` prints for it)."""
 
-    def __init__(self, secret: str) -> None:
-        self.secret = secret
+    def __init__(self, master_secret: str) -> None:
+        self.master_secret = master_secret
+        """What the worker has as ``LEADWORKER_WEBHOOK_SECRET``."""
+        self.secret = ""
+        """This destination's key, known once the receiver knows its URL."""
         self.events: list[tuple[str, str, bool]] = []
         """``(event, job id, signature valid)``"""
         self.url = ""
@@ -75,6 +80,7 @@ class DemoWebhookReceiver:
         app.router.add_post("/webhook", self._handle)
         self._runner, port = await serve_app(app)
         self.url = f"http://127.0.0.1:{port}/webhook"
+        self.secret = destination_secret(self.master_secret, self.url)
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -112,7 +118,7 @@ async def run_demo(base: Settings, *, serve: bool = False) -> int:
         "metrics_port": 0,
         "retry_backoff": [1.0, 2.0, 5.0],
         "webhook_url": receiver.url,
-        "webhook_secret": receiver.secret,
+        "webhook_secret": receiver.master_secret,
         # The bundled recipe points at bizdirectory.test; the demo serves it on a port of its own.
         "recipe_base_urls": {**base.recipe_base_urls,
                              DIRECTORY_RECIPE: server.url(DIRECTORY_HOST).rstrip("/")},

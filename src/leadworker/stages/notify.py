@@ -1,11 +1,11 @@
 """The notify stage (``jobs.notify``): POST signed job events to the job's webhook, once per event.
 
 The events are published by :class:`leadworker.stages.events.JobNotifier`. Sending, :class:`NotifyStage`: log
-the event in ``webhook_deliveries`` (the body is fixed at the first attempt), claim it, POST it signed
-(:mod:`leadworker.webhooks`), log the attempt. 2xx: delivered. 408, 425, 429, 5xx and network errors are
-transient (the notify queue's retry tiers); any other answer is permanent (dead letter). A job's own webhook URL
-goes through the network guard like any job target; the operator's ``LEADWORKER_WEBHOOK_URL`` is trusted (it may
-well be on a private network).
+the event in ``webhook_deliveries`` (the body is fixed at the first attempt), claim it, POST it signed with
+the destination's key (:mod:`leadworker.webhooks`), log the attempt. 2xx: delivered. 408, 425, 429, 5xx and
+network errors are transient (the notify queue's retry tiers); any other answer is permanent (dead letter). A
+job's own webhook URL goes through the network guard like any job target; the operator's
+``LEADWORKER_WEBHOOK_URL`` is trusted (it may well be on a private network).
 """
 
 from __future__ import annotations
@@ -104,8 +104,8 @@ class NotifyStage:
         if not secret and not self._warned_unsigned:
             self._warned_unsigned = True
             log.warning("LEADWORKER_WEBHOOK_SECRET is not set: webhooks are sent unsigned")
-        headers = webhooks.headers(event=claimed.event, event_id_=claimed.event_id, body=body, secret=secret,
-                                   timestamp=int(time.time()), attempt=claimed.attempt)
+        headers = webhooks.headers(event=claimed.event, event_id_=claimed.event_id, body=body, url=claimed.url,
+                                   secret=secret, timestamp=int(time.time()), attempt=claimed.attempt)
         guarded = claimed.url != self.settings.webhook_url
         target = mask_url(claimed.url)
         started = time.monotonic()
