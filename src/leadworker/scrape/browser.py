@@ -4,18 +4,22 @@ Playwright is imported only when a page first needs the browser, so an idle work
 statically) does not pay for it. :class:`BrowserPool` owns the browser:
 
 - launched lazily with the executable from ``LEADWORKER_BROWSER_EXECUTABLE``, else Playwright's own download,
-  else Debian's ``/usr/bin/chromium-headless-shell``, else ``/usr/bin/chromium``; the resolver override
-  (``LEADWORKER_RESOLVE``) reaches Chromium as ``--host-resolver-rules``;
+  else Debian's ``/usr/bin/chromium-headless-shell``, else ``/usr/bin/chromium``;
 - relaunched after ``browser_restart_pages`` pages (contexts grow), or when it disconnects or crashes; a
   render that fails because its target closed is retried once on a fresh browser;
 - closed after ``browser_idle_seconds`` without work and on worker shutdown; any Chromium process of ours
   still alive after a close is killed, so none is left behind.
 
-Every request the browser makes goes through the network guard. Navigation documents are not fetched by
-Chromium at all: the static fetcher (which checks every redirect hop, honours per-host politeness and the body
-limit) fetches them and the page is fulfilled from that answer — Playwright does not route the hops of a
-redirect, so letting Chromium follow them would bypass the guard. Sub-resources (scripts, XHR, fetch) are
-checked host by host; images, fonts and media are blocked.
+Every request the browser makes goes through the network guard. Chromium's only route out is the pool's
+:class:`~leadworker.scrape.egress.EgressProxy` (``--proxy-server``, loopback included, with Chromium's own
+resolver mapped to nothing, QUIC, DNS prefetch and non-proxied WebRTC off): every request, every redirect hop
+and every WebSocket is resolved there once, checked, and connected to the checked address.
+
+Navigation documents are not fetched by Chromium at all: the static fetcher (which checks every redirect hop,
+honours per-host politeness and the body limit) fetches them and the page is fulfilled from that answer —
+Playwright does not route the hops of a redirect, so letting Chromium follow them would bypass per-host
+politeness and robots.txt. Sub-resources (scripts, XHR, fetch) are also checked host by host before they
+leave (so that a job's log names what was refused); images, fonts and media are blocked.
 
 After ``load`` a render waits, bounded by ``render_settle``, until the page is quiet: no pending short timers,
 no fetch/XHR in flight and no DOM change for a moment (some pages inject their contacts a few hundred
@@ -41,8 +45,9 @@ import structlog
 from leadworker.config import Settings
 from leadworker.errors import LeadworkerError, TransientError
 from leadworker.ops.metrics import Metrics
+from leadworker.scrape.egress import EgressProxy
 from leadworker.scrape.fetch import FetchError, Page, StaticFetcher, status_label
-from leadworker.scrape.guard import ForbiddenTarget, resolve_for_browser
+from leadworker.scrape.guard import ForbiddenTarget
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; the import itself is lazy
     from playwright.async_api import Browser, BrowserContext, Playwright, Route
@@ -63,6 +68,13 @@ BROWSER_ARGS = (
     "--disable-extensions",
     "--disable-default-apps",
     "--mute-audio",
+    # The egress proxy is the only route (see the module docstring): loopback goes through it too, and
+    # nothing leaves beside it — no QUIC, no DNS prefetch, no WebRTC over UDP.
+    "--proxy-bypass-list=<-loopback>",
+    "--disable-quic",
+    "--dns-prefetch-disable",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
     # Documents are fulfilled from the static fetch (see the module docstring): Chromium then sees no address
     # for the page and its local-network checks would refuse its sub-resources on the addresses that the
     # network guard has allowed (LEADWORKER_ALLOW_PRIVATE_NETWORKS, staging). The guard decides, not Chromium.
@@ -253,6 +265,8 @@ class BrowserPool:
         self.fetcher = fetcher
         self.guard = fetcher.guard
         self.metrics = metrics
+        self.egress = EgressProxy(self.guard)
+        """Chromium's only route out, started with the first browser and closed with the pool."""
         self._playwright: Playwright | None = None
         self._current: _Generation | None = None
         self._generations: list[_Generation] = []
@@ -295,6 +309,7 @@ class BrowserPool:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._playwright.stop(), self.settings.browser_close_timeout * 2)
                 self._playwright = None
+        await self.egress.close()
 
     # --- browser lifetime ----------------------------------------------------------------------------------
 
@@ -343,10 +358,8 @@ class BrowserPool:
         except Exception:
             playwright_path = None
         executable = find_executable(self.settings.browser_executable, playwright_path)
-        args = list(BROWSER_ARGS)
-        rules = self.guard.chromium_host_rules()
-        if rules:
-            args.append(f"--host-resolver-rules={rules}")
+        await self.egress.start()
+        args = [*BROWSER_ARGS, f"--proxy-server={self.egress.url}"]
         try:
             browser = await asyncio.wait_for(self._playwright.chromium.launch(
                 executable_path=executable, args=args, headless=True, handle_sigint=False,
@@ -531,7 +544,7 @@ class BrowserPool:
             session.refused.append(f"{request.url}: {exc}")
             with contextlib.suppress(Exception):
                 await route.abort("blockedbyclient")
-        except OSError:
+        except (TransientError, OSError):
             with contextlib.suppress(Exception):
                 await route.abort("namenotresolved")
         except Exception:  # the page or browser went away; nothing to answer
@@ -550,7 +563,7 @@ class RenderSession:
         self._generation: _Generation | None = None
         self._context: BrowserContext | None = None
         self._context_pages = 0
-        self._hosts: dict[str, ForbiddenTarget | OSError | None] = {}
+        self._hosts: dict[str, LeadworkerError | OSError | None] = {}
         self._lock = asyncio.Lock()
         self._started = False
 
@@ -594,9 +607,12 @@ class RenderSession:
         """Raise :class:`ForbiddenTarget` (or ``OSError``) if the guard refuses ``host``; cached per job."""
         if host not in self._hosts:
             try:
-                await resolve_for_browser(self.pool.guard, host)
+                egress = self.pool.egress
+                checked = egress.guard.check_host(host)
+                if not egress.guard.allow_private:  # else the proxy's own check is all there is to do
+                    await egress.resolver.resolve(checked)
                 self._hosts[host] = None
-            except (ForbiddenTarget, OSError) as exc:
+            except (ForbiddenTarget, TransientError, OSError) as exc:
                 self._hosts[host] = exc
         error = self._hosts[host]
         if error is not None:

@@ -22,7 +22,7 @@ from leadworker.config import Settings
 from leadworker.errors import LeadworkerError, PermanentError, TransientError
 from leadworker.ops.metrics import Metrics
 from leadworker.ratelimit import retry_after_seconds
-from leadworker.scrape.guard import GuardedResolver, NetworkGuard
+from leadworker.scrape.guard import NetworkGuard
 from leadworker.scrape.politeness import HostLimiter
 
 _TEXT_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml")
@@ -106,8 +106,7 @@ class StaticFetcher:
 
     def _session_or_open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                resolver=GuardedResolver(self.guard),
+            connector = self.guard.connector(
                 limit=300,
                 limit_per_host=self.settings.host_concurrency,
                 ttl_dns_cache=60,

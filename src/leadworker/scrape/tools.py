@@ -30,8 +30,7 @@ class ScrapeTools:
             from leadworker.scrape.fetch import StaticFetcher
             from leadworker.scrape.guard import NetworkGuard
 
-            guard = NetworkGuard(allow_private=self.settings.allow_private_networks,
-                                 overrides=self.settings.resolve)
+            guard = NetworkGuard.from_settings(self.settings)
             self._fetcher = StaticFetcher(self.settings, guard, metrics=self.metrics)
         return self._fetcher
 

@@ -25,7 +25,7 @@ from leadworker.config import Settings, mask_url
 from leadworker.contracts import JobEvent, decode_message
 from leadworker.errors import InvalidMessage, PermanentError, TransientError, one_line
 from leadworker.ops.metrics import Metrics
-from leadworker.scrape.guard import ForbiddenTarget, GuardedResolver, NetworkGuard
+from leadworker.scrape.guard import ForbiddenTarget, NetworkGuard
 from leadworker.stages.events import webhook_url_for
 from leadworker.store import scores
 from leadworker.store import webhooks as log_store
@@ -45,7 +45,7 @@ class NotifyStage:
         self.db = db
         self.settings = settings
         self.metrics = metrics
-        self.guard = NetworkGuard(allow_private=settings.allow_private_networks, overrides=settings.resolve)
+        self.guard = NetworkGuard.from_settings(settings)
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._warned_unsigned = False
 
@@ -54,7 +54,7 @@ class NotifyStage:
         if session is None or session.closed:
             guard = self.guard if guarded else NetworkGuard(allow_private=True, overrides=self.settings.resolve)
             session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(resolver=GuardedResolver(guard), limit=50),
+                connector=guard.connector(limit=50),
                 timeout=aiohttp.ClientTimeout(total=self.settings.webhook_timeout),
                 headers={"User-Agent": self.settings.user_agent},
                 cookie_jar=aiohttp.DummyCookieJar(),
