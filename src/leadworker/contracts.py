@@ -7,6 +7,7 @@ producer is caught at the first delivery, with the field named in the dead-lette
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from typing import Annotated, Any, Literal, TypeVar
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from leadworker.errors import InvalidMessage, PermanentError
+from leadworker.errors import InvalidMessage, PermanentError, one_line
 
 SOURCE_NAMES = ("website", "inline")
 _DIRECTORY_SOURCE = re.compile(r"^directory:[A-Za-z0-9_.-]+$")
@@ -111,6 +112,15 @@ class LeadRecord(LeadFields):
             kept["attributes"] = attributes
             data = kept
         return cls.split_lists(data)
+
+    @field_validator("attributes")
+    @classmethod
+    def _storable_attributes(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Attributes hold anything an import sends: refuse what could never be stored (NUL, deep nesting...)."""
+        problem = structure_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _has_something(self) -> LeadRecord:
@@ -261,7 +271,11 @@ def describe_validation_error(error: ValidationError) -> str:
 
 
 def decode_json_object(body: bytes, max_bytes: int) -> dict[str, Any]:
-    """Decode a message body into a JSON object, or raise :class:`InvalidMessage` saying why not."""
+    """Decode a message body into a JSON object, or raise :class:`InvalidMessage` saying why not.
+
+    Every way a body can fail to decode is an invalid message (permanent: retrying cannot change the bytes),
+    including what Python's decoder or PostgreSQL refuses: see :func:`structure_problem`.
+    """
     if len(body) > max_bytes:
         raise InvalidMessage(
             f"message body is {len(body)} bytes, over the limit of {max_bytes}", kind="message_too_large"
@@ -271,19 +285,91 @@ def decode_json_object(body: bytes, max_bytes: int) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise InvalidMessage(f"message body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise InvalidMessage(
             f"message body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise InvalidMessage(f"message body is nested deeper than {MAX_NESTING} levels") from None
+    except ValueError as exc:  # an integer of more digits than Python converts, NaN, Infinity, 1e999
+        raise InvalidMessage(f"message body is not JSON that can be read ({one_line(exc, 200)})") from None
     if not isinstance(data, dict):
         raise InvalidMessage(f"message body is JSON {type(data).__name__}, expected an object")
+    if body.count(b"[") + body.count(b"{") > MAX_NESTING or has_suspect_text(body):
+        problem = structure_problem(data)
+        if problem:
+            raise InvalidMessage(problem)
     return data
+
+
+MAX_NESTING = 32
+"""Levels of arrays and objects a message may nest (the contracts need 4; imported attributes are flat)."""
+
+_SUSPECT_TEXT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+"""The escapes that text PostgreSQL cannot store needs: NUL, and surrogates (paired ones are fine)."""
+
+
+def has_suspect_text(body: bytes) -> bool:
+    """Whether ``body`` may hold text that :func:`structure_problem` refuses (a cheap scan of the bytes)."""
+    return _SUSPECT_TEXT.search(body) is not None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+def structure_problem(data: Any) -> str | None:
+    """What makes decoded ``data`` impossible to handle, on one line naming the place; None if nothing.
+
+    Nesting deeper than :data:`MAX_NESTING` (it breaks serializers further on), text with NUL or a lone
+    surrogate, numbers that are not finite: PostgreSQL stores none of them, so the job could never be recorded.
+    """
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        problem = None
+        if len(path) > MAX_NESTING:
+            return f"{_place(path[:3])}...: nested deeper than {MAX_NESTING} levels"
+        if isinstance(value, str):
+            problem = _text_problem(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            problem = f"{value} is not a finite number"
+        elif isinstance(value, dict):
+            problem = next(filter(None, map(_text_problem, value)), None)
+            stack.extend((item, (*path, key)) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, (*path, index)) for index, item in enumerate(value))
+        if problem:
+            return f"{_place(path)}: {problem}"
+    return None
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "text contains a NUL character (\\u0000)"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text contains a lone surrogate, which is not Unicode"
+    return None
+
+
+def _place(path: tuple[str | int, ...]) -> str:
+    return ".".join(str(p) for p in path) or "message"
 
 
 def decode_scrape_job(body: bytes, max_bytes: int) -> ScrapeJob:
     """Decode and validate a ``scrape_jobs`` message body."""
-    if len(body) <= max_bytes:
+    if len(body) <= max_bytes and not has_suspect_text(body):
         try:
             return ScrapeJob.model_validate_json(body)  # the fast path: parsed and validated in pydantic-core
         except ValidationError:
@@ -319,7 +405,7 @@ def job_id_hint(body: bytes, message_id: str | None, max_bytes: int) -> uuid.UUI
             data = json.loads(body)
             if isinstance(data, dict):
                 candidates.append(data.get("job_id"))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, or not JSON Python reads: no hint in it
             pass
     candidates.append(message_id)
     for candidate in candidates:

@@ -143,3 +143,75 @@ async def _depth_is(settings: Settings, queue: str, n: int) -> bool:
 
 async def _status_is(db: Database, job_id: uuid.UUID, status: str) -> bool:
     return await db.fetchval("SELECT status FROM scrape_jobs WHERE id = $1", job_id) == status
+
+
+async def test_poison_by_structure_is_parked_at_once(fault_settings: Settings, db: Database, world: LoadWorld,
+                                                     spawn: Any) -> None:
+    """Bodies that are JSON-shaped but break the decoder (a RecursionError, a ValueError) or the database (NUL,
+    a lone surrogate) are invalid messages: parked on their first delivery, in seconds; the worker goes on."""
+    topology = Topology.from_settings(fault_settings)
+    queue, dead_queue = topology.work_queue("scrape"), topology.dead_queue(topology.work_queue("scrape"))
+    cfg = fault_settings.model_copy(update={"max_attempts": 2})
+    nul_id = uuid.uuid4()
+    poison: dict[str, tuple[bytes, str]] = {
+        "nested-array": (b"[" * 100_000, "nested deeper than"),
+        "nested-in-object": (b'{"job_id": "' + str(uuid.uuid4()).encode() + b'", "x": ' + b"[" * 100_000,
+                             "nested deeper than"),
+        "huge-integer": (b'{"max_pages": ' + b"9" * 5000 + b"}", "integer string conversion"),
+        "not-a-number": (b'{"job_id": "' + str(uuid.uuid4()).encode() + b'", "max_pages": NaN}', "NaN"),
+        "nul-text": (json.dumps({"job_id": str(nul_id), "user_id": "a\x00b",
+                                 "targets": ["http://a.test/"]}).encode(), "user_id: text contains a NUL"),
+        "lone-surrogate": (b'{"job_id": "' + str(uuid.uuid4()).encode()
+                           + b'", "source_types": ["inline"], "leads": [{"company_name": "\\ud800"}]}',
+                           "company_name"),
+    }
+    worker = await spawn(cfg, "--stage", "scrape")
+    for name, (body, _) in poison.items():
+        await support.publish_raw(cfg, queue, body, message_id=str(nul_id) if name == "nul-text" else name)
+
+    await support.wait_for(lambda: _depth_is(cfg, dead_queue, len(poison)), timeout=60,
+                           what="every poison message parked")
+    dead = {m.message_id: describe(m, dead_queue) for m in await support.queue_messages(cfg, dead_queue)}
+    for name, (_, reason) in poison.items():
+        letter = dead[str(nul_id) if name == "nul-text" else name]
+        assert letter.kind == "invalid_message" and letter.attempts == 1, (name, letter)
+        assert reason in letter.reason, (name, letter.reason)
+    row = await db.fetchrow("SELECT status, error_kind FROM scrape_jobs WHERE id = $1", nul_id)
+    assert row is not None and (row["status"], row["error_kind"]) == ("failed", "invalid_message")
+    # The worker is alive and still works.
+    assert worker.process.returncode is None
+    good = world.jobs()[:3]
+    await support.publish(cfg, db, good)
+    await support.wait_for(lambda: _all_completed(db, [j.job_id for j in good]), timeout=60, what="good jobs")
+    assert worker.process.returncode is None
+    assert await support.queue_depth(cfg, queue) == 0
+
+
+async def test_a_failing_dead_letter_hook_still_parks_the_message(fault_settings: Settings, db: Database) -> None:
+    """The dead-letter hook records the failure on the job row; when that write fails (here a trigger refuses
+    it, as a constraint would) the message is parked and acked all the same, not left unsettled."""
+    await db.execute("""
+        CREATE FUNCTION refuse_failed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'failing this job is refused'; END $$;
+        CREATE TRIGGER refuse_failed BEFORE INSERT OR UPDATE ON scrape_jobs
+            FOR EACH ROW WHEN (NEW.status = 'failed') EXECUTE FUNCTION refuse_failed();
+    """)
+    topology = Topology.from_settings(fault_settings)
+    queue, dead_queue = topology.work_queue("scrape"), topology.dead_queue(topology.work_queue("scrape"))
+    job_id = uuid.uuid4()
+    await support.publish_raw(fault_settings, queue, json.dumps({"job_id": str(job_id), "max_pages": "many",
+                                                                 "targets": ["http://a.test/"]}).encode(),
+                              message_id=str(job_id))
+    async with support.running_worker(fault_settings) as worker:
+        await support.wait_for(lambda: _depth_is(fault_settings, dead_queue, 1), timeout=30, what="parked")
+    # Acked: had the delivery stayed unsettled, the worker's stop would have returned it to the queue.
+    assert await support.queue_depth(fault_settings, queue) == 0
+    failures = worker.metrics.registry.get_sample_value("leadworker_hook_failures_total", {"queue": queue})
+    (letter,) = [describe(m, dead_queue) for m in await support.queue_messages(fault_settings, dead_queue)]
+    assert letter.kind == "invalid_message" and "max_pages" in letter.reason
+    assert failures == 1
+    assert await db.fetchval("SELECT count(*) FROM scrape_jobs WHERE id = $1", job_id) == 0
+
+
+async def _all_completed(db: Database, job_ids: list[uuid.UUID]) -> bool:
+    return await count_status(db, job_ids, "completed") == len(job_ids)

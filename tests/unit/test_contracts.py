@@ -26,12 +26,41 @@ def test_valid_job_round_trips() -> None:
         (b"{oops", "not JSON"),
         (b"[1, 2]", "JSON list, expected an object"),
         (b"x" * (LIMIT + 1), "over the limit"),
+        (b"[" * 100_000, "nested deeper than 32 levels"),
+        (b'{"a": ' * 5_000 + b"1" + b"}" * 5_000, "nested deeper than 32 levels"),
+        (body(pad=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]), "nested deeper than"),
+        (b'{"max_pages": ' + b"9" * 5_000 + b"}", "integer string conversion"),
+        (b'{"max_pages": NaN}', "NaN is not a JSON number"),
+        (b'{"max_pages": -Infinity}', "-Infinity is not a JSON number"),
+        (b'{"max_pages": 1e999}', "1e999 is out of range"),
+        (body(user_id="a\x00b"), "user_id: text contains a NUL character"),
+        (body(user_id="\ud800"), "user_id: text contains a lone surrogate"),
+        (body(source_types=["inline"], leads=[{"company_name": "A", "crm": {"note": "\udfff"}}]),
+         "leads.0.crm.note: text contains a lone surrogate"),
+        (body(source_types=["inline"], leads=[{"company_name": "A", "crm": 0}]).replace(b": 0}", b": 1e999}"),
+         "1e999 is out of range"),
     ],
 )
 def test_undecodable_bodies_are_invalid(raw: bytes, expected: str) -> None:
     with pytest.raises(InvalidMessage) as caught:
         decode_scrape_job(raw, LIMIT)
     assert expected in str(caught.value)
+
+
+def test_paired_surrogates_and_escaped_backslashes_are_fine() -> None:
+    job = decode_scrape_job(body(user_id="smile \U0001f600", industry="C:\\u0000 is a path"), LIMIT)
+    assert job.user_id == "smile \U0001f600" and job.industry == "C:\\u0000 is a path"
+
+
+def test_imported_attributes_must_be_storable() -> None:
+    with pytest.raises(ValueError, match="NUL"):
+        LeadRecord.model_validate({"company_name": "A", "crm": ["ok", "a\x00"]})
+    deep: object = 1
+    for _ in range(40):
+        deep = {"a": deep}
+    with pytest.raises(ValueError, match="nested deeper"):
+        LeadRecord.model_validate({"company_name": "A", "attributes": {"k": deep}})
+    assert LeadRecord.model_validate({"company_name": "A", "crm": {"id": 5, "tags": ["x"]}}).attributes
 
 
 def test_field_errors_name_the_field() -> None:
@@ -70,6 +99,8 @@ def test_job_id_hint() -> None:
     assert job_id_hint(b"garbage", "not-a-uuid", LIMIT) is None
     big = json.dumps({"job_id": str(ident), "pad": "x" * 100}).encode()
     assert job_id_hint(big, None, 50) is None
+    assert job_id_hint(b"[" * 100_000, str(ident), LIMIT) == ident
+    assert job_id_hint(b'{"job_id": ' + b"9" * 5_000 + b"}", None, LIMIT) is None
 
 
 def test_normalize_batch_reads_the_single_job_shape() -> None:

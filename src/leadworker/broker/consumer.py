@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -300,13 +300,13 @@ class StageConsumer:
             try:
                 if outcome is Outcome.RETRY:
                     delay = self.topology.retry_backoff[self.topology.retry_tier(delivery.attempt) - 1]
-                    await self.handler.on_retry(delivery, decision, delay)
+                    await self._record(delivery, self.handler.on_retry(delivery, decision, delay))
                     await self._publish_retry(delivery, decision)
                     dlog.warning("retrying", attempt=delivery.attempt, kind=decision.kind,
                                  error=decision.error, delay=delay,
                                  seconds=round(time.monotonic() - delivery.received, 3))
                 else:
-                    await self.handler.on_dead(delivery, decision)
+                    await self._record(delivery, self.handler.on_dead(delivery, decision))
                     await self._publish_dead(delivery, decision)
                     self.metrics.dead_letters.labels(self.queue_name, decision.kind).inc()
                     dlog.error("dead-lettered", attempt=delivery.attempt, kind=decision.kind,
@@ -326,6 +326,22 @@ class StageConsumer:
         else:
             await self._ack(delivery)
         self._settled[outcome].inc()
+
+    async def _record(self, delivery: Delivery, hook: Awaitable[None]) -> None:
+        """Run the stage's ``on_retry`` / ``on_dead`` hook, which records the decision on the job row.
+
+        Only our database being down (:class:`ServiceUnavailable`) stops the message from moving. Any other
+        failure of the hook is logged and the decision carried out all the same: a hook that fails for a given
+        message fails every time, and raising here would leave the delivery neither acked nor parked, coming
+        back after each consumer timeout, forever.
+        """
+        try:
+            await hook
+        except ServiceUnavailable:
+            raise
+        except Exception as exc:
+            self.metrics.hook_failures.labels(self.queue_name).inc()
+            delivery.log.error("job row not updated; the message moves all the same", error=repr(exc)[:500])
 
     def _forwarded_headers(self, delivery: Delivery) -> dict[str, Any]:
         headers = {k: v for k, v in (delivery.message.headers or {}).items() if k not in _BROKER_HEADERS}

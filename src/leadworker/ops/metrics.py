@@ -30,6 +30,12 @@ class Metrics:
             ["queue", "kind"],
             registry=r,
         )
+        self.hook_failures = Counter(
+            "leadworker_hook_failures",
+            "Retry or dead-letter hooks that failed to record on the job row (the message moved all the same).",
+            ["queue"],
+            registry=r,
+        )
         self.handler_duration = Histogram(
             "leadworker_handler_duration_seconds",
             "Time from delivery to settlement, by stage.",
