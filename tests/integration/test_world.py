@@ -19,6 +19,8 @@ from chromium import chromium_processes
 from leadworker.config import Settings
 from leadworker.contracts import ScrapeJob
 from leadworker.store import jobs as jobstore
+from leadworker.store.canonical import leads_of_raw
+from leadworker.store.leads import job_leads
 from leadworker.store.pool import Database
 from world import World, WorldServer, generate_world
 from world.score import score
@@ -122,9 +124,39 @@ async def test_world_directory_is_read_page_by_page(settings: Settings, db: Data
     listing = world.directory_listing
     assert row["pages"] == (len(listing) + 9) // 10
     assert len(records) == len(listing)
-    by_name = {r["company_name"]: r for r in records}
+    by_website = {r["website"]: r for r in records}  # a business listed twice has one name and two websites
     for entry in listing:
-        record = by_name[entry["company_name"]]
+        record = by_website[entry["website"].replace("{{port}}", str(world_server.port))]
+        assert record["company_name"] == entry["company_name"]
         assert record["phones"] == [entry["phone"].split(";")[0]]
-        assert record["website"] == entry["website"].replace("{{port}}", str(world_server.port))
         assert record["evidence"][record["phones"][0]].startswith(world_server.url(world.directory_host, "/results"))
+
+
+async def test_platform_businesses_in_the_directory_are_one_lead_each(
+        settings: Settings, db: Database, world: World, world_server: WorldServer, tmp_path: Path) -> None:
+    # Three Facebook pages, two Shopify shops, two Wix sites of one account...: a lead each, identified by the
+    # page (issue #11); the page listed twice under two URLs of it is one lead with both listings' phones.
+    (tmp_path / "world-directory.yaml").write_text(WORLD_RECIPE)
+    cfg = settings.model_copy(update={
+        "resolve": world.resolve_override(), "recipes_dir": tmp_path,
+        "recipe_base_urls": {"world-directory": world_server.url(world.directory_host).rstrip("/")},
+    })
+    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["directory:world-directory"], search_query="anything",
+                    max_pages=100, render="static")
+    await support.publish(cfg, db, [job])
+
+    await support.run_until_idle(cfg, ("scrape", "normalize"), idle=1.0)
+
+    raw_ids = {lead["record"]["website"]: lead["id"] for lead in await job_leads(db, job.job_id)}  # type: ignore[index]
+    assert len(world.platform_businesses) >= 10
+    found: dict[int, str] = {}
+    for business in world.platform_businesses:
+        listed = [raw_ids[w.replace("{{port}}", str(world_server.port))] for w in business.websites]
+        leads = await leads_of_raw(db, listed)  # type: ignore[arg-type]
+        assert len(leads) == 1, (business, leads)
+        lead = await db.fetchrow("SELECT company_name, domain, phones FROM leads WHERE id = $1", leads[0])
+        assert lead is not None
+        assert (lead["company_name"], lead["domain"]) == (business.name, business.identity)
+        assert set(lead["phones"]) == business.phones
+        assert leads[0] not in found, (business.name, found.get(leads[0]))
+        found[leads[0]] = business.name

@@ -69,6 +69,19 @@ class SiteTruth:
 
 
 @dataclass
+class ListedBusiness:
+    """A directory entry whose website is a page on a shared platform (Facebook, Shopify, Wix...): one lead, however
+    many businesses share the platform and however many URL variants of its page the directory lists."""
+
+    name: str
+    identity: str
+    """The site identity its lead must have (``facebook.com/<page>``, ``<shop>.myshopify.com``)."""
+    websites: list[str]
+    """Every URL the directory lists it under (with ``{{port}}``)."""
+    phones: set[str] = field(default_factory=set)
+
+
+@dataclass
 class World:
     seed: int
     routes: dict[str, dict[str, Response]]
@@ -76,6 +89,8 @@ class World:
     directory_host: str
     directory_listing: list[dict[str, str]]
     """What the directory lists: company_name, phone (E.164), website (with ``{{port}}``)."""
+    platform_businesses: list[ListedBusiness] = field(default_factory=list)
+    """Businesses of the directory whose website is a page on a shared platform (see :func:`_platform_businesses`)."""
 
     @property
     def hosts(self) -> list[str]:
@@ -633,8 +648,68 @@ def generate_world(seed: int, sites: int = 40, *, script_share: float = 0.2, hug
     directory_host = f"directory-{seed}.test"
     listing = [{"company_name": t.name, "phone": sorted(t.phones)[0] if t.phones else "",
                 "website": f"http://{t.host}:{{{{port}}}}/"} for t in truths[:sites]]
+    platform, platform_listing, platform_routes = _platform_businesses(
+        random.Random(f"{seed}:platforms"), {p for t in truths for p in t.phones})
+    listing += platform_listing
+    for host, pages in platform_routes.items():
+        routes.setdefault(host, {}).update(pages)
     routes[directory_host] = _directory(listing)
-    return World(seed=seed, routes=routes, sites=truths, directory_host=directory_host, directory_listing=listing)
+    return World(seed=seed, routes=routes, sites=truths, directory_host=directory_host, directory_listing=listing,
+                 platform_businesses=platform)
+
+
+PLATFORM_PAGES = (
+    # (host, path) of a business's page; {slug} names the business, {user} the account hosting several sites
+    ("www.facebook.com", "/{slug}"), ("www.facebook.com", "/{slug}"), ("www.facebook.com", "/{slug}"),
+    ("{slug}.myshopify.com", "/"), ("{slug}.myshopify.com", "/"),
+    ("{user}.wixsite.com", "/{slug}"), ("{user}.wixsite.com", "/{slug}"),
+    ("www.instagram.com", "/{slug}/"), ("sites.google.com", "/view/{slug}"), ("linktr.ee", "/{slug}"),
+)
+
+
+def _platform_businesses(rng: random.Random, taken: set[str]) -> tuple[
+        list[ListedBusiness], list[dict[str, str]], dict[str, dict[str, Response]]]:
+    """Businesses whose website is a page on a shared platform: three on facebook.com, two shops on
+    myshopify.com, two sites under one wixsite.com account, one each on Instagram, Google Sites and Linktree.
+    The first Facebook page is listed a second time under another URL of the same page (``m.`` host, its
+    name's case, a trailing slash and a query) with its other phone. Returns the truth, the directory entries
+    and the pages each platform serves."""
+    user = "".join(rng.choice(string.ascii_lowercase) for _ in range(6))
+    businesses: list[ListedBusiness] = []
+    entries: list[dict[str, str]] = []
+    routes: dict[str, dict[str, Response]] = {}
+    names: set[str] = set()
+    for index, (host_template, path_template) in enumerate(PLATFORM_PAGES):
+        region = rng.choice(sorted(COUNTRIES))
+        name = ""
+        while not name or name in names:
+            name = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {rng.choice(TRADES)}"
+        names.add(name)
+        slug = name.lower().replace(" ", "")
+        host = host_template.format(slug=slug, user=user)
+        path = path_template.format(slug=slug)
+        phones = []
+        while len(phones) < 2:
+            phone = e164(_valid_number(rng, region, mobile=bool(len(phones))))
+            if phone not in taken:
+                taken.add(phone)
+                phones.append(phone)
+        website = f"http://{host}:{{{{port}}}}{path}"
+        identity = host.removeprefix("www.") + path.rstrip("/") if path != "/" else host
+        business = ListedBusiness(name=name, identity=identity, websites=[website], phones={phones[0]})
+        entries.append({"company_name": name, "phone": phones[0], "website": website})
+        if index == 0:  # the same page again, as another listing wrote it
+            variant = f"http://m.facebook.com:{{{{port}}}}/{name.title().replace(' ', '')}/?ref=page_internal"
+            business.websites.append(variant)
+            business.phones.add(phones[1])
+            entries.append({"company_name": name, "phone": phones[1], "website": variant})
+        businesses.append(business)
+        shown = phonenumbers.format_number(phonenumbers.parse(phones[0], None), PhoneNumberFormat.INTERNATIONAL)
+        routes.setdefault(host, {})[path] = Response(body=(
+            f"<!doctype html><html><head><title>{escape(name)}</title></head><body><h1>{escape(name)}</h1>"
+            f"<p>Call us: {shown}</p></body></html>"))
+    routes.setdefault("m.facebook.com", {}).update(routes["www.facebook.com"])
+    return businesses, entries, routes
 
 
 def _directory(listing: list[dict[str, str]], per_page: int = 10) -> dict[str, Response]:
