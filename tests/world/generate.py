@@ -688,7 +688,7 @@ def _platform_businesses(rng: random.Random, taken: set[str]) -> tuple[
         slug = name.lower().replace(" ", "")
         host = host_template.format(slug=slug, user=user)
         path = path_template.format(slug=slug)
-        phones = []
+        phones: list[str] = []
         while len(phones) < 2:
             phone = e164(_valid_number(rng, region, mobile=bool(len(phones))))
             if phone not in taken:
