@@ -47,9 +47,10 @@ from leadworker.errors import LeadworkerError, TransientError
 from leadworker.ops.metrics import Metrics
 from leadworker.scrape.egress import EgressProxy
 from leadworker.scrape.fetch import FetchError, Page, StaticFetcher, status_label
-from leadworker.scrape.guard import ForbiddenTarget
+from leadworker.scrape.guard import ForbiddenTarget, GuardedResolver
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; the import itself is lazy
+    from aiohttp.abc import AbstractResolver
     from playwright.async_api import Browser, BrowserContext, Playwright, Route
     from playwright.async_api import Page as PlaywrightPage
 
@@ -260,12 +261,15 @@ class _Generation:
 class BrowserPool:
     """The process's browser; see the module docstring. Safe to share between concurrent jobs."""
 
-    def __init__(self, settings: Settings, fetcher: StaticFetcher, *, metrics: Metrics | None = None) -> None:
+    def __init__(self, settings: Settings, fetcher: StaticFetcher, *, metrics: Metrics | None = None,
+                 resolver: AbstractResolver | None = None) -> None:
+        """``resolver`` answers the egress proxy's look-ups of names without an override (the system's by
+        default)."""
         self.settings = settings
         self.fetcher = fetcher
         self.guard = fetcher.guard
         self.metrics = metrics
-        self.egress = EgressProxy(self.guard)
+        self.egress = EgressProxy(self.guard, GuardedResolver(self.guard, resolver))
         """Chromium's only route out, started with the first browser and closed with the pool."""
         self._playwright: Playwright | None = None
         self._current: _Generation | None = None
