@@ -307,15 +307,19 @@ async def test_failed_and_cancelled_jobs_notify(settings: Settings, db: Database
     assert [(h["event"], h["status"], h["attempts"]) for h in hooks] == [("job.failed", "delivered", 1)]
 
 
+@pytest.mark.parametrize("spelling", ["127.0.0.1", "１２７.０.０.１", "127。0。0。1", "2130706433", "0x7f.1",
+                                      "[::ffff:127.0.0.1]"])
 async def test_a_jobs_own_webhook_url_must_pass_the_network_guard(settings: Settings, db: Database,
-                                                                  receiver: WebhookReceiver) -> None:
+                                                                  receiver: WebhookReceiver, spelling: str) -> None:
     cfg = settings.model_copy(update={"allow_private_networks": False, "webhook_secret": WEBHOOK_SECRET})
-    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], webhook_url=receiver.url,
+    hook = receiver.url.replace("127.0.0.1", spelling)
+    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], webhook_url=hook,
                     leads=[LeadRecord(company_name="Sneaky Ltd", emails=["ceo@sneaky.test"])])
     await support.publish(cfg, db, [job])
     await support.run_until_idle(cfg, ALL, idle=0.5)
 
-    assert receiver.received == []  # 127.0.0.1 is not a public address: never contacted
+    assert receiver.received == []  # 127.0.0.1 is not a public address: never contacted, however it is spelled
     rows = await db.fetch("SELECT event, status, last_error FROM webhook_deliveries ORDER BY event")
     assert [(r["event"], r["status"]) for r in rows] == [("job.completed", "dead"), ("job.enriched", "dead")]
-    assert all("not a public address" in r["last_error"] for r in rows)
+    assert all(any(why in r["last_error"] for why in ("not a public address", "numeric spelling", "read by HTTP"))
+               for r in rows), [r["last_error"] for r in rows]

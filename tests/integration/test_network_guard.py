@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import aiohttp
 import pytest
 
 import support
@@ -12,6 +13,7 @@ from leadworker.broker.publisher import ERROR_KIND_HEADER
 from leadworker.broker.topology import Topology
 from leadworker.config import Settings
 from leadworker.contracts import ScrapeJob
+from leadworker.scrape.guard import ForbiddenTarget, NetworkGuard
 from leadworker.store import jobs as jobstore
 from leadworker.store.pool import Database
 
@@ -27,6 +29,16 @@ async def test_private_targets_are_refused_unless_allowed(settings: Settings, db
         "cloud metadata": "http://169.254.169.254/latest/meta-data/",
         "private range": "http://10.0.0.5/",
         "loopback literal": f"http://127.0.0.1:{scripted_site.port}/",
+        # Spellings the HTTP client turns into 127.0.0.1 without asking a resolver (IDNA) or that resolvers read
+        # as it (numeric forms): the guard used to check the string and let the client connect to the address.
+        "fullwidth digits": f"http://１２７.０.０.１:{scripted_site.port}/",
+        "ideographic full stops": f"http://127。0。0。1:{scripted_site.port}/",
+        "fullwidth full stops": f"http://127．0．0．1:{scripted_site.port}/",
+        "one integer": f"http://2130706433:{scripted_site.port}/",
+        "short form": f"http://127.1:{scripted_site.port}/",
+        "octal": f"http://0177.0.0.1:{scripted_site.port}/",
+        "hexadecimal": f"http://0x7f.0.0.1:{scripted_site.port}/",
+        "6to4": f"http://[2002:7f00:1::]:{scripted_site.port}/",
     }
     refused = {name: ScrapeJob(job_id=uuid.uuid4(), targets=[url], max_pages=2) for name, url in targets.items()}
     rendered = ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url("intranet.test")], render="browser")
@@ -38,7 +50,8 @@ async def test_private_targets_are_refused_unless_allowed(settings: Settings, db
         row = await jobstore.get_job(db, job.job_id)
         assert row is not None
         assert (row["status"], row["error_kind"]) == ("failed", "forbidden_target"), (name, dict(row))
-        assert "not a public address" in str(row["error"]) or "public" in str(row["error"]), (name, row["error"])
+        assert any(why in str(row["error"]) for why in ("not a public address", "numeric spelling", "read by HTTP")), (
+            name, row["error"])
         assert row["attempts"] == 1, name  # permanent: not retried
     assert scripted_site.hits == {}  # nothing private was contacted, by the fetcher or the browser
     topology = Topology.from_settings(guarded)
@@ -55,3 +68,20 @@ async def test_private_targets_are_refused_unless_allowed(settings: Settings, db
     row = await jobstore.get_job(db, job.job_id)
     assert row is not None and row["status"] == "completed" and row["found"] == 1
     assert scripted_site.hits.get("/") == 1
+
+
+async def test_the_connector_refuses_an_address_whatever_asked_for_it(scripted_site: support.ScriptedSite) -> None:
+    """The last line: even a request that skipped ``check_url`` cannot connect to a forbidden address."""
+    scripted_site.page("/", "secret")
+    guard = NetworkGuard(allow_private=False)
+    async with aiohttp.ClientSession(connector=guard.connector()) as session:
+        for url in (f"http://127.0.0.1:{scripted_site.port}/", f"http://１２７.０.０.１:{scripted_site.port}/",
+                    f"http://[::ffff:127.0.0.1]:{scripted_site.port}/", f"http://localhost:{scripted_site.port}/"):
+            with pytest.raises(ForbiddenTarget):
+                await session.get(url)
+    assert scripted_site.hits == {}
+    # The control: the same connector with private networks allowed does connect.
+    async with (aiohttp.ClientSession(connector=NetworkGuard(allow_private=True).connector()) as session,
+                session.get(f"http://127.0.0.1:{scripted_site.port}/") as response):
+        assert await response.text() == "secret"
+    assert scripted_site.hits == {"/": 1}
