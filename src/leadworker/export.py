@@ -2,7 +2,8 @@
 
 Rows come from a server-side cursor (:func:`leadworker.store.export.stream_leads`) and are written as they
 arrive, so memory stays flat for any number of leads. CSV cells hold lists joined with ``; `` and nested values
-(score components, sources, provenance) as JSON; JSON Lines keep them nested.
+(score components, sources, provenance) as JSON; JSON Lines keep them nested. Every CSV cell goes through
+:func:`leadworker.spreadsheet.neutralize_cell`: the text is scraped, and a spreadsheet must not run it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import uuid
 from typing import Any, TextIO
 
+from leadworker.spreadsheet import neutralize_cell
 from leadworker.store.export import EXPORT_FIELDS, stream_leads
 from leadworker.store.pool import Database
 
@@ -28,7 +30,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
-def _cell(value: Any) -> str:
+def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -38,6 +40,10 @@ def _cell(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return value.isoformat()
     return str(value)
+
+
+def _cell(value: Any) -> str:
+    return neutralize_cell(_text(value))
 
 
 async def export_leads(db: Database, out: TextIO, *, fmt: str, job_id: uuid.UUID | None = None,
