@@ -29,6 +29,7 @@ from leadworker.broker.publisher import ConfirmedPublisher, PublishError
 from leadworker.broker.topology import Topology, TopologyMismatch, declare_topology
 from leadworker.config import Settings, mask_url
 from leadworker.contracts import LeadRecord, ScrapeJob, describe_validation_error
+from leadworker.controls import escape_controls
 from leadworker.errors import ServiceUnavailable, UsageError, one_line
 from leadworker.ops.logging import configure_logging
 from leadworker.producer import publish_jobs
@@ -108,8 +109,13 @@ def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, default=str, indent=2) + "\n")
 
 
+def shown(value: Any) -> str:
+    """``value`` as text safe to print: stored text is a site's, so its control characters are escaped."""
+    return "" if value is None else escape_controls(str(value))
+
+
 def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
-    text_rows = [[("" if v is None else str(v)) for v in row] for row in rows]
+    text_rows = [[shown(v) for v in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in text_rows:
         for i, cell in enumerate(row):
@@ -469,22 +475,22 @@ def jobs_show(job_id: str = typer.Argument(..., help="The job's id."),
         return
     for key in ("id", "status", "user_id", "attempts", "worker", "pages", "found", "new", "duplicates",
                 "error_kind", "error", "created_at", "started_at", "completed_at"):
-        typer.echo(f"{key:>13}: {'' if row[key] is None else row[key]}")
+        typer.echo(f"{key:>13}: {shown(row[key])}")
     for key in ("normalized", "scored", "invalid_phones", "invalid_emails", "enriched_at", "enrich_error"):
         if key in row:
-            typer.echo(f"{key:>13}: {'' if row[key] is None else row[key]}")
+            typer.echo(f"{key:>13}: {shown(row[key])}")
     if row.get("fanout_deferred"):
         typer.echo(f"{'enrichment':>13}: waiting in the database for a worker that runs the normalize stage")
     typer.echo(f"{'criteria':>13}: {json.dumps(row['criteria'], default=str)[:300]}")
     typer.echo("\nhistory:")
     for e in events:
         typer.echo(f"  {e['at']:%Y-%m-%d %H:%M:%S}  {e['from_status'] or '-':>9} -> {e['to_status']:<9} "
-                   f"attempt {e['attempts']}  {e['worker'] or ''}  {one_line(e['error'] or '', 60)}")
+                   f"attempt {e['attempts']}  {shown(e['worker'])}  {shown(one_line(e['error'] or '', 60))}")
     if hooks:
         typer.echo("\nwebhooks:")
         for w in hooks:
             typer.echo(f"  {w['event']:<14} {w['status']:<9} attempts {w['attempts']}  "
-                       f"{one_line(w['last_error'] or '', 60)}")
+                       f"{shown(one_line(w['last_error'] or '', 60))}")
     typer.echo(f"\nleads ({len(leads)}):")
     print_table(
         [[lead["id"], "new" if lead["is_new"] else "dup", lead["record"].get("company_name"),
@@ -704,7 +710,7 @@ def leads_show(lead_id: str = typer.Argument(..., help="The lead's id (a number)
         value = lead[key]
         if isinstance(value, list):
             value = ", ".join(value)
-        typer.echo(f"{key:>13}: {'' if value is None else value}")
+        typer.echo(f"{key:>13}: {shown(value)}")
     if detail["absorbed"]:
         typer.echo(f"{'absorbed':>13}: {', '.join(str(i) for i in detail['absorbed'])}")
     typer.echo("\nvalues (provenance):")

@@ -10,6 +10,8 @@
   list): a registrable domain, or on a shared platform the host and path that name the business.
 - Company names cleaned (whitespace, shouting or lower-case names re-cased, legal forms such as Pty Ltd, GmbH
   or Inc. recognised and written one way), addresses tidied, the country inferred.
+- Control characters (terminal escape sequences, C0/C1 controls, bidirectional overrides) stripped from every
+  text of the record first (:mod:`leadworker.controls`): a site's text must not drive the terminal that shows it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from email_validator import EmailNotValidError, validate_email
 from phonenumbers import timezone as phone_timezones
 from phonenumbers.phonenumberutil import is_number_type_geographical
 
-from leadworker.contracts import LeadRecord
+from leadworker.contracts import LeadFields, LeadRecord
+from leadworker.controls import strip_controls
 from leadworker.domains import country_tld, registrable_domain, site_of
 from leadworker.regions import region_from_geography, region_from_name, region_from_tld
 
@@ -405,9 +408,34 @@ def _address_country(address: str | None) -> str | None:
     return region_from_name(last) if last else None
 
 
+_TEXT_FIELDS = (*LeadFields.model_fields, "source_url")
+
+
+def _stripped(value: Any) -> Any:
+    if isinstance(value, str):
+        return strip_controls(value)
+    if isinstance(value, list):
+        return [_stripped(v) for v in value]
+    if isinstance(value, dict):
+        return {_stripped(k): _stripped(v) for k, v in value.items()}
+    return value
+
+
+def without_controls(record: LeadRecord) -> LeadRecord:
+    """``record`` with control characters stripped from every text it carries (itself if it had none)."""
+    changes = {}
+    for name in _TEXT_FIELDS:
+        value = getattr(record, name)
+        cleaned = _stripped(value)
+        if cleaned != value:
+            changes[name] = cleaned
+    return record.model_copy(update=changes) if changes else record
+
+
 def normalize_record(record: LeadRecord, *, geography: str | None = None) -> NormalizedLead:
     """Normalize one raw record. ``geography`` is the job's (a region hint for phones, a last guess for the
     country)."""
+    record = without_controls(record)
     lead = NormalizedLead()
     lead.company = clean_company_name(record.company_name) if record.company_name else None
     lead.website, lead.domain = normalize_website(record.website)
