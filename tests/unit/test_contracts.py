@@ -1,4 +1,5 @@
 import json
+import time
 import uuid
 
 import pytest
@@ -7,6 +8,7 @@ from leadworker.contracts import LeadRecord, ScrapeJob, decode_scrape_job, job_i
 from leadworker.errors import InvalidMessage, PermanentError
 
 LIMIT = 1024 * 1024
+MAX_GLOBS, MAX_GLOB_LENGTH, MAX_GLOB_WILDCARDS = 50, 200, 20
 
 
 def body(**fields: object) -> bytes:
@@ -111,3 +113,35 @@ def test_normalize_batch_reads_the_single_job_shape() -> None:
     assert old == NormalizeBatch.of(ident, [3])
     with pytest.raises(ValueError, match="raw_lead_ids"):
         NormalizeBatch.model_validate({"job_id": str(ident)})
+
+
+@pytest.mark.parametrize(("globs", "expected"), [
+    ({"include_paths": ["*" * 5_000] * 100}, "include_paths: List should have at most"),
+    ({"include_paths": ["*" * 5_000]},
+     f"include_paths.0: a path glob is 5000 characters, over the limit of {MAX_GLOB_LENGTH}"),
+    ({"exclude_paths": ["/ok/*", "/*a" * 30]}, "exclude_paths.1: a path glob has 30 wildcards (* ? [), over the limit"),
+    ({"exclude_paths": [" "]}, "exclude_paths.0: a path glob cannot be empty"),
+])
+def test_path_globs_are_bounded(globs: dict[str, list[str]], expected: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(InvalidMessage) as caught:
+        decode_scrape_job(body(**globs), LIMIT)
+    assert expected in str(caught.value) and "\n" not in str(caught.value)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_the_costliest_globs_a_job_may_give_are_cheap() -> None:
+    """Within the limits, compiling and matching every glob a job may give holds the loop for milliseconds."""
+    from leadworker.scrape.crawl import path_allowed
+
+    salt = uuid.uuid4().hex[:8]  # patterns fnmatch has not compiled (and cached) before
+    glob = ("/*a" * MAX_GLOB_WILDCARDS)[:MAX_GLOB_LENGTH - 12]
+    include = [f"{glob}{salt}{i:04d}" for i in range(MAX_GLOBS)]
+    exclude = [f"{glob}{i:04d}{salt}" for i in range(MAX_GLOBS)]
+    legit = ["/de/*", "/kontakt*", "/team/[a-z]*/", "*/about?us*"]
+    job = decode_scrape_job(body(include_paths=include[:-4] + legit, exclude_paths=exclude), LIMIT)
+    started = time.perf_counter()
+    allowed = [path_allowed(path, job.include_paths, job.exclude_paths)
+               for path in ["/kontakt", "/de/impressum", "/team/anna/", "/x/about-us/", "/blog/1", "/a" * 1000]]
+    assert time.perf_counter() - started < 0.25
+    assert allowed == [True, True, True, True, False, False]

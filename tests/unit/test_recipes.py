@@ -1,3 +1,4 @@
+import time
 import uuid
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def test_recipes_dir_comes_first_and_json_works(tmp_path: Path) -> None:
     ("search_url: '{base_url}/s'\nresults: .r\nfields: {company_name: h3}", "has no base_url"),
     ("search_url: 'https://d.test/'\nresults: .r\nfields: {company_name: {selector: h3, pattern: '('}}",
      "not a regular expression"),
+    ("search_url: 'https://d.test/'\nresults: .r\nfields: {company_name: {selector: h3, pattern: '" + "a" * 501
+     + "'}}", "pattern is 501 characters, over the limit of 500"),
 ])
 def test_invalid_recipes_get_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
@@ -83,3 +86,42 @@ def test_fields_are_read_with_evidence() -> None:
                     "phones": ["+494030708090", "+494030708099"], "emails": ["info@nordlicht.test"],
                     "categories": ["Solar", "PV"], "postal_code": "22767"}
     assert evidence["info@nordlicht.test"] == evidence["+494030708090"] == "https://d.test/results?page=2"
+
+
+def _hostile_cards(count: int, text: str) -> list[object]:
+    html = "".join(f'<div class="r"><h3>Firm {i}</h3><p class="a">{text}</p></div>' for i in range(count))
+    return list(LexborHTMLParser(html).css(".r"))
+
+
+def test_a_backtracking_pattern_on_hostile_text_is_cut_short() -> None:
+    """``(a|aa)+c`` on 34 a's takes seconds with ``re``; a recipe pattern gets 50 ms, then matches nothing."""
+    recipe = Recipe.model_validate({
+        "name": "t", "search_url": "https://d.test/", "results": ".r",
+        "fields": {"company_name": "h3", "postal_code": {"selector": ".a", "pattern": r"(a|aa)+c"}},
+    })
+    (card,) = _hostile_cards(1, "a" * 34)
+    data: dict[str, object] = {}
+    started = time.perf_counter()
+    read_fields(card, recipe.fields, "https://d.test/", "DE", data, {})
+    assert time.perf_counter() - started < 0.5
+    assert data == {"company_name": "Firm 0"}
+
+
+def test_patterns_of_one_run_share_a_time_budget() -> None:
+    from leadworker.scrape.patterns import RUN_SECONDS, PatternClock
+
+    recipe = Recipe.model_validate({
+        "name": "t", "search_url": "https://d.test/", "results": ".r",
+        "fields": {"company_name": {"selector": "h3", "pattern": r"Firm (\d+)"},
+                   "postal_code": {"selector": ".a", "pattern": r"(a|aa)+c"}},
+    })
+    clock = PatternClock(recipe="t")
+    started = time.perf_counter()
+    names = []
+    for card in _hostile_cards(60, "a" * 40):
+        data: dict[str, object] = {}
+        read_fields(card, recipe.fields, "https://d.test/", "DE", data, {}, clock)
+        names.append(data.get("company_name"))
+    assert time.perf_counter() - started < RUN_SECONDS + 0.5
+    assert clock.exhausted and clock.timeouts >= 1 and clock.skipped > 0
+    assert names[0] == "0" and names[-1] is None  # good patterns worked until the time was spent

@@ -27,9 +27,9 @@ own detail page (``detail_link``, read with ``detail_fields``), how many listing
 
 A field is a CSS selector (its text), ``selector::attr(name)`` (an attribute) or ``selector::text``, or an
 object ``{selector, attribute, all, pattern}`` (``all`` keeps every match, ``pattern`` a regular expression
-whose first group, or whole match, is kept). Recipes are found by name in ``LEADWORKER_RECIPES_DIR`` and then
-among the bundled ones; ``LEADWORKER_RECIPE_BASE_URLS`` (``name=url,...``) points a recipe's ``{base_url}``
-at a mirror or staging copy.
+whose first group, or whole match, is kept; it runs with a time bound: see :mod:`leadworker.scrape.patterns`).
+Recipes are found by name in ``LEADWORKER_RECIPES_DIR`` and then among the bundled ones;
+``LEADWORKER_RECIPE_BASE_URLS`` (``name=url,...``) points a recipe's ``{base_url}`` at a mirror or staging copy.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ from leadworker.scrape.contacts import clean_email, find_emails, find_phones, pa
 from leadworker.scrape.crawl import CrawlSettings, RobotsCache, ScriptScanner, crawl_site
 from leadworker.scrape.extract import social_network
 from leadworker.scrape.fetch import Page, StaticFetcher
+from leadworker.scrape.patterns import PatternClock, check_pattern
 
 log = structlog.get_logger(__name__)
 
@@ -92,12 +93,7 @@ class FieldSelector(BaseModel):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"pattern {value!r} is not a regular expression: {exc}") from None
-        return value
+        return check_pattern(value) if value is not None else None
 
     @classmethod
     def parse(cls, value: Any) -> Any:
@@ -257,7 +253,7 @@ def find_recipe(name: str, settings: Settings) -> Recipe:
 
 # --- reading results -------------------------------------------------------------------------------------
 
-def _values(node: Any, spec: FieldSelector, base_url: str) -> list[str]:
+def _values(node: Any, spec: FieldSelector, base_url: str, clock: PatternClock) -> list[str]:
     matches = node.css(spec.selector) if spec.all else [m for m in [node.css_first(spec.selector)] if m]
     values: list[str] = []
     for match in matches:
@@ -271,18 +267,21 @@ def _values(node: Any, spec: FieldSelector, base_url: str) -> list[str]:
             raw = match.text(separator=" ", deep=True) or ""
         raw = " ".join(raw.split())
         if spec.pattern:
-            found = re.search(spec.pattern, raw)
-            raw = (found.group(1) if found and found.groups() else found.group(0) if found else "")
+            raw = clock.search(spec.pattern, raw)
         if raw:
             values.append(raw)
     return values
 
 
 def read_fields(node: Any, fields: Mapping[LeadField, FieldSelector], page_url: str, region: str | None,
-                into: dict[str, Any], evidence: dict[str, str]) -> None:
-    """Read ``fields`` from ``node`` into a lead's data, each value's evidence being ``page_url``."""
+                into: dict[str, Any], evidence: dict[str, str], clock: PatternClock | None = None) -> None:
+    """Read ``fields`` from ``node`` into a lead's data, each value's evidence being ``page_url``.
+
+    ``clock`` bounds the time of the fields' patterns; a run passes its own, shared by every result it reads.
+    """
+    clock = clock or PatternClock()
     for name, spec in fields.items():
-        values = _values(node, spec, page_url)
+        values = _values(node, spec, page_url, clock)
         if not values:
             continue
         if name == "emails":
@@ -333,6 +332,7 @@ class DirectoryRun:
         self.deadline = deadline
         self.pages = 0
         self.robots = RobotsCache(fetcher, settings.user_agent)
+        self.clock = PatternClock(recipe=recipe.name)
         host = urlsplit(recipe.base_url or recipe.search_url).hostname or ""
         self.region = (region_from_geography(job.geography)
                        or (region_from_name(recipe.country) if recipe.country else None)
@@ -379,10 +379,10 @@ class DirectoryRun:
             for card in tree.css(self.recipe.results):
                 data: dict[str, Any] = {}
                 evidence: dict[str, str] = {}
-                read_fields(card, self.recipe.fields, page.final_url, self.region, data, evidence)
+                read_fields(card, self.recipe.fields, page.final_url, self.region, data, evidence, self.clock)
                 detail = None
                 if self.recipe.detail_link is not None:
-                    links = _values(card, self.recipe.detail_link, page.final_url)
+                    links = _values(card, self.recipe.detail_link, page.final_url, self.clock)
                     detail = links[0] if links else None
                 key = (str(data.get("company_name", "")).casefold(), str(data.get("website", detail or "")))
                 if not any(key) or key in keys:
@@ -392,7 +392,7 @@ class DirectoryRun:
                 found.append((data, evidence, detail))
             next_url = None
             if self.recipe.next_page is not None:
-                links = _values(tree, self.recipe.next_page, page.final_url)
+                links = _values(tree, self.recipe.next_page, page.final_url, self.clock)
                 next_url = links[0] if links else None
             url = next_url if next_url and urlsplit(next_url).scheme in ("http", "https") else None
             await self.checkpoint()
@@ -418,7 +418,8 @@ class DirectoryRun:
                 if not page.ok or not page.is_html:
                     return
                 tree = await self._parse(page)
-                read_fields(tree, self.recipe.detail_fields, page.final_url, self.region, data, evidence)
+                read_fields(tree, self.recipe.detail_fields, page.final_url, self.region, data, evidence,
+                            self.clock)
 
         await asyncio.gather(*(one(d, e, link) for d, e, link in found if link))
 
