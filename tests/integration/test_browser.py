@@ -242,3 +242,32 @@ async def test_an_idle_browser_is_closed_and_comes_back(browser_mark: str,
     finally:
         await pool.close()
         await fetcher.close()
+
+
+async def test_robots_txt_applies_to_requests_the_page_makes(settings: Settings, db: Database, browser_mark: str,
+                                                             scripted_site: support.ScriptedSite) -> None:
+    """A page that draws its cards from a robots-disallowed API: the browser does not fetch it, so no card that
+    only a disallowed request could give is collected; an allowed API on the same page is fetched."""
+    scripted_site.page("/robots.txt", "User-agent: *\nDisallow: /api/private/\n")
+    scripted_site.page("/api/private/cards.json", '{"email": "hidden@robots-co.test"}')
+    scripted_site.page("/api/public/cards.json", '{"email": "open@robots-co.test"}')
+    scripted_site.page("/", """<html><body><h1>Robots Co</h1><div id="cards"></div><script>
+      for (const part of ["private", "public"]) {
+        fetch("/api/" + part + "/cards.json").then(r => r.json()).then(d => {
+          const a = document.createElement("a"); a.href = "mailto:" + d.email; a.textContent = d.email;
+          document.getElementById("cards").appendChild(a);
+        }, () => {});
+      }
+    </script></body></html>""")
+    cfg = settings.model_copy(update={"resolve": {"robots-co.test": "127.0.0.1"}})
+    job = ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url("robots-co.test")], render="browser", max_pages=1)
+    await support.publish(cfg, db, [job])
+    await support.run_until_idle(cfg, idle=1.0, timeout=90)
+
+    row = await db.fetchrow("SELECT r.record FROM raw_leads r JOIN scrape_job_leads l ON l.raw_lead_id = r.id "
+                            "WHERE l.job_id = $1", job.job_id)
+    assert row is not None
+    assert row["record"]["emails"] == ["open@robots-co.test"]
+    assert scripted_site.hits.get("/api/public/cards.json") == 1
+    assert "/api/private/cards.json" not in scripted_site.hits  # the disallowed API was never requested
+    assert chromium_processes(browser_mark) == []

@@ -35,7 +35,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -543,6 +543,10 @@ class BrowserPool:
                     await route.abort("aborted")
                 return
             await session.check_host(urlsplit(url).hostname or "")
+            if session.may_fetch is not None and not await session.may_fetch(url):
+                session.disallowed.append(url)
+                await route.abort("blockedbyclient")
+                return
             await route.continue_()
         except ForbiddenTarget as exc:
             session.refused.append(f"{request.url}: {exc}")
@@ -564,6 +568,13 @@ class RenderSession:
         self.pages = 0
         self.refused: list[str] = []
         """Browser requests the network guard refused (for logs and tests)."""
+        self.may_fetch: Callable[[str], Awaitable[bool]] | None = None
+        """Asked before each request a page makes (the job's robots.txt); a ``False`` blocks it."""
+        self.disallowed: list[str] = []
+        """Requests of pages that ``may_fetch`` refused."""
+        self.degraded: dict[str, int] = {}
+        """Pages that needed rendering and did not get it, by error kind (``browser_unavailable``...)."""
+        self._degraded_urls: set[str] = set()
         self._generation: _Generation | None = None
         self._context: BrowserContext | None = None
         self._context_pages = 0

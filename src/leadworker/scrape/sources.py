@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import structlog
+
 from leadworker.config import Settings
 from leadworker.contracts import LeadRecord, ScrapeJob
 from leadworker.errors import PermanentError
@@ -14,6 +16,8 @@ from leadworker.scrape.tools import ScrapeTools
 
 if TYPE_CHECKING:
     from leadworker.scrape.browser import RenderSession
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -48,7 +52,11 @@ async def _render_session(job: ScrapeJob, ctx: ScrapeContext) -> AsyncIterator[R
 
 async def run_sources(job: ScrapeJob, ctx: ScrapeContext) -> ScrapeResult:
     """Run every source of ``job`` and collect their records."""
+    from leadworker.scrape.crawl import RobotsCache
+
     result = ScrapeResult()
+        # robots.txt applies to what pages ask for too: a disallowed API is not fetched by the browser either.
+        session.may_fetch = RobotsCache(ctx.tools.fetcher, ctx.settings.user_agent).allowed
     async with _render_session(job, ctx) as renderer:
         for source in job.source_types:
             if source == "inline":
