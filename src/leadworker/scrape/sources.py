@@ -46,17 +46,20 @@ async def _render_session(job: ScrapeJob, ctx: ScrapeContext) -> AsyncIterator[R
     if job.render == "static" or job.source_types == ["inline"]:
         yield None
         return
+    from leadworker.scrape.crawl import RobotsCache
+
     async with ctx.tools.browser.session() as session:  # a context of the job's own, closed with the job
+        # robots.txt applies to what pages ask for too: a disallowed API is not fetched by the browser either.
+        session.may_fetch = RobotsCache(ctx.tools.fetcher, ctx.settings.user_agent).allowed
         yield session
+        if session.disallowed:
+            log.info("robots.txt kept the browser from requests pages made", job_id=str(job.job_id),
+                     count=len(session.disallowed), sample=session.disallowed[:3])
 
 
 async def run_sources(job: ScrapeJob, ctx: ScrapeContext) -> ScrapeResult:
     """Run every source of ``job`` and collect their records."""
-    from leadworker.scrape.crawl import RobotsCache
-
     result = ScrapeResult()
-        # robots.txt applies to what pages ask for too: a disallowed API is not fetched by the browser either.
-        session.may_fetch = RobotsCache(ctx.tools.fetcher, ctx.settings.user_agent).allowed
     async with _render_session(job, ctx) as renderer:
         for source in job.source_types:
             if source == "inline":
