@@ -481,6 +481,9 @@ def jobs_show(job_id: str = typer.Argument(..., help="The job's id."),
             typer.echo(f"{key:>13}: {shown(row[key])}")
     if row.get("fanout_deferred"):
         typer.echo(f"{'enrichment':>13}: waiting in the database for a worker that runs the normalize stage")
+    degraded = row.get("pages_degraded") or 0
+    typer.echo(f"{'degraded':>13}: {degraded} page(s) needed a browser and were not rendered"
+               + (" (see leadworker doctor)" if degraded else ""))
     typer.echo(f"{'criteria':>13}: {json.dumps(row['criteria'], default=str)[:300]}")
     typer.echo("\nhistory:")
     for e in events:
@@ -964,6 +967,25 @@ def webhooks_secret(url: str | None = typer.Argument(
     if not cfg.webhook_secret:
         raise UsageError("LEADWORKER_WEBHOOK_SECRET is not set: webhooks are sent unsigned")
     typer.echo(destination_secret(cfg.webhook_secret, target))
+
+
+@app.command()
+def doctor(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Check the broker, the database, its migrations, the topology and Chromium; say what to fix.
+    Exit 1 if something is missing."""
+    from leadworker.ops.doctor import run_checks
+
+    checks = run_async(run_checks(settings()))
+    healthy = all(check.ok for check in checks)
+    if as_json:
+        emit_json({"ok": healthy, "checks": [check.as_json() for check in checks]})
+    else:
+        for check in checks:
+            typer.echo(f"{'ok' if check.ok else 'MISSING':<8} {check.name:<11} {check.detail}")
+            if check.fix:
+                typer.echo(f"{'':<8} {'':<11} fix: {check.fix}")
+    if not healthy:
+        raise typer.Exit(1)
 
 
 @app.command("config")

@@ -103,9 +103,9 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-JOB_FIELDS = ("id", "user_id", "status", "attempts", "pages", "found", "new", "duplicates", "error", "error_kind",
-              "created_at", "started_at", "completed_at", "normalized", "scored", "invalid_phones",
-              "invalid_emails", "enriched_at")
+JOB_FIELDS = ("id", "user_id", "status", "attempts", "pages", "pages_degraded", "found", "new", "duplicates",
+              "error", "error_kind", "created_at", "started_at", "completed_at", "normalized", "scored",
+              "invalid_phones", "invalid_emails", "enriched_at")
 
 
 def build_payload(event_id_: str, event: str, job: Mapping[str, Any], segments: Mapping[str, int] | None,

@@ -68,6 +68,13 @@ class Metrics:
             ["mode", "status"],
             registry=r,
         )
+        self.pages_degraded = Counter(
+            "leadworker_pages_degraded",
+            "Pages of completed scrape jobs that needed rendering and did not get it (no browser, render failed), "
+            "by error kind.",
+            ["kind"],
+            registry=r,
+        )
         self.browser_restarts = Counter(
             "leadworker_browser_restarts",
             "Browser relaunches (page budget reached, crash, disconnect).",

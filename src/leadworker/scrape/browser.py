@@ -592,7 +592,13 @@ class RenderSession:
 
     async def render(self, url: str, prefetched: Page | None = None) -> Page:
         """Render ``url`` (its document fetched statically first unless ``prefetched`` is that answer)."""
-        return await self.pool.render(self, url, prefetched)
+        try:
+            return await self.pool.render(self, url, prefetched)
+        except (BrowserUnavailable, RenderError) as exc:
+            if url not in self._degraded_urls:  # a crawl may try a page twice: it is one page
+                self._degraded_urls.add(url)
+                self.degraded[exc.kind] = self.degraded.get(exc.kind, 0) + 1
+            raise
 
     async def context(self) -> tuple[_Generation, BrowserContext]:
         async with self._lock:

@@ -39,6 +39,12 @@ class ScrapeResult:
     records: list[tuple[str, LeadRecord]] = field(default_factory=list)
     """``(source type, record)`` pairs."""
     pages: int = 0
+    degraded: dict[str, int] = field(default_factory=dict)
+    """Pages that needed rendering and did not get it, by error kind (see ``RenderSession.degraded``)."""
+
+    @property
+    def pages_degraded(self) -> int:
+        return sum(self.degraded.values())
 
 
 @contextlib.asynccontextmanager
@@ -75,6 +81,7 @@ async def run_sources(job: ScrapeJob, ctx: ScrapeContext) -> ScrapeResult:
                     user_agent=ctx.settings.user_agent,
                     concurrency=ctx.settings.host_concurrency,
                     render=job.render if renderer is not None else "static",
+                    memory_bytes=ctx.settings.job_memory_bytes,
                 )
                 records, pages = await crawl_sites(
                     job, ctx.tools.fetcher, crawl, ctx.checkpoint, final_attempt=ctx.final_attempt,
@@ -94,4 +101,6 @@ async def run_sources(job: ScrapeJob, ctx: ScrapeContext) -> ScrapeResult:
             else:
                 raise PermanentError(f"source type {source!r} is not available in this worker",
                                      kind="unknown_source")
+        if renderer is not None:
+            result.degraded = dict(renderer.degraded)
     return result

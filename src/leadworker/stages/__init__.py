@@ -29,8 +29,10 @@ class StageDeps:
 
 
 def _scrape(deps: StageDeps) -> StageHandler:
+    from leadworker.scrape.chromium import warn_if_missing
     from leadworker.stages.scrape import ScrapeStage
 
+    warn_if_missing(deps.settings)  # the stage that can render: a missing browser is said once, at start
     return ScrapeStage(db=deps.db, settings=deps.settings, topology=deps.topology, metrics=deps.metrics,
                        worker=deps.worker)
 

@@ -196,7 +196,8 @@ class ScrapeStage:
         defer = self.settings.enrich and bool(prepared.hashes) and not await self._normalize_consumers.present(
             delivery.publisher.connection)
         completion = await self._completions.submit(
-            jobs.CompletionRequest(job.job_id, claim.attempt, prepared, result.pages, defer_fanout=defer)
+            jobs.CompletionRequest(job.job_id, claim.attempt, prepared, result.pages, defer_fanout=defer,
+                                   pages_degraded=result.pages_degraded)
         )
         if completion is None:
             status = await jobs.job_status(self.db, job.job_id)
@@ -208,6 +209,8 @@ class ScrapeStage:
         self._found.inc(completion.found)
         self._new.inc(completion.new)
         self._duplicate.inc(completion.duplicates)
+        for kind, count in result.degraded.items():
+            self.metrics.pages_degraded.labels(kind).inc(count)
         if defer:
             self._note_deferring(True, jobs=1)
         elif self.settings.enrich:
@@ -218,8 +221,11 @@ class ScrapeStage:
                 await self.tracker.update(delivery.publisher, job.job_id, recheck=False)
         if self.notifier.applies(job.webhook_url):
             await self.notifier.publish_status(delivery.publisher, job.job_id)
-        log.info("job completed", pages=result.pages, found=completion.found, new=completion.new,
-                 duplicates=completion.duplicates, seconds=round(time.monotonic() - started, 3))
+        # A job that could not render what needed it is said aloud: its leads may miss script-only contacts.
+        (log.warning if result.degraded else log.info)(
+            "job completed", pages=result.pages, found=completion.found, new=completion.new,
+            duplicates=completion.duplicates, seconds=round(time.monotonic() - started, 3),
+            **({"pages_degraded": result.pages_degraded, "degraded": result.degraded} if result.degraded else {}))
 
     async def fan_out(self, publisher: ConfirmedPublisher, job_id: uuid.UUID, *, recheck: bool = True) -> int:
         """Publish the raw leads of a completed job whose enrichment for it is not done: new ones, and duplicates

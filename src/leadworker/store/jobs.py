@@ -165,6 +165,8 @@ class CompletionRequest:
     pages: int
     defer_fanout: bool = False
     """Mark the job's enrichment fan-out as waiting in the database (nothing consumes ``leads.normalize``)."""
+    pages_degraded: int = 0
+    """Pages that needed rendering and did not get it (no browser, render failed)."""
 
 
 # One statement (one implicit transaction) stores the leads of one or more jobs, links them and completes
@@ -173,9 +175,10 @@ class CompletionRequest:
 # first of them; leads are inserted in hash order so that concurrent batches never deadlock.
 _COMPLETE = """
 WITH req AS (
-    SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $9::boolean[]) AS r(job_id, attempt, pages, defer)
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $9::boolean[], $10::int[])
+                  AS r(job_id, attempt, pages, defer, degraded)
 ), job AS (
-    SELECT j.id, req.pages, req.defer
+    SELECT j.id, req.pages, req.defer, req.degraded
       FROM scrape_jobs j JOIN req ON req.job_id = j.id
      WHERE j.status = 'running' AND j.attempts = req.attempt
      ORDER BY j.id
@@ -201,14 +204,15 @@ WITH req AS (
     ON CONFLICT DO NOTHING
     RETURNING job_id, raw_lead_id
 ), counts AS (
-    SELECT job.id, job.pages, job.defer,
+    SELECT job.id, job.pages, job.defer, job.degraded,
            (SELECT count(*) FROM input WHERE input.job_id = job.id) AS found,
            (SELECT count(*) FROM inserted WHERE inserted.first_job_id = job.id) AS new
       FROM job
 ), done AS (
     UPDATE scrape_jobs j
        SET status = 'completed', completed_at = now(), updated_at = now(), heartbeat_at = NULL,
-           pages = c.pages, found = c.found, new = c.new, duplicates = c.found - c.new,
+           pages = c.pages, pages_degraded = c.degraded, found = c.found, new = c.new,
+           duplicates = c.found - c.new,
            error = NULL, error_kind = NULL, fanout_deferred = c.defer AND c.found > 0
       FROM counts c
      WHERE j.id = c.id
@@ -231,7 +235,7 @@ RETURNING raw_lead_id
 
 WARM_UP: list[tuple[str, tuple[Any, ...]]] = [
     (_CLAIM, ([], "", _ACTIVE)),
-    (_COMPLETE, ([], [], [], [], [], [], [], [], [])),
+    (_COMPLETE, ([], [], [], [], [], [], [], [], [], [])),
 ]
 """The statements every delivery runs, with arguments that touch nothing (see ``Database.connect``)."""
 
@@ -265,6 +269,7 @@ async def complete_jobs(db: Database, batch: Sequence[CompletionRequest]) -> lis
             [x for r in now for x in r.leads.source_types],
             [x for r in now for x in r.leads.source_urls],
             [r.defer_fanout for r in now],
+            [r.pages_degraded for r in now],
         )
         by_id = {row["id"]: row for row in rows}
         results: list[Completion | None] = []
@@ -391,8 +396,8 @@ async def heartbeat(db: Database, job_id: uuid.UUID, attempt: int) -> JobStatus 
 # --- reading ---------------------------------------------------------------------------------------------
 
 _JOB_COLUMNS = """
-id, user_id, status, criteria, attempts, worker, error, error_kind, pages, found, new, duplicates,
-created_at, started_at, heartbeat_at, completed_at, updated_at,
+id, user_id, status, criteria, attempts, worker, error, error_kind, pages, pages_degraded, found, new,
+duplicates, created_at, started_at, heartbeat_at, completed_at, updated_at,
 normalized, scored, invalid_phones, invalid_emails, enriched_at, enrich_error, enrich_error_kind, fanout_deferred
 """
 

@@ -1,0 +1,106 @@
+"""``leadworker doctor``: is everything a worker needs there? Broker, database, migrations, topology, Chromium.
+
+Each check says what it found and, when something is missing, what to run or install. Nothing is changed:
+the topology is looked at by passive declarations, the migrations by reading ``schema_migrations``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import aio_pika
+import aiormq
+import asyncpg
+from aio_pika.abc import AbstractConnection
+
+from leadworker.broker.topology import Topology, queue_depths
+from leadworker.config import Settings, mask_url
+from leadworker.errors import one_line
+from leadworker.scrape.chromium import INSTALL_HINT, check_chromium
+from leadworker.store.migrate import pending_migrations
+
+_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+    """What to run or install (None when all is well)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def run_checks(settings: Settings) -> list[Check]:
+    """Every check, in the order an operator would fix them."""
+    checks: list[Check] = []
+    connection: AbstractConnection | None = None
+    try:
+        connection = await aio_pika.connect(settings.amqp_url, timeout=_TIMEOUT)
+        checks.append(Check("broker", True, f"connected to {mask_url(settings.amqp_url)}"))
+    except (aiormq.exceptions.AMQPError, ConnectionError, OSError, TimeoutError) as exc:
+        checks.append(Check("broker", False, f"{mask_url(settings.amqp_url)} unreachable: {one_line(exc)}",
+                            "start RabbitMQ, or set LEADWORKER_AMQP_URL to a reachable broker"))
+    checks.extend(await _database(settings))
+    try:
+        checks.append(await _topology(settings, connection))
+    finally:
+        if connection is not None:
+            await connection.close()
+    checks.append(await _chromium(settings))
+    return checks
+
+
+async def _database(settings: Settings) -> list[Check]:
+    where = mask_url(settings.database_url)
+    try:
+        pending = await pending_migrations(settings.database_url)
+    except asyncpg.exceptions.InvalidCatalogNameError:
+        return [Check("database", False, f"{where}: the database does not exist",
+                      "leadworker db migrate (creates it and its schema)"),
+                Check("migrations", False, "not checked: no database", "leadworker db migrate")]
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        return [Check("database", False, f"{where} unreachable: {one_line(exc)}",
+                      "start PostgreSQL, or set LEADWORKER_DATABASE_URL to a reachable database"),
+                Check("migrations", False, "not checked: no database", "leadworker db migrate")]
+    database = Check("database", True, f"connected to {where}")
+    if pending:
+        return [database, Check("migrations", False, f"{len(pending)} not applied: {', '.join(pending)}",
+                                "leadworker db migrate")]
+    return [database, Check("migrations", True, "all applied")]
+
+
+async def _topology(settings: Settings, connection: AbstractConnection | None) -> Check:
+    if connection is None:
+        return Check("topology", False, "not checked: no broker", "leadworker topology declare")
+    topology = Topology.from_settings(settings)
+    names = [name for name, _ in topology.declarations()]
+    found = await queue_depths(connection, names)
+    missing = [name for name in names if name not in found]
+    channel = await connection.channel()
+    try:
+        await channel.declare_exchange(topology.exchange, passive=True)
+        exchange = True
+    except aiormq.exceptions.ChannelNotFoundEntity:
+        exchange = False
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+    if missing or not exchange:
+        what = ([f"exchange {topology.exchange}"] if not exchange else []) + missing
+        shown = ", ".join(what[:4]) + (f" and {len(what) - 4} more" if len(what) > 4 else "")
+        return Check("topology", False, f"{len(what)} missing: {shown}",
+                     "leadworker topology declare (every worker also declares it when it starts)")
+    return Check("topology", True, f"exchange {topology.exchange} and {len(names)} queues")
+
+
+async def _chromium(settings: Settings) -> Check:
+    found = await check_chromium(settings)
+    if found.problem is not None:
+        return Check("chromium", False, f"{found.problem}; render=auto and browser jobs cannot render script",
+                     INSTALL_HINT)
+    return Check("chromium", True, f"{found.executable} ({found.version or 'version unknown'})")
