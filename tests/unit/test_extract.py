@@ -69,3 +69,23 @@ def test_absolute_links_are_what_urljoin_makes_of_them() -> None:
         for href in hrefs:
             _absolute.cache_clear()
             assert _absolute(base, href) == urljoin(base, href), (base, href)
+
+
+def test_block_boundaries_separate_words() -> None:
+    # The end of a block is a boundary too, not only its start: "…DOT com." and "Phone:" never run together.
+    html = ("<html><body><div><p>Jobs: careers AT acme DOT com.</p><footer>Phone: 020 7946 0958</footer></div>"
+            "<div><p>sales AT acme DOT com.</p>Fax: 020 7946 0959</div>"
+            "<ul><li>info AT acme DOT com</li><li>Web</li></ul></body></html>")
+    facts = extract_page(html, "https://acme.com/", region="GB")
+    assert set(facts.emails) == {"careers@acme.com", "sales@acme.com", "info@acme.com"}
+    assert set(facts.phones) == {"+442079460958", "+442079460959"}
+    lines = [line.strip() for line in facts.phone_inputs.text.splitlines() if line.strip()]
+    assert lines == ["Jobs: careers AT acme DOT com.", "Phone: 020 7946 0958", "sales AT acme DOT com.",
+                     "Fax: 020 7946 0959", "info AT acme DOT com", "Web"]
+
+
+def test_a_sentence_end_is_not_part_of_an_address() -> None:
+    # Inline text: a dot and then a space ends the sentence, while "acme . com" is still spelled with spaces.
+    html = "<html><body><p><span>careers AT acme DOT com.</span> <span>Phone: 020 7946 0958</span></p></body></html>"
+    assert set(extract_page(html, "https://acme.com/", region="GB").emails) == {"careers@acme.com"}
+    assert set(extract_page("<p>write to info @ acme . com</p>", "https://acme.com/").emails) == {"info@acme.com"}

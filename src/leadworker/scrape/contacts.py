@@ -45,9 +45,12 @@ _BRACKETED_DOT = re.compile(rf"{_OPEN}\s*{_DOT_WORDS}\s*{_CLOSE}", re.IGNORECASE
 _SPACED_DOT = re.compile(r"(?<=\w) \. (?=\w)")
 # "info at acme dot co dot uk", "info @ acme dot com": a spelled-out dot makes it unambiguous; with real
 # dots only ("info at acme.com") it may be prose, see find_emails.
+# A plain dot joins labels when it has no space after it ("acme.com", "acme .com") or spaces on both sides
+# ("acme . com"); a dot, then a space or a line break, ends a sentence ("… DOT com. Phone: …"). A spelled-out
+# " at " stays on its line.
 _WORDY = re.compile(
-    rf"(?<![\w.+-])({_LOCAL})(\s+(?:at|AT|At)\s+|\s*@\s*)"
-    rf"({_LABEL}(?:(?:\s+(?:dot|DOT|Dot)\s+|\s*\.\s*){_LABEL})+)(?![\w@-])"
+    rf"(?<![\w.+-])({_LOCAL})([^\S\n]+(?:at|AT|At)[^\S\n]+|\s*@\s*)"
+    rf"({_LABEL}(?:(?:\s+(?:dot|DOT|Dot)\s+|[^\S\n]*\.(?!\s)|[^\S\n]+\.[^\S\n]+){_LABEL})+)(?![\w@-])"
 )
 _WORDY_DOT = re.compile(r"\s+(?:dot|DOT|Dot)\s+|\s*\.\s*")
 _MAILBOX_WORDS = frozenset({
@@ -475,6 +478,14 @@ def _phone_text(text: str) -> str:
         return text
     half = _MAX_PHONE_TEXT // 2
     return text[:half] + "\n" + text[-half:]
+
+
+def digit_runs(text: str) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of the runs of digits and separators in ``text`` long enough to be a phone number
+    (whether one is, a region decides: see :func:`find_phones`)."""
+    for candidate in _CANDIDATE.finditer(text):
+        if sum(ch.isdigit() for ch in candidate.group(0)) >= _MIN_DIGITS:
+            yield candidate.start(), candidate.end()
 
 
 def find_phones(text: str, region: str | None) -> Iterator[str]:

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urldefrag, urlencode, urlsplit, urlunsplit
 import structlog
 from protego import Protego
 
-from leadworker.contracts import LeadRecord, ScrapeJob
+from leadworker.contracts import LeadRecord, ScrapeJob, ThirdPartyContact
 from leadworker.domains import country_tld, registrable_domain, site_identity, site_of
 from leadworker.errors import LeadworkerError, PermanentError, TransientError, one_line
 from leadworker.regions import region_from_geography, region_from_tld
@@ -38,10 +38,12 @@ from leadworker.scrape.browser import RenderSession
 from leadworker.scrape.extract import (
     Link,
     PageFacts,
+    ThirdParty,
     best_name,
     extract_page,
     infer_region,
     resolve_phones,
+    resolve_third_party_phones,
     script_writes_content,
 )
 from leadworker.scrape.fetch import Page, StaticFetcher
@@ -226,6 +228,13 @@ def _merge_rendered(static: PageFacts, rendered: PageFacts) -> PageFacts:
     known = {link.url for link in rendered.links}
     rendered.links += [link for link in static.links if link.url not in known]
     rendered.phone_inputs.links += [x for x in static.phone_inputs.links if x not in rendered.phone_inputs.links]
+    rendered.phone_inputs.foreign += [x for x in static.phone_inputs.foreign
+                                      if x not in rendered.phone_inputs.foreign]
+    for value, third in static.third_party.items():
+        if value not in rendered.emails and value not in rendered.phones:
+            rendered.third_party.setdefault(value, third)
+    for domain, reason in static.credited_domains.items():
+        rendered.credited_domains.setdefault(domain, reason)
     rendered.lang = rendered.lang or static.lang
     rendered.country = rendered.country or static.country
     rendered.description = rendered.description or static.description
@@ -457,14 +466,19 @@ def fold_site(start: str, domain: str, pages: list[PageFacts], region: str | Non
     postal: dict[str, str] = {}
     description = None
     country = None
+    others: dict[str, ThirdParty] = {}
     for order, facts in enumerate(pages):
         for email, url in facts.emails.items():
             emails.setdefault(email, url)
-        page_phones = facts.phones
+        page_phones, page_others = facts.phones, facts.third_party
         if site_region != facts.region:
             page_phones = resolve_phones(facts.phone_inputs, site_region, facts.url)
+            page_others = {**{v: t for v, t in facts.third_party.items() if t.kind == "email"},
+                           **resolve_third_party_phones(facts.phone_inputs, site_region, facts.url)}
         for phone, url in page_phones.items():
             phones.setdefault(phone, url)
+        for value, third in page_others.items():
+            others.setdefault(value, third)
         for network, url in facts.socials.items():
             socials.setdefault(network, url)
         names.extend((priority, order, name, facts.url) for priority, name in facts.names)
@@ -473,6 +487,7 @@ def fold_site(start: str, domain: str, pages: list[PageFacts], region: str | Non
             postal.setdefault(key, value)
         description = description or facts.description
         country = country or facts.country
+    _credited(pages, domain, emails, others)
     evidence = {**emails, **phones}
     name = best_name((priority, n) for priority, _, n, _ in names)
     if name:
@@ -495,7 +510,22 @@ def fold_site(start: str, domain: str, pages: list[PageFacts], region: str | Non
         source_url=start,
         evidence=evidence,
         attributes={"domain": domain, "pages": len(pages), **({"phone_region": site_region} if site_region else {})},
+        third_party=[ThirdPartyContact(value=value, kind=third.kind, reason=third.reason, context=third.context,
+                                       url=third.url)
+                     for value, third in sorted(others.items()) if value not in emails and value not in phones],
     )
+
+
+def _credited(pages: list[PageFacts], domain: str, emails: dict[str, str], others: dict[str, ThirdParty]) -> None:
+    """An address on a domain that some page of the site credits (an agency's, a host's) is that party's,
+    whichever page shows it; one on the site's own domain never is."""
+    credited = {d: reason for facts in pages for d, reason in facts.credited_domains.items() if d != domain}
+    if not credited:
+        return
+    for email in [e for e in emails if registrable_domain(e.split("@")[1]) in credited]:
+        reason = credited[registrable_domain(email.split("@")[1]) or ""]
+        others.setdefault(email, ThirdParty("email", reason, f"an address of {email.split('@')[1]}, "
+                                                     "which the site credits", emails.pop(email)))
 
 
 async def crawl_sites(

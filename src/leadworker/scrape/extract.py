@@ -5,7 +5,11 @@ address, sameAs), ``mailto:`` and ``tel:`` links, Cloudflare-protected addresses
 (e-mails, including obfuscations, and phones through phonenumbers' matcher; see :mod:`.contacts`). Text
 that a visitor does not see is left out: scripts, styles, ``hidden`` and ``display:none`` elements (spam
 traps, and the "null" spans some sites insert into addresses); text reversed with CSS is read the right
-way round.
+way round. The text is read as a visitor reads it, a line per block (:mod:`.layout`).
+
+Contacts that the page shows for someone else (a web agency's credit, the hosting company, a partner, an
+example in a blog post: see :mod:`.thirdparty`) are kept apart in :attr:`PageFacts.third_party`, with the
+reason, and never among the company's own.
 
 Phones depend on a region hint for national formats, and a site's region may only become clear from all
 its pages; so a page keeps its raw phone inputs (:class:`PhoneInputs`) and :func:`resolve_phones` can parse
@@ -43,11 +47,13 @@ from leadworker.scrape.contacts import (
     region_of_phone,
     score_regions,
 )
+from leadworker.scrape.layout import layout_text
+from leadworker.scrape.thirdparty import Attribution, attribute, blank
 
 __all__ = [
-    "Link", "PageFacts", "PhoneInputs", "best_name", "clean_email", "extract_page", "find_emails",
-    "find_phones", "format_phone", "infer_region", "parse_tel_link", "resolve_phones", "script_writes_content",
-    "social_network",
+    "ForeignText", "Link", "PageFacts", "PhoneInputs", "ThirdParty", "best_name", "clean_email", "extract_page",
+    "find_emails", "find_phones", "format_phone", "infer_region", "parse_tel_link", "resolve_phones",
+    "resolve_third_party_phones", "script_writes_content", "social_network",
 ]
 
 # --- socials ---------------------------------------------------------------------------------------------
@@ -133,14 +139,40 @@ class Link:
     nofollow: bool
 
 
+@dataclass(frozen=True)
+class ThirdParty:
+    """A contact a page shows for someone else, and why it is theirs (see :mod:`.thirdparty`)."""
+
+    kind: str
+    """``email`` or ``phone``."""
+    reason: str
+    """``credit``, ``hosting``, ``partner``, ``example`` (or ``shared``, decided across sites)."""
+    context: str
+    """The words that decided."""
+    url: str
+    """The page it was found on."""
+
+
+@dataclass(frozen=True)
+class ForeignText:
+    """Text and ``tel:`` links of a page that show someone else's phones."""
+
+    text: str
+    links: tuple[str, ...]
+    reason: str
+    context: str
+
+
 @dataclass
 class PhoneInputs:
     """What a page offers as phones before a region decides national formats."""
 
     links: list[str] = field(default_factory=list)
-    """``tel:`` hrefs and structured ``telephone`` values."""
+    """The company's ``tel:`` hrefs and structured ``telephone`` values."""
     text: str = ""
-    """The visible text."""
+    """The visible text, without what it shows for someone else."""
+    foreign: list[ForeignText] = field(default_factory=list)
+    """What it shows for someone else."""
 
 
 @dataclass
@@ -172,13 +204,17 @@ class PageFacts:
     region: str | None = None
     """The region hint the phones were parsed with."""
     phone_inputs: PhoneInputs = field(default_factory=PhoneInputs)
+    third_party: dict[str, ThirdParty] = field(default_factory=dict)
+    """Contacts the page shows for someone else (never also in ``emails`` or ``phones``)."""
+    credited_domains: dict[str, str] = field(default_factory=dict)
+    """Other registrable domains the page credits (an agency's, a host's), with the reason: an address on
+    one of them is that party's on every page of the site."""
 
 
 _JSON_WRAPPERS = re.compile(
     r"^\s*(?:<!--|//\s*<!\[CDATA\[|/\*\s*<!\[CDATA\[\s*\*/)|(?:-->|//\s*\]\]>|/\*\s*\]\]>\s*\*/)\s*$"
 )
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
-_INVISIBLE_CHARS = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
 
 def _load_jsonld(text: str) -> Any:
@@ -309,30 +345,6 @@ def _remove_invisible(tree: LexborHTMLParser) -> None:
             node.decompose()
 
 
-_BLOCK_TAGS = frozenset({
-    "body", "p", "div", "section", "article", "header", "footer", "main", "nav", "aside", "h1", "h2", "h3", "h4",
-    "h5", "h6", "li", "ul", "ol", "table", "tr", "tbody", "thead", "tfoot", "caption", "form", "fieldset",
-    "blockquote", "pre", "address", "br", "hr", "dl", "figure", "figcaption", "details", "summary", "option",
-})
-
-
-def _layout_text(tree: LexborHTMLParser) -> str:
-    """The visible text, a line per block (paragraphs, rows, list items) and a space between inline pieces
-    and table cells, so that two numbers in two blocks never read as one and a label in a row's first cell
-    still sits next to its value."""
-    body = tree.body
-    if body is None:
-        return ""
-    parts: list[str] = []
-    for node in body.traverse(include_text=True):
-        tag = node.tag
-        if tag == "-text":
-            parts.append((node.text_content or "").translate(_INVISIBLE_CHARS))
-        else:
-            parts.append("\n" if tag in _BLOCK_TAGS else " ")
-    return "".join(parts)
-
-
 def script_writes_content(source: str) -> bool:
     """True if script text looks like it writes content into the page (not just analytics)."""
     return bool(_SCRIPT_WRITES.search(source[:500_000]))
@@ -388,7 +400,7 @@ def parse_tel_link(href: str, region: str | None) -> str | None:
 
 
 def resolve_phones(inputs: PhoneInputs, region: str | None, url: str) -> dict[str, str]:
-    """Parse a page's phone inputs with ``region`` as the hint for national formats."""
+    """Parse a page's phone inputs with ``region`` as the hint for national formats: the company's phones."""
     phones: dict[str, str] = {}
     for raw in inputs.links:
         phone = parse_phone_value(raw, region)
@@ -396,6 +408,18 @@ def resolve_phones(inputs: PhoneInputs, region: str | None, url: str) -> dict[st
             phones.setdefault(phone, url)
     for phone in find_phones(inputs.text, region):
         phones.setdefault(phone, url)
+    return phones
+
+
+def resolve_third_party_phones(inputs: PhoneInputs, region: str | None, url: str) -> dict[str, ThirdParty]:
+    """Parse the phones a page shows for someone else with ``region`` as the hint for national formats."""
+    phones: dict[str, ThirdParty] = {}
+    for foreign in inputs.foreign:
+        found = [parse_phone_value(raw, region) for raw in foreign.links]
+        found += list(find_phones(foreign.text, region)) if foreign.text else []
+        for phone in found:
+            if phone:
+                phones.setdefault(phone, ThirdParty("phone", foreign.reason, foreign.context, url))
     return phones
 
 
@@ -514,6 +538,7 @@ def extract_page(html: str, url: str, *, region: str | None = None) -> PageFacts
             facts.names.append((4, re.split(r"\s+[|–—:·-]\s+", text)[0].strip()))
 
     phone_links: list[str] = []
+    mailto_links: list[str] = []
     for node in tree.css("[data-cfemail]"):
         decoded = decode_cfemail(node.attributes.get("data-cfemail") or "")
         email = clean_email(decoded, site) if decoded else None
@@ -525,10 +550,7 @@ def extract_page(html: str, url: str, *, region: str | None = None) -> PageFacts
             continue
         lowered = href.lower()
         if lowered.startswith("mailto:"):
-            for address in _email_from_href(href):
-                email = clean_email(address, site)
-                if email:
-                    facts.emails.setdefault(email, url)
+            mailto_links.append(href)
             continue
         if lowered.startswith(("tel:", "callto:")):
             phone_links.append(href)
@@ -583,18 +605,81 @@ def extract_page(html: str, url: str, *, region: str | None = None) -> PageFacts
             facts.script_srcs.append(absolute)
     tree.strip_tags(["script", "style", "noscript", "template", "svg", "iframe", "object", "canvas"])
     _remove_invisible(tree)
-    visible = _layout_text(tree)
-    for candidate in find_emails(visible, site):
+    layout = layout_text(tree)
+    visible = layout.text
+    others = attribute(layout, site)
+    own_text = blank(visible, others.stretches)
+    for href in mailto_links:
+        if href not in others.hrefs:
+            for address in _email_from_href(href):
+                email = clean_email(address, site)
+                if email:
+                    facts.emails.setdefault(email, url)
+    for candidate in find_emails(own_text, site):
         email = clean_email(candidate, site)
         if email:
             facts.emails.setdefault(email, url)
+    _third_party_emails(facts, others, visible, mailto_links, site)
 
-    facts.phone_inputs = PhoneInputs(links=phone_links + structured_phones, text=visible)
+    facts.phone_inputs = PhoneInputs(links=[link for link in phone_links if link not in others.hrefs]
+                                     + structured_phones, text=own_text,
+                                     foreign=_foreign_phone_inputs(others, visible, phone_links))
     facts.phones = resolve_phones(facts.phone_inputs, region, url)
+    for phone, third in resolve_third_party_phones(facts.phone_inputs, region, url).items():
+        if phone not in facts.phones:
+            facts.third_party.setdefault(phone, third)
 
     if not facts.needs_script and facts.has_scripts and not (facts.emails or facts.phones):
         facts.needs_script = len(visible.strip()) < 200
     return facts
+
+
+def _third_party_emails(facts: PageFacts, others: Attribution, visible: str, mailto_links: list[str],
+                        site: str | None) -> None:
+    """Move what ``others`` says is someone else's into ``facts.third_party``: the addresses of the foreign
+    stretches and links, and the company-looking ones on a domain a credit links to. An address on the
+    site's own domain stays the company's."""
+    url = facts.url
+    found: dict[str, ThirdParty] = {}
+    for stretch in others.stretches:
+        for candidate in find_emails(visible[stretch.start:stretch.end], site):
+            email = clean_email(candidate, site)
+            if email:
+                found.setdefault(email, ThirdParty("email", stretch.reason, stretch.context, url))
+    for href in mailto_links:
+        linked = others.hrefs.get(href)
+        if linked is not None:
+            for address in _email_from_href(href):
+                email = clean_email(address, site)
+                if email:
+                    found.setdefault(email, ThirdParty("email", linked.reason, linked.context, url))
+    for domain, stretch in others.domains.items():
+        facts.credited_domains.setdefault(domain, stretch.reason)
+        for email in [e for e in facts.emails if registrable_domain(e.split("@")[1]) == domain]:
+            del facts.emails[email]
+            found.setdefault(email, ThirdParty("email", stretch.reason, stretch.context, url))
+    for email, third in found.items():
+        if registrable_domain(email.split("@")[1]) == site:
+            facts.emails.setdefault(email, url)
+        elif email not in facts.emails:
+            facts.third_party.setdefault(email, third)
+
+
+_LABEL_ROOM = 32
+"""Characters before a foreign stretch read with it, for the label that makes a phone a phone ("Tel:")."""
+
+
+def _foreign_phone_inputs(others: Attribution, visible: str, phone_links: list[str]) -> list[ForeignText]:
+    foreign: list[ForeignText] = []
+    for stretch in others.stretches:
+        head = visible[max(0, stretch.start - _LABEL_ROOM):stretch.start]
+        head = head[max(head.rfind("\n"), *(head.rfind(d) for d in "0123456789")) + 1:]
+        foreign.append(ForeignText(head + visible[stretch.start:stretch.end], (), stretch.reason, stretch.context))
+    for link in phone_links:
+        linked = others.hrefs.get(link)
+        if linked is not None:
+            foreign.append(ForeignText("", (link,), linked.reason, linked.context))
+    return foreign
 
 
 def best_name(candidates: Iterable[tuple[int, str]]) -> str | None:

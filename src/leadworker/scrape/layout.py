@@ -1,0 +1,144 @@
+"""A page's visible text as a visitor reads it: lines of blocks, and where each line sits on the page.
+
+Block elements (paragraphs, headings, list items, sections, the footer...) start and end lines, so the text of
+two adjacent blocks never runs together (``…acme DOT com.</p><footer>Phone:`` reads ``…acme DOT com.`` and
+``Phone:`` on two lines); inline elements and table cells are joined by a space, so a label in a row's first
+cell still sits next to its value. Each line keeps what the extractors that judge *whose* contact a value is
+need: whether it is in the page's footer, the block elements it sits in, and the links it holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+BLOCK_TAGS = frozenset({
+    "body", "p", "div", "section", "article", "header", "footer", "main", "nav", "aside", "h1", "h2", "h3", "h4",
+    "h5", "h6", "li", "ul", "ol", "table", "tr", "tbody", "thead", "tfoot", "caption", "form", "fieldset",
+    "blockquote", "pre", "address", "br", "hr", "dl", "dt", "dd", "figure", "figcaption", "details", "summary",
+    "option", "center", "menu", "dialog", "legend", "hgroup", "search",
+})
+_BREAKS = frozenset({"br", "hr"})
+_INVISIBLE_CHARS = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+FOOTER_SELECTOR = (
+    "footer, [role=contentinfo i], [id*=footer i], [class*=footer i], [id*=colophon i], [class*=colophon i], "
+    "[id*=credit i], [class*=credit i], [id*=copyright i], [class*=copyright i], [class*=site-info i]"
+)
+"""Elements that are a page's footer: the ``<footer>``, its ARIA role, and the ids and classes themes give it."""
+
+
+@dataclass
+class Anchor:
+    """A link in the text: where it starts and what it points to (``mailto:``, ``tel:`` and web links)."""
+
+    offset: int
+    href: str
+
+
+@dataclass
+class Line:
+    """One line of the text: ``text[start:end]`` of :class:`Layout`."""
+
+    start: int
+    end: int
+    blocks: tuple[int, ...]
+    """The block elements (their ``mem_id``) the line sits in, outermost first."""
+    footer: bool
+    anchors: list[Anchor] = field(default_factory=list)
+
+
+@dataclass
+class Layout:
+    """The visible text of a page and its lines (blank lines left out)."""
+
+    text: str
+    lines: list[Line]
+
+    def line_text(self, line: Line) -> str:
+        return self.text[line.start:line.end]
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.length = 0
+        self.lines: list[Line] = []
+        self.line_start = 0
+        self.has_text = False
+        self.anchors: list[Anchor] = []
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        self.length += len(text)
+        if not self.has_text and not text.isspace():
+            self.has_text = True
+
+    def end_line(self, blocks: tuple[int, ...], footer: bool) -> None:
+        """Close the current line (kept if it holds more than whitespace) and start the next one."""
+        if self.has_text or self.anchors:
+            self.lines.append(Line(self.line_start, self.length, blocks, footer, self.anchors))
+            self.anchors = []
+            self.has_text = False
+        self.parts.append("\n")
+        self.length += 1
+        self.line_start = self.length
+
+
+def layout_text(tree: LexborHTMLParser) -> Layout:
+    """The visible text of ``tree``'s body (scripts, styles and hidden elements already removed), a line per
+    block and a space between inline pieces."""
+    body = tree.body
+    if body is None:
+        return Layout("", [])
+    footers = {node.mem_id for node in tree.css(FOOTER_SELECTOR)}
+    out = _Builder()
+    blocks: list[int] = []
+    footer_depth = 0
+    # (node, is block, is footer) of the open elements: a depth-first walk that also sees where elements end.
+    stack: list[tuple[LexborNode, bool, bool]] = []
+    node: LexborNode | None = body.child
+    current_blocks: tuple[int, ...] = ()
+    while node is not None:
+        tag = node.tag
+        if tag == "-text":
+            text = node.text_content
+            if text:
+                out.add(text.translate(_INVISIBLE_CHARS))
+            child = None
+        else:
+            child = node.child
+            is_block = tag in BLOCK_TAGS
+            is_footer = node.mem_id in footers
+            if is_block:
+                out.end_line(current_blocks, footer_depth > 0)
+            elif tag in ("a", "area"):
+                href = node.attributes.get("href")
+                if href:
+                    out.anchors.append(Anchor(out.length, href.strip()))
+                out.add(" ")
+            else:
+                out.add(" ")
+            if child is not None and tag not in _BREAKS:
+                stack.append((node, is_block, is_footer))
+                if is_block:
+                    blocks.append(node.mem_id)
+                    current_blocks = tuple(blocks)
+                if is_footer:
+                    footer_depth += 1
+                node = child
+                continue
+        # No children to enter: on to the next sibling, closing the elements that end here.
+        following = node.next
+        while following is None and stack:
+            node, was_block, was_footer = stack.pop()
+            if was_block:
+                out.end_line(current_blocks, footer_depth > 0)
+                blocks.pop()
+                current_blocks = tuple(blocks)
+            if was_footer:
+                footer_depth -= 1
+            following = node.next
+        node = following
+    out.end_line(current_blocks, footer_depth > 0)
+    return Layout("".join(out.parts), out.lines)

@@ -1,0 +1,377 @@
+"""Whose contact is it: the stretches of a page that show someone else's e-mails and phones.
+
+A company's pages also show other people's contacts, and a lead that carries them sends sales to the wrong
+door. Three kinds are told apart from the page's structure and wording, not from a list of known names:
+
+- **Credits and relations.** A line that credits someone else — a web agency's footer ("Designed by Northgate
+  Digital · studio@northgate.design · +44 20 7946 0321", "Webdesign: …", "Site réalisé par …", "Erstellt von
+  …", "Website door …"), the hosting company a legal notice must name ("Hébergeur : …", "Hosting: …"), a
+  partner or supplier ("our supplier Oakwood Timber, sales@oakwood.co.uk") — and names that party: a name
+  after the cue rather than "our team", or a link to another registrable domain. The contacts *after* the cue
+  belong to the credited party: on the line, on the lines of the same block (``<br>``), and on the following
+  lines that hold nothing but contacts. Contacts before the cue stay the company's ("Acme Ltd ·
+  info@acme.co.uk · Website by …"). The cue counts in the footer, on one of the last lines, on a short line,
+  or with a link to the other party; in running text only in its own sentence.
+- **The other party's domain.** A credit that links to another registrable domain makes every address on
+  that domain someone else's, wherever the page shows it.
+- **Examples in prose.** In running text (a sentence in a paragraph, not a contact line), an address that the
+  sentence talks *about* — "never write from someone@hotmail.com", "enter it as jane@yourdomain.com", "we
+  switched from info@oldsupplier.com" — is not offered. An address right after "us"/"me" ("email us at …",
+  "schreiben Sie uns unter …") is offered, and so is one in a ``mailto:`` or ``tel:`` link.
+
+An address on the site's own registrable domain is always the company's. What is judged here is one page;
+a value the site offers as its own on any page stays its own (see :func:`leadworker.scrape.crawl.fold_site`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from leadworker.domains import registrable_domain
+from leadworker.scrape.contacts import clean_email, digit_runs, find_emails
+from leadworker.scrape.layout import Layout, Line
+
+CREDIT, HOSTING, PARTNER, EXAMPLE = "credit", "hosting", "partner", "example"
+"""Why a contact is someone else's: a web agency's (or photographer's...) credit, the hosting company, a
+partner or supplier, an example or mention in running text. (``shared``, the same contact on several
+unrelated sites, is decided across sites: see :mod:`leadworker.scrape.shared`.)"""
+
+# --- cue words -------------------------------------------------------------------------------------------
+# English, German, French and Dutch: the languages of the regions leadworker reads (US, GB, DE, FR, NL, AU,
+# CA, IE). A cue is a way of crediting someone, never a name.
+
+_BY = r"(?:by|von|durch|par|door)"
+_MADE = (
+    r"designed|built|developed|created|made|crafted|handcrafted|powered|hosted|maintained|produced|realised|"
+    r"realized|coded|programmed|photographed|managed|optimi[sz]ed|"
+    r"erstellt|gestaltet|entwickelt|realisiert|programmiert|umgesetzt|gehostet|betreut|konzipiert|gemacht|"
+    r"produziert|optimiert|"
+    r"r[ée]alis[ée]e?s?|con[çc]ue?s?|cr[ée][ée]e?s?|d[ée]velopp[ée]e?s?|h[ée]berg[ée]e?s?|propuls[ée]e?s?|"
+    r"faite?s?|motoris[ée]e?|"
+    r"ontworpen|gemaakt|ontwikkeld|gebouwd|gerealiseerd|gehost|vormgegeven|geproduceerd|verzorgd"
+)
+_WORK = (
+    r"web\s?design|website|web\s?site|site(?:\s+(?:web|internet))?|design|web\s?development|development|"
+    r"hosting|seo|photography|photos?|branding|"
+    r"webseite|homepage|internetseite|internetauftritt|gestaltung|umsetzung|realisierung|programmierung|"
+    r"r[ée]alisation|conception|cr[ée]ation|d[ée]veloppement|h[ée]bergement|"
+    r"ontwerp|webontwerp|realisatie|ontwikkeling|vormgeving|fotografie"
+)
+_AGENT = rf"\b(?:(?:{_MADE})(?:\s+with\s+\S{{1,12}})?|{_WORK})\s+{_BY}\b"
+_LABEL = (
+    r"(?:^\s*|[·•|]\s*)(?:web\s?design|web\s?development|website\s+design|site\s+design|design|credits?|"
+    r"cr[ée]dits?|r[ée]alisation|conception(?:\s+(?:et|&)\s+r[ée]alisation)?|cr[ée]ation(?:\s+du\s+site)?|"
+    r"gestaltung|umsetzung|realisierung|programmierung|konzept(?:ion)?(?:\s+(?:und|&)\s+design)?|"
+    r"technische\s+umsetzung|webentwicklung|ontwerp|webontwerp|realisatie|vormgeving|ontwikkeling|"
+    r"fotografie|photography|photos?|fotos|bildnachweis|bildquellen?|"
+    r"(?P<host>hosting|hoster|webhosting|web\s+host|hosted\s+at|host|h[ée]bergeur|h[ée]bergement|"
+    r"hostingpartner|hostingprovider|provider)"
+    r")\s*(?::|：|–|—|-\s)"
+)
+_PARTY = (
+    r"partners?|suppliers?|vendors?|providers?|hosting\s+provider|hosts?|agency|web\s+agency|manufacturers?|"
+    r"distributors?|wholesalers?|"
+    r"lieferant(?:en)?|partner(?:in|n)?|agentur|webagentur|dienstleister|hoster|hersteller|gro[ßs]h[äa]ndler|"
+    r"fournisseurs?|partenaires?|prestataires?|agence(?:\s+web)?|h[ée]bergeur|fabricants?|distributeurs?|"
+    r"grossistes?|leveranciers?|bureau|webbureau|fabrikant|groothandel|hostingpartner"
+)
+_RELATION = (
+    rf"\b(?:our|unser(?:e|er|en|em)?|notre|nos|onze|ons)\s+(?:\w+\s+)?(?:{_PARTY})\b|"
+    r"\b(?:in\s+(?:partnership|cooperation|collaboration)\s+with|in\s+zusammenarbeit\s+mit|"
+    r"en\s+(?:partenariat|collaboration)\s+avec|in\s+samenwerking\s+met|"
+    r"(?:sponsored|supplied|provided|delivered|distributed)\s+by|(?:gesponsert|geliefert|bereitgestellt)\s+von|"
+    r"(?:sponsoris[ée]e?|fourni|fournie|livr[ée]e?|distribu[ée]e?)\s+par|(?:gesponsord|geleverd)\s+door)\b|"
+    rf"(?:^\s*|[·•|]\s*)(?:{_PARTY}|sponsors?)\s*:"
+)
+_CUE = re.compile(rf"(?P<agent>{_AGENT})|(?P<label>{_LABEL})|(?P<relation>{_RELATION})", re.IGNORECASE | re.MULTILINE)
+
+# After a cue, "our team", "us", "the owner"... credit the company itself.
+_SELF = re.compile(
+    r"^(?:us|me|myself|ourselves|we|our|my|the\s+(?:owner|team|family)|hand|love|in-house|in\s+house|"
+    r"uns|mir|mich|wir|unser\w*|mein\w*|selbst|hand|dem\s+inhaber|"
+    r"nous|moi|notre|nos|mon|ma|mes|nous-m[êe]mes|l[’']?[ée]quipe|"
+    r"ons|onze|mij|mijzelf|onszelf|wij|zelf|de\s+eigenaar)\b",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(r"\b(?:us|our|uns|unser\w*|nous|notre|nos|ons|onze)\b", re.IGNORECASE)
+_COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|\bcopyright\b|all rights reserved|alle rechte|tous droits|"
+                        r"alle rechten", re.IGNORECASE)
+
+# An address offered right here: "email us at", "call me on", "schreiben Sie uns unter", "contactez-nous au",
+# "mail ons op", "Questions? Email …".
+_OFFER_BEFORE = re.compile(
+    r"(?:\b(?:us|me|uns|mich|mir|nous|moi|ons|mij)\b|-nous|-moi)\s*"
+    r"(?:(?:at|on|via|to|by|under|unter|über|per|an|bei|au|à|a|par|sur|op|naar|via|:)\s*)?[:\-–]?\s*$|"
+    r"\b(?:our|my|unser\w*|mein\w*|notre|mon|ma|nos|onze|ons|mijn)\s+[\w\s-]{0,25}"
+    r"(?:is|lautet|est|is|:)\s*[:\-–]?\s*$",
+    re.IGNORECASE,
+)
+# Right before the address, a word that makes it an instance of something ("such as x@", "e.g. x@",
+# "switched from x@"), not an offer.
+_EXAMPLE_BEFORE = re.compile(
+    r"(?:\b(?:e\.\s?g\.|eg|i\.\s?e\.|like|as|such\s+as|from|instead\s+of|than|"
+    r"z\.\s?b\.|zb|etwa|wie|als|statt|anstatt|anstelle\s+von|von|"
+    r"p\.\s?ex\.|comme|tel(?:le)?s?\s+que|au\s+lieu\s+de|plut[ôo]t\s+que|de|depuis|"
+    r"bijv\.|bv\.|b\.v\.|zoals|als|van|in\s+plaats\s+van|dan)\s*[:\-–]?\s*[\"'„“«(]?\s*)$",
+    re.IGNORECASE,
+)
+# Anywhere in the sentence: it talks about addresses rather than offering one.
+_EXAMPLE_SENTENCE = re.compile(
+    r"\b(?:for\s+(?:example|instance)|example|examples|sample|placeholder|looks?\s+like|something\s+like|"
+    r"instead|switched|migrated|used\s+to|formerly|former|previous|previously|no\s+longer|beware|scam\w*|"
+    r"phishing|fraud\w*|fake|spoof\w*|pretend\w*|impersonat\w*|suspicious|spam\w*|typo|mistyped?|"
+    r"zum\s+beispiel|beispiel\w*|muster\w*|fr[üu]her\w*|ehemal\w*|nicht\s+mehr|vorsicht|betr[üu]g\w*|"
+    r"gef[äa]lscht\w*|f[äa]lschung\w*|vorget[äa]uscht|gewechselt|umgestellt|"
+    r"par\s+exemple|exemple\w*|ancien\w*|autrefois|pr[ée]c[ée]dent\w*|ne\s+\w+\s+plus|arnaque\w*|"
+    r"escro\w*|hame[çc]onnage|frauduleu\w*|usurp\w*|"
+    r"bijvoorbeeld|voorbeeld\w*|vroeger|voorheen|vorige|niet\s+meer|pas\s+op|oplicht\w*|overgestapt|"
+    r"gewisseld)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<=[^\s.]{3}[.!?])\s+(?=[A-ZÄÖÜÉÈÀÇ0-9\"'„“«(¿¡])|(?<=[!?])\s+")
+_CONTACT_LABELS = re.compile(
+    r"\b(?:e-?mail|mail|courriel|tel|tél|tele|telephone|téléphone|telefon|telefoon|phone|fon|fax|mobile?|"
+    r"mob|cell|portable|mobiel|gsm|hotline|ph|t|e|m|f|p|w|call|ring|bel|appelez|contact|kontakt)\b",
+    re.IGNORECASE,
+)
+_SOCIAL = ("facebook.", "instagram.", "linkedin.", "twitter.", "x.com", "youtube.", "tiktok.", "pinterest.",
+           "xing.", "wa.me", "whatsapp.")
+_PROSE_WORDS = 12
+_PROSE_CHARS = 90
+_SHORT_LINE = 160
+_FOLLOWING_LINES = 6
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """``text[start:end]`` of a page's layout shows someone else's contacts."""
+
+    start: int
+    end: int
+    reason: str
+    context: str
+    """The words that decided, for whoever reads the lead later (at most 160 characters)."""
+
+
+@dataclass
+class Attribution:
+    """What a page shows for someone else."""
+
+    stretches: list[Stretch] = field(default_factory=list)
+    hrefs: dict[str, Stretch] = field(default_factory=dict)
+    """``mailto:`` and ``tel:`` links inside the stretches (and nowhere else on the page), by href."""
+    domains: dict[str, Stretch] = field(default_factory=dict)
+    """Other registrable domains a credit links to: addresses on them are that party's."""
+
+
+def attribute(layout: Layout, site_domain: str | None) -> Attribution:
+    """The stretches of ``layout`` that show someone else's contacts, and why."""
+    found = Attribution()
+    lines = layout.lines
+    if not lines:
+        return found
+    covered: set[int] = set()
+    if _CUE.search(layout.text):
+        for index in range(len(lines)):
+            if index not in covered:
+                covered |= _credit(layout, index, site_domain, found)
+    for index, line in enumerate(lines):
+        if index not in covered and not line.footer and _is_prose(layout.line_text(line)):
+            _examples(layout, line, site_domain, found)
+    inside = {a.href for s in found.stretches for line in lines for a in line.anchors
+              if s.start <= a.offset < s.end and a.href.lower().startswith(("mailto:", "tel:", "callto:"))}
+    if inside:
+        outside = {a.href for line in lines for a in line.anchors
+                   if a.href in inside and not any(s.start <= a.offset < s.end for s in found.stretches)}
+        for href in inside - outside:
+            offset = next(a.offset for line in lines for a in line.anchors if a.href == href)
+            found.hrefs[href] = next(s for s in found.stretches if s.start <= offset < s.end)
+    return found
+
+
+def blank(text: str, stretches: list[Stretch]) -> str:
+    """``text`` with the stretches replaced by spaces (line breaks kept): what the company itself offers."""
+    if not stretches:
+        return text
+    chars = list(text)
+    for stretch in stretches:
+        for i in range(stretch.start, stretch.end):
+            if chars[i] != "\n":
+                chars[i] = " "
+    return "".join(chars)
+
+
+# --- credits ---------------------------------------------------------------------------------------------
+
+def _credit(layout: Layout, index: int, site_domain: str | None, found: Attribution) -> set[int]:
+    """Record the stretch a credit on line ``index`` covers, if the line holds one; the lines it covers."""
+    line = layout.lines[index]
+    text = layout.line_text(line)
+    for cue in _CUE.finditer(text):
+        after = text[cue.end():]
+        prose = not line.footer and _is_prose(text)
+        end = line.end
+        if prose:
+            cut = _SENTENCE_END.search(after)
+            end = line.start + cue.end() + (cut.start() if cut else len(after))
+        start = line.start + cue.end()
+        covered = {index}
+        if not prose:
+            end, covered = _following(layout, index, end, site_domain, _has_contacts(after, site_domain))
+        links = _other_domains(layout, max(line.start, start - 40), end, site_domain)
+        named = bool(links) or _names_someone(after)
+        if not named:
+            continue
+        kind = "label" if cue.group("label") else "relation" if cue.group("relation") else "agent"
+        last_lines = index >= len(layout.lines) - 3
+        placed = (line.footer or last_lines or bool(links) or kind != "agent" or len(text) <= _SHORT_LINE)
+        if not placed:
+            continue
+        reason = _reason(cue)
+        stretch = Stretch(start, end, reason, " ".join(text[max(0, cue.start() - 20):cue.end() + 100].split())[:160])
+        found.stretches.append(stretch)
+        for domain in links:
+            found.domains.setdefault(domain, stretch)
+        return covered
+    return set()
+
+
+def _reason(cue: re.Match[str]) -> str:
+    words = cue.group(0).lower()
+    if cue.group("host") or re.search(r"host|h[ée]berg|gehost", words):
+        return HOSTING
+    if cue.group("relation"):
+        return PARTNER
+    return CREDIT
+
+
+def _names_someone(after: str) -> bool:
+    """Does the text after a cue name a party other than the company ("Northgate Digital", not "our team")?"""
+    rest = after.lstrip(" \t:：–—-·|•\"'“„«(")
+    if not rest or not (rest[0].isalnum()):
+        return False
+    return _SELF.match(rest) is None
+
+
+def _following(layout: Layout, index: int, end: int, site_domain: str | None,
+               has_contacts: bool) -> tuple[int, set[int]]:
+    """How far a credit on line ``index`` reaches: the lines of its own block (``<br>``), then, if the credit
+    line itself shows no contact, lines of sibling or inner blocks that hold nothing but contacts."""
+    lines = layout.lines
+    line = lines[index]
+    covered = {index}
+    for j in range(index + 1, min(len(lines), index + 1 + _FOLLOWING_LINES)):
+        nxt = lines[j]
+        text = layout.line_text(nxt)
+        if _CUE.search(text) or _COPYRIGHT.search(text) or _FIRST_PERSON.search(text):
+            break
+        same_block = nxt.blocks == line.blocks
+        related = nxt.blocks[:len(line.blocks)] == line.blocks or nxt.blocks[:-1] == line.blocks[:-1]
+        if not (same_block and len(text) <= _SHORT_LINE) and \
+                not (related and not has_contacts and _only_contacts(text, site_domain)):
+            break
+        covered.add(j)
+        end = nxt.end
+    return end, covered
+
+
+def _has_contacts(text: str, site_domain: str | None) -> bool:
+    return any(clean_email(e, site_domain) for e in find_emails(text, site_domain)) or \
+        next(digit_runs(text), None) is not None
+
+
+def _only_contacts(text: str, site_domain: str | None) -> bool:
+    """A line of contacts and their labels only ("studio@northgate.design | T +44 20 7946 0321")."""
+    rest = text
+    emails = [e for e in find_emails(text, site_domain) if clean_email(e, site_domain)]
+    for email in emails:
+        rest = re.sub(re.escape(email), " ", rest, flags=re.IGNORECASE)
+    runs = list(digit_runs(rest))
+    if not emails and not runs:
+        return False
+    for start, stop in reversed(runs):
+        rest = rest[:start] + " " + rest[stop:]
+    rest = _CONTACT_LABELS.sub(" ", rest)
+    words = re.findall(r"[^\W\d_]{2,}", rest)
+    return len(words) <= 1
+
+
+def _other_domains(layout: Layout, start: int, end: int, site_domain: str | None) -> set[str]:
+    """Registrable domains other than the site's that web links between ``start`` and ``end`` point to."""
+    domains: set[str] = set()
+    for line in layout.lines:
+        if line.end < start or line.start > end:
+            continue
+        for anchor in line.anchors:
+            href = anchor.href.lower()
+            if not (start <= anchor.offset < end) or not href.startswith(("http://", "https://", "//")):
+                continue
+            if any(social in href for social in _SOCIAL):
+                continue
+            domain = registrable_domain(anchor.href if not href.startswith("//") else "http:" + anchor.href)
+            if domain and domain != site_domain:
+                domains.add(domain)
+    return domains
+
+
+# --- examples in prose -----------------------------------------------------------------------------------
+
+def _is_prose(text: str) -> bool:
+    """Running text: a long line of many words with sentence punctuation, not a line of labels and values."""
+    if len(text) < _PROSE_CHARS:
+        return False
+    words = text.split()
+    return len(words) >= _PROSE_WORDS and any(ch in text for ch in ".!?,;")
+
+
+def _examples(layout: Layout, line: Line, site_domain: str | None, found: Attribution) -> None:
+    """Record the addresses and numbers that the sentences of a prose line talk about."""
+    text = layout.line_text(line)
+    if "@" not in text and " at " not in text.lower() and "[" not in text and "(" not in text \
+            and not any(ch.isdigit() for ch in text):
+        return
+    linked = _linked_values(line)
+    start = 0
+    for cut in [*_SENTENCE_END.finditer(text), None]:
+        stop = cut.start() if cut else len(text)
+        sentence = text[start:stop]
+        for begin, finish in _tokens(sentence, site_domain, linked):
+            before = sentence[max(0, begin - 60):begin]
+            if _OFFER_BEFORE.search(before):
+                continue
+            if _EXAMPLE_BEFORE.search(before) or _EXAMPLE_SENTENCE.search(sentence):
+                found.stretches.append(Stretch(line.start + start + begin, line.start + start + finish, EXAMPLE,
+                                               " ".join(sentence.split())[:160]))
+        start = cut.end() if cut else len(text)
+
+
+def _linked_values(line: Line) -> set[str]:
+    """E-mails and phone digits the line offers as ``mailto:`` and ``tel:`` links."""
+    values: set[str] = set()
+    for anchor in line.anchors:
+        href = unquote(anchor.href).lower()
+        if href.startswith("mailto:"):
+            values.add(href[7:].split("?")[0].strip())
+        elif href.startswith(("tel:", "callto:")):
+            values.add("".join(ch for ch in href if ch.isdigit())[-8:])
+    return values
+
+
+def _tokens(sentence: str, site_domain: str | None, linked: set[str]) -> list[tuple[int, int]]:
+    """Where a sentence shows an address or a digit run that may be a phone, except the site's own addresses
+    and values the line also offers as a link."""
+    tokens: list[tuple[int, int]] = []
+    lowered = sentence.lower()
+    for candidate in find_emails(sentence, site_domain):
+        email = clean_email(candidate, site_domain)
+        if email is None or email in linked or registrable_domain(email.split("@")[1]) == site_domain:
+            continue
+        at = lowered.find(email)
+        tokens.append((at, at + len(email)) if at >= 0 else (0, len(sentence)))
+    for begin, finish in digit_runs(sentence):
+        digits = "".join(ch for ch in sentence[begin:finish] if ch.isdigit())
+        if digits[-8:] not in linked:
+            tokens.append((begin, finish))
+    return tokens
