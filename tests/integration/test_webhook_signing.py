@@ -1,4 +1,5 @@
-"""Webhook signatures bind the destination: a POST captured by one receiver does not verify at another."""
+"""Webhook signatures bind the destination: a POST captured by one receiver does not verify at another; and a
+webhook URL's token is not written where errors are kept."""
 
 from __future__ import annotations
 
@@ -58,3 +59,23 @@ def test_the_cli_prints_a_destinations_secret(settings: Settings) -> None:
     assert result.stdout.strip() == destination_key(WEBHOOK_SECRET, url)
     unset = support.run_cli(settings, "webhooks", "secret", url)
     assert unset.returncode == 2 and "LEADWORKER_WEBHOOK_SECRET is not set" in unset.stderr
+
+
+async def test_a_refused_webhook_urls_token_is_not_stored_with_the_error(settings: Settings, db: Database) -> None:
+    from leadworker.broker.topology import Topology
+
+    cfg = settings.model_copy(update={"allow_private_networks": False, "enrich": False})
+    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], webhook_url="http://127.1:9/in?token=tok-s3cret",
+                    leads=[LeadRecord(company_name="Token Ltd", emails=["info@token.test"])])
+    await support.publish(cfg, db, [job])
+    await support.run_until_idle(cfg, ("scrape", "notify"), idle=1.0)
+
+    delivery = await db.fetchrow("SELECT event_id, status, last_error FROM webhook_deliveries WHERE job_id = $1",
+                                 job.job_id)
+    assert delivery is not None and delivery["status"] == "dead", delivery
+    attempts = await db.fetch("SELECT error FROM webhook_attempts WHERE event_id = $1", delivery["event_id"])
+    topology = Topology.from_settings(cfg)
+    dead = await support.queue_messages(cfg, topology.dead_queue(topology.work_queue("notify")))
+    kept = [delivery["last_error"], *(a["error"] for a in attempts), *(str(m.headers) for m in dead)]
+    assert "token=***" in delivery["last_error"]
+    assert not any("tok-s3cret" in text for text in kept), kept

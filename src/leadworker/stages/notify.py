@@ -24,6 +24,7 @@ from leadworker.broker.outcome import Decision
 from leadworker.config import Settings, mask_url
 from leadworker.contracts import JobEvent, decode_message
 from leadworker.errors import InvalidMessage, PermanentError, TransientError, one_line
+from leadworker.masking import mask_text
 from leadworker.ops.metrics import Metrics
 from leadworker.scrape.guard import ForbiddenTarget, NetworkGuard
 from leadworker.stages.events import webhook_url_for
@@ -120,10 +121,11 @@ class NotifyStage:
                 status = response.status
                 await response.content.read(65536)
         except ForbiddenTarget as exc:
-            error = str(exc)
-            failure = exc
+            # Errors quote the URL, and they are stored (attempt log, job, dead-letter headers): mask its tokens.
+            error = mask_text(str(exc))
+            failure = ForbiddenTarget(error, kind=exc.kind)
         except Exception as exc:  # network, timeout, DNS, anything else: logged, then retried through the tiers
-            error = one_line(f"{type(exc).__name__}: {exc}")
+            error = mask_text(one_line(f"{type(exc).__name__}: {exc}"))
             failure = TransientError(f"webhook {target}: {error}", kind="webhook")
         if status is not None:
             if 200 <= status < 300:
