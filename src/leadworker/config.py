@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     user_agent: str = "leadworker/0.1 (+https://github.com/leadworker/leadworker)"
     page_timeout: float = Field(15.0, gt=0)
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    job_memory_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024 * 1024,
+        description="what one job keeps in memory from the pages it read; its crawls stop taking pages beyond it",
+    )
     max_redirects: int = Field(5, ge=0)
     fetch_retries: int = Field(2, ge=0, description="in-process retries of a transient page error")
     host_concurrency: int = Field(4, ge=1)

@@ -3,13 +3,17 @@ include/exclude globs, max_pages, contact pages first, redirects to another site
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 import uuid
+from typing import Any
 
 from aiohttp import web
 
 import support
 from leadworker.config import Settings
 from leadworker.contracts import ScrapeJob
+from leadworker.domains import registrable_domain
 from leadworker.scrape.crawl import CrawlSettings, RobotsCache, crawl_site
 from leadworker.scrape.fetch import StaticFetcher
 from leadworker.scrape.guard import NetworkGuard
@@ -156,3 +160,71 @@ async def test_a_redirect_into_a_disallowed_path_is_not_read(scripted_site: supp
         await fetcher.close()
     assert result.record is not None and result.record.emails == ["info@robots.test"]
     assert redirected == ["/staff"] and "/private/staff" not in site.hits  # the hop was never taken
+
+
+def _huge_site(site: support.ScriptedSite, pages: int, page_bytes: int) -> None:
+    """An entry page, a contact page and ``pages`` pages of ``page_bytes`` of visible text each."""
+    links = " ".join(f'<a href="/p/{i}">Page {i}</a>' for i in range(pages))
+    site.page("/", page(f'<h1>Bigpage Ltd</h1> <a href="/contact">Contact</a> {links}', '<title>Bigpage Ltd</title>'))
+    site.page("/contact", '<html lang="en-GB"><body><p>Write to <a href="mailto:hello@bigpage.test">hello@bigpage.'
+                          'test</a> or call 020 7946 0958.</p></body></html>')
+    filler = "<p>" + "We make very large pages about nothing in particular. " * 40 + "</p>"
+    body = filler * (page_bytes // len(filler))
+    for i in range(pages):
+        site.page(f"/p/{i}", page(f"<h2>Page {i}</h2>{body}"))
+
+
+async def _crawl_measured(site: support.ScriptedSite, host: str, **options: Any) -> tuple[Any, int]:
+    """Crawl ``host`` a page at a time; return the result and the most memory Python held between pages (when
+    no page is in flight: what the crawl kept of the pages it read)."""
+    cfg = Settings(_env_file=None, allow_private_networks=True, resolve={host: "127.0.0.1"},  # type: ignore[call-arg]
+                   fetch_retries=0)
+    fetcher = StaticFetcher(cfg, NetworkGuard(allow_private=True, overrides=cfg.resolve))
+    job = ScrapeJob(job_id=uuid.uuid4(), targets=[site.url(host)], max_pages=100)
+    settings = CrawlSettings(max_pages=100, max_depth=2, include=[], exclude=[], user_agent=cfg.user_agent,
+                             concurrency=1, render="static")
+    held = [0]
+
+    async def between_pages() -> None:
+        held[0] = max(held[0], tracemalloc.get_traced_memory()[0] - baseline)
+
+    registrable_domain(site.url(host))  # loads the public suffix list (3 MB) before counting
+    gc.collect()
+    tracemalloc.start()
+    baseline = tracemalloc.get_traced_memory()[0]
+    try:
+        result = await crawl_site(site.url(host), job, fetcher, RobotsCache(fetcher, cfg.user_agent), settings,
+                                  between_pages, **options)
+    finally:
+        tracemalloc.stop()
+        await fetcher.close()
+    return result, held[0]
+
+
+async def test_a_site_of_huge_pages_is_read_in_bounded_memory(scripted_site: support.ScriptedSite) -> None:
+    """A page is reduced to what extraction needs once read: 24 pages of 500 kB do not stay in memory until the
+    site is done (they did, twice over: the HTML and the text)."""
+    _huge_site(scripted_site, 24, 500_000)
+    # A .co.uk site: its phone region is known, so nothing of a page but its facts outlives reading it.
+    result, held = await _crawl_measured(scripted_site, "bigpage.co.uk")
+    assert result.pages == 26
+    assert result.record is not None
+    assert result.record.emails == ["hello@bigpage.test"] and result.record.phones == ["+442079460958"]
+    assert held < 3_000_000, f"{held / 1e6:.1f} MB held"
+
+
+async def test_the_job_memory_budget_stops_the_crawl(scripted_site: support.ScriptedSite) -> None:
+    """A .test site: its region is found from its pages, so their text is kept until the site is done. The
+    job's budget bounds it; the crawl stops taking pages there, with what it read (contact pages first)."""
+    from leadworker.scrape.budget import MemoryBudget
+
+    _huge_site(scripted_site, 24, 500_000)
+    budget = MemoryBudget(4_000_000)
+    result, held = await _crawl_measured(scripted_site, "bigpage.test", budget=budget)
+    assert result.record is not None
+    assert result.record.emails == ["hello@bigpage.test"] and result.record.phones == ["+442079460958"]
+    assert 3 <= result.pages < 12  # the entry, the contact page, some of the rest; then the budget was full
+    assert budget.reached and budget.pages_left == 26 - result.pages
+    assert budget.peak <= 4_000_000 + 600_000  # at most the page in flight when it was reached
+    assert budget.held == 0  # released with the site
+    assert held < 4_000_000 + 3_000_000, f"{held / 1e6:.1f} MB held"

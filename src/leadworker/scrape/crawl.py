@@ -22,6 +22,7 @@ import functools
 import heapq
 import itertools
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from leadworker.domains import country_tld, registrable_domain, site_identity, s
 from leadworker.errors import LeadworkerError, PermanentError, TransientError, one_line
 from leadworker.regions import region_from_geography, region_from_tld
 from leadworker.scrape.browser import RenderSession
+from leadworker.scrape.budget import MemoryBudget
 from leadworker.scrape.extract import (
     Link,
     PageFacts,
@@ -126,6 +128,9 @@ class CrawlSettings:
     concurrency: int = 4
     render: str = "static"
     """``static``, ``browser`` or ``auto`` (a job's ``render``)."""
+    memory_bytes: int = 64 * 1024 * 1024
+    """What a job keeps in memory from the pages it read (``LEADWORKER_JOB_MEMORY_BYTES``, see
+    :mod:`leadworker.scrape.budget`)."""
 
 
 @dataclass
@@ -245,9 +250,28 @@ def _merge_rendered(static: PageFacts, rendered: PageFacts) -> PageFacts:
 @dataclass
 class _Visited:
     facts: PageFacts
-    static_page: Page | None
+    static: bool
+    """Fetched over plain HTTP (so a render may still add to it)."""
     depth: int
     rendered: bool
+    static_page: Page | None = None
+    """The page itself, kept only while a render of it may follow (it saves fetching it again)."""
+    held: int = 0
+    """Bytes counted for it in the job's memory budget."""
+
+    @property
+    def render_rank(self) -> tuple[bool, int, int]:
+        """The order in which :meth:`SiteCrawl._render_fallback` picks pages (best first)."""
+        return (self.depth > 0, contact_score(self.facts.url), self.depth)
+
+
+_FACTS_BYTES = 2048
+"""What the facts of a page keep besides its text, roughly (a few names, contacts and URLs)."""
+
+
+def _facts_bytes(facts: PageFacts) -> int:
+    return _FACTS_BYTES + sys.getsizeof(facts.phone_inputs.text) + len(facts.description or "") + sum(
+        len(a) for a in facts.addresses)
 
 
 @dataclass
@@ -263,6 +287,8 @@ class SiteCrawl:
     renderer: RenderSession | None = None
     scripts: ScriptScanner | None = None
     deadline: float | None = None
+    budget: MemoryBudget | None = None
+    """The job's memory budget, shared by its sites; one of the site's own if None."""
     pages: int = 0
     visited: list[_Visited] = field(default_factory=list)
     entry_error: LeadworkerError | None = None
@@ -279,6 +305,9 @@ class SiteCrawl:
         self.seen = {self.start}
         self._counter = itertools.count()
         self.frontier: list[tuple[int, int, int, str]] = [(0, 0, next(self._counter), self.start_url)]
+        self.memory = self.budget or MemoryBudget(self.settings.memory_bytes)
+        self._kept_pages: list[_Visited] = []
+        self._email_seen = self._phone_seen = False
 
     def _on_site(self, url: str) -> bool:
         return (registrable_domain(url) or urlsplit(url).hostname or "") in self.domains
@@ -287,6 +316,14 @@ class SiteCrawl:
         if not await self.robots.allowed(self.start_url):
             return SiteResult(self.target, None, 0,
                               PermanentError(f"robots.txt disallows {self.start}", kind="robots"))
+        try:
+            return await self._run()
+        finally:
+            self.memory.release(sum(v.held for v in self.visited))
+            self.visited = []
+            self._kept_pages = []
+
+    async def _run(self) -> SiteResult:
         await self._crawl()
         if self.settings.render == "auto" and self.renderer is not None and self.visited:
             await self._render_fallback()
@@ -310,13 +347,16 @@ class SiteCrawl:
         try:
             while self.frontier or in_flight:
                 while (self.frontier and scheduled < self.settings.max_pages
-                       and len(in_flight) < self.settings.concurrency and not self._out_of_time()):
+                       and len(in_flight) < self.settings.concurrency and not self._out_of_time()
+                       and (not self.memory.full or scheduled == 0)):
                     _, depth, _, url = heapq.heappop(self.frontier)
                     if url != self.start_url and not await self.robots.allowed(url):
                         continue
                     scheduled += 1
                     in_flight.add(asyncio.create_task(self._visit(url, depth)))
                 if not in_flight:
+                    if self.frontier and self.memory.full and scheduled < self.settings.max_pages:
+                        self.memory.stopped(len(self.frontier))
                     break
                 done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
@@ -364,15 +404,59 @@ class SiteCrawl:
         if (self.settings.render == "auto" and self.renderer is not None and not rendered
                 and await self._wants_render(facts, url, is_entry)):
             facts, rendered = await self._render_into(url, page, facts)
-        self.visited.append(_Visited(facts, page if page.mode == "static" else None, depth, rendered))
         if facts.canonical and self._on_site(facts.canonical):
             self.seen.add(canonical_url(facts.canonical))
         robots_header = page.headers.get("X-Robots-Tag", "").lower()
-        if facts.nofollow_page or "nofollow" in robots_header or "none" in robots_header:
-            return
-        if depth >= self.settings.max_depth:
-            return
-        self._enqueue(facts.links, depth + 1)
+        follow = not (facts.nofollow_page or "nofollow" in robots_header or "none" in robots_header)
+        if follow and depth < self.settings.max_depth:
+            self._enqueue(facts.links, depth + 1)
+        self._keep(_Visited(facts, page.mode == "static", depth, rendered), page)
+
+    def _keep(self, visited: _Visited, page: Page) -> None:
+        """Keep what the rest of the crawl needs of a page just read, and count it in the job's budget."""
+        facts = visited.facts
+        facts.links = []  # in the frontier now
+        if self.region is not None:
+            # Its phones were read with the region the whole site has; only a site whose region is still to
+            # be found needs the text again (see fold_site).
+            facts.phone_inputs.text = ""
+        visited.held = _facts_bytes(facts)
+        self.memory.hold(visited.held)
+        self.visited.append(visited)
+        self._email_seen = self._email_seen or bool(facts.emails)
+        self._phone_seen = self._phone_seen or bool(facts.phones)
+        if self._email_seen and self._phone_seen:
+            self._drop_kept_pages()  # the site shows both: the render fallback will not run
+        elif visited.static and self._may_render_later(visited):
+            self._keep_page(visited, page)
+
+    def _may_render_later(self, visited: _Visited) -> bool:
+        """Whether :meth:`_render_fallback` may render this page (so keeping its HTML saves a fetch)."""
+        return (self.settings.render == "auto" and self.renderer is not None and not visited.rendered
+                and visited.facts.has_scripts)
+
+    def _keep_page(self, visited: _Visited, page: Page) -> None:
+        """Keep the HTML of the best few pages a render may want, within the budget; drop all of them as soon
+        as the site shows an e-mail and a phone (then nothing is rendered)."""
+        size = sys.getsizeof(page.text)
+        if self.memory.try_hold(size):
+            visited.static_page, visited.held = page, visited.held + size
+            self._kept_pages.append(visited)
+            self._kept_pages.sort(key=lambda v: v.render_rank)
+        for dropped in self._kept_pages[_FALLBACK_RENDERS:]:
+            self._drop_page(dropped)
+        del self._kept_pages[_FALLBACK_RENDERS:]
+
+    def _drop_page(self, visited: _Visited) -> None:
+        if visited.static_page is not None:
+            size = sys.getsizeof(visited.static_page.text)
+            visited.static_page, visited.held = None, visited.held - size
+            self.memory.release(size)
+
+    def _drop_kept_pages(self) -> None:
+        for visited in self._kept_pages:
+            self._drop_page(visited)
+        self._kept_pages = []
 
     def _enqueue(self, links: list[Link], depth: int) -> None:
         for link in links:
@@ -403,7 +487,7 @@ class SiteCrawl:
             return await self.scripts.writes_content(facts.script_srcs)
         return False
 
-    async def _render_into(self, url: str, page: Page, facts: PageFacts) -> tuple[PageFacts, bool]:
+    async def _render_into(self, url: str, page: Page | None, facts: PageFacts) -> tuple[PageFacts, bool]:
         assert self.renderer is not None
         try:
             rendered = await self.renderer.render(url, prefetched=page)
@@ -418,19 +502,18 @@ class SiteCrawl:
 
     async def _render_fallback(self) -> None:
         """A site with no e-mail or no phone at all: render its entry and contact pages that run script."""
-        has_email = any(v.facts.emails for v in self.visited)
-        has_phone = any(v.facts.phones for v in self.visited)
-        if has_email and has_phone:
+        if self._email_seen and self._phone_seen:
             return
-        candidates = [v for v in self.visited
-                      if not v.rendered and v.static_page is not None and v.facts.has_scripts]
-        candidates.sort(key=lambda v: (v.depth > 0, contact_score(v.facts.url), v.depth))
+        candidates = [v for v in self.visited if not v.rendered and v.static and v.facts.has_scripts]
+        candidates.sort(key=lambda v: v.render_rank)
         for visited in candidates[:_FALLBACK_RENDERS]:
             if self._out_of_time():
                 break
-            assert visited.static_page is not None
+            # A page whose HTML was not kept (the budget was full) is fetched again by the renderer.
             visited.facts, visited.rendered = await self._render_into(
                 visited.facts.url, visited.static_page, visited.facts)
+            visited.facts.links = []
+            self._drop_page(visited)
             await self.checkpoint()
 
 
@@ -445,10 +528,14 @@ async def crawl_site(
     renderer: RenderSession | None = None,
     scripts: ScriptScanner | None = None,
     deadline: float | None = None,
+    budget: MemoryBudget | None = None,
 ) -> SiteResult:
-    """Crawl one site from ``target``; return its lead (or the error that stopped the entry page)."""
+    """Crawl one site from ``target``; return its lead (or the error that stopped the entry page).
+
+    ``budget`` is the job's memory budget when it crawls several sites; a site of its own otherwise.
+    """
     return await SiteCrawl(target, job, fetcher, robots, settings, checkpoint, renderer,
-                           scripts or ScriptScanner(fetcher), deadline).run()
+                           scripts or ScriptScanner(fetcher), deadline, budget).run()
 
 
 def fold_site(start: str, domain: str, pages: list[PageFacts], region: str | None = None) -> LeadRecord:
@@ -546,6 +633,7 @@ async def crawl_sites(
     """
     robots = RobotsCache(fetcher, settings.user_agent)
     scripts = ScriptScanner(fetcher)
+    budget = MemoryBudget(settings.memory_bytes)
     by_site: dict[str, str] = {}
     for target in job.targets:
         key = site_identity(target) or urlsplit(target).hostname or target
@@ -555,9 +643,12 @@ async def crawl_sites(
     async def one(target: str) -> SiteResult:
         async with slots:
             return await crawl_site(target, job, fetcher, robots, settings, checkpoint, renderer=renderer,
-                                    scripts=scripts, deadline=deadline)
+                                    scripts=scripts, deadline=deadline, budget=budget)
 
     results = await asyncio.gather(*(one(t) for t in by_site.values()))
+    if budget.pages_left:
+        log.warning("crawls stopped at the job's memory budget; pages left unread", pages_left=budget.pages_left,
+                    limit_bytes=budget.limit, peak_bytes=budget.peak)
     records = [r.record for r in results if r.record is not None]
     pages = sum(r.pages for r in results)
     errors = [r.error for r in results if r.error is not None]

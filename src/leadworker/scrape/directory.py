@@ -54,6 +54,7 @@ from leadworker.domains import country_tld
 from leadworker.errors import LeadworkerError, PermanentError, one_line
 from leadworker.regions import region_from_geography, region_from_name, region_from_tld
 from leadworker.scrape.browser import RenderSession
+from leadworker.scrape.budget import MemoryBudget
 from leadworker.scrape.contacts import clean_email, find_emails, find_phones, parse_phone_value
 from leadworker.scrape.crawl import CrawlSettings, RobotsCache, ScriptScanner, crawl_site
 from leadworker.scrape.extract import social_network
@@ -68,6 +69,8 @@ _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _TEMPLATE_KEYS = frozenset({"base_url", "query", "geography", "industry", "keywords"})
 _SHORTHAND = re.compile(r"^(?P<css>.*?)(?:::(?:attr\((?P<attr>[\w:-]+)\)|(?P<text>text)))?$", re.DOTALL)
 _DETAILS_AT_ONCE = 4
+_RESULT_BYTES = 1024
+"""What one listing result keeps besides its values, roughly."""
 _WEBSITES_AT_ONCE = 4
 
 LeadField = Literal[
@@ -333,6 +336,8 @@ class DirectoryRun:
         self.pages = 0
         self.robots = RobotsCache(fetcher, settings.user_agent)
         self.clock = PatternClock(recipe=recipe.name)
+        self.memory = MemoryBudget(settings.job_memory_bytes)
+        """What the run keeps: its results, then the pages of the websites it crawls (see scrape.budget)."""
         host = urlsplit(recipe.base_url or recipe.search_url).hostname or ""
         self.region = (region_from_geography(job.geography)
                        or (region_from_name(recipe.country) if recipe.country else None)
@@ -363,6 +368,11 @@ class DirectoryRun:
         found: list[tuple[dict[str, Any], dict[str, str], str | None]] = []
         keys: set[tuple[str, str]] = set()
         while url and len(seen_pages) < limit and url not in seen_pages:
+            if self.memory.full:
+                self.memory.stopped(1)
+                log.warning("directory run stopped at the job's memory budget", results=len(found),
+                            limit_bytes=self.memory.limit)
+                break
             seen_pages.add(url)
             first = len(seen_pages) == 1
             try:
@@ -390,6 +400,7 @@ class DirectoryRun:
                 keys.add(key)
                 data["source_url"] = detail or page.final_url
                 found.append((data, evidence, detail))
+                self.memory.hold(_RESULT_BYTES + sum(len(str(v)) for v in data.values()))
             next_url = None
             if self.recipe.next_page is not None:
                 links = _values(tree, self.recipe.next_page, page.final_url, self.clock)
@@ -439,6 +450,7 @@ class DirectoryRun:
             include=self.job.include_paths, exclude=self.job.exclude_paths,
             user_agent=self.settings.user_agent, concurrency=self.settings.host_concurrency,
             render=self.job.render if self.renderer is not None else "static",
+            memory_bytes=self.settings.job_memory_bytes,
         )
         scripts = ScriptScanner(self.fetcher)
         slots = asyncio.Semaphore(_WEBSITES_AT_ONCE)
@@ -449,7 +461,7 @@ class DirectoryRun:
             async with slots:
                 result = await crawl_site(record.website, self.job, self.fetcher, self.robots, crawl,
                                           self.checkpoint, renderer=self.renderer, scripts=scripts,
-                                          deadline=self.deadline)
+                                          deadline=self.deadline, budget=self.memory)
             self.pages += result.pages
             if result.record is None:
                 log.info("directory result's website yielded nothing", website=record.website,
