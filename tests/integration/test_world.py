@@ -27,8 +27,10 @@ from world.score import score
 
 SITES = int(os.environ.get("LEADWORKER_WORLD_SITES", "40"))
 SEED = int(os.environ.get("LEADWORKER_WORLD_SEED", "20261123"))
-PRECISION_BAR = 0.97
-RECALL_BAR = 0.95
+PRECISION_BAR = 0.99
+RECALL_BAR = 0.98
+THIRD_PARTY_BAR = 0.95
+"""Someone else's contacts (agency credits, examples in prose, suppliers...) kept apart on the lead."""
 
 WORLD_RECIPE = """
 name: world-directory
@@ -72,6 +74,7 @@ async def test_world_precision_and_recall(settings: Settings, db: Database, worl
     await support.run_until_idle(cfg, idle=1.5, timeout=60 + SITES * 3)
 
     found: dict[str, tuple[list[str], list[str]]] = {}
+    third_parties: dict[str, list[str]] = {}
     for truth in world.sites:
         job = jobs[truth.host]
         row = await jobstore.get_job(db, job.job_id)
@@ -84,17 +87,20 @@ async def test_world_precision_and_recall(settings: Settings, db: Database, worl
                                    " WHERE l.job_id = $1", job.job_id)
         assert record is not None, truth.host
         found[truth.host] = (record.get("emails", []), record.get("phones", []))
+        third_parties[truth.host] = [t["value"] for t in record.get("third_party", [])]
+        assert all(t["reason"] and t["url"].startswith("http://") for t in record.get("third_party", []))
         for value in record.get("emails", []) + record.get("phones", []):
             evidence = record["evidence"][value]  # every value says where it was found
             assert evidence.startswith("http://") and ".test:" in evidence, (value, evidence)
 
-    report = score(world.sites, found)
+    report = score(world.sites, found, third_parties)
     print(f"\nworld seed {SEED}, {SITES} sites: {report.summary()}")
     for line in report.mistakes:
         print("  ", line)
     assert report.robots_decoys_collected == []
     assert report.emails.precision >= PRECISION_BAR and report.emails.recall >= RECALL_BAR, report.summary()
     assert report.phones.precision >= PRECISION_BAR and report.phones.recall >= RECALL_BAR, report.summary()
+    assert report.third_party.recall >= THIRD_PARTY_BAR, report.summary()
     # robots.txt was read and its disallowed pages never fetched
     for truth in world.sites:
         disallowed = [path for (host, path) in world_server.hits if host == truth.host and path.startswith(

@@ -63,6 +63,8 @@ class SiteTruth:
     features: list[str] = field(default_factory=list)
     fails: bool = False
     """The target cannot be crawled at all (its entry redirects in a loop)."""
+    third_party: set[str] = field(default_factory=set)
+    """Contacts the site shows for someone else (an agency, a supplier, an example...): never the lead's."""
 
     def target(self, port: int) -> str:
         return f"http://{self.host}:{port}{self.target_path}"
@@ -611,6 +613,9 @@ def generate_world(seed: int, sites: int = 40, *, script_share: float = 0.2, hug
         truth, site_routes = _site(index, site_rng, index in script_sites, [t.host for t in truths])
         routes[truth.host] = site_routes
         truths.append(truth)
+    from world.others import add_others  # (it builds on this module)
+
+    add_others(seed, truths, routes)
 
     # A site that moved: the old name redirects to the new one (a different registrable domain).
     if sites >= 5:
@@ -621,7 +626,7 @@ def generate_world(seed: int, sites: int = 40, *, script_share: float = 0.2, hug
         moved_truth = SiteTruth(host=old_host, target_path="/", region=moved.region, geography=moved.geography,
                                 name=moved.name, emails=set(moved.emails), phones=set(moved.phones),
                                 robots_decoys=set(moved.robots_decoys), script_only=set(moved.script_only),
-                                features=["moved"])
+                                features=["moved"], third_party=set(moved.third_party))
         truths.append(moved_truth)
     # A site whose entry redirects in a loop: nothing to find, the job fails.
     loop_host = f"loop-{seed}.test"

@@ -29,6 +29,10 @@ class Tally:
 class Report:
     emails: Tally = field(default_factory=Tally)
     phones: Tally = field(default_factory=Tally)
+    third_party: Tally = field(default_factory=Tally)
+    """Someone else's contacts kept apart on the lead (``third_party``): recall is how many of them were kept
+    there (not lost, not taken for the company's), precision how many of the kept ones really are someone
+    else's."""
     robots_decoys_collected: list[tuple[str, str]] = field(default_factory=list)
     mistakes: list[str] = field(default_factory=list)
     """One line per wrong or missing value: host, what, value, the site's features."""
@@ -38,13 +42,25 @@ class Report:
                 f"({self.emails.true_positives} found, {self.emails.false_positives} wrong, "
                 f"{self.emails.false_negatives} missed); phones precision {self.phones.precision:.3f} "
                 f"recall {self.phones.recall:.3f} ({self.phones.true_positives} found, "
-                f"{self.phones.false_positives} wrong, {self.phones.false_negatives} missed)")
+                f"{self.phones.false_positives} wrong, {self.phones.false_negatives} missed); third parties "
+                f"kept apart precision {self.third_party.precision:.3f} recall {self.third_party.recall:.3f}")
 
 
-def score(truths: Iterable[SiteTruth], found: Mapping[str, tuple[Iterable[str], Iterable[str]]]) -> Report:
-    """``found``: host → (emails, phones) a crawl of that site found (absent: found nothing)."""
+def score(truths: Iterable[SiteTruth], found: Mapping[str, tuple[Iterable[str], Iterable[str]]],
+          third_parties: Mapping[str, Iterable[str]] | None = None) -> Report:
+    """``found``: host → (emails, phones) a crawl of that site found (absent: found nothing);
+    ``third_parties``: host → the values it kept apart as someone else's."""
     report = Report()
     for truth in truths:
+        if third_parties is not None:
+            kept = set(third_parties.get(truth.host, ()))
+            report.third_party.true_positives += len(kept & truth.third_party)
+            report.third_party.false_positives += len(kept - truth.third_party)
+            report.third_party.false_negatives += len(truth.third_party - kept)
+            for value in sorted(kept - truth.third_party):
+                report.mistakes.append(f"{truth.host} kept apart {value} {truth.features}")
+            for value in sorted(truth.third_party - kept):
+                report.mistakes.append(f"{truth.host} did not keep apart {value} {truth.features}")
         emails, phones = found.get(truth.host, ((), ()))
         for kind, tally, got, expected in (("email", report.emails, set(emails), truth.emails),
                                            ("phone", report.phones, set(phones), truth.phones)):
