@@ -44,7 +44,7 @@ unrelated sites, is decided across sites: see :mod:`leadworker.scrape.shared`.)"
 
 _BY = r"(?:by|von|durch|par|door)"
 _MADE = (
-    r"designed|built|developed|created|made|crafted|handcrafted|powered|hosted|maintained|produced|realised|"
+    r"designed|built|build|developed|created|made|crafted|handcrafted|powered|hosted|maintained|produced|realised|"
     r"realized|coded|programmed|photographed|managed|optimi[sz]ed|"
     r"erstellt|gestaltet|entwickelt|realisiert|programmiert|umgesetzt|gehostet|betreut|konzipiert|gemacht|"
     r"produziert|optimiert|"
@@ -60,15 +60,22 @@ _WORK = (
     r"ontwerp|webontwerp|realisatie|ontwikkeling|vormgeving|fotografie"
 )
 _AGENT = rf"\b(?:(?:{_MADE})(?:\s+with\s+\S{{1,12}})?|{_WORK})\s+{_BY}\b"
+_LABEL_WORD = (
+    r"web\s?design|web\s?development|website\s+design|site\s+design|design|credits?|cr[ée]dits?|"
+    r"r[ée]alisation|conception|cr[ée]ation(?:\s+du\s+site)?|d[ée]veloppement|"
+    r"gestaltung|umsetzung|realisierung|programmierung|konzept(?:ion)?|technische\s+umsetzung|webentwicklung|"
+    r"ontwerp|webontwerp|realisatie|vormgeving|ontwikkeling|fotografie|photography|photos?|fotos|bildnachweis|"
+    r"bildquellen?"
+)
+_HOST_WORD = (
+    r"hosting|hoster|webhosting|web\s+host|hosted\s+at|host|h[ée]bergeur|h[ée]bergement|hostingpartner|"
+    r"hostingprovider|provider"
+)
+# "Webdesign:", "Gestaltung & Umsetzung:", "Conception et réalisation :", "Hébergeur :", at the start of a line
+# or after a separator.
 _LABEL = (
-    r"(?:^\s*|[·•|]\s*)(?:web\s?design|web\s?development|website\s+design|site\s+design|design|credits?|"
-    r"cr[ée]dits?|r[ée]alisation|conception(?:\s+(?:et|&)\s+r[ée]alisation)?|cr[ée]ation(?:\s+du\s+site)?|"
-    r"gestaltung|umsetzung|realisierung|programmierung|konzept(?:ion)?(?:\s+(?:und|&)\s+design)?|"
-    r"technische\s+umsetzung|webentwicklung|ontwerp|webontwerp|realisatie|vormgeving|ontwikkeling|"
-    r"fotografie|photography|photos?|fotos|bildnachweis|bildquellen?|"
-    r"(?P<host>hosting|hoster|webhosting|web\s+host|hosted\s+at|host|h[ée]bergeur|h[ée]bergement|"
-    r"hostingpartner|hostingprovider|provider)"
-    r")\s*(?::|：|–|—|-\s)"
+    rf"(?:^\s*|[·•|]\s*)(?:(?:{_LABEL_WORD}|{_HOST_WORD})\s*(?:&|\+|/|and|und|et|en)\s*)?"
+    rf"(?:{_LABEL_WORD}|(?P<host>{_HOST_WORD}))\s*(?::|：|–|—|-\s)"
 )
 _PARTY = (
     r"partners?|suppliers?|vendors?|providers?|hosting\s+provider|hosts?|agency|web\s+agency|manufacturers?|"
