@@ -227,7 +227,8 @@ def _supplier_or_host(rng: random.Random, truth: SiteTruth, pages: dict[str, Res
 def _free_mail_owner(rng: random.Random, truth: SiteTruth, pages: dict[str, Response], lang: str) -> str:
     """A sole trader whose address is free mail, in a ``mailto:`` on the contact page: the company's."""
     trade = truth.name.split()[2].lower()
-    email = f"{rng.choice(FIRST_NAMES)}.{trade}@gmail.com"
+    number = truth.host.split(".")[0].rsplit("-", 1)[-1]  # one owner's address, not shared by other sites
+    email = f"{rng.choice(FIRST_NAMES)}.{trade}{number}@gmail.com"
     label = {"en": "Write to me:", "de": "Schreiben Sie mir:", "fr": "Écrivez-moi :", "nl": "Mail mij:"}[lang]
     _append(pages, _path(pages, "contact"), "</main>", f'<p>{label} <a href="mailto:{email}">{email}</a></p>')
     truth.emails.add(email)

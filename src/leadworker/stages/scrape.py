@@ -39,6 +39,7 @@ from leadworker.contracts import (
 from leadworker.errors import InvalidMessage, PermanentError, ServiceUnavailable
 from leadworker.ops.logging import log_for_process
 from leadworker.ops.metrics import Metrics
+from leadworker.scrape.shared import apply_shared
 from leadworker.scrape.sources import ScrapeContext, run_sources
 from leadworker.scrape.tools import ScrapeTools
 from leadworker.stages.events import JobNotifier
@@ -190,8 +191,10 @@ class ScrapeStage:
                 await self.notifier.publish_status(delivery.publisher, job.job_id)
             return
 
-        prepared = await asyncio.to_thread(prepare_leads, result.records) if len(result.records) > 200 \
-            else prepare_leads(result.records)
+        # A contact that several unrelated sites show is a vendor's (see leadworker.scrape.shared).
+        records = await apply_shared(self.db, result.records)
+        prepared = await asyncio.to_thread(prepare_leads, records) if len(records) > 200 \
+            else prepare_leads(records)
         # While nothing consumes leads.normalize, the completion itself marks the fan-out deferred.
         defer = self.settings.enrich and bool(prepared.hashes) and not await self._normalize_consumers.present(
             delivery.publisher.connection)
