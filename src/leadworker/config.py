@@ -49,6 +49,24 @@ def parse_resolve(value: str) -> dict[str, str]:
     return mapping
 
 
+def check_dns_server(item: str) -> str:
+    """``host[:port]`` (IPv6 in brackets: ``[::1]:5353``) of a DNS server, as an address; raises ValueError."""
+    host, port = item, "53"
+    if item.startswith("["):
+        host, _, rest = item[1:].partition("]")
+        port = rest.removeprefix(":") or "53"
+    elif item.count(":") == 1:
+        host, port = item.split(":")
+    try:
+        ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"DNS server {item!r} is not address[:port], e.g. 127.0.0.1:5353 or [::1]:53") from None
+    if not 0 < number < 65536:
+        raise ValueError(f"DNS server {item!r}: the port must be 1-65535")
+    return f"[{host}]:{number}" if ":" in host else f"{host}:{number}"
+
+
 class Settings(BaseSettings):
     """leadworker configuration. See the README's configuration table for the operator view."""
 
@@ -145,6 +163,20 @@ class Settings(BaseSettings):
     enrich_provider_timeout: float = Field(10.0, gt=0)
     enrich_provider_retries: int = Field(3, ge=0, description="in-process retries on 429, 5xx, network errors")
 
+    # --- enrichment: contact verification and geocoding ---------------------------------------------------
+    verify_emails: bool = Field(True, description="check each e-mail domain's mail servers (DNS, cached per domain)")
+    dns_servers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="host[:port],... DNS servers for e-mail checks; empty = the system's")
+    dns_timeout: float = Field(3.0, gt=0, le=60, description="seconds a domain's DNS questions may take in all")
+    smtp_probe: bool = Field(False, description="ask each mail server whether it accepts the address (RCPT TO)")
+    smtp_probe_port: int = Field(25, ge=1, le=65535, description="port of the mail servers the probe talks to")
+    smtp_probe_rate: float = Field(1.0, gt=0, description="SMTP probe connections per second per mail server")
+    smtp_probe_timeout: float = Field(10.0, gt=0, description="seconds one SMTP probe may take")
+    smtp_probe_helo: str = Field("leadworker.invalid", min_length=1, description="EHLO name and MAIL FROM domain")
+    geocoder_url: str | None = Field(None, description="Nominatim-compatible /search endpoint; unset = offline only")
+    geocoder_rate: float = Field(1.0, gt=0, le=50, description="geocoder requests per second, across all workers")
+    geocoder_timeout: float = Field(10.0, gt=0)
+
     @field_validator("score_weights", mode="before")
     @classmethod
     def _parse_weights(cls, value: Any) -> Any:
@@ -171,7 +203,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"weight of {name} must be a number >= 0, e.g. {name}=0.2")
         return value
 
-    @field_validator("webhook_url", "enrich_provider_url")
+    @field_validator("dns_servers", mode="before")
+    @classmethod
+    def _parse_dns_servers(cls, value: Any) -> Any:
+        items = [item.strip() for item in value.split(",")] if isinstance(value, str) else value
+        servers: list[str] = []
+        for item in items or []:
+            if item:
+                servers.append(check_dns_server(item))
+        return servers
+
+    @field_validator("webhook_url", "enrich_provider_url", "geocoder_url")
     @classmethod
     def _check_http(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -297,4 +339,6 @@ class Settings(BaseSettings):
         if self.enrich_provider_url:
             data["enrich_provider_url"] = mask_url(self.enrich_provider_url)
         data["enrich_provider_token"] = "***" if self.enrich_provider_token else None
+        if self.geocoder_url:
+            data["geocoder_url"] = mask_url(self.geocoder_url)
         return data
