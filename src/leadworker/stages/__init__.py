@@ -39,11 +39,14 @@ def _scrape(deps: StageDeps) -> StageHandler:
 
 def _normalize(deps: StageDeps) -> StageHandler:
     from leadworker.enrich.provider import HttpEnrichmentProvider
+    from leadworker.stages.geocoding import lead_placer
     from leadworker.stages.normalize import NormalizeStage
+    from leadworker.stages.verification import email_verifier
 
     provider = HttpEnrichmentProvider(deps.settings) if deps.settings.enrich_provider_url else None
     return NormalizeStage(db=deps.db, settings=deps.settings, topology=deps.topology, metrics=deps.metrics,
-                          provider=provider)
+                          provider=provider, verifier=email_verifier(deps.settings, deps.db),
+                          placer=lead_placer(deps.settings, deps.db))
 
 
 def _score(deps: StageDeps) -> StageHandler:

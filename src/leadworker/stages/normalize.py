@@ -10,7 +10,10 @@ Per delivery (a :class:`~leadworker.contracts.NormalizeBatch`), for each of its 
 2. If an enrichment provider is configured, the batch's leads it has not answered for are sent to it; what it
    returns is merged with the provider as provenance. A provider that stays unavailable makes the batch retry
    (what succeeded is kept); on the message's last attempt the leads go on without it.
-3. One :class:`~leadworker.contracts.ScoreBatch` with the batch's leads (new or not: the score is per job) goes
+3. The batch's leads are checked (:mod:`leadworker.stages.verification`: e-mails' mail domains, cached per
+   domain) and placed (:mod:`leadworker.stages.geocoding`: coordinates, cached per place); neither ever fails
+   the batch.
+4. One :class:`~leadworker.contracts.ScoreBatch` with the batch's leads (new or not: the score is per job) goes
    to ``leads.score``, confirmed; the job's progress is updated; then the consumer acks.
 """
 
@@ -34,7 +37,9 @@ from leadworker.errors import InvalidMessage, TransientError, one_line
 from leadworker.ops.metrics import Metrics
 from leadworker.stages.events import JobNotifier
 from leadworker.stages.fanout import release_deferred_fanouts
+from leadworker.stages.geocoding import LeadPlacer
 from leadworker.stages.progress import EnrichmentTracker, is_redelivery
+from leadworker.stages.verification import EmailVerifier
 from leadworker.store import canonical
 from leadworker.store.enrichment import record_enrich_error
 from leadworker.store.pool import Database
@@ -63,8 +68,11 @@ class NormalizeStage:
     stage = "normalize"
 
     def __init__(self, *, db: Database, settings: Settings, topology: Topology, metrics: Metrics,
-                 provider: HttpEnrichmentProvider | None = None) -> None:
+                 provider: HttpEnrichmentProvider | None = None, verifier: EmailVerifier | None = None,
+                 placer: LeadPlacer | None = None) -> None:
         self.db = db
+        self.verifier = verifier
+        self.placer = placer
         self.settings = settings
         self.topology = topology
         self.metrics = metrics
@@ -77,6 +85,8 @@ class NormalizeStage:
     async def close(self) -> None:
         if self.provider is not None:
             await self.provider.close()
+        if self.placer is not None:
+            await self.placer.close()
 
     async def handle(self, delivery: Delivery) -> None:
         batch = decode_message(delivery.body, NormalizeBatch, self.settings.max_message_bytes)
@@ -109,11 +119,24 @@ class NormalizeStage:
         lead_ids = await canonical.leads_of_raw(self.db, item.raw_lead_ids)
         if self.provider is not None and lead_ids:
             await self._enrich(lead_ids, final_attempt=delivery.attempt >= self.settings.max_attempts, dlog=dlog)
+        if lead_ids:
+            await self._check_contacts(lead_ids, dlog)
         if criteria is not None and lead_ids:
             await self._request_scores(delivery.publisher, item.job_id, lead_ids)
         await self.tracker.update(delivery.publisher, item.job_id, recheck=is_redelivery(delivery))
         dlog.info("batch normalized", raw_leads=len(item.raw_lead_ids), missing=len(item.raw_lead_ids) - len(raws),
                   leads=len(lead_ids), **dict(actions))
+
+    async def _check_contacts(self, lead_ids: list[int], dlog: Any) -> None:
+        if self.verifier is not None:
+            verified = await self.verifier.verify_leads(lead_ids)
+            if verified.unknown_domains:
+                dlog.warning("e-mail domains not verified: the resolver failed; they are asked again next time",
+                             domains=verified.unknown_domains)
+            dlog.debug("e-mails verified", **vars(verified))
+        if self.placer is not None:
+            placed = await self.placer.place_leads(lead_ids)
+            dlog.debug("leads placed", **vars(placed))
 
     def _count(self, lead: NormalizedLead, outcome: canonical.MergeOutcome) -> None:
         values = self._values
@@ -182,6 +205,10 @@ class NormalizeStage:
         worker when this stage's consumer starts and every maintenance interval)."""
         await release_deferred_fanouts(self.db, publisher, self.tracker, queue=self.topology.work_queue("normalize"),
                                        size=self.settings.fanout_batch_size)
+        if self.placer is not None:
+            # What the batches left at city precision, at the geocoder's pace (one interval's worth).
+            await self.placer.refine_pending(max(1, int(self.settings.maintenance_interval
+                                                        * self.settings.geocoder_rate / 2)))
 
     async def on_retry(self, delivery: Delivery, decision: Decision, delay: float) -> None:
         """Nothing to record: the job's progress shows what is done."""
