@@ -1,9 +1,11 @@
 """Normalization of one raw lead: pure functions, no network (phonenumbers' and tldextract's bundled data only).
 
-- Phones to E.164 with type, region and time zones. A national number is read with a region hint: the record's
+- Phones to E.164 with type, region, time zones, and from phonenumbers' offline data the carrier of a mobile
+  and the place a geographic number belongs to. A national number is read with a region hint: the record's
   own country (or the country at the end of its address), then the site's country TLD, then the job's
   geography; the first region under which the number is valid wins. A number with its own ``+CC`` needs no
-  hint. Numbers valid under no hint are rejected and counted, never part of the canonical record.
+  hint. Numbers valid under no hint are rejected and counted (the reason tells a possible number, right in
+  length, from an impossible one), never part of the canonical record.
 - E-mails lower-cased and syntax-checked with email-validator (no DNS), flagged as role (info@, sales@...) and
   free-mail (gmail.com, web.de...).
 - Website reduced to its site and the site's identity (:mod:`leadworker.domains`, the bundled public suffix
@@ -25,6 +27,8 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from phonenumbers import carrier as phone_carriers
+from phonenumbers import geocoder as phone_places
 from phonenumbers import timezone as phone_timezones
 from phonenumbers.phonenumberutil import is_number_type_geographical
 
@@ -60,9 +64,14 @@ class Phone:
     raw: str
     hint: str
     """What decided the reading: ``+cc`` (the number's own country code) or the hint that made it valid."""
+    carrier: str | None = None
+    """The mobile network a mobile number was issued by (numbers may have been ported since)."""
+    place: str | None = None
+    """Where a geographic number belongs (``Berlin``, ``Portland, OR``), or its country."""
 
     def detail(self) -> dict[str, Any]:
-        return {"type": self.type, "region": self.region, "time_zones": list(self.time_zones), "hint": self.hint}
+        return {"type": self.type, "region": self.region, "time_zones": list(self.time_zones), "hint": self.hint,
+                "valid": True, "carrier": self.carrier, "place": self.place}
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,7 @@ def normalize_phone(raw: str, hints: list[tuple[str, str]]) -> Phone | Rejected:
         lookup = phone_timezones.time_zones_for_geographical_number if geographical \
             else phone_timezones.time_zones_for_number
         zones = tuple(z for z in lookup(number) if z != "Etc/Unknown")
+        mobile = kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
         return Phone(
             e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
             type=_PHONE_TYPES.get(kind, "unknown"),
@@ -111,9 +121,23 @@ def normalize_phone(raw: str, hints: list[tuple[str, str]]) -> Phone | Rejected:
             time_zones=zones,
             raw=raw,
             hint=source,
+            carrier=(phone_carriers.name_for_valid_number(number, "en") or None) if mobile else None,
+            place=phone_places.description_for_valid_number(number, "en") or None,
         )
     tried = ", ".join(region for _, region in attempts if region) or "its country code"
-    return Rejected("phone", raw, f"not a valid number for {tried}")
+    return Rejected("phone", raw, f"not a valid number for {tried} ({_possibility(text, attempts)})")
+
+
+def _possibility(text: str, attempts: list[tuple[str, str | None]]) -> str:
+    """Whether the digits at least have a length some reading's numbering plan allows (``possible``: a number
+    that may be mistyped or unassigned) or not (``not possible``: not a phone number of that plan at all)."""
+    for _, region in attempts:
+        try:
+            if phonenumbers.is_possible_number(phonenumbers.parse(text, region)):
+                return "possible: its length fits"
+        except phonenumbers.NumberParseException:
+            continue
+    return "not possible: wrong length"
 
 
 # --- e-mails -----------------------------------------------------------------------------------------------
