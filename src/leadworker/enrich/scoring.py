@@ -9,7 +9,8 @@ Components, each a value from 0 to 1:
   (0.8).
 - ``geography``: the job's country against the lead's, and the job's place names against the lead's address.
 - ``contact_quality``: the best e-mail (a person's address on the company's own domain beats a role address such
-  as info@, which beats free-mail) and the best phone (mobile beats fixed line beats toll-free), plus a named
+  as info@, which beats free-mail; an address verified ``invalid`` counts for nothing, a ``risky`` one no more
+  than a role address) and the best phone (mobile beats fixed line beats toll-free), plus a named
   contact.
 - ``source_quality``: where the lead comes from (its own website beats a directory beats an import), plus a bonus
   when several sources agree and when a provider enriched it.
@@ -70,6 +71,8 @@ class EmailFacts:
     address: str
     role: bool
     free: bool
+    status: str | None = None
+    """The verification verdict (``safe``, ``risky``, ``invalid``, ``unknown``), None when not verified."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ def _completeness(p: LeadProfile) -> Component:
     parts = {
         "name": (0.15, bool(p.company_name)),
         "website": (0.20, bool(p.domain or p.website)),
-        "email": (0.25, bool(p.emails)),
+        "email": (0.25, any(e.status != "invalid" for e in p.emails)),
         "phone": (0.25, bool(p.phones)),
         "address": (0.10, bool(p.address or (p.city and p.postal_code))),
         "contact": (0.05, bool(p.contact_name)),
@@ -259,8 +262,10 @@ def _geography(p: LeadProfile, job: JobCriteria) -> Component:
 
 
 def _email_quality(p: LeadProfile) -> tuple[float, str]:
-    best, label = 0.0, "no e-mail"
+    best, label = 0.0, "no e-mail" if not p.emails else "no valid e-mail"
     for email in p.emails:
+        if email.status == "invalid":
+            continue
         domain = email.address.rpartition("@")[2]
         own = not email.free and (p.domain is None or (site_identity(domain) or domain) == p.domain)
         if not email.role and own:
@@ -269,6 +274,8 @@ def _email_quality(p: LeadProfile) -> tuple[float, str]:
             value, kind = 0.6, "role e-mail" if email.role else "personal free-mail"
         else:
             value, kind = 0.3, "role e-mail elsewhere"
+        if email.status == "risky" and value > 0.6:
+            value, kind = 0.6, "risky e-mail"
         if value > best:
             best, label = value, kind
     return best, label

@@ -19,6 +19,7 @@ import asyncpg
 
 from leadworker.enrich.scoring import EmailFacts, LeadProfile, PhoneFacts, ScoreResult
 from leadworker.store.pool import Database
+from leadworker.store.verification import LEAD_EMAIL_CHECKS
 
 _PROFILES = """
 SELECT l.id, l.revision, l.company_name, l.domain, l.website, l.address, l.city, l.region, l.postal_code,
@@ -29,7 +30,8 @@ SELECT l.id, l.revision, l.company_name, l.domain, l.website, l.address, l.city,
        (SELECT coalesce(jsonb_object_agg(source_type, n), '{}'::jsonb)
           FROM (SELECT r.source_type, count(*) AS n FROM lead_sources s JOIN raw_leads r ON r.id = s.raw_lead_id
                  WHERE s.lead_id = l.id GROUP BY r.source_type) t) AS sources,
-       (SELECT count(*) FROM lead_enrichments e WHERE e.lead_id = l.id AND e.status = 'ok') AS providers
+       (SELECT count(*) FROM lead_enrichments e WHERE e.lead_id = l.id AND e.status = 'ok') AS providers,
+""" + LEAD_EMAIL_CHECKS + """
   FROM leads l
  WHERE l.id = ANY($1::bigint[])
 """
@@ -38,11 +40,12 @@ SELECT l.id, l.revision, l.company_name, l.domain, l.website, l.address, l.city,
 def profile_from_row(row: asyncpg.Record | dict[str, Any]) -> LeadProfile:
     emails: dict[str, EmailFacts] = {}
     phones: dict[str, PhoneFacts] = {}
+    statuses = {c["address"]: c["status"] for c in row.get("email_checks") or ()}
     for item in row["contacts"]:
         detail = item.get("detail") or {}
         if item["field"] == "email":
             emails.setdefault(item["value"], EmailFacts(item["value"], bool(detail.get("role")),
-                                                        bool(detail.get("free"))))
+                                                        bool(detail.get("free")), statuses.get(item["value"])))
         else:
             phones.setdefault(item["value"], PhoneFacts(item["value"], str(detail.get("type") or "unknown"),
                                                         detail.get("region")))
