@@ -630,18 +630,28 @@ def leads_export(
     min_score: int | None = typer.Option(None, "--min-score", min=0, max=100, help="Only scores >= N (0-100)."),
     fmt: str = typer.Option("csv", "--format", help="csv or jsonl."),
     output: Path | None = typer.Option(None, "--output", help="File to write (default: standard output)."),
+    near: str | None = typer.Option(None, "--near", help="Only leads near LAT,LON (with --radius-km), nearest first."),
+    radius_km: float | None = typer.Option(None, "--radius-km", min=0.001, max=20_000, help="Radius of --near in km."),
 ) -> None:
-    """Stream canonical leads with score, segment, components and provenance (constant memory)."""
+    """Stream canonical leads with score, segment, components, verdicts, coordinates and provenance (constant
+    memory)."""
     import os
 
     from leadworker.export import FORMATS, SEGMENTS, export_leads
-    from leadworker.store.export import job_exists
+    from leadworker.geo import parse_near
+    from leadworker.store.export import Near, job_exists
 
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: choose csv or jsonl")
     if segment is not None and segment not in SEGMENTS:
         raise UsageError(f"--segment {segment!r}: choose hot, warm or cold")
     job_id = parse_job_id(job) if job is not None else None
+    if (near is None) != (radius_km is None):
+        raise UsageError("--near LAT,LON and --radius-km N go together, e.g. --near 52.52,13.405 --radius-km 25")
+    try:
+        center = Near(*parse_near(near), radius_km) if near is not None and radius_km is not None else None
+    except ValueError as exc:
+        raise UsageError(f"--near {exc}") from None
     cfg = settings()
     partial = output.with_name(output.name + ".partial") if output is not None else None
     try:
@@ -654,7 +664,8 @@ def leads_export(
         try:
             if job_id is not None and not await job_exists(db, job_id):
                 return None
-            return await export_leads(db, out, fmt=fmt, job_id=job_id, segment=segment, min_score=min_score)
+            return await export_leads(db, out, fmt=fmt, job_id=job_id, segment=segment, min_score=min_score,
+                                      near=center)
         finally:
             await db.close()
 
@@ -714,6 +725,10 @@ def leads_show(lead_id: str = typer.Argument(..., help="The lead's id (a number)
         if isinstance(value, list):
             value = ", ".join(value)
         typer.echo(f"{key:>13}: {shown(value)}")
+    if lead["latitude"] is not None:
+        typer.echo(f"{'location':>13}: {lead['latitude']:.5f},{lead['longitude']:.5f} "
+                   f"({lead['geo_precision']} precision, {shown(lead['geo_source'])})")
+    _print_contact_checks(lead)
     if detail["absorbed"]:
         typer.echo(f"{'absorbed':>13}: {', '.join(str(i) for i in detail['absorbed'])}")
     typer.echo("\nvalues (provenance):")
@@ -735,6 +750,17 @@ def leads_show(lead_id: str = typer.Argument(..., help="The lead's id (a number)
         typer.echo("\nenrichment providers:")
         print_table([[e["provider"], e["status"], e["attempts"], one_line(e["error"] or "", 60)]
                      for e in detail["enrichments"]], ["provider", "status", "tries", "error"])
+
+
+def _print_contact_checks(lead: dict[str, Any]) -> None:
+    if lead["email_checks"]:
+        typer.echo("\ne-mails (verification):")
+        print_table([[c["address"], c["status"] or "not verified", c["reason"] or ""] for c in lead["email_checks"]],
+                    ["address", "status", "reason"])
+    if lead["phone_checks"]:
+        typer.echo("\nphones:")
+        print_table([[p["number"], p["type"] or "", p["region"] or "", p["carrier"] or "", p["place"] or ""]
+                     for p in lead["phone_checks"]], ["number", "type", "region", "carrier", "place"])
 
 
 # --- dlq -------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import uuid
 from typing import Any, TextIO
 
 from leadworker.spreadsheet import neutralize_cell
-from leadworker.store.export import EXPORT_FIELDS, stream_leads
+from leadworker.store.export import EXPORT_FIELDS, Near, stream_leads
 from leadworker.store.pool import Database
 
 FORMATS = ("csv", "jsonl")
@@ -47,13 +47,14 @@ def _cell(value: Any) -> str:
 
 
 async def export_leads(db: Database, out: TextIO, *, fmt: str, job_id: uuid.UUID | None = None,
-                       segment: str | None = None, min_score: int | None = None) -> int:
-    """Write the selected leads to ``out`` in ``fmt``; return how many."""
+                       segment: str | None = None, min_score: int | None = None, near: Near | None = None) -> int:
+    """Write the selected leads to ``out`` in ``fmt``; return how many (``near``: within a radius, nearest
+    first)."""
     count = 0
     writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
     if writer is not None:
         writer.writerow(EXPORT_FIELDS)
-    async for row in stream_leads(db, job_id=job_id, segment=segment, min_score=min_score):
+    async for row in stream_leads(db, job_id=job_id, segment=segment, min_score=min_score, near=near):
         if writer is not None:
             writer.writerow([_cell(row.get(name)) for name in EXPORT_FIELDS])
         else:

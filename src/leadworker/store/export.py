@@ -1,24 +1,45 @@
-"""Reading canonical leads out: the export stream (a server-side cursor, constant memory) and one lead in full."""
+"""Reading canonical leads out: the export stream (a server-side cursor, constant memory) and one lead in full.
+
+Every lead comes with its e-mails' verdicts (``email_checks``: status and reason, see
+:mod:`leadworker.store.verification`), its phones' details (``phone_checks``: type, region, carrier, place)
+and its coordinates. A distance filter (:class:`Near`) selects through the GiST index on the coordinates with
+a bounding box (two across the antimeridian), then keeps what lies within the radius on the great circle.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
+from leadworker.geo import EARTH_RADIUS_KM, bounding_boxes
 from leadworker.store.pool import Database
+from leadworker.store.verification import LEAD_EMAIL_CHECKS
 
 EXPORT_FIELDS = (
-    "lead_id", "company_name", "legal_form", "domain", "website", "emails", "phones", "address", "city", "region",
-    "postal_code", "country", "contact_name", "categories", "score", "segment", "components", "job_id",
+    "lead_id", "company_name", "legal_form", "domain", "website", "emails", "email_checks", "phones",
+    "phone_checks", "address", "city", "region", "postal_code", "country", "latitude", "longitude", "geo_precision",
+    "geo_source", "distance_km", "contact_name", "categories", "score", "segment", "components", "job_id",
     "scored_at", "sources", "provenance", "created_at", "updated_at",
 )
 """Columns of ``leadworker leads export``, in order."""
 
+PHONE_CHECKS = """
+       (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                   'number', p.number, 'type', d.detail->'type', 'region', d.detail->'region',
+                   'carrier', d.detail->'carrier', 'place', d.detail->'place', 'valid', d.detail->'valid',
+                   'time_zones', d.detail->'time_zones') ORDER BY p.n), '[]'::jsonb)
+          FROM unnest(l.phones) WITH ORDINALITY AS p(number, n)
+          LEFT JOIN LATERAL (SELECT v.detail FROM lead_values v
+                              WHERE v.lead_id = l.id AND v.field = 'phone' AND v.value = p.number
+                              ORDER BY v.id LIMIT 1) d ON true) AS phone_checks"""
+"""A select-list item over a lead ``l``: its phones in order, each with what normalization learnt of it."""
+
 _LEAD_COLUMNS = """
        l.id AS lead_id, l.company_name, l.legal_form, l.domain, l.website, l.emails, l.phones, l.address, l.city,
-       l.region, l.postal_code, l.country, l.contact_name, l.categories,
-"""
+       l.region, l.postal_code, l.country, l.contact_name, l.categories, l.latitude, l.longitude, l.geo_precision,
+       l.geo_source,""" + LEAD_EMAIL_CHECKS + ",\n" + PHONE_CHECKS + ",\n"
 
 _DETAILS = """
        (SELECT coalesce(jsonb_agg(jsonb_build_object('raw_lead_id', s.raw_lead_id, 'source_type', r.source_type,
@@ -30,14 +51,49 @@ _DETAILS = """
        l.created_at, l.updated_at
 """
 
+@dataclass(frozen=True)
+class Near:
+    """Leads within ``radius_km`` of ``(latitude, longitude)``."""
+
+    latitude: float
+    longitude: float
+    radius_km: float
+
+    def params(self) -> list[Any]:
+        """``$4``..``$6`` (the point and radius) and ``$7`` (two boxes, eight numbers) of the near clause."""
+        boxes = bounding_boxes(self.latitude, self.longitude, self.radius_km)
+        boxes = (boxes + boxes)[:2]
+        return [self.latitude, self.longitude, self.radius_km, [c for box in boxes for c in box]]
+
+
+_DISTANCE = f"""(2 * {EARTH_RADIUS_KM} * asin(least(1, sqrt(
+            power(sin(radians(l.latitude - $4::float8) / 2), 2)
+            + cos(radians($4::float8)) * cos(radians(l.latitude))
+              * power(sin(radians(l.longitude - $5::float8) / 2), 2)))))"""
+
+
+def _in_box(first: int) -> str:
+    corner = "point(($7::float8[])[{}], ($7::float8[])[{}])"
+    return (f"point(l.longitude, l.latitude) <@ box({corner.format(first, first + 1)}, "
+            f"{corner.format(first + 2, first + 3)})")
+
+
+_NEAR = f"""
+   AND l.latitude IS NOT NULL
+   AND ({_in_box(1)}
+        OR {_in_box(5)})
+   AND {_DISTANCE} <= $6::float8"""
+
 # Without a job: every live lead with its latest score.
 _ALL = ("SELECT" + _LEAD_COLUMNS + """
-       l.score, l.segment, l.score_components AS components, l.score_job_id AS job_id, l.scored_at,""" + _DETAILS + """
+       l.score, l.segment, l.score_components AS components, l.score_job_id AS job_id, l.scored_at,""" + _DETAILS + """,
+       {distance} AS distance_km
   FROM leads l
  WHERE l.merged_into IS NULL
    AND ($1::text IS NULL OR l.segment = $1)
    AND ($2::int IS NULL OR l.score >= $2)
- ORDER BY l.id
+   AND ($3::uuid IS NULL){near}
+ ORDER BY {order}
 """)
 
 # For a job: every lead the job found (new or duplicate), with its score for that job.
@@ -48,28 +104,35 @@ WITH job_leads AS (
      WHERE jl.job_id = $3
 )
 SELECT""" + _LEAD_COLUMNS + """
-       sc.score, sc.segment, sc.components, $3::uuid AS job_id, sc.scored_at,""" + _DETAILS + """
+       sc.score, sc.segment, sc.components, $3::uuid AS job_id, sc.scored_at,""" + _DETAILS + """,
+       {distance} AS distance_km
   FROM job_leads jl
   JOIN leads l ON l.id = jl.lead_id
   LEFT JOIN lead_scores sc ON sc.lead_id = l.id AND sc.job_id = $3
  WHERE ($1::text IS NULL OR sc.segment = $1)
-   AND ($2::int IS NULL OR sc.score >= $2)
- ORDER BY l.id
+   AND ($2::int IS NULL OR sc.score >= $2){near}
+ ORDER BY {order}
 """)
+
+
+def _query(template: str, near: Near | None) -> str:
+    if near is None:
+        return template.format(distance="NULL::float8", near="", order="l.id")
+    return template.format(distance=f"round({_DISTANCE}::numeric, 3)::float8", near=_NEAR,
+                           order="distance_km, l.id")
 
 
 async def stream_leads(
     db: Database, *, job_id: uuid.UUID | None = None, segment: str | None = None, min_score: int | None = None,
-    batch: int = 500,
+    near: Near | None = None, batch: int = 500,
 ) -> AsyncIterator[dict[str, Any]]:
     """Canonical leads one by one, read through a server-side cursor ``batch`` rows at a time (inside a
-    transaction, as cursors must be), so memory stays flat however many there are."""
+    transaction, as cursors must be), so memory stays flat however many there are. With ``near``, only the
+    leads within its radius, nearest first."""
+    query = _query(_ALL if job_id is None else _FOR_JOB, near)
+    params: list[Any] = [segment, min_score, job_id, *(near.params() if near else [])]
     async with db.transaction() as conn:
-        if job_id is None:
-            cursor = conn.cursor(_ALL, segment, min_score, prefetch=batch)
-        else:
-            cursor = conn.cursor(_FOR_JOB, segment, min_score, job_id, prefetch=batch)
-        async for row in cursor:
+        async for row in conn.cursor(query, *params, prefetch=batch):
             yield dict(row)
 
 
@@ -84,7 +147,8 @@ async def lead_detail(db: Database, lead_id: int) -> dict[str, Any] | None:
         live = await conn.fetchval("SELECT coalesce(merged_into, id) FROM leads WHERE id = $1", lead_id)
         if live is None:
             return None
-        lead = await conn.fetchrow("SELECT * FROM leads WHERE id = $1", live)
+        lead = await conn.fetchrow(f"SELECT l.*, {LEAD_EMAIL_CHECKS}, {PHONE_CHECKS} FROM leads l WHERE l.id = $1",
+                                   live)
         assert lead is not None
         values = await conn.fetch(
             """SELECT field, value, detail, raw_lead_id, provider, source_url, created_at
