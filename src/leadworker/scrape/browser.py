@@ -35,9 +35,9 @@ import os
 import re
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import structlog
@@ -140,6 +140,24 @@ SETTLE_SCRIPT = """
 })();
 """
 _QUIET_CHECK = f"() => !window.__lwQuiet || window.__lwQuiet() >= {_QUIET_MS}"
+
+
+@dataclass(frozen=True)
+class PageAction:
+    """Something a rendered page needs before its content is read (a directory recipe's ``actions``).
+
+    ``scroll``: scroll ``selector`` (``window`` for the page) to its end until ``count`` (a selector) matches no
+    more elements, at most ``max`` times. ``click``: click the first ``selector`` while there is one, at most
+    ``max`` times ("more results"); with ``each``, click every match once ("show number"). ``wait_for``: wait
+    until ``selector`` is there, at most ``timeout`` seconds. After each step the page is let settle.
+    """
+
+    kind: Literal["scroll", "click", "wait_for"]
+    selector: str
+    max: int = 10
+    each: bool = False
+    timeout: float = 5.0
+    count: str | None = None
 
 
 class BrowserUnavailable(TransientError):
@@ -445,15 +463,18 @@ class BrowserPool:
         if self.metrics is not None:
             self.metrics.pages_fetched.labels("browser", status).inc()
 
-    async def render(self, session: RenderSession, url: str, prefetched: Page | None) -> Page:
+    async def render(self, session: RenderSession, url: str, prefetched: Page | None,
+                     actions: Sequence[PageAction] = ()) -> Page:
         page = prefetched if prefetched is not None else await self.fetcher.fetch(url)
         if not page.ok or not page.is_html:
             return page  # nothing to render: the static answer is the answer
         limit = self.settings.page_timeout + self.settings.render_settle + self.settings.browser_close_timeout + 5
+        if actions:
+            limit += self.settings.page_timeout  # the actions' own budget (see _act)
         async with self._page_slots:
             for attempt in (1, 2):
                 try:
-                    result = await _bounded(self._render_once(session, page), limit)
+                    result = await _bounded(self._render_once(session, page, actions), limit)
                 except BrowserUnavailable as exc:
                     self._count(exc.kind)
                     raise
@@ -474,7 +495,7 @@ class BrowserPool:
                 return result
         raise AssertionError("unreachable")
 
-    async def _render_once(self, session: RenderSession, document: Page) -> Page:
+    async def _render_once(self, session: RenderSession, document: Page, actions: Sequence[PageAction] = ()) -> Page:
         generation, context = await session.context()
         started = time.monotonic()
         page = await context.new_page()
@@ -499,6 +520,9 @@ class BrowserPool:
                     await page.wait_for_load_state("load", timeout=min(remaining, settle_ms * 2))
                 with contextlib.suppress(Exception):
                     await page.wait_for_function(_QUIET_CHECK, polling=50, timeout=settle_ms)
+            if actions:
+                with contextlib.suppress(TimeoutError):  # what the actions drew so far is kept
+                    await asyncio.wait_for(self._act(page, actions), self.settings.page_timeout)
             html = await page.content()
             final_url = page.url if page.url.startswith(("http://", "https://")) else document.final_url
             return Page(
@@ -509,6 +533,44 @@ class BrowserPool:
             )
         finally:
             await self._close_page(page, generation)
+
+    async def _act(self, page: PlaywrightPage, actions: Sequence[PageAction]) -> None:
+        """Run ``actions`` in order; a step that fails ends that step, not the render."""
+        settle_ms = max(200.0, self.settings.render_settle * 1000)
+
+        async def settle() -> None:
+            with contextlib.suppress(Exception):
+                await page.wait_for_function(_QUIET_CHECK, polling=50, timeout=settle_ms)
+
+        for action in actions:
+            try:
+                if action.kind == "wait_for":
+                    await page.wait_for_selector(action.selector, timeout=action.timeout * 1000)
+                elif action.kind == "scroll":
+                    await _scroll(page, action, settle, max(settle_ms, action.timeout * 1000))
+                elif action.each:
+                    # A clicked element may be replaced or removed ("show number"): each is marked before its
+                    # click and the next one is the first unmarked.
+                    fresh = page.locator(f":is({action.selector}):not([data-lw-clicked])")
+                    for _ in range(min(await fresh.count(), action.max)):
+                        if not await fresh.count():
+                            break
+                        handle = await fresh.first.element_handle(timeout=action.timeout * 1000)
+                        await handle.evaluate("e => e.setAttribute('data-lw-clicked', '')")
+                        await handle.click(timeout=action.timeout * 1000)
+                    await settle()
+                else:
+                    for _ in range(action.max):
+                        target = page.locator(action.selector).first
+                        if not await target.count() or not await target.is_visible():
+                            break
+                        await target.click(timeout=action.timeout * 1000)
+                        await settle()
+            except Exception as exc:
+                if _looks_closed(exc):
+                    raise
+                log.debug("a page action stopped", action=action.kind, selector=action.selector,
+                          error=_first_line(exc))
 
     async def _close_page(self, page: PlaywrightPage, generation: _Generation) -> None:
         try:
@@ -590,10 +652,11 @@ class RenderSession:
     async def __aexit__(self, *_: object) -> None:
         await self.close()
 
-    async def render(self, url: str, prefetched: Page | None = None) -> Page:
-        """Render ``url`` (its document fetched statically first unless ``prefetched`` is that answer)."""
+    async def render(self, url: str, prefetched: Page | None = None, actions: Sequence[PageAction] = ()) -> Page:
+        """Render ``url`` (its document fetched statically first unless ``prefetched`` is that answer), running
+        ``actions`` before its content is read."""
         try:
-            return await self.pool.render(self, url, prefetched)
+            return await self.pool.render(self, url, prefetched, actions)
         except (BrowserUnavailable, RenderError) as exc:
             if url not in self._degraded_urls:  # a crawl may try a page twice: it is one page
                 self._degraded_urls.add(url)
@@ -654,6 +717,33 @@ class RenderSession:
         if self._started:
             self._started = False
             self.pool._session_ended()
+
+
+_SCROLL_SCRIPT = """sel => {
+  const box = sel === "window" ? document.scrollingElement : document.querySelector(sel);
+  if (box) box.scrollTop = box.scrollHeight;
+  if (sel === "window") window.scrollTo(0, document.body.scrollHeight);
+}"""
+
+
+_MORE_THAN = "([selector, count]) => document.querySelectorAll(selector).length > count"
+
+
+async def _scroll(page: PlaywrightPage, action: PageAction, settle: Callable[[], Awaitable[None]],
+                  wait_ms: float) -> None:
+    """Scroll to the end until no new ``count`` elements come within ``wait_ms`` (or ``max`` scrolls)."""
+    selector = action.count or "body *"
+    before = await page.locator(selector).count()
+    for _ in range(action.max):
+        await page.evaluate(_SCROLL_SCRIPT, action.selector)
+        try:  # the page loads more on its scroll event, a moment later: wait for the new cards themselves
+            await page.wait_for_function(_MORE_THAN, arg=[selector, before], polling=50, timeout=wait_ms)
+        except Exception as exc:
+            if _looks_closed(exc):
+                raise
+            break
+        await settle()
+        before = await page.locator(selector).count()
 
 
 async def _bounded(awaitable: Awaitable[T], seconds: float) -> T:

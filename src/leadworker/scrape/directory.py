@@ -38,7 +38,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote_plus, urljoin, urlsplit
@@ -52,14 +52,16 @@ from leadworker.config import Settings
 from leadworker.contracts import LeadRecord, ScrapeJob, describe_validation_error
 from leadworker.domains import country_tld
 from leadworker.errors import LeadworkerError, PermanentError, one_line
-from leadworker.regions import region_from_geography, region_from_name, region_from_tld
-from leadworker.scrape.browser import RenderSession
+from leadworker.regions import region_from_name, region_from_place, region_from_tld
+from leadworker.scrape.browser import BrowserUnavailable, PageAction, RenderError, RenderSession
 from leadworker.scrape.budget import MemoryBudget
 from leadworker.scrape.contacts import clean_email, find_emails, find_phones, parse_phone_value
 from leadworker.scrape.crawl import CrawlSettings, RobotsCache, ScriptScanner, crawl_site
+from leadworker.scrape.embedded_json import LD_JSON, item_values, json_items
 from leadworker.scrape.extract import social_network
 from leadworker.scrape.fetch import Page, StaticFetcher
 from leadworker.scrape.patterns import PatternClock, check_pattern
+from leadworker.scrape.script_drawn import listing_needs_rendering
 
 log = structlog.get_logger(__name__)
 
@@ -120,6 +122,58 @@ def _check_css(selector: str) -> str:
     return selector
 
 
+class JsonResults(BaseModel):
+    """Where a listing page carries its results as JSON (see :mod:`leadworker.scrape.embedded_json`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(LD_JSON, min_length=1)
+    """CSS selector of the script element(s) holding the JSON; JSON-LD by default."""
+    path: str | None = None
+    """Dotted path to the list of results in that JSON; without it, every schema.org business in it."""
+    fields: dict[LeadField, str] = Field(default_factory=dict)
+    """Each field's dotted path within one result; without them, schema.org's names."""
+
+    @classmethod
+    def parse(cls, value: Any) -> Any:
+        """``ld+json`` (or ``true``) as the JSON-LD default."""
+        return {} if value in ("ld+json", True) else value
+
+
+class RecipeAction(BaseModel):
+    """One step a rendered listing page needs before its cards are read: exactly one of ``scroll``, ``click``,
+    ``wait_for`` (a CSS selector; ``scroll: window`` scrolls the page)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scroll: str | None = None
+    click: str | None = None
+    wait_for: str | None = None
+    max: int = Field(10, ge=1, le=100)
+    """Scrolls or clicks at most."""
+    each: bool = False
+    """``click``: click every match once ("show number") instead of the first one again and again ("more")."""
+    timeout: float = Field(5.0, gt=0, le=30)
+    """Seconds a click or a wait may take."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> RecipeAction:
+        given = [k for k in ("scroll", "click", "wait_for") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("an action is exactly one of scroll, click or wait_for")
+        selector = getattr(self, given[0])
+        if selector != "window":
+            _check_css(selector)
+        return self
+
+    def page_action(self, results: str) -> PageAction:
+        kind: Literal["scroll", "click", "wait_for"] = (
+            "scroll" if self.scroll else "click" if self.click else "wait_for")
+        selector = self.scroll or self.click or self.wait_for or ""
+        return PageAction(kind=kind, selector=selector, max=self.max, each=self.each, timeout=self.timeout,
+                          count=results if kind == "scroll" else None)
+
+
 class Recipe(BaseModel):
     """A directory recipe (see the module docstring)."""
 
@@ -137,7 +191,16 @@ class Recipe(BaseModel):
     max_pages: int = Field(5, ge=1, le=1000)
     follow_website: bool = False
     country: str | None = Field(None, description="region hint for phones (ISO code or country name)")
-    render: Literal["static", "browser"] = "static"
+    render: Literal["auto", "static", "browser"] = "auto"
+    """``auto``: fetch statically, render a listing page whose cards look drawn by script."""
+    results_json: JsonResults | None = None
+    actions: list[RecipeAction] = Field(default_factory=list, max_length=10)
+    """Steps a listing page needs in the browser (scroll a results pane, click "more", "show number")."""
+
+    @field_validator("results_json", mode="before")
+    @classmethod
+    def _results_json_shorthand(cls, value: Any) -> Any:
+        return JsonResults.parse(value)
 
     @field_validator("fields", "detail_fields", mode="before")
     @classmethod
@@ -277,47 +340,72 @@ def _values(node: Any, spec: FieldSelector, base_url: str, clock: PatternClock) 
 
 
 def read_fields(node: Any, fields: Mapping[LeadField, FieldSelector], page_url: str, region: str | None,
-                into: dict[str, Any], evidence: dict[str, str], clock: PatternClock | None = None) -> None:
+                into: dict[str, Any], evidence: dict[str, str], clock: PatternClock | None = None,
+                unreadable: list[str] | None = None) -> None:
     """Read ``fields`` from ``node`` into a lead's data, each value's evidence being ``page_url``.
 
     ``clock`` bounds the time of the fields' patterns; a run passes its own, shared by every result it reads.
     """
     clock = clock or PatternClock()
-    for name, spec in fields.items():
-        values = _values(node, spec, page_url, clock)
-        if not values:
-            continue
-        if name == "emails":
-            for value in values:
-                for candidate in [value.removeprefix("mailto:").split("?")[0], *find_emails(value)]:
-                    email = clean_email(candidate)
-                    if email and email not in into.setdefault("emails", []):
-                        into["emails"].append(email)
-                        evidence.setdefault(email, page_url)
-        elif name == "phones":
-            for value in values:
-                phones = [p for p in [parse_phone_value(value, region)] if p] or list(find_phones(value, region))
-                for phone in phones:
-                    if phone not in into.setdefault("phones", []):
-                        into["phones"].append(phone)
-                        evidence.setdefault(phone, page_url)
-        elif name == "socials":
-            for value in values:
-                network = social_network(value)
-                if network:
-                    into.setdefault("socials", {}).setdefault(network, value)
-        elif name == "categories":
-            for value in values:
-                if value not in into.setdefault("categories", []):
-                    into["categories"].append(value)
-        elif name == "website":
-            website = values[0]
-            if urlsplit(website).scheme in ("http", "https") and name not in into:
-                into["website"] = website
-                evidence.setdefault("website", page_url)
-        elif name not in into:
-            into[name] = values[0][:1000]
-            evidence.setdefault(name, page_url)
+    store_fields({name: _values(node, spec, page_url, clock) for name, spec in fields.items()}, page_url, region,
+                 into, evidence, unreadable)
+
+
+def listing_region(data: Mapping[str, Any]) -> str | None:
+    """The country a listing names for itself: its ``country`` field, else the place its address names."""
+    country = data.get("country")
+    if isinstance(country, str) and (code := region_from_name(country)):
+        return code
+    address = data.get("address")
+    return region_from_place(address) if isinstance(address, str) else None
+
+
+def store_fields(values: Mapping[str, list[str]], page_url: str, region: str | None, into: dict[str, Any],
+                 evidence: dict[str, str], unreadable: list[str] | None = None) -> None:
+    """Put one result's raw ``values`` (by field) into a lead's data. Phones are read last, in the region the
+    result names for itself (its country or address), else ``region``; phones that cannot be read are
+    appended to ``unreadable``."""
+    for name, found in values.items():
+        if found and name != "phones":
+            _store(name, found, page_url, into, evidence)
+    phones = values.get("phones") or []
+    if phones:
+        phone_region = listing_region(into) or region
+        for value in phones:
+            read = [p for p in [parse_phone_value(value, phone_region)] if p] or list(find_phones(value, phone_region))
+            if not read and unreadable is not None:
+                unreadable.append(value)
+            for phone in read:
+                if phone not in into.setdefault("phones", []):
+                    into["phones"].append(phone)
+                    evidence.setdefault(phone, page_url)
+
+
+def _store(name: str, values: list[str], page_url: str, into: dict[str, Any], evidence: dict[str, str]) -> None:
+    if name == "emails":
+        for value in values:
+            for candidate in [value.removeprefix("mailto:").split("?")[0], *find_emails(value)]:
+                email = clean_email(candidate)
+                if email and email not in into.setdefault("emails", []):
+                    into["emails"].append(email)
+                    evidence.setdefault(email, page_url)
+    elif name == "socials":
+        for value in values:
+            network = social_network(value)
+            if network:
+                into.setdefault("socials", {}).setdefault(network, value)
+    elif name == "categories":
+        for value in values:
+            if value not in into.setdefault("categories", []):
+                into["categories"].append(value)
+    elif name == "website":
+        website = urljoin(page_url, values[0])
+        if urlsplit(website).scheme in ("http", "https") and name not in into:
+            into["website"] = website
+            evidence.setdefault("website", page_url)
+    elif name not in into:
+        into[name] = values[0][:1000]
+        evidence.setdefault(name, page_url)
 
 
 class DirectoryRun:
@@ -339,20 +427,90 @@ class DirectoryRun:
         self.memory = MemoryBudget(settings.job_memory_bytes)
         """What the run keeps: its results, then the pages of the websites it crawls (see scrape.budget)."""
         host = urlsplit(recipe.base_url or recipe.search_url).hostname or ""
-        self.region = (region_from_geography(job.geography)
+        self.region = (region_from_place(job.geography)
                        or (region_from_name(recipe.country) if recipe.country else None)
                        or region_from_tld(country_tld(host)))
+        self.unreadable_phones: list[str] = []
+        """Phone values of results that could not be read in any region the run knew."""
+        self.rendered_because: dict[str, int] = {}
+        """Listing pages ``render=auto`` rendered, by the sign that made it (see scrape.script_drawn)."""
+        self.mode = self._render_mode()
+        self.actions = [action.page_action(recipe.results) for action in recipe.actions]
+        if self.actions and self.mode == "static":
+            raise PermanentError(
+                f"recipe {recipe.name!r} has actions, which need the browser, but this job renders "
+                f"{'nothing' if job.render == 'static' else 'statically'} (render=static); use render=auto or browser",
+                kind="invalid_recipe")
+
+    def _render_mode(self) -> Literal["static", "auto", "browser"]:
+        if self.renderer is None or self.job.render == "static" or self.recipe.render == "static":
+            return "static"
+        if self.job.render == "browser" or self.recipe.render == "browser":
+            return "browser"
+        return "auto"
 
     async def _get(self, url: str) -> Page:
+        """A detail page: rendered only when the run renders everything."""
         if not await self.robots.allowed(url):
             raise PermanentError(f"robots.txt disallows {url}", kind="robots")
-        use_browser = self.recipe.render == "browser" or self.job.render == "browser"
-        if use_browser and self.renderer is not None:
-            page = await self.renderer.render(url)
-        else:
-            page = await self.fetcher.fetch(url)
+        page = await self.fetcher.fetch(url)
+        if self.mode == "browser" and self.renderer is not None:
+            page = await self._rendered(url, page, ()) or page
         self.pages += 1
         return page
+
+    async def _rendered(self, url: str, static: Page, actions: Sequence[PageAction]) -> Page | None:
+        """``static`` rendered (with ``actions``), or ``None`` when the browser failed: the static answer then
+        stands, and the render session counts the page as degraded."""
+        assert self.renderer is not None
+        try:
+            return await self.renderer.render(url, prefetched=static, actions=actions)
+        except (RenderError, BrowserUnavailable) as exc:
+            log.warning("a listing page could not be rendered; its static cards are kept", url=url,
+                        error=one_line(exc))
+            return None
+
+    async def _listing(self, url: str) -> tuple[Page, LexborHTMLParser]:
+        """A listing page as the recipe needs it: static, rendered, or static and then rendered when its cards
+        look drawn by script (``render=auto``)."""
+        if not await self.robots.allowed(url):
+            raise PermanentError(f"robots.txt disallows {url}", kind="robots")
+        page = await self.fetcher.fetch(url)
+        self.pages += 1
+        if not page.ok or not page.is_html or self.mode == "static":
+            return page, await self._parse(page)
+        if self.mode == "browser" or self.actions:
+            page = await self._rendered(url, page, self.actions) or page
+            return page, await self._parse(page)
+        tree = await self._parse(page)
+        if self.recipe.results_json is not None and self._json_results(tree):
+            return page, tree  # the page's own data has the results: nothing to draw
+        cards = len(tree.css(self.recipe.results))
+        next_node = tree.css_first(self.recipe.next_page.selector) if self.recipe.next_page else None
+        reason = listing_needs_rendering(tree, page.text, cards, next_node=next_node,
+                                         has_next_url=bool(self._next_url(tree, page)))
+        if reason is None:
+            return page, tree
+        self.rendered_because[reason] = self.rendered_because.get(reason, 0) + 1
+        log.info("listing page looks drawn by script; rendering it", url=url, reason=reason, static_cards=cards)
+        rendered = await self._rendered(url, page, ())
+        if rendered is None:
+            return page, tree
+        rendered_tree = await self._parse(rendered)
+        if len(rendered_tree.css(self.recipe.results)) + len(self._json_results(rendered_tree)) >= cards:
+            return rendered, rendered_tree
+        return page, tree
+
+    def _json_results(self, tree: LexborHTMLParser) -> list[Mapping[str, Any]]:
+        spec = self.recipe.results_json
+        return json_items(tree, spec.source, spec.path) if spec is not None else []
+
+    def _next_url(self, tree: LexborHTMLParser, page: Page) -> str | None:
+        if self.recipe.next_page is None:
+            return None
+        links = _values(tree, self.recipe.next_page, page.final_url, self.clock)
+        next_url = links[0] if links else None
+        return next_url if next_url and urlsplit(next_url).scheme in ("http", "https") else None
 
     @staticmethod
     async def _parse(page: Page) -> LexborHTMLParser:
@@ -376,7 +534,7 @@ class DirectoryRun:
             seen_pages.add(url)
             first = len(seen_pages) == 1
             try:
-                page = await self._get(url)
+                page, tree = await self._listing(url)
             except LeadworkerError:
                 if first:
                     raise
@@ -385,15 +543,7 @@ class DirectoryRun:
                 if first:
                     raise PermanentError(f"{url} answered HTTP {page.status}", kind="target_unavailable")
                 break
-            tree = await self._parse(page)
-            for card in tree.css(self.recipe.results):
-                data: dict[str, Any] = {}
-                evidence: dict[str, str] = {}
-                read_fields(card, self.recipe.fields, page.final_url, self.region, data, evidence, self.clock)
-                detail = None
-                if self.recipe.detail_link is not None:
-                    links = _values(card, self.recipe.detail_link, page.final_url, self.clock)
-                    detail = links[0] if links else None
+            for data, evidence, detail in self._results(tree, page):
                 key = (str(data.get("company_name", "")).casefold(), str(data.get("website", detail or "")))
                 if not any(key) or key in keys:
                     continue
@@ -401,20 +551,46 @@ class DirectoryRun:
                 data["source_url"] = detail or page.final_url
                 found.append((data, evidence, detail))
                 self.memory.hold(_RESULT_BYTES + sum(len(str(v)) for v in data.values()))
-            next_url = None
-            if self.recipe.next_page is not None:
-                links = _values(tree, self.recipe.next_page, page.final_url, self.clock)
-                next_url = links[0] if links else None
-            url = next_url if next_url and urlsplit(next_url).scheme in ("http", "https") else None
+            url = self._next_url(tree, page)
             await self.checkpoint()
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 break
         if self.recipe.detail_fields:
             await self._read_details(found)
+        self._report_unreadable_phones()
         records = [r for r in (self._record(data, evidence) for data, evidence, _ in found) if r is not None]
         if self.recipe.follow_website:
             records = await self._follow_websites(records)
         return records
+
+    def _results(self, tree: LexborHTMLParser, page: Page) -> Iterator[tuple[dict[str, Any], dict[str, str],
+                                                                               str | None]]:
+        """Each result of a listing page: its cards, then the results its JSON carries."""
+        for card in tree.css(self.recipe.results):
+            data: dict[str, Any] = {}
+            evidence: dict[str, str] = {}
+            read_fields(card, self.recipe.fields, page.final_url, self.region, data, evidence, self.clock,
+                        self.unreadable_phones)
+            detail = None
+            if self.recipe.detail_link is not None:
+                links = _values(card, self.recipe.detail_link, page.final_url, self.clock)
+                detail = links[0] if links else None
+            yield data, evidence, detail
+        spec = self.recipe.results_json
+        if spec is None:
+            return
+        paths: dict[str, str] = {str(name): path for name, path in spec.fields.items()}
+        for item in self._json_results(tree):
+            data, evidence = {}, {}
+            store_fields(item_values(item, paths or None), page.final_url, self.region, data, evidence,
+                         self.unreadable_phones)
+            yield data, evidence, None
+
+    def _report_unreadable_phones(self) -> None:
+        if self.unreadable_phones:
+            log.warning("listing phones could not be read: no region known for their national format",
+                        recipe=self.recipe.name, job_id=str(self.job.job_id), count=len(self.unreadable_phones),
+                        sample=self.unreadable_phones[:3], geography=self.job.geography)
 
     async def _read_details(self, found: list[tuple[dict[str, Any], dict[str, str], str | None]]) -> None:
         slots = asyncio.Semaphore(_DETAILS_AT_ONCE)
