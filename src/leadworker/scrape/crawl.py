@@ -147,6 +147,20 @@ def path_allowed(path: str, include: list[str], exclude: list[str]) -> bool:
     return not any(fnmatch.fnmatchcase(path, pattern) for pattern in exclude)
 
 
+def site_key(url: str) -> str:
+    """What a crawl compares to stay on one business's site: its identity, else (an address) its host."""
+    return site_identity(url) or (urlsplit(url).hostname or "").lower()
+
+
+def bare_address_prefix(url: str) -> str:
+    """For a site at a bare address (``http://203.0.113.5/~acme/``), the path it lives under: other paths on
+    that host may be other businesses. Empty for sites with a name."""
+    if site_identity(url) is not None:
+        return ""
+    path = urlsplit(url).path
+    return path[: path.rfind("/") + 1] if path.count("/") > 1 else ""
+
+
 class RobotsCache:
     """robots.txt per origin, fetched once per job. Unreachable or missing robots.txt allows everything."""
 
@@ -300,7 +314,10 @@ class SiteCrawl:
         self.start = canonical_url(self.start_url)
         host = urlsplit(self.start).hostname or ""
         self.domain = registrable_domain(self.start) or host
-        self.domains = {self.domain}
+        self.domains = {site_key(self.start)}
+        """The site identities of this business (see :func:`leadworker.domains.site_identity`): its own domain,
+        or on a shared platform its page, so that links to other businesses on the platform are not followed."""
+        self.path_prefix = bare_address_prefix(self.start)
         self.region = region_hint(self.job, host)
         self.seen = {self.start}
         self._counter = itertools.count()
@@ -310,7 +327,7 @@ class SiteCrawl:
         self._email_seen = self._phone_seen = False
 
     def _on_site(self, url: str) -> bool:
-        return (registrable_domain(url) or urlsplit(url).hostname or "") in self.domains
+        return site_key(url) in self.domains and urlsplit(url).path.startswith(self.path_prefix)
 
     async def run(self) -> SiteResult:
         if not await self.robots.allowed(self.start_url):
@@ -386,7 +403,7 @@ class SiteCrawl:
         self.seen.add(final)
         if is_entry and final != self.start and page.ok:
             # A site that moved (acme-old.test -> acme.test) is crawled where it lives now.
-            self.domains.add(registrable_domain(final) or urlsplit(final).hostname or "")
+            self.domains.add(site_key(final))
         if not page.ok or not page.is_html:
             if is_entry:
                 self.entry_error = PermanentError(f"{url} answered HTTP {page.status}", kind="target_unavailable")
