@@ -106,3 +106,28 @@ async def test_every_listing_mode_with_the_default_render(settings: Settings, db
     assert not failures, "\n".join(f"{m}: {r}" for m, r in failures.items())
     assert listing_server.hits.get(("robots-api-listings.test", "/api/private/more.json")) is None
     assert chromium_processes(browser_mark) == []
+
+
+async def test_phones_no_region_can_read_are_counted_on_the_job(settings: Settings, db: Database, tmp_path: Path,
+                                                                scripted_site: support.ScriptedSite) -> None:
+    """Cards whose phones are national and whose place nothing names (no country, no town, a geography that is
+    no place): the phones are kept as written and the job counts them in ``invalid_phones`` once enriched."""
+    cards = [("Ohne Ort GmbH", "030 1234567"), ("Nirgendwo KG", "089 7654321"), ("Irgendwer e.K.", "040 555666")]
+    scripted_site.page("/search/painters", "".join(
+        f'<article class="card"><h2 class="name">{n}</h2><span class="phone">{p}</span>'
+        '<span class="addr">Hauptstraße 5</span></article>' for n, p in cards))
+    recipe = {"name": "no-place", "search_url": scripted_site.url("nowhere-listings.test", "/search/{query}"),
+              "results": "article.card", "fields": {"company_name": ".name", "phones": ".phone", "address": ".addr"}}
+    (tmp_path / "no-place.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    cfg = settings.model_copy(update={"resolve": {"nowhere-listings.test": "127.0.0.1"}, "recipes_dir": tmp_path})
+    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["directory:no-place"], search_query="painters",
+                    geography="Qwzxv", render="static")
+    await support.publish(cfg, db, [job])
+    await support.run_until_idle(cfg, ("scrape", "normalize", "score"), idle=1.5, timeout=120)
+
+    row = await jobstore.get_job(db, job.job_id)
+    assert row is not None and row["status"] == "completed"
+    assert row["invalid_phones"] == len(cards), dict(row)
+    records = {lead["record"]["company_name"]: lead["record"] for lead in await job_leads(db, job.job_id)}
+    for name, phone in cards:  # kept as the card wrote it, for the normalize stage to judge
+        assert records[name]["phones"] == [phone]  # type: ignore[index]

@@ -71,6 +71,7 @@ _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _TEMPLATE_KEYS = frozenset({"base_url", "query", "geography", "industry", "keywords"})
 _SHORTHAND = re.compile(r"^(?P<css>.*?)(?:::(?:attr\((?P<attr>[\w:-]+)\)|(?P<text>text)))?$", re.DOTALL)
 _DETAILS_AT_ONCE = 4
+_MIN_PHONE_DIGITS = 6
 _RESULT_BYTES = 1024
 """What one listing result keeps besides its values, roughly."""
 _WEBSITES_AT_ONCE = 4
@@ -373,8 +374,12 @@ def store_fields(values: Mapping[str, list[str]], page_url: str, region: str | N
         phone_region = listing_region(into) or region
         for value in phones:
             read = [p for p in [parse_phone_value(value, phone_region)] if p] or list(find_phones(value, phone_region))
-            if not read and unreadable is not None:
-                unreadable.append(value)
+            if not read and sum(ch.isdigit() for ch in value) >= _MIN_PHONE_DIGITS:
+                # Kept as written: the normalize stage reads it with what it knows of the lead, or counts it
+                # in the job's invalid_phones with its reason.
+                read = [value[:40]]
+                if unreadable is not None:
+                    unreadable.append(value)
             for phone in read:
                 if phone not in into.setdefault("phones", []):
                     into["phones"].append(phone)
