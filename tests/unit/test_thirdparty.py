@@ -176,3 +176,51 @@ def test_third_party_phones_follow_the_sites_region() -> None:
     record = fold_site("https://kunz.de/", "kunz.de", [home])
     assert record.phones == ["+492219876543"]
     assert [t.value for t in record.third_party] == ["+49301234567"]
+
+
+def test_an_imprint_credit_spread_over_lines() -> None:
+    body = ("<main><h1>Impressum</h1><p>Kunz Dachbau GmbH<br>Hauptstraße 5<br>50667 Köln<br>Tel. 0221 9876543<br>"
+            "E-Mail: info@kunz-dach.de</p><p>Konzept, Design und Umsetzung:<br>Northgate Digital<br>Musterweg 1"
+            "<br>10115 Berlin<br>Tel. 030 1234567<br>E-Mail: studio@northgate-digital.de</p>"
+            "<h2>Haftung für Inhalte</h2><p>Die Inhalte unserer Seiten wurden mit größter Sorgfalt erstellt.</p></main>")
+    facts = facts_of(body, "https://kunz-dach.de/impressum", "DE", "de")
+    assert split(facts) == ({"info@kunz-dach.de", "+492219876543"}, {"studio@northgate-digital.de", "+49301234567"})
+    body = ("<main><p>Conception et réalisation du site : Agence Lumen – 01 23 45 67 89</p>"
+            "<p>Téléphone : 01 98 76 54 32</p></main>")
+    facts = facts_of(body, "https://plomberie-martin.fr/", "FR", "fr")
+    assert split(facts) == ({"+33198765432"}, {"+33123456789"})
+
+
+def test_a_heading_that_announces_partners_covers_its_section() -> None:
+    body = ("<main><h2>Our partners</h2><ul><li><a href='https://oakwood.co.uk'>Oakwood Timber</a>, 0113 496 0123"
+            "</li><li>Prima Supplies Ltd, orders@prima-supplies.co.uk, 0161 496 0456</li></ul>"
+            "<h2>Contact</h2><p>Tel: 020 7946 0000</p><p>hello@acme.co.uk</p></main>")
+    facts = facts_of(body)
+    assert split(facts) == ({"+442079460000", "hello@acme.co.uk"},
+                            {"+441134960123", "orders@prima-supplies.co.uk", "+441614960456"})
+
+
+def test_an_address_on_a_site_the_page_links_to_is_that_sites() -> None:
+    body = ("<main><p>Flooring</p><p><a href='https://www.oakwood.co.uk/'>Oakwood Timber</a><br>"
+            "sales@oakwood.co.uk</p><p>Email: hello@acme.co.uk</p></main>")
+    assert split(facts_of(body)) == ({"hello@acme.co.uk"}, {"sales@oakwood.co.uk"})
+
+
+def test_made_by_someone_in_the_content_is_no_credit() -> None:
+    body = ("<main><h1>Cakes</h1><p>Wedding cakes made by Anna, our pastry chef – call 020 7946 0000</p>"
+            "<p>Birthday cakes</p><p>Cupcakes</p><p>Bread</p><p>Pastries</p><p>Coffee</p><p>Tea</p></main>")
+    assert split(facts_of(body)) == ({"+442079460000"}, set())
+
+
+@pytest.mark.parametrize(("sentence", "own", "theirs"), [
+    ("For planning permission in the old town, the council's office at planning@leeds-council.gov.uk handles "
+     "every request.", set(), {"planning@leeds-council.gov.uk"}),
+    ("Drop a line to bookings@acme-mail.co.uk any time and we will reply with a quote within the day.",
+     {"bookings@acme-mail.co.uk"}, set()),
+    ("For quotes and small jobs around the house, write to sam.builds@gmail.com and expect an answer the same day.",
+     {"sam.builds@gmail.com"}, set()),
+    ("Please do not write to noreply@acme-billing.co.uk, that mailbox is not read by anyone in the office.",
+     set(), {"noreply@acme-billing.co.uk"}),
+])
+def test_addresses_in_running_text(sentence: str, own: set[str], theirs: set[str]) -> None:
+    assert split(facts_of(f"<main><p>{sentence}</p></main>")) == (own, theirs)

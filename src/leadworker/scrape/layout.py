@@ -20,6 +20,7 @@ BLOCK_TAGS = frozenset({
     "option", "center", "menu", "dialog", "legend", "hgroup", "search",
 })
 _BREAKS = frozenset({"br", "hr"})
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _INVISIBLE_CHARS = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 FOOTER_SELECTOR = (
     "footer, [role=contentinfo i], [id*=footer i], [class*=footer i], [id*=colophon i], [class*=colophon i], "
@@ -45,6 +46,8 @@ class Line:
     blocks: tuple[int, ...]
     """The block elements (their ``mem_id``) the line sits in, outermost first."""
     footer: bool
+    heading: bool = False
+    """Inside a heading (``h1``-``h6``)."""
     anchors: list[Anchor] = field(default_factory=list)
 
 
@@ -74,10 +77,10 @@ class _Builder:
         if not self.has_text and not text.isspace():
             self.has_text = True
 
-    def end_line(self, blocks: tuple[int, ...], footer: bool) -> None:
+    def end_line(self, blocks: tuple[int, ...], footer: bool, heading: bool) -> None:
         """Close the current line (kept if it holds more than whitespace) and start the next one."""
         if self.has_text or self.anchors:
-            self.lines.append(Line(self.line_start, self.length, blocks, footer, self.anchors))
+            self.lines.append(Line(self.line_start, self.length, blocks, footer, heading, self.anchors))
             self.anchors = []
             self.has_text = False
         self.parts.append("\n")
@@ -94,7 +97,7 @@ def layout_text(tree: LexborHTMLParser) -> Layout:
     footers = {node.mem_id for node in tree.css(FOOTER_SELECTOR)}
     out = _Builder()
     blocks: list[int] = []
-    footer_depth = 0
+    footer_depth = heading_depth = 0
     # (node, is block, is footer) of the open elements: a depth-first walk that also sees where elements end.
     stack: list[tuple[LexborNode, bool, bool]] = []
     node: LexborNode | None = body.child
@@ -111,7 +114,7 @@ def layout_text(tree: LexborHTMLParser) -> Layout:
             is_block = tag in BLOCK_TAGS
             is_footer = node.mem_id in footers
             if is_block:
-                out.end_line(current_blocks, footer_depth > 0)
+                out.end_line(current_blocks, footer_depth > 0, heading_depth > 0)
             elif tag in ("a", "area"):
                 href = node.attributes.get("href")
                 if href:
@@ -124,6 +127,8 @@ def layout_text(tree: LexborHTMLParser) -> Layout:
                 if is_block:
                     blocks.append(node.mem_id)
                     current_blocks = tuple(blocks)
+                    if tag in _HEADINGS:
+                        heading_depth += 1
                 if is_footer:
                     footer_depth += 1
                 node = child
@@ -133,12 +138,14 @@ def layout_text(tree: LexborHTMLParser) -> Layout:
         while following is None and stack:
             node, was_block, was_footer = stack.pop()
             if was_block:
-                out.end_line(current_blocks, footer_depth > 0)
+                out.end_line(current_blocks, footer_depth > 0, heading_depth > 0)
                 blocks.pop()
                 current_blocks = tuple(blocks)
+                if node.tag in _HEADINGS:
+                    heading_depth -= 1
             if was_footer:
                 footer_depth -= 1
             following = node.next
         node = following
-    out.end_line(current_blocks, footer_depth > 0)
+    out.end_line(current_blocks, footer_depth > 0, heading_depth > 0)
     return Layout("".join(out.parts), out.lines)

@@ -43,39 +43,52 @@ unrelated sites, is decided across sites: see :mod:`leadworker.scrape.shared`.)"
 # CA, IE). A cue is a way of crediting someone, never a name.
 
 _BY = r"(?:by|von|durch|par|door)"
+# Verbs that credit the making of a website wherever they stand ("designed by", "site réalisé par")...
+_WEB_MADE = (
+    r"designed|powered|hosted|coded|programmed|web-?designed|"
+    r"gestaltet|programmiert|gehostet|realisiert|designt|"
+    r"r[ée]alis[ée]e?s?|h[ée]berg[ée]e?s?|propuls[ée]e?s?|motoris[ée]e?|"
+    r"ontworpen|gerealiseerd|gehost"
+)
+# ...and verbs that also say who made a cake or a kitchen ("made by Anna"): credits only in the footer, on the
+# last lines of the page, or with a link to the other party's site.
 _MADE = (
-    r"designed|built|build|developed|created|made|crafted|handcrafted|powered|hosted|maintained|produced|realised|"
-    r"realized|coded|programmed|photographed|managed|optimi[sz]ed|"
-    r"erstellt|gestaltet|entwickelt|realisiert|programmiert|umgesetzt|gehostet|betreut|konzipiert|gemacht|"
-    r"produziert|optimiert|"
-    r"r[ée]alis[ée]e?s?|con[çc]ue?s?|cr[ée][ée]e?s?|d[ée]velopp[ée]e?s?|h[ée]berg[ée]e?s?|propuls[ée]e?s?|"
-    r"faite?s?|motoris[ée]e?|"
-    r"ontworpen|gemaakt|ontwikkeld|gebouwd|gerealiseerd|gehost|vormgegeven|geproduceerd|verzorgd"
+    r"built|build|developed|created|made|crafted|handcrafted|produced|managed|maintained|optimi[sz]ed|"
+    r"photographed|"
+    r"erstellt|entwickelt|umgesetzt|betreut|konzipiert|gemacht|produziert|optimiert|"
+    r"con[çc]ue?s?|cr[ée][ée]e?s?|d[ée]velopp[ée]e?s?|faite?s?|"
+    r"gemaakt|ontwikkeld|gebouwd|vormgegeven|geproduceerd|verzorgd"
 )
 _WORK = (
-    r"web\s?design|website|web\s?site|site(?:\s+(?:web|internet))?|design|web\s?development|development|"
+    r"web\s?design|website|web\s?site|site(?:\s+(?:web|internet))?|design|web\s?development|"
     r"hosting|seo|photography|photos?|branding|"
     r"webseite|homepage|internetseite|internetauftritt|gestaltung|umsetzung|realisierung|programmierung|"
     r"r[ée]alisation|conception|cr[ée]ation|d[ée]veloppement|h[ée]bergement|"
     r"ontwerp|webontwerp|realisatie|ontwikkeling|vormgeving|fotografie"
 )
-_AGENT = rf"\b(?:(?:{_MADE})(?:\s+with\s+\S{{1,12}})?|{_WORK})\s+{_BY}\b"
+_WITH = r"(?:\s+with\s+\S{1,12})?"  # "made with ♥ by"
+_AGENT = rf"\b(?:(?:{_WEB_MADE}){_WITH}|{_WORK})\s+{_BY}\b"
+_GENERIC = rf"\b(?:{_MADE}){_WITH}\s+{_BY}\b"
 _LABEL_WORD = (
     r"web\s?design|web\s?development|website\s+design|site\s+design|design|credits?|cr[ée]dits?|"
-    r"r[ée]alisation|conception|cr[ée]ation(?:\s+du\s+site)?|d[ée]veloppement|"
+    r"r[ée]alisation|conception|cr[ée]ation|d[ée]veloppement|"
     r"gestaltung|umsetzung|realisierung|programmierung|konzept(?:ion)?|technische\s+umsetzung|webentwicklung|"
     r"ontwerp|webontwerp|realisatie|vormgeving|ontwikkeling|fotografie|photography|photos?|fotos|bildnachweis|"
-    r"bildquellen?"
+    r"bildquellen?|seo"
 )
 _HOST_WORD = (
     r"hosting|hoster|webhosting|web\s+host|hosted\s+at|host|h[ée]bergeur|h[ée]bergement|hostingpartner|"
     r"hostingprovider|provider"
 )
-# "Webdesign:", "Gestaltung & Umsetzung:", "Conception et réalisation :", "Hébergeur :", at the start of a line
-# or after a separator.
+_OF_THE_SITE = (
+    r"(?:\s+(?:du\s+site(?:\s+(?:web|internet))?|de\s+ce\s+site|of\s+(?:the|this)\s+(?:web)?site|"
+    r"der\s+(?:web)?seite|des\s+webauftritts|der\s+homepage|van\s+de(?:ze)?\s+website))?"
+)
+# "Webdesign:", "Konzept, Design und Umsetzung:", "Conception et réalisation du site :", "Hébergeur :", at the
+# start of a line or after a separator.
 _LABEL = (
-    rf"(?:^\s*|[·•|]\s*)(?:(?:{_LABEL_WORD}|{_HOST_WORD})\s*(?:&|\+|/|and|und|et|en)\s*)?"
-    rf"(?:{_LABEL_WORD}|(?P<host>{_HOST_WORD}))\s*(?::|：|–|—|-\s)"
+    rf"(?:^\s*|[·•|]\s*)(?:(?:{_LABEL_WORD}|{_HOST_WORD})\s*(?:,|&|\+|/|and|und|et|en)\s*){{0,3}}"
+    rf"(?:{_LABEL_WORD}|(?P<host>{_HOST_WORD})){_OF_THE_SITE}\s*(?::|：|–|—|-\s)"
 )
 _PARTY = (
     r"partners?|suppliers?|vendors?|providers?|hosting\s+provider|hosts?|agency|web\s+agency|manufacturers?|"
@@ -92,7 +105,14 @@ _RELATION = (
     r"(?:sponsoris[ée]e?|fourni|fournie|livr[ée]e?|distribu[ée]e?)\s+par|(?:gesponsord|geleverd)\s+door)\b|"
     rf"(?:^\s*|[·•|]\s*)(?:{_PARTY}|sponsors?)\s*:"
 )
-_CUE = re.compile(rf"(?P<agent>{_AGENT})|(?P<label>{_LABEL})|(?P<relation>{_RELATION})", re.IGNORECASE | re.MULTILINE)
+_CUE = re.compile(rf"(?P<agent>{_AGENT})|(?P<generic>{_GENERIC})|(?P<label>{_LABEL})|(?P<relation>{_RELATION})",
+                  re.IGNORECASE | re.MULTILINE)
+# A heading that announces other parties: "Our partners", "Unsere Lieferanten", "Crédits", "Hosting".
+_PARTY_TITLE = re.compile(
+    rf"^\s*(?:(?:our|unsere?|nos|notre|onze|ons)\s+)?(?:{_PARTY}|{_HOST_WORD}|credits?|cr[ée]dits?|sponsors?|"
+    r"bildnachweis|colofon|impressum\s+webdesign)\s*:?\s*$",
+    re.IGNORECASE,
+)
 
 # After a cue, "our team", "us", "the owner"... credit the company itself.
 _SELF = re.compile(
@@ -112,9 +132,15 @@ _OFFER_BEFORE = re.compile(
     r"(?:\b(?:us|me|uns|mich|mir|nous|moi|ons|mij)\b|-nous|-moi)\s*"
     r"(?:(?:at|on|via|to|by|under|unter|über|per|an|bei|au|à|a|par|sur|op|naar|via|:)\s*)?[:\-–]?\s*$|"
     r"\b(?:our|my|unser\w*|mein\w*|notre|mon|ma|nos|onze|ons|mijn)\s+[\w\s-]{0,25}"
-    r"(?:is|lautet|est|is|:)\s*[:\-–]?\s*$",
+    r"(?:is|lautet|est|is|:)\s*[:\-–]?\s*$|"
+    r"\b(?:e-?mail|mail|write(?:\s+to)?|contact|reach|call|ring|phone|text|message|drop\s+(?:a\s+)?(?:line|note)"
+    r"(?:\s+to)?|send\s+(?:\w+\s+){0,2}to|schreiben\s+sie(?:\s+an)?|rufen\s+sie|mailen\s+sie(?:\s+an)?|"
+    r"[ée]crivez(?:\s+[àa])?|appelez(?:\s+le)?|contactez|joignez|mail|bel|schrijf(?:\s+naar)?|stuur\s+een\s+"
+    r"(?:e-?mail|bericht)\s+naar)\s*(?:at|on|to|via|unter|an|au|à|op|naar)?\s*:?\s*$",
     re.IGNORECASE,
 )
+_NEGATION = re.compile(r"\b(?:never|not|don['’]?t|nie|niemals|nicht|kein\w*|jamais|pas|ne|nooit|niet|geen)\b",
+                       re.IGNORECASE)
 # Right before the address, a word that makes it an instance of something ("such as x@", "e.g. x@",
 # "switched from x@"), not an offer.
 _EXAMPLE_BEFORE = re.compile(
@@ -149,6 +175,9 @@ _PROSE_WORDS = 12
 _PROSE_CHARS = 90
 _SHORT_LINE = 160
 _FOLLOWING_LINES = 6
+_SECTION_LINES = 12
+_NEAR_LINES = 2
+"""Lines either side of a link to another site within which an address on that site is that site's."""
 
 
 @dataclass(frozen=True)
@@ -180,13 +209,14 @@ def attribute(layout: Layout, site_domain: str | None) -> Attribution:
     if not lines:
         return found
     covered: set[int] = set()
-    if _CUE.search(layout.text):
+    if _CUE.search(layout.text) or any(line.heading for line in lines):
         for index in range(len(lines)):
             if index not in covered:
                 covered |= _credit(layout, index, site_domain, found)
     for index, line in enumerate(lines):
         if index not in covered and not line.footer and _is_prose(layout.line_text(line)):
             _examples(layout, line, site_domain, found)
+    _linked_sites(layout, site_domain, found)
     inside = {a.href for s in found.stretches for line in lines for a in line.anchors
               if s.start <= a.offset < s.end and a.href.lower().startswith(("mailto:", "tel:", "callto:"))}
     if inside:
@@ -216,6 +246,8 @@ def _credit(layout: Layout, index: int, site_domain: str | None, found: Attribut
     """Record the stretch a credit on line ``index`` covers, if the line holds one; the lines it covers."""
     line = layout.lines[index]
     text = layout.line_text(line)
+    if line.heading and _PARTY_TITLE.match(text):
+        return _section(layout, index, site_domain, found)
     for cue in _CUE.finditer(text):
         after = text[cue.end():]
         prose = not line.footer and _is_prose(text)
@@ -228,21 +260,54 @@ def _credit(layout: Layout, index: int, site_domain: str | None, found: Attribut
         if not prose:
             end, covered = _following(layout, index, end, site_domain, _has_contacts(after, site_domain))
         links = _other_domains(layout, max(line.start, start - 40), end, site_domain)
-        named = bool(links) or _names_someone(after)
-        if not named:
+        named = bool(links) or _names_someone(layout.text[start:end])
+        placed = (line.footer or _last_lines(layout, index) or bool(links)
+                  or (cue.group("generic") is None and len(text) <= _SHORT_LINE))
+        if not (named and placed) or (prose and cue.group("generic") is not None and not links):
             continue
-        kind = "label" if cue.group("label") else "relation" if cue.group("relation") else "agent"
-        last_lines = index >= len(layout.lines) - 3
-        placed = (line.footer or last_lines or bool(links) or kind != "agent" or len(text) <= _SHORT_LINE)
-        if not placed:
-            continue
-        reason = _reason(cue)
-        stretch = Stretch(start, end, reason, " ".join(text[max(0, cue.start() - 20):cue.end() + 100].split())[:160])
-        found.stretches.append(stretch)
-        for domain in links:
-            found.domains.setdefault(domain, stretch)
+        _record(found, Stretch(start, end, _reason(cue), _context(text, cue.start(), cue.end())), links)
         return covered
     return set()
+
+
+def _last_lines(layout: Layout, index: int) -> bool:
+    """One of the last lines of a page that has no footer element (where its footer is)."""
+    lines = layout.lines
+    return len(lines) >= 8 and index >= len(lines) - 2 and not any(line.footer for line in lines)
+
+
+def _section(layout: Layout, index: int, site_domain: str | None, found: Attribution) -> set[int]:
+    """A heading that announces other parties ("Our partners", "Hosting"): the lines under it, up to the next
+    heading, are theirs."""
+    lines = layout.lines
+    covered = {index}
+    heading = lines[index]
+    text = layout.line_text(heading)
+    end = heading.end
+    for j in range(index + 1, min(len(lines), index + 1 + _SECTION_LINES)):
+        line = lines[j]
+        body = layout.line_text(line)
+        if line.heading or _COPYRIGHT.search(body) or _FIRST_PERSON.search(body) or line.footer != heading.footer:
+            break
+        covered.add(j)
+        end = line.end
+    if len(covered) == 1 or not _names_someone(layout.text[heading.end:end]):
+        return set()
+    links = _other_domains(layout, heading.end, end, site_domain)
+    reason = HOSTING if re.search(_HOST_WORD, text, re.IGNORECASE) else \
+        CREDIT if re.search(r"cr[ée]dit|bildnachweis|colofon|webdesign", text, re.IGNORECASE) else PARTNER
+    _record(found, Stretch(heading.end, end, reason, " ".join(text.split())[:160]), links)
+    return covered
+
+
+def _record(found: Attribution, stretch: Stretch, links: set[str]) -> None:
+    found.stretches.append(stretch)
+    for domain in links:
+        found.domains.setdefault(domain, stretch)
+
+
+def _context(text: str, start: int, end: int) -> str:
+    return " ".join(text[max(0, start - 20):end + 100].split())[:160]
 
 
 def _reason(cue: re.Match[str]) -> str:
@@ -255,9 +320,10 @@ def _reason(cue: re.Match[str]) -> str:
 
 
 def _names_someone(after: str) -> bool:
-    """Does the text after a cue name a party other than the company ("Northgate Digital", not "our team")?"""
-    rest = after.lstrip(" \t:：–—-·|•\"'“„«(")
-    if not rest or not (rest[0].isalnum()):
+    """Does the text after a cue name a party other than the company: a name ("Northgate Digital", "OVH"),
+    not "our team" or "hand"?"""
+    rest = after.lstrip(" \t\n:：–—-·|•\"'“„«(")
+    if not rest or not (rest[0].isupper() or rest[0].isdigit()):
         return False
     return _SELF.match(rest) is None
 
@@ -272,7 +338,7 @@ def _following(layout: Layout, index: int, end: int, site_domain: str | None,
     for j in range(index + 1, min(len(lines), index + 1 + _FOLLOWING_LINES)):
         nxt = lines[j]
         text = layout.line_text(nxt)
-        if _CUE.search(text) or _COPYRIGHT.search(text) or _FIRST_PERSON.search(text):
+        if _CUE.search(text) or _COPYRIGHT.search(text) or _FIRST_PERSON.search(text) or nxt.heading:
             break
         same_block = nxt.blocks == line.blocks
         related = nxt.blocks[:len(line.blocks)] == line.blocks or nxt.blocks[:-1] == line.blocks[:-1]
@@ -305,22 +371,40 @@ def _only_contacts(text: str, site_domain: str | None) -> bool:
     return len(words) <= 1
 
 
+def _web_links(line: Line, site_domain: str | None) -> list[tuple[int, str]]:
+    """``(offset, registrable domain)`` of the line's links to other sites (social profiles left out)."""
+    links: list[tuple[int, str]] = []
+    for anchor in line.anchors:
+        href = anchor.href.lower()
+        if not href.startswith(("http://", "https://", "//")) or any(social in href for social in _SOCIAL):
+            continue
+        domain = registrable_domain(anchor.href if not href.startswith("//") else "http:" + anchor.href)
+        if domain and domain != site_domain:
+            links.append((anchor.offset, domain))
+    return links
+
+
 def _other_domains(layout: Layout, start: int, end: int, site_domain: str | None) -> set[str]:
     """Registrable domains other than the site's that web links between ``start`` and ``end`` point to."""
-    domains: set[str] = set()
-    for line in layout.lines:
-        if line.end < start or line.start > end:
-            continue
-        for anchor in line.anchors:
-            href = anchor.href.lower()
-            if not (start <= anchor.offset < end) or not href.startswith(("http://", "https://", "//")):
+    return {domain for line in layout.lines if line.end >= start and line.start <= end
+            for offset, domain in _web_links(line, site_domain) if start <= offset < end}
+
+
+def _linked_sites(layout: Layout, site_domain: str | None, found: Attribution) -> None:
+    """An address on the domain of another site the page links to, on the link's line or a line near it, is
+    that site's ("<a href=https://oakwood.co.uk>Oakwood</a>, sales@oakwood.co.uk"), credited or not."""
+    lines = layout.lines
+    for index, line in enumerate(lines):
+        for _, domain in _web_links(line, site_domain):
+            if domain in found.domains:
                 continue
-            if any(social in href for social in _SOCIAL):
-                continue
-            domain = registrable_domain(anchor.href if not href.startswith("//") else "http:" + anchor.href)
-            if domain and domain != site_domain:
-                domains.add(domain)
-    return domains
+            low, high = max(0, index - _NEAR_LINES), min(len(lines) - 1, index + _NEAR_LINES)
+            near = layout.text[lines[low].start:lines[high].end]
+            if "@" in near and any(registrable_domain(e.split("@")[-1]) == domain
+                                   for e in (clean_email(c, site_domain) for c in find_emails(near, site_domain))
+                                   if e):
+                found.domains[domain] = Stretch(line.start, line.end, PARTNER,
+                                                " ".join(layout.line_text(line).split())[:160])
 
 
 # --- examples in prose -----------------------------------------------------------------------------------
@@ -334,7 +418,7 @@ def _is_prose(text: str) -> bool:
 
 
 def _examples(layout: Layout, line: Line, site_domain: str | None, found: Attribution) -> None:
-    """Record the addresses and numbers that the sentences of a prose line talk about."""
+    """Record the addresses and numbers that the sentences of a prose line talk about rather than offer."""
     text = layout.line_text(line)
     if "@" not in text and " at " not in text.lower() and "[" not in text and "(" not in text \
             and not any(ch.isdigit() for ch in text):
@@ -344,14 +428,31 @@ def _examples(layout: Layout, line: Line, site_domain: str | None, found: Attrib
     for cut in [*_SENTENCE_END.finditer(text), None]:
         stop = cut.start() if cut else len(text)
         sentence = text[start:stop]
-        for begin, finish in _tokens(sentence, site_domain, linked):
-            before = sentence[max(0, begin - 60):begin]
-            if _OFFER_BEFORE.search(before):
-                continue
-            if _EXAMPLE_BEFORE.search(before) or _EXAMPLE_SENTENCE.search(sentence):
+        for begin, finish, email in _tokens(sentence, site_domain, linked):
+            reason = _mention(sentence, begin, email)
+            if reason is not None:
                 found.stretches.append(Stretch(line.start + start + begin, line.start + start + finish, EXAMPLE,
                                                " ".join(sentence.split())[:160]))
         start = cut.end() if cut else len(text)
+
+
+def _mention(sentence: str, begin: int, email: str | None) -> str | None:
+    """Why the address or number at ``begin`` is talked about rather than offered, or ``None`` (offered)."""
+    before = sentence[max(0, begin - 60):begin]
+    if _OFFER_BEFORE.search(before) and not _NEGATION.search(before[-40:]):
+        return None
+    if _EXAMPLE_BEFORE.search(before) or _EXAMPLE_SENTENCE.search(sentence):
+        return "example"
+    if email is not None and not _free_mail(email) and not _FIRST_PERSON.search(sentence):
+        return "mentioned"  # another organisation's address, in a sentence that does not offer it
+    return None
+
+
+def _free_mail(email: str) -> bool:
+    # (Imported here: the free-mail list lives with normalization, which scrape-only workers rarely need.)
+    from leadworker.enrich.normalize import is_free_mail
+
+    return is_free_mail(email.rsplit("@", 1)[-1])
 
 
 def _linked_values(line: Line) -> set[str]:
@@ -366,19 +467,19 @@ def _linked_values(line: Line) -> set[str]:
     return values
 
 
-def _tokens(sentence: str, site_domain: str | None, linked: set[str]) -> list[tuple[int, int]]:
-    """Where a sentence shows an address or a digit run that may be a phone, except the site's own addresses
-    and values the line also offers as a link."""
-    tokens: list[tuple[int, int]] = []
+def _tokens(sentence: str, site_domain: str | None, linked: set[str]) -> list[tuple[int, int, str | None]]:
+    """Where a sentence shows an address (with it) or a digit run that may be a phone (``None``), except the
+    site's own addresses and values the line also offers as a link."""
+    tokens: list[tuple[int, int, str | None]] = []
     lowered = sentence.lower()
     for candidate in find_emails(sentence, site_domain):
         email = clean_email(candidate, site_domain)
         if email is None or email in linked or registrable_domain(email.split("@")[1]) == site_domain:
             continue
         at = lowered.find(email)
-        tokens.append((at, at + len(email)) if at >= 0 else (0, len(sentence)))
+        tokens.append((at, at + len(email), email) if at >= 0 else (0, len(sentence), email))
     for begin, finish in digit_runs(sentence):
         digits = "".join(ch for ch in sentence[begin:finish] if ch.isdigit())
         if digits[-8:] not in linked:
-            tokens.append((begin, finish))
+            tokens.append((begin, finish, None))
     return tokens
