@@ -53,7 +53,8 @@ class LeadPlacer:
         changed = [lp for lp in await geocoding.lead_places(self.db, lead_ids) if lp.place.key() != lp.geo_query]
         if not changed:
             return report
-        await asyncio.to_thread(self.gazetteer.load)  # the first build takes seconds: keep the event loop free
+        if any(lp.place.city for lp in changed):
+            await asyncio.to_thread(self.gazetteer.load)  # the first build takes seconds: keep the event loop free
         located = [(lp, locate_offline(self.gazetteer, lp.place)) for lp in changed]
         report.placed = sum(1 for _, loc in located if loc is not None)
         if self.geocoder is not None:
