@@ -24,7 +24,7 @@ async def test_bundled_recipe_reads_the_sample_directory(settings: Settings, db:
     cfg = settings.model_copy(update={
         "recipe_base_urls": {DIRECTORY_RECIPE: demo_site.url(DIRECTORY_HOST).rstrip("/")}})
     job = ScrapeJob(job_id=uuid.uuid4(), source_types=[f"directory:{DIRECTORY_RECIPE}"], search_query="plumbers",
-                    geography="Portland, US", max_pages=10, render="static")
+                    geography="Portland, US", max_pages=10)
     await support.publish(cfg, db, [job])
 
     await support.run_until_idle(cfg)

@@ -125,3 +125,53 @@ def test_patterns_of_one_run_share_a_time_budget() -> None:
     assert time.perf_counter() - started < RUN_SECONDS + 0.5
     assert clock.exhausted and clock.timeouts >= 1 and clock.skipped > 0
     assert names[0] == "0" and names[-1] is None  # good patterns worked until the time was spent
+
+
+def test_the_readme_recipe_reference_is_a_valid_recipe_with_every_key() -> None:
+    """The README's "every key" example loads, and names every key a recipe has."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from leadworker.scrape.directory import Recipe
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"Every key, with an example:\n\n```yaml\n(.*?)```", readme, re.DOTALL)
+    assert block is not None
+    data = yaml.safe_load(block.group(1))
+    recipe = Recipe.model_validate(data)
+    assert set(data) == set(Recipe.model_fields)
+    assert recipe.render == "auto" and recipe.results_json is not None and len(recipe.actions) == 4
+    assert recipe.actions[3].each and recipe.actions[3].max == 50
+
+
+def test_actions_are_one_step_each_and_need_the_browser() -> None:
+    import uuid
+
+    import pytest
+    from pydantic import ValidationError
+
+    from leadworker.config import Settings
+    from leadworker.contracts import ScrapeJob
+    from leadworker.errors import PermanentError
+    from leadworker.scrape.directory import DirectoryRun, Recipe
+    from leadworker.scrape.fetch import StaticFetcher
+    from leadworker.scrape.guard import NetworkGuard
+
+    base = {"search_url": "https://x.example/s?q={query}", "results": ".r", "fields": {"company_name": "h2"}}
+    with pytest.raises(ValidationError, match="exactly one of scroll, click or wait_for"):
+        Recipe.model_validate({**base, "actions": [{"scroll": ".pane", "click": ".more"}]})
+    with pytest.raises(ValidationError, match="not a CSS selector"):
+        Recipe.model_validate({**base, "actions": [{"click": "[[["}]})
+    recipe = Recipe.model_validate({**base, "name": "r", "actions": [{"click": ".more"}]})
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    fetcher = StaticFetcher(settings, NetworkGuard(allow_private=False))
+    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["directory:r"], search_query="q", render="static")
+
+    async def nothing() -> None:
+        return None
+
+    with pytest.raises(PermanentError, match="has actions, which need the browser") as refused:
+        DirectoryRun(recipe, job, fetcher, settings, nothing)
+    assert refused.value.kind == "invalid_recipe"

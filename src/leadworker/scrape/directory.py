@@ -28,6 +28,11 @@ own detail page (``detail_link``, read with ``detail_fields``), how many listing
 A field is a CSS selector (its text), ``selector::attr(name)`` (an attribute) or ``selector::text``, or an
 object ``{selector, attribute, all, pattern}`` (``all`` keeps every match, ``pattern`` a regular expression
 whose first group, or whole match, is kept; it runs with a time bound: see :mod:`leadworker.scrape.patterns`).
+
+``render`` (``auto`` by default) renders a listing page only when its cards look drawn by script
+(:mod:`leadworker.scrape.script_drawn`); ``results_json`` reads results the page carries as JSON
+(:mod:`leadworker.scrape.embedded_json`); ``actions`` (scroll, click, wait for) run in the browser before a
+listing page is read. The README's "Directory recipes" section lists every key with an example.
 Recipes are found by name in ``LEADWORKER_RECIPES_DIR`` and then among the bundled ones;
 ``LEADWORKER_RECIPE_BASE_URLS`` (``name=url,...``) points a recipe's ``{base_url}`` at a mirror or staging copy.
 """
@@ -443,8 +448,8 @@ class DirectoryRun:
         self.actions = [action.page_action(recipe.results) for action in recipe.actions]
         if self.actions and self.mode == "static":
             raise PermanentError(
-                f"recipe {recipe.name!r} has actions, which need the browser, but this job renders "
-                f"{'nothing' if job.render == 'static' else 'statically'} (render=static); use render=auto or browser",
+                f"recipe {recipe.name!r} has actions, which need the browser, but the job or the recipe says "
+                "render=static; use render=auto or browser",
                 kind="invalid_recipe")
 
     def _render_mode(self) -> Literal["static", "auto", "browser"]:
