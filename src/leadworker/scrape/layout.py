@@ -29,7 +29,7 @@ FOOTER_SELECTOR = (
 """Elements that are a page's footer: the ``<footer>``, its ARIA role, and the ids and classes themes give it."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Anchor:
     """A link in the text: where it starts and what it points to (``mailto:``, ``tel:`` and web links)."""
 
@@ -37,7 +37,7 @@ class Anchor:
     href: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     """One line of the text: ``text[start:end]`` of :class:`Layout`."""
 

@@ -25,6 +25,7 @@ a value the site offers as its own on any page stays its own (see :func:`leadwor
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -171,6 +172,21 @@ _CONTACT_LABELS = re.compile(
 )
 _SOCIAL = ("facebook.", "instagram.", "linkedin.", "twitter.", "x.com", "youtube.", "tiktok.", "pinterest.",
            "xing.", "wa.me", "whatsapp.")
+# Every cue holds one of these (lower-cased): lines without any are not read for cues at all, which keeps
+# big pages cheap (the cue expression is slow to try at every position of a long text).
+_CUE_STEMS = (
+    "design", "develop", "développ", "credit", "crédit", "réalis", "realis", "concept", "konzept", "création",
+    "creation", "gestaltung", "umsetzung", "programm", "entwicklung", "ontwerp", "vormgeving", "ontwikkel", "foto",
+    "photo", "bildnachweis", "bildquelle", "seo", "host", "héberg", "heberg", "provider", "partner", "partenaire",
+    "supplier", "vendor", "agency", "agence", "agentur", "manufactur", "distribut", "wholesal", "lieferant",
+    "dienstleister", "hersteller", "händler", "handler", "fournisseur", "prestataire", "fabri", "grossist",
+    "leverancier", "bureau", "groothandel", "zusammenarbeit", "partenariat", "collaboration", "cooperation",
+    "samenwerking", "sponsor",
+)
+_BY_WORDS = ("by", "von", "durch", "par", "door")
+_REACH = 200_000
+"""Characters at the head and at the tail of a huge page that are read for other parties."""
+_DIGITS = re.compile(r"\d[\d \u00a0().\-/]{5,}\d")
 _PROSE_WORDS = 12
 _PROSE_CHARS = 90
 _SHORT_LINE = 160
@@ -209,13 +225,15 @@ def attribute(layout: Layout, site_domain: str | None) -> Attribution:
     if not lines:
         return found
     covered: set[int] = set()
-    if _CUE.search(layout.text) or any(line.heading for line in lines):
-        for index in range(len(lines)):
-            if index not in covered:
-                covered |= _credit(layout, index, site_domain, found)
+    for index in _cue_lines(layout):
+        if index not in covered:
+            covered |= _credit(layout, index, site_domain, found)
     for index, line in enumerate(lines):
-        if index not in covered and not line.footer and _is_prose(layout.line_text(line)):
-            _examples(layout, line, site_domain, found)
+        if index not in covered and not line.footer and line.end - line.start >= _PROSE_CHARS \
+                and _in_reach(layout, line):
+            text = layout.line_text(line)
+            if ("@" in text or _DIGITS.search(text) or " at " in text.lower()) and _is_prose(text):
+                _examples(layout, line, site_domain, found)
     _linked_sites(layout, site_domain, found)
     inside = {a.href for s in found.stretches for line in lines for a in line.anchors
               if s.start <= a.offset < s.end and a.href.lower().startswith(("mailto:", "tel:", "callto:"))}
@@ -226,6 +244,39 @@ def attribute(layout: Layout, site_domain: str | None) -> Attribution:
             offset = next(a.offset for line in lines for a in line.anchors if a.href == href)
             found.hrefs[href] = next(s for s in found.stretches if s.start <= offset < s.end)
     return found
+
+
+def _in_reach(layout: Layout, line: Line) -> bool:
+    """Whether a line is in the part of a page read for other parties: all of it, or the head and tail of a
+    huge page (where its header and footer are; the middle of a huge page is a catalogue or an archive)."""
+    return len(layout.text) <= 2 * _REACH or line.start < _REACH or line.end > len(layout.text) - _REACH
+
+
+def _cue_lines(layout: Layout) -> list[int]:
+    """Indices of the lines that may hold a credit: those with a cue word, and headings."""
+    text = layout.text
+    spans = [(0, len(text))] if len(text) <= 2 * _REACH else [(0, _REACH), (len(text) - _REACH, len(text))]
+    hits: list[int] = []
+    for low, high in spans:
+        lowered = text[low:high].lower()
+        for stem in _CUE_STEMS:
+            at = lowered.find(stem)
+            while at != -1:
+                hits.append(low + at)
+                at = lowered.find(stem, at + len(stem))
+        for word in _BY_WORDS:
+            at = lowered.find(word)
+            while at != -1:
+                end = at + len(word)
+                if (at == 0 or not lowered[at - 1].isalnum()) and (end == len(lowered) or not lowered[end].isalnum()):
+                    hits.append(low + at)
+                at = lowered.find(word, end)
+    starts = [line.start for line in layout.lines]
+    found = {bisect.bisect_right(starts, at) - 1 for at in hits}
+    titles = {index for index, line in enumerate(layout.lines)
+              if line.heading and _in_reach(layout, line) and _PARTY_TITLE.match(layout.line_text(line))}
+    return sorted(titles | {index for index in found - titles
+                            if index >= 0 and _CUE.search(layout.line_text(layout.lines[index]))})
 
 
 def blank(text: str, stretches: list[Stretch]) -> str:
