@@ -7,7 +7,6 @@ import json
 import uuid
 from typing import Any
 
-from faultkit import count_status
 from invariants import check_end_state
 from loadworld import LoadWorld
 
@@ -132,7 +131,7 @@ async def test_quorum_delivery_limit_is_the_last_guard(fault_settings: Settings,
         row = await db.fetchrow("SELECT status, error_kind FROM scrape_jobs WHERE id = $1", job.job_id)
         assert row is not None and (row["status"], row["error_kind"]) == ("failed", "attempts_exhausted")
         assert await support.queue_depth(cfg, dead_queue) == 2
-        assert await count_status(db, [job.job_id], "failed") == 1
+        assert await support.count_status(db, [job.job_id], "failed") == 1
     finally:
         hang.stop()
 
@@ -214,4 +213,4 @@ async def test_a_failing_dead_letter_hook_still_parks_the_message(fault_settings
 
 
 async def _all_completed(db: Database, job_ids: list[uuid.UUID]) -> bool:
-    return await count_status(db, job_ids, "completed") == len(job_ids)
+    return await support.count_status(db, job_ids, "completed") == len(job_ids)
