@@ -182,7 +182,7 @@ def test_an_imprint_credit_spread_over_lines() -> None:
     body = ("<main><h1>Impressum</h1><p>Kunz Dachbau GmbH<br>Hauptstraße 5<br>50667 Köln<br>Tel. 0221 9876543<br>"
             "E-Mail: info@kunz-dach.de</p><p>Konzept, Design und Umsetzung:<br>Northgate Digital<br>Musterweg 1"
             "<br>10115 Berlin<br>Tel. 030 1234567<br>E-Mail: studio@northgate-digital.de</p>"
-            "<h2>Haftung für Inhalte</h2><p>Die Inhalte unserer Seiten wurden mit größter Sorgfalt erstellt.</p></main>")
+            "<h2>Haftung für Inhalte</h2><p>Die Inhalte unserer Seiten wurden sorgfältig erstellt.</p></main>")
     facts = facts_of(body, "https://kunz-dach.de/impressum", "DE", "de")
     assert split(facts) == ({"info@kunz-dach.de", "+492219876543"}, {"studio@northgate-digital.de", "+49301234567"})
     body = ("<main><p>Conception et réalisation du site : Agence Lumen – 01 23 45 67 89</p>"
@@ -224,3 +224,31 @@ def test_made_by_someone_in_the_content_is_no_credit() -> None:
 ])
 def test_addresses_in_running_text(sentence: str, own: set[str], theirs: set[str]) -> None:
     assert split(facts_of(f"<main><p>{sentence}</p></main>")) == (own, theirs)
+
+
+def test_footer_items_in_one_line() -> None:
+    # Spans of one footer row read as one line: a label inside it still credits, and a © starts the next item.
+    footer = ('<footer><div><span>© 2024 Acme Ltd</span> <span>Design: <a href="https://northgate.design">Northgate'
+              "</a></span> <span>+44 20 7946 0321</span></div>"
+              "<p>Website by Northgate Digital, 020 7946 0322 © 2024 Joe Bloggs · joe.plumber@gmail.com · "
+              "020 7946 0000</p></footer>")
+    assert split(facts_of(f"{MAIN}{footer}")) == ({"joe.plumber@gmail.com", "+442079460000"},
+                                                  {"+442079460321", "+442079460322"})
+    footer = "<footer><p>Réalisé avec ♥ par Agence Lumen, 01 23 45 67 89</p></footer>"
+    facts = facts_of(f"{MAIN}{footer}", "https://plomberie-martin.fr/", "FR", "fr")
+    assert split(facts) == (set(), {"+33123456789"})
+
+
+def test_a_credit_to_the_company_itself_is_its_own() -> None:
+    # The agency's own site: its credit names itself.
+    body = ("<main><p>Web design for small businesses.</p></main><footer><p>Website by Northgate Digital · "
+            "studio@northgate-mail.co.uk · 020 7946 0321</p></footer>")
+    facts = extract_page(f"<html><head><title>Northgate Digital | Web design in Leeds</title></head><body>{body}"
+                         "</body></html>", "https://northgate.design/", region="GB")
+    assert split(facts) == ({"studio@northgate-mail.co.uk", "+442079460321"}, set())
+
+
+def test_a_sister_company_is_another_party() -> None:
+    body = ("<main><p>Our sister company GreenFix (info@greenfix.co.uk, 0113 496 0999) looks after gardens and "
+            "hedges across the whole county, while we stay with roofs.</p></main>")
+    assert split(facts_of(body)) == (set(), {"info@greenfix.co.uk", "+441134960999"})

@@ -607,7 +607,7 @@ def extract_page(html: str, url: str, *, region: str | None = None) -> PageFacts
     _remove_invisible(tree)
     layout = layout_text(tree)
     visible = layout.text
-    others = attribute(layout, site)
+    others = attribute(layout, site, " ".join(name for _, name in facts.names))
     own_text = blank(visible, others.stretches)
     for href in mailto_links:
         if href not in others.hrefs:

@@ -67,7 +67,7 @@ _WORK = (
     r"r[ée]alisation|conception|cr[ée]ation|d[ée]veloppement|h[ée]bergement|"
     r"ontwerp|webontwerp|realisatie|ontwikkeling|vormgeving|fotografie"
 )
-_WITH = r"(?:\s+with\s+\S{1,12})?"  # "made with ♥ by"
+_WITH = r"(?:\s+(?:with|mit|avec|met)\s+\S{1,12})?"  # "made with ♥ by"
 _AGENT = rf"\b(?:(?:{_WEB_MADE}){_WITH}|{_WORK})\s+{_BY}\b"
 _GENERIC = rf"\b(?:{_MADE}){_WITH}\s+{_BY}\b"
 _LABEL_WORD = (
@@ -92,7 +92,7 @@ _LABEL = (
     rf"(?:{_LABEL_WORD}|(?P<host>{_HOST_WORD})){_OF_THE_SITE}\s*(?::|：|–|—|-\s)"
 )
 _PARTY = (
-    r"partners?|suppliers?|vendors?|providers?|hosting\s+provider|hosts?|agency|web\s+agency|manufacturers?|"
+    r"sister\s+compan(?:y|ies)|schwester(?:firma|unternehmen)|soci[ée]t[ée]\s+s[œo]e?ur|zusterbedrijf|partners?|suppliers?|vendors?|providers?|hosting\s+provider|hosts?|agency|web\s+agency|manufacturers?|"
     r"distributors?|wholesalers?|"
     r"lieferant(?:en)?|partner(?:in|n)?|agentur|webagentur|dienstleister|hoster|hersteller|gro[ßs]h[äa]ndler|"
     r"fournisseurs?|partenaires?|prestataires?|agence(?:\s+web)?|h[ée]bergeur|fabricants?|distributeurs?|"
@@ -106,8 +106,16 @@ _RELATION = (
     r"(?:sponsoris[ée]e?|fourni|fournie|livr[ée]e?|distribu[ée]e?)\s+par|(?:gesponsord|geleverd)\s+door)\b|"
     rf"(?:^\s*|[·•|]\s*)(?:{_PARTY}|sponsors?)\s*:"
 )
-_CUE = re.compile(rf"(?P<agent>{_AGENT})|(?P<generic>{_GENERIC})|(?P<label>{_LABEL})|(?P<relation>{_RELATION})",
-                  re.IGNORECASE | re.MULTILINE)
+# The same labels inside a line ("© 2024 Acme Design: Northgate"): a credit only in the footer or with a link.
+_INLINE_LABEL = (
+    rf"(?<=\s)(?:(?:{_LABEL_WORD}|{_HOST_WORD})\s*(?:,|&|\+|/|and|und|et|en)\s*){{0,3}}"
+    rf"(?:{_LABEL_WORD}|(?P<inline_host>{_HOST_WORD})){_OF_THE_SITE}\s*(?::|：)"
+)
+_CUE = re.compile(rf"(?P<agent>{_AGENT})|(?P<generic>{_GENERIC})|(?P<label>{_LABEL})|(?P<relation>{_RELATION})|"
+                  rf"(?P<inline>{_INLINE_LABEL})", re.IGNORECASE | re.MULTILINE)
+# Where the footer's next item starts, after a credit on the same line.
+_SCOPE_STOP = re.compile(r"©|\b(?:impressum|imprint|privacy|datenschutz|mentions\s+l[ée]gales|cookies?|sitemap|agb|"
+                         r"terms|disclaimer|all\s+rights|alle\s+rechte|tous\s+droits)\b", re.IGNORECASE)
 # A heading that announces other parties: "Our partners", "Unsere Lieferanten", "Crédits", "Hosting".
 _PARTY_TITLE = re.compile(
     rf"^\s*(?:(?:our|unsere?|nos|notre|onze|ons)\s+)?(?:{_PARTY}|{_HOST_WORD}|credits?|cr[ée]dits?|sponsors?|"
@@ -181,7 +189,7 @@ _CUE_STEMS = (
     "supplier", "vendor", "agency", "agence", "agentur", "manufactur", "distribut", "wholesal", "lieferant",
     "dienstleister", "hersteller", "händler", "handler", "fournisseur", "prestataire", "fabri", "grossist",
     "leverancier", "bureau", "groothandel", "zusammenarbeit", "partenariat", "collaboration", "cooperation",
-    "samenwerking", "sponsor",
+    "samenwerking", "sponsor", "sister", "schwester", "sœur", "soeur", "zuster",
 )
 _BY_WORDS = ("by", "von", "durch", "par", "door")
 _REACH = 200_000
@@ -218,8 +226,10 @@ class Attribution:
     """Other registrable domains a credit links to: addresses on them are that party's."""
 
 
-def attribute(layout: Layout, site_domain: str | None) -> Attribution:
-    """The stretches of ``layout`` that show someone else's contacts, and why."""
+def attribute(layout: Layout, site_domain: str | None, own_names: str = "") -> Attribution:
+    """The stretches of ``layout`` that show someone else's contacts, and why. ``own_names``: what the page
+    calls the company (its title, its site name...), so that a credit to itself ("Website by Northgate
+    Digital" on Northgate Digital's own site) is not taken for someone else's."""
     found = Attribution()
     lines = layout.lines
     if not lines:
@@ -227,7 +237,7 @@ def attribute(layout: Layout, site_domain: str | None) -> Attribution:
     covered: set[int] = set()
     for index in _cue_lines(layout):
         if index not in covered:
-            covered |= _credit(layout, index, site_domain, found)
+            covered |= _credit(layout, index, site_domain, found, own_names.lower())
     for index, line in enumerate(lines):
         if index not in covered and not line.footer and line.end - line.start >= _PROSE_CHARS \
                 and _in_reach(layout, line):
@@ -293,7 +303,7 @@ def blank(text: str, stretches: list[Stretch]) -> str:
 
 # --- credits ---------------------------------------------------------------------------------------------
 
-def _credit(layout: Layout, index: int, site_domain: str | None, found: Attribution) -> set[int]:
+def _credit(layout: Layout, index: int, site_domain: str | None, found: Attribution, own_names: str) -> set[int]:
     """Record the stretch a credit on line ``index`` covers, if the line holds one; the lines it covers."""
     line = layout.lines[index]
     text = layout.line_text(line)
@@ -302,18 +312,25 @@ def _credit(layout: Layout, index: int, site_domain: str | None, found: Attribut
     for cue in _CUE.finditer(text):
         after = text[cue.end():]
         prose = not line.footer and _is_prose(text)
-        end = line.end
+        stop = _SCOPE_STOP.search(after)
+        if stop:
+            after = after[:stop.start()]
+        end = line.start + cue.end() + len(after)
         if prose:
             cut = _SENTENCE_END.search(after)
             end = line.start + cue.end() + (cut.start() if cut else len(after))
+        elif stop:
+            pass  # the line goes on with the footer's next item: the credit ends here
         start = line.start + cue.end()
         covered = {index}
-        if not prose:
+        if not prose and not stop:
             end, covered = _following(layout, index, end, site_domain, _has_contacts(after, site_domain))
         links = _other_domains(layout, max(line.start, start - 40), end, site_domain)
-        named = bool(links) or _names_someone(layout.text[start:end])
+        named = (bool(links) or _names_someone(layout.text[start:end])) and \
+            not _names_itself(layout.text[start:end], own_names)
+        strict = cue.group("generic") is not None or cue.group("inline") is not None
         placed = (line.footer or _last_lines(layout, index) or bool(links)
-                  or (cue.group("generic") is None and len(text) <= _SHORT_LINE))
+                  or (not strict and len(text) <= _SHORT_LINE))
         if not (named and placed) or (prose and cue.group("generic") is not None and not links):
             continue
         _record(found, Stretch(start, end, _reason(cue), _context(text, cue.start(), cue.end())), links)
@@ -363,11 +380,17 @@ def _context(text: str, start: int, end: int) -> str:
 
 def _reason(cue: re.Match[str]) -> str:
     words = cue.group(0).lower()
-    if cue.group("host") or re.search(r"host|h[ée]berg|gehost", words):
+    if cue.group("host") or cue.group("inline_host") or re.search(r"host|h[ée]berg|gehost", words):
         return HOSTING
     if cue.group("relation"):
         return PARTNER
     return CREDIT
+
+
+def _names_itself(after: str, own_names: str) -> bool:
+    """Does the name after a cue belong to the company itself (found in its title or site name)?"""
+    words = re.findall(r"[^\W\d_]{2,}", after)[:2]
+    return bool(words) and bool(own_names) and " ".join(words).lower() in own_names
 
 
 def _names_someone(after: str) -> bool:
