@@ -252,3 +252,14 @@ def test_a_sister_company_is_another_party() -> None:
     body = ("<main><p>Our sister company GreenFix (info@greenfix.co.uk, 0113 496 0999) looks after gardens and "
             "hedges across the whole county, while we stay with roofs.</p></main>")
     assert split(facts_of(body)) == (set(), {"info@greenfix.co.uk", "+441134960999"})
+
+
+def test_contacts_in_parentheses_after_another_company() -> None:
+    body = ("<main><p>All our timber comes from Harrison Timber Ltd in Sheffield (orders@harrisontimber.co.uk, "
+            "0114 496 0123), a family firm we have worked with for twenty years.</p><p>Call us: 0113 496 0000</p>"
+            "</main>")
+    assert split(facts_of(body, "https://smithjoinery.co.uk/")) == (
+        {"+441134960000"}, {"orders@harrisontimber.co.uk", "+441144960123"})
+    body = ("<main><p>Our office manager Anna looks after bookings, quotes and invoices (anna.smith@gmail.com, "
+            "07700 900456) and answers within the day.</p></main>")
+    assert split(facts_of(body)) == ({"anna.smith@gmail.com", "+447700900456"}, set())

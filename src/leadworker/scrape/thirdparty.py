@@ -148,6 +148,12 @@ _OFFER_BEFORE = re.compile(
     r"(?:e-?mail|bericht)\s+naar)\s*(?:at|on|to|via|unter|an|au|à|op|naar)?\s*:?\s*$",
     re.IGNORECASE,
 )
+# "from Harrison Timber Ltd (", "mit Holzhandel Berger (", "chez Matériaux Roux (": a named other party whose
+# contacts follow in parentheses.
+_SOURCE_PAREN = re.compile(
+    r"\b(?:from|with|by|at|via|von|mit|bei|durch|chez|avec|par|aupr[èe]s\s+de|van|met|bij|door)\s+"
+    r"[A-ZÄÖÜÉÈ][\w&'’.-]*(?:\s+[\w&'’.-]+){0,6}?\s*\([^()]*$"
+)
 _NEGATION = re.compile(r"\b(?:never|not|don['’]?t|nie|niemals|nicht|kein\w*|jamais|pas|ne|nooit|niet|geen)\b",
                        re.IGNORECASE)
 # Right before the address, a word that makes it an instance of something ("such as x@", "e.g. x@",
@@ -517,7 +523,9 @@ def _mention(sentence: str, begin: int, email: str | None) -> str | None:
         return None
     if _EXAMPLE_BEFORE.search(before) or _EXAMPLE_SENTENCE.search(sentence):
         return "example"
-    if email is not None and not _free_mail(email) and not _FIRST_PERSON.search(sentence):
+    if _SOURCE_PAREN.search(sentence[:begin]):
+        return "mentioned"  # "comes from Harrison Timber Ltd (orders@…, 0114 …)": that company's
+    if email is not None and not _free_mail(email) and not _FIRST_PERSON.search(before):
         return "mentioned"  # another organisation's address, in a sentence that does not offer it
     return None
 
