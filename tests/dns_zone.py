@@ -16,7 +16,9 @@ class ZoneServer(asyncio.DatagramProtocol):
     get no answer at all. ``questions`` counts ``(name, type)`` asked."""
 
     def __init__(self, zone: str, silent: set[str] | None = None) -> None:
-        self.records = RR.fromZone(zone)
+        self.records: dict[str, list[RR]] = {}
+        for rr in RR.fromZone(zone):
+            self.records.setdefault(str(rr.rname).rstrip(".").lower(), []).append(rr)
         self.soa = RR.fromZone(SOA)[0]
         self.silent = {name.rstrip(".").lower() for name in silent or ()}
         self.questions: Counter[tuple[str, str]] = Counter()
@@ -47,7 +49,7 @@ class ZoneServer(asyncio.DatagramProtocol):
         if name in self.silent:
             return
         reply = request.reply()
-        owned = [rr for rr in self.records if str(rr.rname).rstrip(".").lower() == name]
+        owned = self.records.get(name, [])
         answers = [rr for rr in owned if rr.rtype == request.q.qtype]
         for rr in answers:
             reply.add_answer(rr)

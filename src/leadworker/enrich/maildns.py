@@ -53,7 +53,9 @@ class MailDnsResolver:
             if self._servers:
                 resolver.nameservers = [dns.nameserver.Do53Nameserver(host.strip("[]"), int(port))
                                         for host, _, port in (s.rpartition(":") for s in self._servers)]
-            resolver.timeout = resolver.lifetime = self.timeout
+            # A UDP answer lost on the way (resolvers drop bursts) is asked again within the lookup's time.
+            resolver.timeout = max(0.2, self.timeout / 3)
+            resolver.lifetime = self.timeout
             self._resolver = resolver
         return self._resolver
 

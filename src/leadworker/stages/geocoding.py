@@ -59,6 +59,9 @@ class LeadPlacer:
         report.placed = sum(1 for _, loc in located if loc is not None)
         if self.geocoder is not None:
             located = [(lp, await self._refine(lp, loc, report)) for lp, loc in located]
+        if self.geocoder is None:
+            # Nothing found and nothing to clear: writing down what was tried only serves the HTTP geocoder.
+            located = [(lp, loc) for lp, loc in located if loc is not None or lp.source is not None]
         await geocoding.save_locations(self.db, [(lp.lead_id, lp.place.key(), loc) for lp, loc in located])
         return report
 
