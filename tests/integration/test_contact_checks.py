@@ -205,6 +205,7 @@ class Nominatim:
 
     def __init__(self) -> None:
         self.requests: list[tuple[float, dict[str, str]]] = []
+        self.failing = False
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -213,20 +214,32 @@ class Nominatim:
 
     async def search(self, request: web.Request) -> web.Response:
         self.requests.append((time.monotonic(), dict(request.query)))
+        if self.failing:
+            return web.Response(status=503)
         if "Unter den Linden" not in request.query.get("q", ""):
             return web.json_response([])
         return web.json_response([{"lat": "52.5170365", "lon": "13.3888599", "place_rank": 30,
                                    "addresstype": "building", "display_name": "Unter den Linden 1, Berlin"}])
 
 
-async def test_http_geocoder_refines_caches_and_paces(settings: Settings, db: Database) -> None:
-    nominatim = Nominatim()
-    runner = web.AppRunner(nominatim.app())
+@pytest_asyncio.fixture
+async def nominatim() -> AsyncIterator[tuple[Nominatim, str]]:
+    server = Nominatim()
+    runner = web.AppRunner(server.app())
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    cfg = settings.model_copy(update={"geocoder_url": f"http://127.0.0.1:{port}", "geocoder_rate": 4.0})
+    try:
+        yield server, f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_http_geocoder_refines_caches_and_paces(settings: Settings, db: Database,
+                                                      nominatim: tuple[Nominatim, str]) -> None:
+    server, url = nominatim
+    cfg = settings.model_copy(update={"geocoder_url": url, "geocoder_rate": 4.0})
     placer = lead_placer(cfg, db)
     try:
         ids = [await db.fetchval(
@@ -235,9 +248,8 @@ async def test_http_geocoder_refines_caches_and_paces(settings: Settings, db: Da
         report = await placer.place_leads(ids)
     finally:
         await placer.close()
-        await runner.cleanup()
-    assert len(nominatim.requests) == 2 and report.asked == 2  # two distinct places, each asked once
-    assert nominatim.requests[1][0] - nominatim.requests[0][0] >= 0.2  # 4 a second at most
+    assert len(server.requests) == 2 and report.asked == 2  # two distinct places, each asked once
+    assert server.requests[1][0] - server.requests[0][0] >= 0.2  # 4 a second at most
     rows = {r["id"]: r for r in await db.fetch("SELECT * FROM leads WHERE id = ANY($1::bigint[])", ids)}
     street = rows[ids[0]]
     assert street["geo_precision"] == "street" and street["geo_source"] == "geocoder:127.0.0.1"
@@ -245,4 +257,26 @@ async def test_http_geocoder_refines_caches_and_paces(settings: Settings, db: Da
     fallback = rows[ids[2]]  # the geocoder knows nothing: the gazetteer's city stays
     assert fallback["geo_precision"] == "city" and fallback["geo_source"] == "geonames"
     assert await db.fetchval("SELECT count(*) FROM geocodes") == 2
-    assert nominatim.requests[0][1]["countrycodes"] == "de"
+    assert server.requests[0][1]["countrycodes"] == "de"
+
+
+async def test_unavailable_geocoder_then_background_refinement(settings: Settings, db: Database,
+                                                              nominatim: tuple[Nominatim, str]) -> None:
+    server, url = nominatim
+    lead_id = await db.fetchval(
+        "INSERT INTO leads (city, country, address) VALUES ('Berlin', 'DE', 'Unter den Linden 1') RETURNING id")
+    server.failing = True
+    placer = lead_placer(settings.model_copy(update={"geocoder_url": url, "geocoder_rate": 20.0}), db)
+    try:
+        await placer.place_leads([lead_id])
+        placed = await db.fetchrow("SELECT geo_precision, geo_source FROM leads WHERE id = $1", lead_id)
+        assert placed is not None and tuple(placed) == ("city", "geonames")  # the offline place stays
+        assert await placer.refine_pending(10) == 0 and len(server.requests) == 2  # one try each, no storm
+        assert await db.fetchval("SELECT count(*) FROM geocodes") == 0  # a failure is not cached
+        server.failing = False
+        assert await placer.refine_pending(10) == 1
+        assert await placer.refine_pending(10) == 0 and len(server.requests) == 3  # answered once, then cached
+    finally:
+        await placer.close()
+    refined = await db.fetchrow("SELECT geo_precision, geo_source FROM leads WHERE id = $1", lead_id)
+    assert refined is not None and refined["geo_precision"] == "street"

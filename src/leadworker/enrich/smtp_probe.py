@@ -20,6 +20,9 @@ from leadworker.ratelimit import TokenBucket
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+PROBES_AT_ONCE = 8
+"""SMTP conversations a process holds open at once, whatever the servers."""
+
 
 @dataclass(frozen=True)
 class ProbeResult:
@@ -70,6 +73,7 @@ class SmtpProber:
         self.resolve, self.permits = resolve, permits
         self.port, self.helo, self.timeout, self.rate = port, helo, timeout, rate
         self._buckets: dict[str, TokenBucket] = {}
+        self._gate = asyncio.Semaphore(PROBES_AT_ONCE)
 
     async def probe(self, address: str, mx_hosts: tuple[str, ...]) -> ProbeResult:
         """Ask the first mail server that answers whether it takes ``address``."""
@@ -78,7 +82,8 @@ class SmtpProber:
         last = "no mail server answered"
         for host in mx_hosts[:2]:
             try:
-                return await self._probe_host(address, host)
+                async with self._gate:
+                    return await self._probe_host(address, host)
             except (OSError, SmtpError, TimeoutError) as exc:
                 last = f"{host}: {exc or type(exc).__name__}"
         return ProbeResult("failed", None, last)

@@ -34,6 +34,8 @@ class PlaceReport:
     placed: int = 0
     refined: int = 0
     asked: int = 0
+    unavailable: bool = False
+    """The geocoder failed: nothing more is asked of it in this batch or run."""
 
 
 class LeadPlacer:
@@ -85,12 +87,13 @@ class LeadPlacer:
         cache_key = geocoding.geocode_key(geocoder.source, key)
         known, location = await geocoding.cached_geocode(self.db, cache_key)
         if not known:
-            if report.asked >= budget:
+            if report.unavailable or report.asked >= budget:
                 return offline
             report.asked += 1
             try:
                 location = await geocoder.search(params)
             except GeocoderUnavailable as exc:
+                report.unavailable = True
                 log.warning("geocoder unavailable; the lead keeps its offline location", lead_id=lp.lead_id,
                             error=str(exc))
                 return offline
