@@ -26,6 +26,7 @@ a value the site offers as its own on any page stays its own (see :func:`leadwor
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -111,8 +112,11 @@ _INLINE_LABEL = (
     rf"(?<=\s)(?:(?:{_LABEL_WORD}|{_HOST_WORD})\s*(?:,|&|\+|/|and|und|et|en)\s*){{0,3}}"
     rf"(?:{_LABEL_WORD}|(?P<inline_host>{_HOST_WORD})){_OF_THE_SITE}\s*(?::|：)"
 )
-_CUE = re.compile(rf"(?P<agent>{_AGENT})|(?P<generic>{_GENERIC})|(?P<label>{_LABEL})|(?P<relation>{_RELATION})|"
-                  rf"(?P<inline>{_INLINE_LABEL})", re.IGNORECASE | re.MULTILINE)
+_CUE_PATTERN = (rf"(?P<agent>{_AGENT})|(?P<generic>{_GENERIC})|(?P<label>{_LABEL})|(?P<relation>{_RELATION})|"
+                rf"(?P<inline>{_INLINE_LABEL})")
+_CUE = re.compile(_CUE_PATTERN, re.IGNORECASE | re.MULTILINE)
+_CUE_LOWER = re.compile(_CUE_PATTERN, re.MULTILINE)
+"""The same, for lower-cased text: four times faster than matching without regard to case."""
 # Where the footer's next item starts, after a credit on the same line.
 _SCOPE_STOP = re.compile(r"©|\b(?:impressum|imprint|privacy|datenschutz|mentions\s+l[ée]gales|cookies?|sitemap|agb|"
                          r"terms|disclaimer|all\s+rights|alle\s+rechte|tous\s+droits)\b", re.IGNORECASE)
@@ -211,6 +215,23 @@ _NEAR_LINES = 2
 
 
 @dataclass(frozen=True)
+class _Cue:
+    start: int
+    end: int
+    kind: str
+    """``agent``, ``generic``, ``label``, ``relation`` or ``inline`` (the groups of the cue expression)."""
+    reason: str
+
+
+@functools.lru_cache(maxsize=8192)
+def _cues(text: str) -> tuple[_Cue, ...]:
+    """The cues of a line. Cached: the pages of a site repeat their header and footer lines."""
+    lowered = text.lower()
+    matches = _CUE_LOWER.finditer(lowered) if len(lowered) == len(text) else _CUE.finditer(text)
+    return tuple(_Cue(m.start(), m.end(), m.lastgroup or "", _reason(m)) for m in matches)
+
+
+@dataclass(frozen=True)
 class Stretch:
     """``text[start:end]`` of a page's layout shows someone else's contacts."""
 
@@ -292,7 +313,7 @@ def _cue_lines(layout: Layout) -> list[int]:
     titles = {index for index, line in enumerate(layout.lines)
               if line.heading and _in_reach(layout, line) and _PARTY_TITLE.match(layout.line_text(line))}
     return sorted(titles | {index for index in found - titles
-                            if index >= 0 and _CUE.search(layout.line_text(layout.lines[index]))})
+                            if index >= 0 and _cues(layout.line_text(layout.lines[index]))})
 
 
 def blank(text: str, stretches: list[Stretch]) -> str:
@@ -315,31 +336,31 @@ def _credit(layout: Layout, index: int, site_domain: str | None, found: Attribut
     text = layout.line_text(line)
     if line.heading and _PARTY_TITLE.match(text):
         return _section(layout, index, site_domain, found)
-    for cue in _CUE.finditer(text):
-        after = text[cue.end():]
+    for cue in _cues(text):
+        after = text[cue.end:]
         prose = not line.footer and _is_prose(text)
         stop = _SCOPE_STOP.search(after)
         if stop:
             after = after[:stop.start()]
-        end = line.start + cue.end() + len(after)
+        end = line.start + cue.end + len(after)
         if prose:
             cut = _SENTENCE_END.search(after)
-            end = line.start + cue.end() + (cut.start() if cut else len(after))
+            end = line.start + cue.end + (cut.start() if cut else len(after))
         elif stop:
             pass  # the line goes on with the footer's next item: the credit ends here
-        start = line.start + cue.end()
+        start = line.start + cue.end
         covered = {index}
         if not prose and not stop:
             end, covered = _following(layout, index, end, site_domain, _has_contacts(after, site_domain))
         links = _other_domains(layout, max(line.start, start - 40), end, site_domain)
         named = (bool(links) or _names_someone(layout.text[start:end])) and \
             not _names_itself(layout.text[start:end], own_names)
-        strict = cue.group("generic") is not None or cue.group("inline") is not None
+        strict = cue.kind in ("generic", "inline")
         placed = (line.footer or _last_lines(layout, index) or bool(links)
                   or (not strict and len(text) <= _SHORT_LINE))
-        if not (named and placed) or (prose and cue.group("generic") is not None and not links):
+        if not (named and placed) or (prose and cue.kind == "generic" and not links):
             continue
-        _record(found, Stretch(start, end, _reason(cue), _context(text, cue.start(), cue.end())), links)
+        _record(found, Stretch(start, end, cue.reason, _context(text, cue.start, cue.end)), links)
         return covered
     return set()
 
@@ -418,7 +439,7 @@ def _following(layout: Layout, index: int, end: int, site_domain: str | None,
     for j in range(index + 1, min(len(lines), index + 1 + _FOLLOWING_LINES)):
         nxt = lines[j]
         text = layout.line_text(nxt)
-        if _CUE.search(text) or _COPYRIGHT.search(text) or _FIRST_PERSON.search(text) or nxt.heading:
+        if _cues(text) or _COPYRIGHT.search(text) or _FIRST_PERSON.search(text) or nxt.heading:
             break
         same_block = nxt.blocks == line.blocks
         related = nxt.blocks[:len(line.blocks)] == line.blocks or nxt.blocks[:-1] == line.blocks[:-1]
@@ -471,20 +492,25 @@ def _other_domains(layout: Layout, start: int, end: int, site_domain: str | None
 
 
 def _linked_sites(layout: Layout, site_domain: str | None, found: Attribution) -> None:
-    """An address on the domain of another site the page links to, on the link's line or a line near it, is
-    that site's ("<a href=https://oakwood.co.uk>Oakwood</a>, sales@oakwood.co.uk"), credited or not."""
+    """An address on the domain of another site the page links to, on the address's line or a line near it,
+    is that site's ("<a href=https://oakwood.co.uk>Oakwood</a>, sales@oakwood.co.uk"), credited or not."""
     lines = layout.lines
     for index, line in enumerate(lines):
-        for _, domain in _web_links(line, site_domain):
-            if domain in found.domains:
-                continue
-            low, high = max(0, index - _NEAR_LINES), min(len(lines) - 1, index + _NEAR_LINES)
-            near = layout.text[lines[low].start:lines[high].end]
-            if "@" in near and any(registrable_domain(e.split("@")[-1]) == domain
-                                   for e in (clean_email(c, site_domain) for c in find_emails(near, site_domain))
-                                   if e):
-                found.domains[domain] = Stretch(line.start, line.end, PARTNER,
-                                                " ".join(layout.line_text(line).split())[:160])
+        text = layout.line_text(line)
+        if "@" not in text:
+            continue
+        low, high = max(0, index - _NEAR_LINES), min(len(lines) - 1, index + _NEAR_LINES)
+        linked = {domain: near for near in lines[low:high + 1] for _, domain in _web_links(near, site_domain)
+                  if domain not in found.domains}
+        if not linked:
+            continue
+        for candidate in find_emails(text, site_domain):
+            email = clean_email(candidate, site_domain)
+            domain = registrable_domain(email.split("@")[-1]) if email else None
+            if domain in linked:
+                near = linked[domain]
+                found.domains[domain] = Stretch(near.start, near.end, PARTNER,
+                                                " ".join(layout.line_text(near).split())[:160])
 
 
 # --- examples in prose -----------------------------------------------------------------------------------
