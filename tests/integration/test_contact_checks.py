@@ -92,7 +92,10 @@ async def test_pipeline_verifies_places_and_exports(settings: Settings, db: Data
     cfg = checked(settings, zone)
     job = inline_job(LEADS)
     await support.publish(cfg, db, [job])
-    await support.run_until_idle(cfg, STAGES, idle=1.0)
+    worker = await support.run_until_idle(cfg, STAGES, idle=1.0)
+    lookups = worker.metrics.registry.get_sample_value
+    assert lookups("leadworker_mail_domain_lookups_total", {"outcome": "null_mx"}) == 1
+    assert lookups("leadworker_mail_domain_lookups_total", {"outcome": "unknown"}) == 1
 
     result = support.run_cli(cfg, "leads", "export", "--format", "jsonl", "--job", str(job.job_id))
     assert result.returncode == 0, result.stderr

@@ -137,6 +137,18 @@ class Metrics:
             ["segment"],
             registry=r,
         )
+        self.mail_domain_lookups = Counter(
+            "leadworker_mail_domain_lookups",
+            "E-mail domains asked of DNS, by outcome (mx, address, null_mx, no_mail, no_domain, unknown = failed).",
+            ["outcome"],
+            registry=r,
+        )
+        self.geocoder_requests = Counter(
+            "leadworker_geocoder_requests",
+            "Requests to the HTTP geocoder, by result (answered, unavailable).",
+            ["result"],
+            registry=r,
+        )
         self.provider_lookups = Counter(
             "leadworker_provider_lookups",
             "Enrichment provider lookups, by result (ok, empty, refused, unavailable).",

@@ -133,9 +133,16 @@ class NormalizeStage:
             if verified.unknown_domains:
                 dlog.warning("e-mail domains not verified: the resolver failed; they are asked again next time",
                              domains=verified.unknown_domains)
-            dlog.debug("e-mails verified", **vars(verified))
+            for outcome, count in verified.outcomes.items():
+                self.metrics.mail_domain_lookups.labels(outcome).inc(count)
+            dlog.debug("e-mails verified", addresses=verified.addresses, domains_asked=verified.domains_asked,
+                       written=verified.written)
         if self.placer is not None:
             placed = await self.placer.place_leads(lead_ids)
+            if placed.asked:
+                failed = 1 if placed.unavailable else 0
+                self.metrics.geocoder_requests.labels("answered").inc(placed.asked - failed)
+                self.metrics.geocoder_requests.labels("unavailable").inc(failed)
             dlog.debug("leads placed", **vars(placed))
 
     def _count(self, lead: NormalizedLead, outcome: canonical.MergeOutcome) -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from leadworker.config import Settings
 from leadworker.enrich.maildns import MailDnsResolver
@@ -37,6 +38,8 @@ class VerifyReport:
     domains_asked: int = 0
     unknown_domains: int = 0
     written: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    """Domains asked, by outcome."""
 
 
 class EmailVerifier:
@@ -71,7 +74,8 @@ class EmailVerifier:
 
         answers = await asyncio.gather(*(self._ask(d) for d in missing))
         report.domains_asked = len(answers)
-        report.unknown_domains = sum(1 for a in answers if a.outcome == "unknown")
+        report.outcomes.update(a.outcome for a in answers)
+        report.unknown_domains = report.outcomes["unknown"]
         await verification.save_domains(self.db, answers)
         known.update((a.domain, a) for a in answers)
         return known
