@@ -24,7 +24,7 @@ from array import array
 from dataclasses import dataclass
 from importlib import resources
 
-from leadworker.regions import region_from_name
+from leadworker.regions import region_from_geography, region_from_name
 
 EARTH_RADIUS_KM = 6371.0088
 DATASET = "cities5000.json"
@@ -148,8 +148,12 @@ def default_gazetteer() -> Gazetteer:
 
 
 def place_country(text: str, gazetteer: Gazetteer | None = None) -> str | None:
-    """The ISO country code of a place name or slug (``muenchen`` → ``DE``, ``new-york`` → ``US``), or of a
-    country's name or code (``Deutschland`` → ``DE``); None if the gazetteer does not know it."""
+    """The ISO country code of a place name or slug (``muenchen`` → ``DE``, ``new-york`` → ``US``), of a
+    country's name or code (``Deutschland`` → ``DE``), or of a written place (``Portland, US``: the country
+    it names wins); None if the gazetteer does not know it."""
+    if "," in text:
+        named = region_from_geography(text)
+        return named or place_country(text.split(",", 1)[0], gazetteer)
     spoken = text.replace("-", " ").replace("_", " ").strip()
     if not spoken:
         return None

@@ -57,7 +57,8 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(("text", "country"), [
     ("muenchen", "DE"), ("München", "DE"), ("Munich", "DE"), ("chicago", "US"), ("new-york", "US"),
     ("New York", "US"), ("koeln", "DE"), ("zuerich", "CH"), ("wien", "AT"), ("sao-paulo", "BR"),
-    ("Deutschland", "DE"), ("GB", "GB"), ("no-such-place-xyz", None), ("", None),
+    ("Deutschland", "DE"), ("GB", "GB"), ("no-such-place-xyz", None), ("", None), ("Portland, US", "US"),
+    ("Hamburg, Deutschland", "DE"), ("Lyon, somewhere", "FR"),
 ])
 def test_place_country_reads_places_and_slugs(no_network: None, text: str, country: str | None) -> None:
     assert place_country(text) == country
