@@ -263,3 +263,14 @@ def test_contacts_in_parentheses_after_another_company() -> None:
     body = ("<main><p>Our office manager Anna looks after the diary and the whole team (anna.smith@gmail.com, "
             "07911 123456) and answers within the day.</p></main>")
     assert split(facts_of(body)) == ({"anna.smith@gmail.com", "+447911123456"}, set())
+
+
+def test_a_line_with_the_sites_own_address_ends_a_credit_or_a_section() -> None:
+    footer = ('<footer><p>Online booking powered by <a href="https://treatwell.co.uk">Treatwell</a></p>'
+              "<p>Tel 0113 496 0000 · hello@salon-anna.co.uk</p></footer>")
+    facts = facts_of(f"{MAIN}{footer}", "https://salon-anna.co.uk/")
+    assert split(facts) == ({"+441134960000", "hello@salon-anna.co.uk"}, set())
+    body = ("<main><h2>Our partners</h2><p>BathCo, TileMasters and Leeds Heating Supplies.</p>"
+            "<p>Tel: 0113 496 0000 · office@smithplumbing.co.uk</p></main>")
+    facts = facts_of(body, "https://smithplumbing.co.uk/")
+    assert split(facts) == ({"+441134960000", "office@smithplumbing.co.uk"}, set())

@@ -382,7 +382,8 @@ def _section(layout: Layout, index: int, site_domain: str | None, found: Attribu
     for j in range(index + 1, min(len(lines), index + 1 + _SECTION_LINES)):
         line = lines[j]
         body = layout.line_text(line)
-        if line.heading or _COPYRIGHT.search(body) or _FIRST_PERSON.search(body) or line.footer != heading.footer:
+        if line.heading or _COPYRIGHT.search(body) or _FIRST_PERSON.search(body) or line.footer != heading.footer \
+                or _shows_own_address(body, site_domain):
             break
         covered.add(j)
         end = line.end
@@ -439,7 +440,8 @@ def _following(layout: Layout, index: int, end: int, site_domain: str | None,
     for j in range(index + 1, min(len(lines), index + 1 + _FOLLOWING_LINES)):
         nxt = lines[j]
         text = layout.line_text(nxt)
-        if _cues(text) or _COPYRIGHT.search(text) or _FIRST_PERSON.search(text) or nxt.heading:
+        if _cues(text) or _COPYRIGHT.search(text) or _FIRST_PERSON.search(text) or nxt.heading \
+                or (not _same_block(nxt, line) and _shows_own_address(text, site_domain)):
             break
         same_block = nxt.blocks == line.blocks
         related = nxt.blocks[:len(line.blocks)] == line.blocks or nxt.blocks[:-1] == line.blocks[:-1]
@@ -449,6 +451,17 @@ def _following(layout: Layout, index: int, end: int, site_domain: str | None,
         covered.add(j)
         end = nxt.end
     return end, covered
+
+
+def _same_block(one: Line, other: Line) -> bool:
+    return one.blocks == other.blocks
+
+
+def _shows_own_address(text: str, site_domain: str | None) -> bool:
+    """A line with an address on the site's own domain is the company's line, not a credit's."""
+    return "@" in text and site_domain is not None and any(
+        e.endswith("@" + site_domain) or e.endswith("." + site_domain)
+        for e in (clean_email(c, site_domain) for c in find_emails(text, site_domain)) if e)
 
 
 def _has_contacts(text: str, site_domain: str | None) -> bool:
