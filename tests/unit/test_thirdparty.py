@@ -274,3 +274,13 @@ def test_a_line_with_the_sites_own_address_ends_a_credit_or_a_section() -> None:
             "<p>Tel: 0113 496 0000 · office@smithplumbing.co.uk</p></main>")
     facts = facts_of(body, "https://smithplumbing.co.uk/")
     assert split(facts) == ({"+441134960000", "office@smithplumbing.co.uk"}, set())
+
+
+def test_words_speak_of_the_value_they_stand_by() -> None:
+    # "used to" speaks of the old number only; "such as X or Y" of both.
+    body = ("<main><p>Please note that our phone number used to be 0113 496 0000 until last year; "
+            "the number of the new workshop is 0113 496 0001, from Monday to Saturday.</p></main>")
+    assert split(facts_of(body)) == ({"+441134960001"}, {"+441134960000"})
+    body = ("<main><p>Never reply to messages that claim to come from addresses such as billing@acme-pay.co.uk "
+            "or alerts@acme-secure.co.uk, whatever they say about your account.</p></main>")
+    assert split(facts_of(body)) == (set(), {"billing@acme-pay.co.uk", "alerts@acme-secure.co.uk"})

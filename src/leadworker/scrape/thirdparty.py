@@ -158,6 +158,8 @@ _SOURCE_PAREN = re.compile(
     r"\b(?:from|with|by|at|via|von|mit|bei|durch|chez|avec|par|aupr[èe]s\s+de|van|met|bij|door)\s+"
     r"[A-ZÄÖÜÉÈ][\w&'’.-]*(?:\s+[\w&'’.-]+){0,6}?\s*\([^()]*$"
 )
+_LIST_JOIN = re.compile(r"[\s,;/]*(?:or|and|oder|und|ou|et|of|en|&)?[\s,;/]*", re.IGNORECASE)
+"""What stands between two items of one list ("X or Y", "X, Y")."""
 _NEGATION = re.compile(r"\b(?:never|not|don['’]?t|nie|niemals|nicht|kein\w*|jamais|pas|ne|nooit|niet|geen)\b",
                        re.IGNORECASE)
 # Right before the address, a word that makes it an instance of something ("such as x@", "e.g. x@",
@@ -547,20 +549,33 @@ def _examples(layout: Layout, line: Line, site_domain: str | None, found: Attrib
     for cut in [*_SENTENCE_END.finditer(text), None]:
         stop = cut.start() if cut else len(text)
         sentence = text[start:stop]
-        for begin, finish, email in _tokens(sentence, site_domain, linked):
-            reason = _mention(sentence, begin, email)
+        tokens = sorted(_tokens(sentence, site_domain, linked))
+        previous: tuple[int, str | None] | None = None
+        for i, (begin, finish, email) in enumerate(tokens):
+            # A sentence's words speak of the address or number they stand by: the part of the sentence from
+            # the previous one to the next one ("our number used to be X; it is now Y": only X is old), and a
+            # list ("such as X or Y") shares the first one's reading.
+            low = tokens[i - 1][1] if i else 0
+            high = tokens[i + 1][0] if i + 1 < len(tokens) else len(sentence)
+            listed = previous is not None and _LIST_JOIN.fullmatch(sentence[previous[0]:begin]) is not None
+            reason = _mention(sentence, begin, email, sentence[low:high])
+            if listed and previous is not None and previous[1] is not None and reason is None \
+                    and not _OFFER_BEFORE.search(sentence[max(0, begin - 60):begin]):
+                reason = previous[1]
+            previous = (finish, reason)
             if reason is not None:
                 found.stretches.append(Stretch(line.start + start + begin, line.start + start + finish, EXAMPLE,
                                                " ".join(sentence.split())[:160]))
         start = cut.end() if cut else len(text)
 
 
-def _mention(sentence: str, begin: int, email: str | None) -> str | None:
-    """Why the address or number at ``begin`` is talked about rather than offered, or ``None`` (offered)."""
+def _mention(sentence: str, begin: int, email: str | None, part: str) -> str | None:
+    """Why the address or number at ``begin`` is talked about rather than offered, or ``None`` (offered).
+    ``part``: the stretch of the sentence that speaks of it."""
     before = sentence[max(0, begin - 60):begin]
     if _OFFER_BEFORE.search(before) and not _NEGATION.search(before[-40:]):
         return None
-    if _EXAMPLE_BEFORE.search(before) or _EXAMPLE_SENTENCE.search(sentence):
+    if _EXAMPLE_BEFORE.search(before) or _EXAMPLE_SENTENCE.search(part):
         return "example"
     if _SOURCE_PAREN.search(sentence[:begin]):
         return "mentioned"  # "comes from Harrison Timber Ltd (orders@…, 0114 …)": that company's
