@@ -90,6 +90,10 @@ HOSTING = {"en": "Hosting: {a}, {p}", "de": "Hosting: {a}, Tel. {p}", "fr": "Hé
 VENDOR = ("BookWell", "bookwell-online.test", "help@bookwell-online.test")
 VENDOR_LINES = {"en": "Online booking powered by {a} · {e}", "de": "Online-Terminbuchung bereitgestellt von {a} · {e}",
                 "fr": "Réservation en ligne fournie par {a} · {e}", "nl": "Online boeken verzorgd door {a} · {e}"}
+HOSTS = [("Hetzner Online GmbH", "Industriestr. 25, 91710 Gunzenhausen"),
+         ("OVH SAS", "2 rue Kellermann, 59100 Roubaix"), ("HostCo Ltd", "1 Cloud Street, Leeds LS1 4AP"),
+         ("TransIP B.V.", "Schipholweg 9B, 2316 XB Leiden")]
+PARTNER_TITLES = {"en": "Our partners", "de": "Unsere Partner", "fr": "Nos partenaires", "nl": "Onze partners"}
 FIRST_NAMES = ["joe", "sam", "lena", "marc", "eva", "tom", "ines", "piet"]
 
 
@@ -124,6 +128,12 @@ def add_others(seed: int, truths: list[SiteTruth], routes: dict[str, dict[str, R
             truth.features.append("vendor")
         if rng.random() < 0.25:
             _adjacent_blocks(truth, pages)
+        if rng.random() < 0.2:
+            _hosting_block(rng, truth, pages, lang)
+        if rng.random() < 0.2:
+            _partner_section(rng, truth, pages, lang)
+        if rng.random() < 0.15:
+            _own_line_after_a_credit(truth, pages)
 
 
 def _path(pages: dict[str, Response], kind: str) -> str:
@@ -247,3 +257,48 @@ def _adjacent_blocks(truth: SiteTruth, pages: dict[str, Response]) -> None:
             f"<p>Jobs: careers AT {label} DOT test.</p><div>Phone: {shown}</div>")
     truth.emails.add(f"careers@{truth.host}")
     truth.features.append("adjacent-blocks")
+
+
+def _hosting_block(rng: random.Random, truth: SiteTruth, pages: dict[str, Response], lang: str) -> None:
+    """The hosting company of a legal notice over several lines, as imprints and mentions légales give it."""
+    name, address = rng.choice(HOSTS)
+    number = valid_number(rng, truth.region, False)
+    shown = escape(_phone_shown(rng, number, truth.region))
+    label = {"en": "Hosting", "de": "Hosting", "fr": "Hébergement", "nl": "Hosting"}[lang]
+    phone_label = {"en": "Tel:", "de": "Tel.:", "fr": "Tél. :", "nl": "Tel:"}[lang]
+    if rng.random() < 0.5:
+        html = f"<h2>{label}</h2><p>{escape(name)}<br>{escape(address)}<br>{phone_label} {shown}</p>"
+    else:
+        html = f"<p>{label}:<br>{escape(name)}<br>{escape(address)}<br>{phone_label} {shown}</p>"
+    _append(pages, _path(pages, "legal"), "</main>", html)
+    truth.third_party.add(e164(number))
+    truth.features.append("hosting-block")
+
+
+def _partner_section(rng: random.Random, truth: SiteTruth, pages: dict[str, Response], lang: str) -> None:
+    """A heading that announces partners, over a list of them with their contacts."""
+    first = f"{rng.choice(['bathco', 'tilemasters', 'greenline', 'nordholz'])}-{rng.randint(1, 99)}"
+    email = f"info@{first}.test"
+    number = valid_number(rng, truth.region, False)
+    shown = escape(_phone_shown(rng, number, truth.region))
+    second = rng.choice(["Prima Supplies", "Holzhandel Berger", "Matériaux Roux", "Bouwmaat Zuid"])
+    html = (f"<h2>{PARTNER_TITLES[lang]}</h2><ul><li><a href=\"https://www.{first}.test/\">{first.title()}</a> – "
+            f"{email}</li><li>{escape(second)} – {shown}</li></ul>")
+    _append(pages, _path(pages, "about"), "</main>", html)
+    truth.third_party |= {email, e164(number)}
+    truth.features.append("partner-section")
+
+
+def _own_line_after_a_credit(truth: SiteTruth, pages: dict[str, Response]) -> None:
+    """A vendor's credit line without contacts, then the company's own contact line: the company's."""
+    email = next((e for e in sorted(truth.emails) if e.endswith("@" + truth.host) and e not in truth.script_only),
+                 None)
+    phone = next((p for p in sorted(truth.phones) if ";" not in p and p not in truth.script_only), None)
+    if email is None or phone is None:
+        return
+    shown = phonenumbers.format_number(phonenumbers.parse(phone, None), PhoneNumberFormat.INTERNATIONAL)
+    html = (f'<p>Online booking powered by <a href="https://{VENDOR[1]}/">{VENDOR[0]}</a></p>'
+            f"<p>Tel {shown} · {email}</p>")
+    for path in pages:
+        _append(pages, path, "</footer>", html)
+    truth.features.append("own-line-after-credit")
