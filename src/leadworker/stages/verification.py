@@ -36,6 +36,7 @@ the database before the first of them stored the answer, still ask once."""
 class VerifyReport:
     addresses: int = 0
     domains_asked: int = 0
+    """Questions this batch asked DNS (domains other batches were asking at the same moment are not counted)."""
     unknown_domains: int = 0
     written: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -72,25 +73,29 @@ class EmailVerifier:
         known = await verification.cached_domains(self.db, asked)
         missing = sorted(asked - set(known))
 
-        answers = await asyncio.gather(*(self._ask(d) for d in missing))
-        report.domains_asked = len(answers)
-        report.outcomes.update(a.outcome for a in answers)
-        report.unknown_domains = report.outcomes["unknown"]
+        answers = await asyncio.gather(*(self._ask(d, report) for d in missing))
+        report.domains_asked = sum(report.outcomes.values())
+        report.unknown_domains = sum(1 for a in answers if a.outcome == "unknown")
         await verification.save_domains(self.db, answers)
         known.update((a.domain, a) for a in answers)
         return known
 
-    async def _ask(self, domain: str) -> MailDomain:
-        """One question per domain in this process, however many batches want it at once."""
+    async def _ask(self, domain: str, report: VerifyReport) -> MailDomain:
+        """One question per domain in this process, however many batches want it at once (the batch that
+        asked counts it in its report)."""
         now = time.monotonic()
         recent = self._recent.get(domain)
         if recent is not None and recent[0] > now:
             return recent[1]
         future = self._inflight.get(domain)
+        asking = future is None
         if future is None:
             future = asyncio.ensure_future(self._lookup(domain))
             self._inflight[domain] = future
-        return await asyncio.shield(future)
+        answer = await asyncio.shield(future)
+        if asking:
+            report.outcomes[answer.outcome] += 1
+        return answer
 
     async def _lookup(self, domain: str) -> MailDomain:
         try:
