@@ -52,7 +52,8 @@ async def zone() -> AsyncIterator[ZoneServer]:
 
 
 def checked(settings: Settings, zone: ZoneServer, **extra: Any) -> Settings:
-    return settings.model_copy(update={"dns_servers": [f"127.0.0.1:{zone.port}"], "dns_timeout": 0.5, **extra})
+    return settings.model_copy(update={"verify_emails": True, "dns_servers": [f"127.0.0.1:{zone.port}"],
+                                       "dns_timeout": 0.5, **extra})
 
 
 def inline_job(leads: list[dict[str, Any]]) -> ScrapeJob:
