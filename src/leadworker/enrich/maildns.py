@@ -82,7 +82,7 @@ class MailDnsResolver:
             return MailDomain(domain, "unknown", error=f"the DNS servers failed ({type(exc).__name__})")
         except dns.resolver.NoResolverConfiguration:
             return MailDomain(domain, "unknown", error="no DNS resolver configured")
-        except dns.exception.DNSException as exc:
+        except (dns.exception.DNSException, OSError) as exc:  # OSError: no route to the DNS server, ...
             return MailDomain(domain, "unknown", error=f"{type(exc).__name__}: {exc}")
 
     async def _lookup(self, resolver: dns.asyncresolver.Resolver, domain: str) -> MailDomain:
