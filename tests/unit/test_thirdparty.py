@@ -118,6 +118,10 @@ def test_partners_and_suppliers() -> None:
      "passer pour l'administration.", "service@impots-remboursement.fr"),
     ("Pas op voor oplichters: zij mailen vanaf klantenservice@bank-veilig.nl en vragen om uw inloggegevens "
      "en wachtwoord.", "klantenservice@bank-veilig.nl"),
+    ("Let op: wij schrijven onze klanten nooit vanaf iemand.anders@hotmail.com, en ook nooit vanaf een ander "
+     "gratis adres.", "iemand.anders@hotmail.com"),
+    ("Pour créer votre compte, saisissez votre adresse sous la forme jeanne.martin@votre-societe.fr puis "
+     "choisissez un mot de passe.", "jeanne.martin@votre-societe.fr"),
 ])
 def test_examples_in_prose_are_not_offered(sentence: str, theirs: str) -> None:
     facts = facts_of(f"<main><article><h1>News</h1><p>{sentence}</p></article></main>")

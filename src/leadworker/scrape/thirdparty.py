@@ -168,7 +168,7 @@ _EXAMPLE_BEFORE = re.compile(
     r"(?:\b(?:e\.\s?g\.|eg|i\.\s?e\.|like|as|such\s+as|from|instead\s+of|than|"
     r"z\.\s?b\.|zb|etwa|wie|als|statt|anstatt|anstelle\s+von|von|"
     r"p\.\s?ex\.|comme|tel(?:le)?s?\s+que|au\s+lieu\s+de|plut[ôo]t\s+que|de|depuis|"
-    r"bijv\.|bv\.|b\.v\.|zoals|als|van|in\s+plaats\s+van|dan)\s*[:\-–]?\s*[\"'„“«(]?\s*)$",
+    r"bijv\.|bv\.|b\.v\.|zoals|als|vanaf|van|in\s+plaats\s+van|dan)\s*[:\-–]?\s*[\"'„“«(]?\s*)$",
     re.IGNORECASE,
 )
 # Anywhere in the sentence: it talks about addresses rather than offering one.
