@@ -128,6 +128,9 @@ async def test_pipeline_verifies_places_and_exports(settings: Settings, db: Data
     assert near.returncode == 0, near.stderr
     close = support.json_lines(near.stdout)
     assert [r["company_name"] for r in close] == ["Acme"] and close[0]["distance_km"] < 25
+    for_job = support.run_cli(cfg, "leads", "export", "--format", "jsonl", "--job", str(job.job_id),
+                              "--near", "52.52,13.405", "--radius-km", "25")
+    assert [r["company_name"] for r in support.json_lines(for_job.stdout)] == ["Acme"], for_job.stderr
     csv_out = support.run_cli(cfg, "leads", "export", "--near", "48.137,11.575", "--radius-km", "30")
     assert csv_out.returncode == 0 and "Weisswurst Works" in csv_out.stdout and "Acme" not in csv_out.stdout
 
