@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aio_pika
 import aiormq
@@ -37,6 +37,9 @@ from leadworker.store import jobs as jobstore
 from leadworker.store import migrate as migrations
 from leadworker.store.jobs import TERMINAL, JobStatus
 from leadworker.store.pool import Database
+
+if TYPE_CHECKING:
+    from leadworker.store.export import Near
 
 T = TypeVar("T")
 
@@ -638,20 +641,14 @@ def leads_export(
     import os
 
     from leadworker.export import FORMATS, SEGMENTS, export_leads
-    from leadworker.geo import parse_near
-    from leadworker.store.export import Near, job_exists
+    from leadworker.store.export import job_exists
 
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: choose csv or jsonl")
     if segment is not None and segment not in SEGMENTS:
         raise UsageError(f"--segment {segment!r}: choose hot, warm or cold")
     job_id = parse_job_id(job) if job is not None else None
-    if (near is None) != (radius_km is None):
-        raise UsageError("--near LAT,LON and --radius-km N go together, e.g. --near 52.52,13.405 --radius-km 25")
-    try:
-        center = Near(*parse_near(near), radius_km) if near is not None and radius_km is not None else None
-    except ValueError as exc:
-        raise UsageError(f"--near {exc}") from None
+    center = _near_option(near, radius_km)
     cfg = settings()
     partial = output.with_name(output.name + ".partial") if output is not None else None
     try:
@@ -725,9 +722,6 @@ def leads_show(lead_id: str = typer.Argument(..., help="The lead's id (a number)
         if isinstance(value, list):
             value = ", ".join(value)
         typer.echo(f"{key:>13}: {shown(value)}")
-    if lead["latitude"] is not None:
-        typer.echo(f"{'location':>13}: {lead['latitude']:.5f},{lead['longitude']:.5f} "
-                   f"({lead['geo_precision']} precision, {shown(lead['geo_source'])})")
     _print_contact_checks(lead)
     if detail["absorbed"]:
         typer.echo(f"{'absorbed':>13}: {', '.join(str(i) for i in detail['absorbed'])}")
@@ -752,7 +746,26 @@ def leads_show(lead_id: str = typer.Argument(..., help="The lead's id (a number)
                      for e in detail["enrichments"]], ["provider", "status", "tries", "error"])
 
 
+def _near_option(near: str | None, radius_km: float | None) -> Near | None:
+    """``--near LAT,LON --radius-km N`` as a :class:`leadworker.store.export.Near`, or None."""
+    from leadworker.geo import parse_near
+    from leadworker.store.export import Near
+
+    if (near is None) != (radius_km is None):
+        raise UsageError("--near LAT,LON and --radius-km N go together, e.g. --near 52.52,13.405 --radius-km 25")
+    if near is None or radius_km is None:
+        return None
+    try:
+        return Near(*parse_near(near), radius_km)
+    except ValueError as exc:
+        raise UsageError(f"--near {exc}") from None
+
+
 def _print_contact_checks(lead: dict[str, Any]) -> None:
+    """A lead's location and what its e-mails' verification and its phones' data say."""
+    if lead["latitude"] is not None:
+        typer.echo(f"{'location':>13}: {lead['latitude']:.5f},{lead['longitude']:.5f} "
+                   f"({lead['geo_precision']} precision, {shown(lead['geo_source'])})")
     if lead["email_checks"]:
         typer.echo("\ne-mails (verification):")
         print_table([[c["address"], c["status"] or "not verified", c["reason"] or ""] for c in lead["email_checks"]],
