@@ -153,10 +153,10 @@ async def prepare_raw_consumer(scratch: Scratch, job_ids: Sequence[uuid.UUID] = 
 async def publish_scrape_jobs(scratch: Scratch, jobs: Sequence[Any]) -> Any:
     """Create the rows of ``jobs`` (ScrapeJob) and publish them, confirmed, as a producer would, on
     ``scratch``'s queue prefix; returns the topology (leadworker imported here, not by the baselines)."""
+    from leadworker.broker.producer import publish_jobs
     from leadworker.broker.publisher import ConfirmedPublisher
     from leadworker.broker.topology import Topology, declare_topology
     from leadworker.config import Settings
-    from leadworker.producer import publish_jobs
     from leadworker.store.pool import Database
 
     settings = Settings(_env_file=None, amqp_url=AMQP_URL, database_url=scratch.db_url,  # type: ignore[call-arg]

@@ -95,7 +95,7 @@ async def normalize_only(count: int) -> float:
     """Leads per second of our normalizing alone (``normalize_record``), in this process: no database, no
     broker. The ceiling of the stage: merging, scoring and acking come on top."""
     from leadworker.contracts import LeadRecord
-    from leadworker.enrich.normalize import normalize_record
+    from leadworker.enrich.normalization import normalize_record
 
     records = [LeadRecord.model_validate(lead) for lead in leads(count)]
     started = time.perf_counter()

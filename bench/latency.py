@@ -50,11 +50,11 @@ async def paced(count: int, send: Any) -> None:
 
 
 async def run_ours(count: int) -> list[float]:
+    from leadworker.broker.producer import job_message
     from leadworker.broker.publisher import ConfirmedPublisher
     from leadworker.broker.topology import Topology, declare_topology
     from leadworker.config import Settings
     from leadworker.contracts import ScrapeJob
-    from leadworker.producer import job_message
     from leadworker.store import jobs as jobstore
     from leadworker.store.pool import Database
 

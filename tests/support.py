@@ -23,12 +23,12 @@ import aio_pika
 import asyncpg
 from aiohttp import web
 
+from leadworker.broker.producer import publish_jobs
 from leadworker.broker.publisher import ConfirmedPublisher
 from leadworker.broker.topology import Topology, declare_topology
 from leadworker.config import Settings
 from leadworker.contracts import ScrapeJob
 from leadworker.ops.serving import serve_app
-from leadworker.producer import publish_jobs
 from leadworker.store.pool import Database
 from leadworker.worker import Worker
 

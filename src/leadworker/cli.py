@@ -25,21 +25,21 @@ from pydantic import ValidationError
 from typer._click.exceptions import UsageError as ClickUsageError
 
 from leadworker.broker import dlq
+from leadworker.broker.producer import publish_jobs
 from leadworker.broker.publisher import ConfirmedPublisher, PublishError
 from leadworker.broker.topology import Topology, TopologyMismatch, declare_topology
+from leadworker.common.controls import escape_controls
 from leadworker.config import Settings, mask_url
 from leadworker.contracts import LeadRecord, ScrapeJob, describe_validation_error
-from leadworker.controls import escape_controls
 from leadworker.errors import ServiceUnavailable, UsageError, one_line
 from leadworker.ops.logging import configure_logging
-from leadworker.producer import publish_jobs
 from leadworker.store import jobs as jobstore
 from leadworker.store import migrate as migrations
 from leadworker.store.jobs import TERMINAL, JobStatus
 from leadworker.store.pool import Database
 
 if TYPE_CHECKING:
-    from leadworker.store.export import Near
+    from leadworker.store.lead_export import Near
 
 T = TypeVar("T")
 
@@ -449,7 +449,7 @@ def jobs_show(job_id: str = typer.Argument(..., help="The job's id."),
               as_json: bool = typer.Option(False, "--json")) -> None:
     """One job: its row, its history and the leads it found."""
     from leadworker.store.leads import job_leads
-    from leadworker.store.webhooks import job_deliveries
+    from leadworker.store.webhook_deliveries import job_deliveries
 
     ident = parse_job_id(job_id)
     cfg = settings()
@@ -567,8 +567,8 @@ def jobs_stats(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Jobs by status; throughput, success rate and durations over a window; queue depths from the broker."""
-    from leadworker.durations import parse_duration
-    from leadworker.ops import stats
+    from leadworker.common.durations import parse_duration
+    from leadworker.ops import queue_stats as stats
 
     try:
         window = parse_duration(since)
@@ -640,8 +640,8 @@ def leads_export(
     memory)."""
     import os
 
-    from leadworker.export import FORMATS, SEGMENTS, export_leads
-    from leadworker.store.export import job_exists
+    from leadworker.common.lead_files import FORMATS, SEGMENTS, export_leads
+    from leadworker.store.lead_export import job_exists
 
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: choose csv or jsonl")
@@ -689,7 +689,7 @@ def leads_export(
 def leads_show(lead_id: str = typer.Argument(..., help="The lead's id (a number)."),
                as_json: bool = typer.Option(False, "--json")) -> None:
     """One canonical lead: its fields, every value with provenance, sources, scores per job, conflicts."""
-    from leadworker.store.export import lead_detail
+    from leadworker.store.lead_export import lead_detail
 
     try:
         ident = int(lead_id)
@@ -747,9 +747,9 @@ def leads_show(lead_id: str = typer.Argument(..., help="The lead's id (a number)
 
 
 def _near_option(near: str | None, radius_km: float | None) -> Near | None:
-    """``--near LAT,LON --radius-km N`` as a :class:`leadworker.store.export.Near`, or None."""
-    from leadworker.geo import parse_near
-    from leadworker.store.export import Near
+    """``--near LAT,LON --radius-km N`` as a :class:`leadworker.store.lead_export.Near`, or None."""
+    from leadworker.common.geo import parse_near
+    from leadworker.store.lead_export import Near
 
     if (near is None) != (radius_km is None):
         raise UsageError("--near LAT,LON and --radius-km N go together, e.g. --near 52.52,13.405 --radius-km 25")
@@ -892,7 +892,7 @@ def topology_declare() -> None:
 
 
 def _duration(flag: str, value: str) -> float:
-    from leadworker.durations import parse_duration
+    from leadworker.common.durations import parse_duration
 
     try:
         return parse_duration(value)
@@ -997,7 +997,7 @@ def demo(
 def webhooks_secret(url: str | None = typer.Argument(
         None, help="The webhook URL exactly as the job names it [default: LEADWORKER_WEBHOOK_URL].")) -> None:
     """Print the secret a receiver at URL verifies signatures with (derived from LEADWORKER_WEBHOOK_SECRET)."""
-    from leadworker.webhooks import destination_secret
+    from leadworker.common.webhook_events import destination_secret
 
     cfg = settings()
     target = url or cfg.webhook_url

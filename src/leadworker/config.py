@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from leadworker import masking
+from leadworker.common import masking
 from leadworker.enrich import SCORE_COMPONENTS
 
 STAGES: tuple[str, ...] = ("scrape", "normalize", "score", "notify")

@@ -15,10 +15,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 import support
 from dns_zone import ZoneServer
+from leadworker.common.geo import haversine_km
 from leadworker.config import Settings
 from leadworker.contracts import ScrapeJob
 from leadworker.enrich.maildns import MailDnsResolver
-from leadworker.geo import haversine_km
 from leadworker.stages.geocoding import lead_placer
 from leadworker.stages.verification import email_verifier
 from leadworker.store.pool import Database

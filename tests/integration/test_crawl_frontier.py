@@ -11,9 +11,9 @@ from typing import Any
 from aiohttp import web
 
 import support
+from leadworker.common.domains import registrable_domain
 from leadworker.config import Settings
 from leadworker.contracts import ScrapeJob
-from leadworker.domains import registrable_domain
 from leadworker.scrape.crawl import CrawlSettings, RobotsCache, crawl_site
 from leadworker.scrape.fetch import StaticFetcher
 from leadworker.scrape.guard import NetworkGuard

@@ -12,7 +12,7 @@ from typing import Any
 import support
 from leadworker.config import Settings
 from leadworker.contracts import LeadRecord, NormalizeBatch, ScrapeJob
-from leadworker.enrich.normalize import normalize_record
+from leadworker.enrich.normalization import normalize_record
 from leadworker.store import canonical
 from leadworker.store.jobs import create_jobs
 from leadworker.store.pool import Database

@@ -3,7 +3,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from leadworker.batching import GroupCommit
+from leadworker.stages.batching import GroupCommit
 
 
 async def test_concurrent_requests_share_batches_and_get_their_own_results() -> None:

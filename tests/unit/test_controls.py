@@ -6,7 +6,7 @@ import pytest
 
 from leadworker.cli import print_table
 from leadworker.contracts import LeadRecord
-from leadworker.enrich.normalize import normalize_record
+from leadworker.enrich.normalization import normalize_record
 
 HOSTILE = "\x1b[2J\x1b]8;;http://evil.test/\x1b\\Acme\x1b]8;;\x1b\\ \x1b[31mPlumbing\x1b[0m\u202e\u2066 LLC\x07\x9b"
 
@@ -35,7 +35,7 @@ def test_tables_escape_what_would_drive_the_terminal(capsys: pytest.CaptureFixtu
 
 
 def test_ordinary_text_is_left_alone() -> None:
-    from leadworker.controls import escape_controls, strip_controls
+    from leadworker.common.controls import escape_controls, strip_controls
 
     for text in ("Müller & Söhne GmbH", "שלום\u200f 123", "Zürich\u00a0AG", "東京株式会社", "Ž\u017e"):
         assert strip_controls(text) == text and escape_controls(text) == text

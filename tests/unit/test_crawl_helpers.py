@@ -1,4 +1,4 @@
-from leadworker.domains import registrable_domain
+from leadworker.common.domains import registrable_domain
 from leadworker.scrape.crawl import canonical_url, contact_score, path_allowed
 
 

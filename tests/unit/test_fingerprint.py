@@ -1,5 +1,5 @@
 from leadworker.contracts import LeadRecord
-from leadworker.fingerprint import content_hash
+from leadworker.store.fingerprint import content_hash
 
 
 def test_same_identity_same_hash() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from leadworker.contracts import LeadRecord
-from leadworker.enrich.normalize import (
+from leadworker.enrich.normalization import (
     Email,
     Phone,
     Rejected,
@@ -166,10 +166,10 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_normalization_touches_no_network(no_network: None) -> None:
     with pytest.raises(NetworkUsed):
         socket.create_connection(("127.0.0.1", 9))  # the guard works
-    import leadworker.domains
+    import leadworker.common.domains
 
     # A fresh extractor, so that the public suffix list is loaded now, with the network blocked.
-    importlib.reload(leadworker.domains)
+    importlib.reload(leadworker.common.domains)
     records = [
         LeadRecord(company_name="Acme Ltd", website="https://www.acme.co.uk/", emails=["Sales@Acme.co.uk"],
                    phones=["020 7946 0000"]),

@@ -13,8 +13,8 @@ import pytest
 from prometheus_client import values as prometheus_values
 
 from leadworker.broker.topology import Topology
+from leadworker.common.durations import format_duration, parse_duration
 from leadworker.config import Settings
-from leadworker.durations import format_duration, parse_duration
 from leadworker.ops import multiproc
 from leadworker.ops.metrics import Metrics
 from leadworker.ops.runtime import LoopMonitor, resident_memory_bytes

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from leadworker.common.domains import registrable_domain, same_site, site_identity, site_label, site_of
 from leadworker.contracts import LeadRecord
-from leadworker.domains import registrable_domain, same_site, site_identity, site_label, site_of
 from leadworker.enrich.matching import plan_merge
-from leadworker.enrich.normalize import normalize_record, normalize_website
+from leadworker.enrich.normalization import normalize_record, normalize_website
 
 
 @pytest.mark.parametrize(("url", "identity"), [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leadworker.spreadsheet import neutralize_cell
+from leadworker.common.spreadsheet import neutralize_cell
 
 
 @pytest.mark.parametrize("cell", [

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from leadworker.ratelimit import TokenBucket
+from leadworker.common.ratelimit import TokenBucket
 
 
 class FakeClock:

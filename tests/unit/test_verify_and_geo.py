@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from leadworker.common.geo import bounding_boxes, default_gazetteer, haversine_km, parse_near, place_country, place_key
 from leadworker.config import Settings
 from leadworker.enrich.geocode import PlaceInput, http_query, locate_offline, read_answer, search_endpoint
-from leadworker.enrich.normalize import Phone, Rejected, normalize_phone
+from leadworker.enrich.normalization import Phone, Rejected, normalize_phone
 from leadworker.enrich.verify import MailDomain, is_disposable, verdict
-from leadworker.geo import bounding_boxes, default_gazetteer, haversine_km, parse_near, place_country, place_key
 
 MX = MailDomain("acme.com", "mx", ("mx1.acme.com",), 300)
 

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from leadworker import webhooks
+from leadworker.common import webhook_events as webhooks
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

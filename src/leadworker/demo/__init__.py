@@ -22,11 +22,11 @@ from typing import Any
 
 from aiohttp import web
 
+from leadworker.common.webhook_events import destination_secret
 from leadworker.config import Settings
 from leadworker.contracts import LeadRecord, ScrapeJob
 from leadworker.demo.server import SiteServer
 from leadworker.ops.serving import serve_app
-from leadworker.webhooks import destination_secret
 
 DEMO_DIR = Path(__file__).parent
 SITE_DIR = DEMO_DIR / "site"
@@ -100,10 +100,10 @@ class DemoWebhookReceiver:
 
 async def run_demo(base: Settings, *, serve: bool = False) -> int:
     """Run the demo; return the exit code (0 if every job completed)."""
+    from leadworker.broker.producer import publish_jobs
     from leadworker.broker.publisher import ConfirmedPublisher
     from leadworker.broker.topology import declare_topology
     from leadworker.cli import open_broker, open_db, print_table
-    from leadworker.producer import publish_jobs
     from leadworker.store.migrate import migrate
     from leadworker.worker import AVAILABLE_STAGES, Worker
 

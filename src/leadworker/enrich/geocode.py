@@ -1,4 +1,4 @@
-"""Placing a lead on the map: offline at city precision from the gazetteer (:mod:`leadworker.geo`), refined by
+"""Placing a lead on the map: offline at city precision from the gazetteer (:mod:`leadworker.common.geo`), refined by
 an HTTP geocoder compatible with Nominatim's ``/search`` when ``LEADWORKER_GEOCODER_URL`` names one.
 
 A lead is placed from its city (and its region, which tells US namesakes apart) within its country; without a
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from leadworker.geo import Gazetteer, place_key
+from leadworker.common.geo import Gazetteer, place_key
 
 PRECISIONS = ("street", "postcode", "city")
 OFFLINE_SOURCE = "geonames"
@@ -114,7 +114,7 @@ def search_endpoint(url: str) -> str:
 
 class HttpGeocoder:
     """A Nominatim-compatible ``/search`` client. ``pace`` is awaited before every request (it spaces requests
-    out across every worker, :func:`leadworker.store.geocoding.reserve_slot`)."""
+    out across every worker, :func:`leadworker.store.geocode_cache.reserve_slot`)."""
 
     def __init__(self, url: str, *, user_agent: str, timeout: float,
                  pace: Callable[[], Awaitable[None]]) -> None:

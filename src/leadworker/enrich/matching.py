@@ -3,7 +3,7 @@
 The rule of the design: same registrable domain → same lead, else same e-mail, else same E.164 phone. Keys
 (``lead_keys``: a domain, an e-mail or a phone) each belong to exactly one lead.
 
-The ``domain`` key is the website's *site identity* (:func:`leadworker.domains.site_identity`): the
+The ``domain`` key is the website's *site identity* (:func:`leadworker.common.domains.site_identity`): the
 registrable domain, except on a shared platform, where it is the host and path that name the business
 (``bondi.myshopify.com``, ``facebook.com/bondiblooms``). Two shops on one platform are two domains here; two
 records of one Facebook page (``www.``/``m.``, trailing slash, query, case) are one. E-mails match as whole

@@ -26,10 +26,10 @@ import aiohttp
 from pydantic import ConfigDict, ValidationError, model_validator
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from leadworker.common.ratelimit import TokenBucket, retry_after_seconds
 from leadworker.config import Settings, mask_url
 from leadworker.contracts import LeadFields, LeadRecord, describe_validation_error
 from leadworker.errors import PermanentError, TransientError, one_line
-from leadworker.ratelimit import TokenBucket, retry_after_seconds
 
 _MAX_RETRY_AFTER = 30.0
 
@@ -62,7 +62,7 @@ class ProviderFields(LeadFields):
         return cls.split_lists(data) if isinstance(data, dict) else data
 
     def as_record(self) -> LeadRecord:
-        """As a record for :func:`~leadworker.enrich.normalize.normalize_record` (validated here already)."""
+        """As a record for :func:`~leadworker.enrich.normalization.normalize_record` (validated here already)."""
         return LeadRecord.model_construct(**self.model_dump(), source_url=None, evidence={}, attributes={})
 
 

@@ -27,10 +27,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadworker.domains import site_identity, site_label
+from leadworker.common.domains import site_identity, site_label
+from leadworker.common.regions import region_from_geography, region_from_name
 from leadworker.enrich import SCORE_COMPONENTS
-from leadworker.enrich.normalize import fold
-from leadworker.regions import region_from_geography, region_from_name
+from leadworker.enrich.normalization import fold
 
 COMPONENTS = SCORE_COMPONENTS
 

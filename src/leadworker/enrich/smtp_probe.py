@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from leadworker.ratelimit import TokenBucket
+from leadworker.common.ratelimit import TokenBucket
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from disposable_email_domains import blocklist as _DISPOSABLE
 
-from leadworker.domains import registrable_domain
+from leadworker.common.domains import registrable_domain
 
 STATUSES = ("safe", "risky", "invalid", "unknown")
 

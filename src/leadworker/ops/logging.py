@@ -3,7 +3,7 @@
 Logs go to stderr so that a command's own output (``--json``) stays clean on stdout. The standard-library
 loggers of aio-pika, aiormq and asyncpg go through the same renderer. Every line passes through
 :func:`mask_secrets`, so a password or token in a URL, or a secret-named value at any depth, never reaches a log,
-whoever logged it (:mod:`leadworker.masking` says what is masked).
+whoever logged it (:mod:`leadworker.common.masking` says what is masked).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from leadworker.masking import MASK, is_secret_key, mask_value
+from leadworker.common.masking import MASK, is_secret_key, mask_value
 
 
 def mask_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -25,7 +25,7 @@ from urllib.parse import unquote
 
 import phonenumbers
 
-from leadworker.domains import has_public_suffix, registrable_domain, split_host
+from leadworker.common.domains import has_public_suffix, registrable_domain, split_host
 
 # --- e-mails ---------------------------------------------------------------------------------------------
 

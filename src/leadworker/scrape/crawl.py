@@ -31,10 +31,10 @@ from urllib.parse import parse_qsl, urldefrag, urlencode, urlsplit, urlunsplit
 import structlog
 from protego import Protego
 
+from leadworker.common.domains import country_tld, registrable_domain, site_identity, site_of
+from leadworker.common.regions import region_from_geography, region_from_tld
 from leadworker.contracts import LeadRecord, ScrapeJob, ThirdPartyContact
-from leadworker.domains import country_tld, registrable_domain, site_identity, site_of
 from leadworker.errors import LeadworkerError, PermanentError, TransientError, one_line
-from leadworker.regions import region_from_geography, region_from_tld
 from leadworker.scrape.browser import RenderSession
 from leadworker.scrape.budget import MemoryBudget
 from leadworker.scrape.extract import (
@@ -315,7 +315,7 @@ class SiteCrawl:
         host = urlsplit(self.start).hostname or ""
         self.domain = registrable_domain(self.start) or host
         self.domains = {site_key(self.start)}
-        """The site identities of this business (see :func:`leadworker.domains.site_identity`): its own domain,
+        """The site identities of this business (see :func:`leadworker.common.domains.site_identity`): its own domain,
         or on a shared platform its page, so that links to other businesses on the platform are not followed."""
         self.path_prefix = bare_address_prefix(self.start)
         self.region = region_hint(self.job, host)

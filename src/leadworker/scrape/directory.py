@@ -53,11 +53,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from selectolax.lexbor import LexborHTMLParser
 
+from leadworker.common.domains import country_tld
+from leadworker.common.regions import region_from_name, region_from_place, region_from_tld
 from leadworker.config import Settings
 from leadworker.contracts import LeadRecord, ScrapeJob, describe_validation_error
-from leadworker.domains import country_tld
 from leadworker.errors import LeadworkerError, PermanentError, one_line
-from leadworker.regions import region_from_name, region_from_place, region_from_tld
 from leadworker.scrape.browser import BrowserUnavailable, PageAction, RenderError, RenderSession
 from leadworker.scrape.budget import MemoryBudget
 from leadworker.scrape.contacts import clean_email, find_emails, find_phones, parse_phone_value

@@ -32,8 +32,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from leadworker.domains import registrable_domain
-from leadworker.regions import region_from_lang, region_from_name
+from leadworker.common.domains import registrable_domain
+from leadworker.common.regions import region_from_lang, region_from_name
 from leadworker.scrape.contacts import (
     COMMON_REGIONS,
     clean_email,

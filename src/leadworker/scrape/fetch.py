@@ -18,10 +18,10 @@ from urllib.parse import urljoin
 import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from leadworker.common.ratelimit import retry_after_seconds
 from leadworker.config import Settings
 from leadworker.errors import LeadworkerError, PermanentError, TransientError
 from leadworker.ops.metrics import Metrics
-from leadworker.ratelimit import retry_after_seconds
 from leadworker.scrape.guard import NetworkGuard
 from leadworker.scrape.politeness import HostLimiter
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from leadworker.ratelimit import TokenBucket
+from leadworker.common.ratelimit import TokenBucket
 
 
 @dataclass

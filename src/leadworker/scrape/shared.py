@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from leadworker.common.domains import registrable_domain
 from leadworker.contracts import LeadRecord, ThirdPartyContact
-from leadworker.domains import registrable_domain
 from leadworker.store.pool import Database
 from leadworker.store.shared_contacts import record_and_count
 

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from leadworker.domains import registrable_domain
+from leadworker.common.domains import registrable_domain
 from leadworker.scrape.contacts import clean_email, digit_runs, find_emails
 from leadworker.scrape.layout import Layout, Line
 
@@ -586,7 +586,7 @@ def _mention(sentence: str, begin: int, email: str | None, part: str) -> str | N
 
 def _free_mail(email: str) -> bool:
     # (Imported here: the free-mail list lives with normalization, which scrape-only workers rarely need.)
-    from leadworker.enrich.normalize import is_free_mail
+    from leadworker.enrich.normalization import is_free_mail
 
     return is_free_mail(email.rsplit("@", 1)[-1])
 

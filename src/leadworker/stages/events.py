@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import uuid
 
-from leadworker import webhooks
 from leadworker.broker.publisher import ConfirmedPublisher, OutgoingMessage
 from leadworker.broker.topology import Topology
+from leadworker.common import webhook_events as webhooks
 from leadworker.config import Settings
 from leadworker.contracts import JobEvent, check_http_url
-from leadworker.store import webhooks as log_store
+from leadworker.store import webhook_deliveries as log_store
 from leadworker.store.pool import Database
 
 _TERMINAL = ("completed", "failed", "cancelled")

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import structlog
 
+from leadworker.common.geo import Gazetteer, default_gazetteer
 from leadworker.config import Settings
 from leadworker.enrich.geocode import GeocoderUnavailable, HttpGeocoder, Location, http_query, locate_offline
-from leadworker.geo import Gazetteer, default_gazetteer
-from leadworker.store import geocoding
-from leadworker.store.geocoding import LeadPlace
+from leadworker.store import geocode_cache as geocoding
+from leadworker.store.geocode_cache import LeadPlace
 from leadworker.store.pool import Database
 
 ASK_PER_BATCH = 3

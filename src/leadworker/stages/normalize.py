@@ -2,7 +2,7 @@
 
 Per delivery (a :class:`~leadworker.contracts.NormalizeBatch`), for each of its jobs:
 
-1. Every raw lead not normalized yet is normalized (:mod:`leadworker.enrich.normalize`, with the job's geography
+1. Every raw lead not normalized yet is normalized (:mod:`leadworker.enrich.normalization`, with the job's geography
    as a region hint) and merged into the canonical leads (:mod:`leadworker.store.canonical`), the whole
    batch in one transaction where it can be (one per raw lead where it bridges leads or races). A raw lead
    normalized before (by this job's earlier delivery or by another job that found it too) is
@@ -31,7 +31,7 @@ from leadworker.broker.publisher import ConfirmedPublisher, OutgoingMessage
 from leadworker.broker.topology import Topology
 from leadworker.config import Settings
 from leadworker.contracts import LeadRecord, NormalizeBatch, NormalizeItem, ScoreBatch, decode_message, job_id_hint
-from leadworker.enrich.normalize import NormalizedLead, Rejected, normalize_record
+from leadworker.enrich.normalization import NormalizedLead, Rejected, normalize_record
 from leadworker.enrich.provider import HttpEnrichmentProvider, ProviderRefused, ProviderUnavailable
 from leadworker.errors import InvalidMessage, TransientError, one_line
 from leadworker.ops.metrics import Metrics

@@ -2,7 +2,7 @@
 
 The events are published by :class:`leadworker.stages.events.JobNotifier`. Sending, :class:`NotifyStage`: log
 the event in ``webhook_deliveries`` (the body is fixed at the first attempt), claim it, POST it signed with
-the destination's key (:mod:`leadworker.webhooks`), log the attempt. 2xx: delivered. 408, 425, 429, 5xx and
+the destination's key (:mod:`leadworker.common.webhook_events`), log the attempt. 2xx: delivered. 408, 425, 429, 5xx and
 network errors are transient (the notify queue's retry tiers); any other answer is permanent (dead letter). A
 job's own webhook URL goes through the network guard like any job target; the operator's
 ``LEADWORKER_WEBHOOK_URL`` is trusted (it may well be on a private network).
@@ -18,18 +18,18 @@ from typing import Any
 import aiohttp
 import structlog
 
-from leadworker import webhooks
 from leadworker.broker.consumer import Delivery
 from leadworker.broker.outcome import Decision
+from leadworker.common import webhook_events as webhooks
+from leadworker.common.masking import mask_text
 from leadworker.config import Settings, mask_url
 from leadworker.contracts import JobEvent, decode_message
 from leadworker.errors import InvalidMessage, PermanentError, TransientError, one_line
-from leadworker.masking import mask_text
 from leadworker.ops.metrics import Metrics
 from leadworker.scrape.guard import ForbiddenTarget, NetworkGuard
 from leadworker.stages.events import webhook_url_for
 from leadworker.store import scores
-from leadworker.store import webhooks as log_store
+from leadworker.store import webhook_deliveries as log_store
 from leadworker.store.pool import Database
 
 log = structlog.get_logger("leadworker.notify")

@@ -24,7 +24,6 @@ from typing import Any
 
 import structlog
 
-from leadworker.batching import GroupCommit
 from leadworker.broker.consumer import Delivery
 from leadworker.broker.outcome import Decision
 from leadworker.broker.publisher import ConfirmedPublisher
@@ -42,6 +41,7 @@ from leadworker.ops.metrics import Metrics
 from leadworker.scrape.shared import apply_shared
 from leadworker.scrape.sources import ScrapeContext, run_sources
 from leadworker.scrape.tools import ScrapeTools
+from leadworker.stages.batching import GroupCommit
 from leadworker.stages.events import JobNotifier
 from leadworker.stages.fanout import NormalizeConsumers, normalize_messages
 from leadworker.stages.progress import EnrichmentTracker
@@ -117,7 +117,7 @@ class ScrapeStage:
         # Enrichment and webhooks (jobs.notify): the events of the job's terminal states and of its enrichment.
         self.notifier = JobNotifier(db, settings, topology)
         self.tracker = EnrichmentTracker(db, self.notifier)
-        # Claims and completions of concurrent deliveries share statements (see leadworker.batching).
+        # Claims and completions of concurrent deliveries share statements (see leadworker.stages.batching).
         self._claims: GroupCommit[ScrapeJob, jobs.Claim] = GroupCommit(self._claim_batch)
         self._completions: GroupCommit[jobs.CompletionRequest, jobs.Completion | None] = GroupCommit(
             self._complete_batch

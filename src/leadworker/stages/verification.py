@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from leadworker.config import Settings
 from leadworker.enrich.maildns import MailDnsResolver
-from leadworker.enrich.normalize import is_free_mail, is_role_address
+from leadworker.enrich.normalization import is_free_mail, is_role_address
 from leadworker.enrich.smtp_probe import SmtpProber
 from leadworker.enrich.verify import MailDomain, is_disposable, verdict
 from leadworker.store import verification

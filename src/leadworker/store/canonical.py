@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 
 from leadworker.enrich.matching import Key, MergePlan, plan_merge
-from leadworker.enrich.normalize import NormalizedLead
+from leadworker.enrich.normalization import NormalizedLead
 from leadworker.errors import TransientError
 from leadworker.store.pool import Database
 

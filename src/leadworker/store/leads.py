@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from leadworker.contracts import LeadRecord
-from leadworker.fingerprint import content_hash
+from leadworker.store.fingerprint import content_hash
 from leadworker.store.pool import Database
 
 

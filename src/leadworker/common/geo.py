@@ -24,7 +24,7 @@ from array import array
 from dataclasses import dataclass
 from importlib import resources
 
-from leadworker.regions import region_from_geography, region_from_name
+from leadworker.common.regions import region_from_geography, region_from_name
 
 EARTH_RADIUS_KM = 6371.0088
 DATASET = "cities5000.json"

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from leadworker.geo import EARTH_RADIUS_KM, bounding_boxes
+from leadworker.common.geo import EARTH_RADIUS_KM, bounding_boxes
 from leadworker.store.pool import Database
 from leadworker.store.verification import LEAD_EMAIL_CHECKS
 

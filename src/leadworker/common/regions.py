@@ -82,7 +82,7 @@ def region_from_place(text: str | None) -> str | None:
     code = region_from_geography(text)
     if code or not text:
         return code
-    from leadworker.geo import place_country  # about two seconds and 30 MB, the first time only
+    from leadworker.common.geo import place_country  # about two seconds and 30 MB, the first time only
 
     for part in reversed([p for p in _SPLIT.split(text) if p.strip()]):
         words = " ".join(w for w in part.split() if not any(ch.isdigit() for ch in w))

@@ -8,12 +8,12 @@
   length, from an impossible one), never part of the canonical record.
 - E-mails lower-cased and syntax-checked with email-validator (no DNS), flagged as role (info@, sales@...) and
   free-mail (gmail.com, web.de...).
-- Website reduced to its site and the site's identity (:mod:`leadworker.domains`, the bundled public suffix
+- Website reduced to its site and the site's identity (:mod:`leadworker.common.domains`, the bundled public suffix
   list): a registrable domain, or on a shared platform the host and path that name the business.
 - Company names cleaned (whitespace, shouting or lower-case names re-cased, legal forms such as Pty Ltd, GmbH
   or Inc. recognised and written one way), addresses tidied, the country inferred.
 - Control characters (terminal escape sequences, C0/C1 controls, bidirectional overrides) stripped from every
-  text of the record first (:mod:`leadworker.controls`): a site's text must not drive the terminal that shows it.
+  text of the record first (:mod:`leadworker.common.controls`): a site's text must not drive the terminal that shows it.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from phonenumbers import geocoder as phone_places
 from phonenumbers import timezone as phone_timezones
 from phonenumbers.phonenumberutil import is_number_type_geographical
 
+from leadworker.common.controls import strip_controls
+from leadworker.common.domains import country_tld, registrable_domain, site_of
+from leadworker.common.regions import region_from_geography, region_from_name, region_from_tld
 from leadworker.contracts import LeadFields, LeadRecord
-from leadworker.controls import strip_controls
-from leadworker.domains import country_tld, registrable_domain, site_of
-from leadworker.regions import region_from_geography, region_from_name, region_from_tld
 
 # --- phones ------------------------------------------------------------------------------------------------
 
@@ -202,7 +202,7 @@ def normalize_email(raw: str) -> Email | Rejected:
         text = text[7:].split("?", 1)[0]
     text = text.strip().strip("<>").lower()
     try:
-        # test_environment admits the reserved .test names, as leadworker.domains does for fixture worlds.
+        # test_environment admits the reserved .test names, as leadworker.common.domains does for fixture worlds.
         result = validate_email(text, check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
         return Rejected("email", raw, str(exc))
@@ -344,7 +344,7 @@ def tidy_place(raw: str | None) -> str | None:
 # --- websites ----------------------------------------------------------------------------------------------
 
 def normalize_website(raw: str | None) -> tuple[str | None, str | None]:
-    """``(website, site identity)`` (see :func:`leadworker.domains.site_of`): ``https://www.Acme.co.uk/about``
+    """``(website, site identity)`` (see :func:`leadworker.common.domains.site_of`): ``https://www.Acme.co.uk/about``
     → ``https://www.acme.co.uk/``, ``acme.co.uk``; ``https://m.facebook.com/BondiBlooms/?ref=x`` →
     ``https://m.facebook.com/BondiBlooms``, ``facebook.com/bondiblooms``. A host without a public suffix (an IP
     address, ``localhost``) keeps its website but has no identity; a platform's page that names no business

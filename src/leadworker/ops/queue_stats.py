@@ -9,9 +9,9 @@ from aio_pika.abc import AbstractConnection
 from leadworker.broker.topology import Topology, queue_depths
 from leadworker.config import STAGES
 from leadworker.store import jobs as jobstore
+from leadworker.store.job_stats import window_stats
 from leadworker.store.jobs import JobStatus
 from leadworker.store.pool import Database
-from leadworker.store.stats import window_stats
 
 
 def _round(value: float | None, digits: int) -> float | None:

@@ -1,9 +1,9 @@
 """``leadworker leads export``: canonical leads streamed to CSV or JSON Lines, one row at a time.
 
-Rows come from a server-side cursor (:func:`leadworker.store.export.stream_leads`) and are written as they
+Rows come from a server-side cursor (:func:`leadworker.store.lead_export.stream_leads`) and are written as they
 arrive, so memory stays flat for any number of leads. CSV cells hold lists joined with ``; `` and nested values
 (score components, sources, provenance) as JSON; JSON Lines keep them nested. Every CSV cell goes through
-:func:`leadworker.spreadsheet.neutralize_cell`: the text is scraped, and a spreadsheet must not run it.
+:func:`leadworker.common.spreadsheet.neutralize_cell`: the text is scraped, and a spreadsheet must not run it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import json
 import uuid
 from typing import Any, TextIO
 
-from leadworker.spreadsheet import neutralize_cell
-from leadworker.store.export import EXPORT_FIELDS, Near, stream_leads
+from leadworker.common.spreadsheet import neutralize_cell
+from leadworker.store.lead_export import EXPORT_FIELDS, Near, stream_leads
 from leadworker.store.pool import Database
 
 FORMATS = ("csv", "jsonl")
