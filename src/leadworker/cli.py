@@ -192,10 +192,11 @@ def run(
     """Consume and process messages until stopped (SIGTERM/SIGINT drain gracefully)."""
     from leadworker import worker
     from leadworker.stages.scrape import worker_id
+    from leadworker.stages.table import parse_stages
 
     cfg = settings(prefetch=prefetch, metrics_port=metrics_port)
     try:
-        stages = worker.parse_stages(stage)
+        stages = parse_stages(stage)
     except ValueError as exc:
         raise UsageError(f"--stage: {exc}") from None
     if processes > 1:

@@ -16,13 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from leadworker.common import masking
 from leadworker.enrich import SCORE_COMPONENTS
-
-STAGES: tuple[str, ...] = ("scrape", "normalize", "score", "notify")
-"""Every stage a worker can run, in pipeline order."""
-
-DEFAULT_PREFETCH: dict[str, int] = {"scrape": 16, "normalize": 32, "score": 64, "notify": 16}
-"""Per-stage prefetch when ``LEADWORKER_PREFETCH`` is not set: crawls are slow and I/O bound, enrichment is
-quick and CPU bound, webhooks wait on other people's servers."""
+from leadworker.stages.table import stage_named
 
 
 def mask_url(url: str) -> str:
@@ -322,7 +316,7 @@ class Settings(BaseSettings):
 
     def prefetch_for(self, stage: str) -> int:
         """The prefetch of ``stage``: ``LEADWORKER_PREFETCH`` if set, else the stage's default."""
-        return self.prefetch if self.prefetch is not None else DEFAULT_PREFETCH.get(stage, 16)
+        return self.prefetch if self.prefetch is not None else stage_named(stage).prefetch
 
     def retry_delay(self, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt + 1``; the last tier repeats."""

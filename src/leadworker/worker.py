@@ -40,21 +40,18 @@ from leadworker.errors import ServiceUnavailable
 from leadworker.ops.metrics import Metrics
 from leadworker.ops.runtime import keep_heap_frozen, resident_memory_bytes
 from leadworker.ops.service import OpsStartError, operations
-from leadworker.stages import STAGE_FACTORIES, StageDeps, available_stages
 from leadworker.stages.scrape import worker_id
+from leadworker.stages.table import MAINTENANCE, QUEUE_STAGES, STAGE_NAMES, StageDeps, stage_named
 from leadworker.store import jobs as jobs_store
 from leadworker.store.maintenance import cleanup_old, requeue_stuck_jobs
 from leadworker.store.pool import Database, DatabaseProbe
 
 log = structlog.get_logger("leadworker.worker")
 
-MAINTENANCE = "maintenance"
-"""Not a queue: the periodic rescue of stuck jobs and cleanup of old ones (one instance at a time)."""
+AVAILABLE_STAGES = STAGE_NAMES
+"""Stages this version can run; ``--stage all`` means these (see :mod:`leadworker.stages.table`)."""
 
-AVAILABLE_STAGES = (*available_stages(), MAINTENANCE)
-"""Stages this version can run; ``--stage all`` means these."""
-
-PIPELINE_ORDER = {stage: n for n, stage in enumerate(available_stages())}
+PIPELINE_ORDER = {stage.name: n for n, stage in enumerate(QUEUE_STAGES)}
 """Each queue stage's place in the pipeline (scrape first): consumers start downstream first."""
 
 LIVENESS_INTERVAL = 5.0
@@ -72,21 +69,6 @@ EXIT_STALLED = 4
 """A consumer stopped receiving although its queue has messages, and could not be recovered."""
 
 
-def parse_stages(value: str) -> list[str]:
-    """``all`` or a comma-separated list of stage names, validated (raises ValueError)."""
-    names = [part.strip() for part in value.split(",") if part.strip()]
-    if not names:
-        raise ValueError("no stage given; use all or a comma-separated list such as scrape,normalize")
-    if names == ["all"]:
-        return list(AVAILABLE_STAGES)
-    unknown = [n for n in names if n not in AVAILABLE_STAGES]
-    if unknown:
-        raise ValueError(
-            f"unknown stage {unknown[0]!r}; choose from all, {', '.join(AVAILABLE_STAGES)}"
-        )
-    return list(dict.fromkeys(names))
-
-
 @dataclass
 class Readiness:
     """What ``/readyz`` reports: broker connected, database answering, every consumer consuming."""
@@ -99,6 +81,12 @@ class Readiness:
     @property
     def ready(self) -> bool:
         return self.broker_connected and self.database_available and self.consuming and not self.stopping
+
+
+def _build(stage: str, deps: StageDeps) -> StageHandler:
+    build = stage_named(stage).build
+    assert build is not None, stage
+    return build(deps)
 
 
 class _ConnectionLost(Exception):
@@ -213,10 +201,8 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             for handler in handlers:  # stages holding clients of their own (fetcher, browser, webhooks...)
-                close = getattr(handler, "close", None)
-                if close is not None:
-                    with contextlib.suppress(Exception):
-                        await close()
+                with contextlib.suppress(Exception):
+                    await handler.close()
             await db.close()
             self.metrics.broker_connected.set(0)
         log.info("worker stopped", reason=self._stop_reason or None, exit_code=self.exit_code)
@@ -225,7 +211,7 @@ class Worker:
     def _build_handlers(self, db: Database) -> list[StageHandler]:
         deps = StageDeps(settings=self.settings, db=db, topology=self.topology, metrics=self.metrics,
                          worker=self.worker)
-        return [STAGE_FACTORIES[stage](deps) for stage in self.queue_stages]
+        return [_build(stage, deps) for stage in self.queue_stages]
 
     async def _connect_database(self) -> Database | None:
         delay = 0.5
@@ -294,10 +280,8 @@ class Worker:
             helpers = [asyncio.create_task(self._watch_liveness(connection, consumers, stalled))]
             if MAINTENANCE in self.stages:
                 helpers.append(asyncio.create_task(self._maintain(connection, publisher)))
-            for handler in handlers:
-                periodic = getattr(handler, "periodic", None)
-                if periodic is not None:
-                    helpers.append(asyncio.create_task(self._every_interval(handler.stage, periodic, publisher)))
+            helpers += [asyncio.create_task(self._every_interval(handler.stage, handler.periodic, publisher))
+                        for handler in handlers]
             waiters = [asyncio.create_task(self._stop.wait()), asyncio.create_task(lost.wait()),
                        asyncio.create_task(stalled.wait())]
             waiters += [asyncio.create_task(c.lost.wait()) for c in consumers]

@@ -125,8 +125,16 @@ class StageHandler(Protocol):
     async def on_dead(self, delivery: Delivery, decision: Decision) -> None:
         """Record on the job row that the delivery failed for good (before the message moves)."""
 
-    # Optional: ``async def periodic(self, publisher: ConfirmedPublisher) -> None``, work the stage does when
-    # its consumer starts and every maintenance interval (the normalize stage publishes deferred fan-outs).
+    # The hooks below have defaults: a stage class that subclasses StageHandler overrides what it needs.
+
+    async def periodic(self, publisher: ConfirmedPublisher) -> None:
+        """Work the stage does when its consumer starts and every maintenance interval (the normalize stage
+        publishes deferred fan-outs). Default: none."""
+        return None
+
+    async def close(self) -> None:
+        """Release what the stage holds (HTTP clients, the browser) when the worker stops. Default: nothing."""
+        return None
 
 
 class StageConsumer:

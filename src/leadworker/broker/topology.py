@@ -15,15 +15,11 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
-from leadworker.config import STAGES, Settings
+from leadworker.config import Settings
+from leadworker.stages.table import QUEUE_STAGES
 
-STAGE_QUEUES: dict[str, str] = {
-    "scrape": "scrape_jobs",
-    "normalize": "leads.normalize",
-    "score": "leads.score",
-    "notify": "jobs.notify",
-}
-"""The work queue of each stage, without prefix."""
+STAGE_QUEUES: dict[str, str] = {stage.name: stage.queue for stage in QUEUE_STAGES if stage.queue is not None}
+"""The work queue of each stage, without prefix (from the stage table)."""
 
 
 class TopologyMismatch(RuntimeError):
@@ -68,7 +64,7 @@ class Topology:
         return min(max(attempt, 1), len(self.retry_backoff))
 
     def stage_of(self, queue: str) -> str | None:
-        for stage in STAGES:
+        for stage in STAGE_QUEUES:
             if self.work_queue(stage) == queue:
                 return stage
         return None
@@ -96,7 +92,7 @@ class Topology:
     def declarations(self) -> list[tuple[str, dict[str, Any]]]:
         """Every queue with its arguments, in the order they are declared."""
         result: list[tuple[str, dict[str, Any]]] = []
-        for stage in STAGES:
+        for stage in STAGE_QUEUES:
             queue = self.work_queue(stage)
             work_args = {**self._type_args(), **self._dead_letter_to(self.dead_queue(queue))}
             if self.queue_type == "quorum":

@@ -6,8 +6,7 @@ from typing import Any
 
 from aio_pika.abc import AbstractConnection
 
-from leadworker.broker.topology import Topology, queue_depths
-from leadworker.config import STAGES
+from leadworker.broker.topology import STAGE_QUEUES, Topology, queue_depths
 from leadworker.store import jobs as jobstore
 from leadworker.store.job_stats import window_stats
 from leadworker.store.jobs import JobStatus
@@ -47,10 +46,10 @@ async def job_stats(db: Database, window_seconds: float) -> dict[str, Any]:
 async def queue_stats(connection: AbstractConnection, topology: Topology) -> list[dict[str, Any]]:
     """Per stage whose queues exist: messages ready and consumers on the work queue, messages waiting in its
     retry tiers, dead letters (by passive declaration; nothing is consumed)."""
-    names = [name for stage in STAGES for name in topology.queues_of(stage)]
+    names = [name for stage in STAGE_QUEUES for name in topology.queues_of(stage)]
     depths = await queue_depths(connection, names)
     result = []
-    for stage in STAGES:
+    for stage in STAGE_QUEUES:
         work = topology.work_queue(stage)
         if work not in depths:
             continue

@@ -25,7 +25,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from leadworker.broker.consumer import Delivery
+from leadworker.broker.consumer import Delivery, StageHandler
 from leadworker.broker.outcome import Decision
 from leadworker.broker.publisher import ConfirmedPublisher, OutgoingMessage
 from leadworker.broker.topology import Topology
@@ -62,7 +62,7 @@ def normalize_raw(raw: canonical.RawLead, geography: str | None) -> NormalizedLe
     return normalize_record(record, geography=geography)
 
 
-class NormalizeStage:
+class NormalizeStage(StageHandler):
     """Handler of the ``leads.normalize`` queue (see :class:`~leadworker.broker.consumer.StageHandler`)."""
 
     stage = "normalize"

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import structlog
 
-from leadworker.broker.consumer import Delivery
+from leadworker.broker.consumer import Delivery, StageHandler
 from leadworker.broker.outcome import Decision
 from leadworker.common import webhook_events as webhooks
 from leadworker.common.masking import mask_text
@@ -37,7 +37,7 @@ log = structlog.get_logger("leadworker.notify")
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
 
-class NotifyStage:
+class NotifyStage(StageHandler):
     """Handler of the ``jobs.notify`` queue (see :class:`~leadworker.broker.consumer.StageHandler`)."""
 
     stage = "notify"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from leadworker.broker.consumer import Delivery
+from leadworker.broker.consumer import Delivery, StageHandler
 from leadworker.broker.outcome import Decision
 from leadworker.broker.topology import Topology
 from leadworker.config import Settings
@@ -29,7 +29,7 @@ def scoring_policy(settings: Settings) -> ScoringPolicy:
     return ScoringPolicy.build(settings.score_weights, hot=settings.score_hot, warm=settings.score_warm)
 
 
-class ScoreStage:
+class ScoreStage(StageHandler):
     """Handler of the ``leads.score`` queue (see :class:`~leadworker.broker.consumer.StageHandler`)."""
 
     stage = "score"

@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 
-from leadworker.broker.consumer import Delivery
+from leadworker.broker.consumer import Delivery, StageHandler
 from leadworker.broker.outcome import Decision
 from leadworker.broker.publisher import ConfirmedPublisher
 from leadworker.broker.topology import Topology
@@ -88,7 +88,7 @@ class JobWatch:
             raise JobStopped(status)
 
 
-class ScrapeStage:
+class ScrapeStage(StageHandler):
     """Handler of the ``scrape_jobs`` queue (see :class:`~leadworker.broker.consumer.StageHandler`)."""
 
     stage = "scrape"
