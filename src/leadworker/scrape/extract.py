@@ -25,7 +25,7 @@ import functools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -432,67 +432,104 @@ def _email_from_href(href: str) -> list[str]:
     return [deobfuscate(a) for a in re.split(r"[,;]", addresses) if a.strip()]
 
 
+@dataclass(slots=True)
+class _Page:
+    """One page's parsed state as the passes of :func:`extract_page` read and leave it."""
+
+    tree: LexborHTMLParser
+    url: str
+    site: str | None
+    """The page's registrable domain."""
+    base: str = ""
+    """What relative links resolve against: the page's URL or its ``<base href>``."""
+    structured_emails: list[str] = field(default_factory=list)
+    """``email`` values of JSON-LD and microdata, cleaned only once all are in."""
+    structured_phones: list[str] = field(default_factory=list)
+    phone_links: list[str] = field(default_factory=list)
+    """``tel:`` and ``callto:`` hrefs."""
+    mailto_links: list[str] = field(default_factory=list)
+    visible: str = ""
+    """The text a visitor reads, a line per block (once :func:`_read_visible_text` has run)."""
+    others: Attribution = field(default_factory=Attribution)
+    """What the visible text shows for someone else."""
+    own_text: str = ""
+    """``visible`` without what it shows for someone else."""
+
+
 def extract_page(html: str, url: str, *, region: str | None = None) -> PageFacts:
     """Everything :class:`PageFacts` holds, from one page's HTML. ``region`` hints national phone formats."""
     facts = PageFacts(url=url, region=region)
-    tree = LexborHTMLParser(html)
-    site = registrable_domain(url)
+    page = _Page(LexborHTMLParser(html), url, registrable_domain(url), base=url)
+    for run in _PASSES:
+        run(page, facts)
+    return facts
 
+
+def _read_head(page: _Page, facts: PageFacts) -> None:
+    """``lang``, the robots meta, ``<base href>`` and the canonical link."""
+    tree, url = page.tree, page.url
     html_node = tree.css_first("html")
     if html_node is not None:
         facts.lang = html_node.attributes.get("lang") or html_node.attributes.get("xml:lang")
-
     robots = tree.css_first('meta[name="robots" i]')
     if robots is not None:
         content = (robots.attributes.get("content") or "").lower()
         facts.nofollow_page = "nofollow" in content or "none" in content
         facts.noindex = "noindex" in content or "none" in content
-
-    base = url
     base_node = tree.css_first("base[href]")
     if base_node is not None:
-        base = urljoin(url, base_node.attributes.get("href") or "")
+        page.base = urljoin(url, base_node.attributes.get("href") or "")
     canonical = tree.css_first('link[rel="canonical" i][href]')
     if canonical is not None and (canonical.attributes.get("href") or "").strip():
         facts.canonical = urljoin(url, (canonical.attributes.get("href") or "").strip())
 
-    structured_emails: list[str] = []
-    structured_phones: list[str] = []
-    for node in tree.css('script[type="application/ld+json" i]'):
+
+def _read_jsonld(page: _Page, facts: PageFacts) -> None:
+    """Organizations and contact points of the page's JSON-LD."""
+    for node in page.tree.css('script[type="application/ld+json" i]'):
         data = _load_jsonld(node.text() or "")
         if data is None:
             continue
         for obj in _walk_jsonld(data):
             types = _types(obj)
             if "contactpoint" in types:
-                structured_emails += [str(e) for e in _as_list(obj.get("email"))]
-                structured_phones += [str(p) for p in _as_list(obj.get("telephone"))]
-                continue
-            if not (types & ORG_TYPES):
-                continue
-            name = obj.get("name") or obj.get("legalName")
-            if isinstance(name, str) and name.strip():
-                facts.names.append((0, name.strip()))
-            structured_emails += [str(e) for e in _as_list(obj.get("email"))]
-            structured_phones += [str(p) for p in _as_list(obj.get("telephone"))]
-            for address in _as_list(obj.get("address")):
-                text, parts = _address_parts(address)
-                if text:
-                    facts.addresses.append(text)
-                for key, value in parts.items():
-                    facts.postal.setdefault(key, value)
-                if parts.get("country") and not facts.country:
-                    facts.country = parts["country"]
-            for profile in _as_list(obj.get("sameAs")):
-                if isinstance(profile, str):
-                    network = social_network(profile)
-                    if network:
-                        facts.socials.setdefault(network, profile)
-            description = obj.get("description")
-            if isinstance(description, str) and not facts.description:
-                facts.description = _clean(description)[:1000]
+                page.structured_emails += [str(e) for e in _as_list(obj.get("email"))]
+                page.structured_phones += [str(p) for p in _as_list(obj.get("telephone"))]
+            elif types & ORG_TYPES:
+                _read_jsonld_org(obj, page, facts)
 
-    for scope in tree.css("[itemscope][itemtype]"):
+
+def _read_jsonld_org(obj: dict[str, Any], page: _Page, facts: PageFacts) -> None:
+    name = obj.get("name") or obj.get("legalName")
+    if isinstance(name, str) and name.strip():
+        facts.names.append((0, name.strip()))
+    page.structured_emails += [str(e) for e in _as_list(obj.get("email"))]
+    page.structured_phones += [str(p) for p in _as_list(obj.get("telephone"))]
+    for address in _as_list(obj.get("address")):
+        text, parts = _address_parts(address)
+        if text:
+            facts.addresses.append(text)
+        for key, value in parts.items():
+            facts.postal.setdefault(key, value)
+        if parts.get("country") and not facts.country:
+            facts.country = parts["country"]
+    for profile in _as_list(obj.get("sameAs")):
+        if isinstance(profile, str):
+            network = social_network(profile)
+            if network:
+                facts.socials.setdefault(network, profile)
+    description = obj.get("description")
+    if isinstance(description, str) and not facts.description:
+        facts.description = _clean(description)[:1000]
+
+
+_MICRODATA_POSTAL = {"addressLocality": "city", "postalCode": "postal_code", "addressRegion": "region",
+                     "addressCountry": "country"}
+
+
+def _read_microdata(page: _Page, facts: PageFacts) -> None:
+    """Microdata addresses, and the properties of microdata organizations."""
+    for scope in page.tree.css("[itemscope][itemtype]"):
         itemtype = (scope.attributes.get("itemtype") or "").rsplit("/", 1)[-1].lower()
         if itemtype in _ADDRESS_TYPES and scope.attributes.get("itemprop") is None:
             text = _clean(scope.text(separator=" ") or "")
@@ -502,27 +539,32 @@ def extract_page(html: str, url: str, *, region: str | None = None) -> PageFacts
         if itemtype not in ORG_TYPES:
             continue
         for prop in scope.css("[itemprop]"):
-            prop_name = prop.attributes.get("itemprop")
             value = _clean(prop.attributes.get("content") or prop.attributes.get("href") or prop.text() or "")
-            if not value:
-                continue
-            if prop_name in ("name", "legalName") and not prop.css_first("[itemprop]"):
-                facts.names.append((1, value))
-            elif prop_name == "email":
-                structured_emails.append(value)
-            elif prop_name == "telephone":
-                structured_phones.append(value)
-            elif prop_name == "address":
-                facts.addresses.append(_clean(prop.text(separator=" ") or value))
-            elif prop_name in ("addressLocality", "postalCode", "addressRegion", "addressCountry"):
-                part = {"addressLocality": "city", "postalCode": "postal_code", "addressRegion": "region",
-                        "addressCountry": "country"}[prop_name]
-                facts.postal.setdefault(part, value)
-            elif prop_name == "sameAs":
-                network = social_network(value)
-                if network:
-                    facts.socials.setdefault(network, value)
+            if value:
+                _read_microdata_prop(prop, value, page, facts)
 
+
+def _read_microdata_prop(prop: Any, value: str, page: _Page, facts: PageFacts) -> None:
+    prop_name = prop.attributes.get("itemprop")
+    if prop_name in ("name", "legalName") and not prop.css_first("[itemprop]"):
+        facts.names.append((1, value))
+    elif prop_name == "email":
+        page.structured_emails.append(value)
+    elif prop_name == "telephone":
+        page.structured_phones.append(value)
+    elif prop_name == "address":
+        facts.addresses.append(_clean(prop.text(separator=" ") or value))
+    elif prop_name in _MICRODATA_POSTAL:
+        facts.postal.setdefault(_MICRODATA_POSTAL[prop_name], value)
+    elif prop_name == "sameAs":
+        network = social_network(value)
+        if network:
+            facts.socials.setdefault(network, value)
+
+
+def _read_meta(page: _Page, facts: PageFacts) -> None:
+    """The meta description (unless structured data had one), the site name metas and the title."""
+    tree = page.tree
     if not facts.description:
         meta = tree.css_first('meta[name="description" i]') or tree.css_first('meta[property="og:description"]')
         if meta is not None and meta.attributes.get("content"):
@@ -537,42 +579,47 @@ def extract_page(html: str, url: str, *, region: str | None = None) -> PageFacts
         if text:
             facts.names.append((4, re.split(r"\s+[|–—:·-]\s+", text)[0].strip()))
 
-    phone_links: list[str] = []
-    mailto_links: list[str] = []
-    for node in tree.css("[data-cfemail]"):
+
+def _read_cfemails(page: _Page, facts: PageFacts) -> None:
+    """Cloudflare-protected addresses written as ``data-cfemail``."""
+    for node in page.tree.css("[data-cfemail]"):
         decoded = decode_cfemail(node.attributes.get("data-cfemail") or "")
-        email = clean_email(decoded, site) if decoded else None
+        email = clean_email(decoded, page.site) if decoded else None
         if email:
-            facts.emails.setdefault(email, url)
-    for node in tree.css("a[href], area[href]"):
+            facts.emails.setdefault(email, page.url)
+
+
+def _read_anchors(page: _Page, facts: PageFacts) -> None:
+    """The page's links: ``mailto:`` and ``tel:`` set aside for later, Cloudflare-protected addresses,
+    social profiles, and the links a crawl follows."""
+    for node in page.tree.css("a[href], area[href]"):
         href = (node.attributes.get("href") or "").strip()
         if not href:
             continue
         lowered = href.lower()
         if lowered.startswith("mailto:"):
-            mailto_links.append(href)
-            continue
-        if lowered.startswith(("tel:", "callto:")):
-            phone_links.append(href)
-            continue
-        if "/cdn-cgi/l/email-protection#" in lowered:
+            page.mailto_links.append(href)
+        elif lowered.startswith(("tel:", "callto:")):
+            page.phone_links.append(href)
+        elif "/cdn-cgi/l/email-protection#" in lowered:
             decoded = decode_cfemail(href.rsplit("#", 1)[1])
-            email = clean_email(decoded, site) if decoded else None
+            email = clean_email(decoded, page.site) if decoded else None
             if email:
-                facts.emails.setdefault(email, url)
-            continue
-        if lowered.startswith(("javascript:", "data:", "#", "sms:", "whatsapp:", "skype:")):
-            continue
-        absolute = _absolute(base, href)
-        network = social_network(absolute)
-        if network:
-            facts.socials.setdefault(network, absolute)
-            continue
-        rel = (node.attributes.get("rel") or "").lower()
-        facts.links.append(Link(absolute, _clean(node.text() or "")[:200], "nofollow" in rel))
+                facts.emails.setdefault(email, page.url)
+        elif not lowered.startswith(("javascript:", "data:", "#", "sms:", "whatsapp:", "skype:")):
+            absolute = _absolute(page.base, href)
+            network = social_network(absolute)
+            if network:
+                facts.socials.setdefault(network, absolute)
+            else:
+                rel = (node.attributes.get("rel") or "").lower()
+                facts.links.append(Link(absolute, _clean(node.text() or "")[:200], "nofollow" in rel))
 
-    # Frames, meta refresh and script redirects lead to pages too (a crawler that misses them misses sites
-    # whose home page only forwards).
+
+def _read_forwards(page: _Page, facts: PageFacts) -> None:
+    """Frames, meta refresh and script redirects lead to pages too (a crawler that misses them misses sites
+    whose home page only forwards)."""
+    tree, base = page.tree, page.base
     for node in tree.css("iframe[src], frame[src]"):
         src = (node.attributes.get("src") or "").strip()
         if src and not src.lower().startswith(("javascript:", "data:", "about:")):
@@ -588,50 +635,95 @@ def extract_page(html: str, url: str, *, region: str | None = None) -> PageFacts
             for match in _SCRIPT_REDIRECT.finditer(body[:20_000]):
                 facts.links.append(Link(_absolute(base, match.group(1) or match.group(2)), "", False))
 
-    for node in tree.css("address"):
+
+def _read_address_tags(page: _Page, facts: PageFacts) -> None:
+    for node in page.tree.css("address"):
         text = _clean(node.text(separator=" ") or "")
         if text and len(text) < 300:
             facts.addresses.append(text)
 
-    for candidate in structured_emails:
-        email = clean_email(deobfuscate(candidate), site)
-        if email:
-            facts.emails.setdefault(email, url)
 
-    facts.has_scripts, facts.needs_script, sources = _script_signals(tree, site)
+def _keep_structured_emails(page: _Page, facts: PageFacts) -> None:
+    for candidate in page.structured_emails:
+        email = clean_email(deobfuscate(candidate), page.site)
+        if email:
+            facts.emails.setdefault(email, page.url)
+
+
+def _read_scripts(page: _Page, facts: PageFacts) -> None:
+    """Whether script runs and renders content, and the same-site script URLs: read before scripts go."""
+    facts.has_scripts, facts.needs_script, sources = _script_signals(page.tree, page.site)
     for src in sources:  # analytics and consent managers are already left out
-        absolute = _absolute(base, src)
+        absolute = _absolute(page.base, src)
         if absolute.startswith(("http://", "https://")) and len(facts.script_srcs) < 5:
             facts.script_srcs.append(absolute)
+
+
+def _read_visible_text(page: _Page, facts: PageFacts) -> None:
+    """The text a visitor reads (scripts, styles and hidden elements gone), and what of it shows someone
+    else's contacts."""
+    tree = page.tree
     tree.strip_tags(["script", "style", "noscript", "template", "svg", "iframe", "object", "canvas"])
     _remove_invisible(tree)
     layout = layout_text(tree)
-    visible = layout.text
-    others = attribute(layout, site, " ".join(name for _, name in facts.names))
-    own_text = blank(visible, others.stretches)
-    for href in mailto_links:
+    page.visible = layout.text
+    page.others = attribute(layout, page.site, " ".join(name for _, name in facts.names))
+    page.own_text = blank(page.visible, page.others.stretches)
+
+
+def _read_emails(page: _Page, facts: PageFacts) -> None:
+    """The company's addresses of ``mailto:`` links and the visible text; then someone else's apart."""
+    site, url, others = page.site, page.url, page.others
+    for href in page.mailto_links:
         if href not in others.hrefs:
             for address in _email_from_href(href):
                 email = clean_email(address, site)
                 if email:
                     facts.emails.setdefault(email, url)
-    for candidate in find_emails(own_text, site):
+    for candidate in find_emails(page.own_text, site):
         email = clean_email(candidate, site)
         if email:
             facts.emails.setdefault(email, url)
-    _third_party_emails(facts, others, visible, mailto_links, site)
+    _third_party_emails(facts, others, page.visible, page.mailto_links, site)
 
-    facts.phone_inputs = PhoneInputs(links=[link for link in phone_links if link not in others.hrefs]
-                                     + structured_phones, text=own_text,
-                                     foreign=_foreign_phone_inputs(others, visible, phone_links))
-    facts.phones = resolve_phones(facts.phone_inputs, region, url)
-    for phone, third in resolve_third_party_phones(facts.phone_inputs, region, url).items():
+
+def _read_phones(page: _Page, facts: PageFacts) -> None:
+    """The phone inputs, parsed with the page's region hint (:func:`resolve_phones` may parse them again)."""
+    others = page.others
+    facts.phone_inputs = PhoneInputs(links=[link for link in page.phone_links if link not in others.hrefs]
+                                     + page.structured_phones, text=page.own_text,
+                                     foreign=_foreign_phone_inputs(others, page.visible, page.phone_links))
+    facts.phones = resolve_phones(facts.phone_inputs, facts.region, page.url)
+    for phone, third in resolve_third_party_phones(facts.phone_inputs, facts.region, page.url).items():
         if phone not in facts.phones:
             facts.third_party.setdefault(phone, third)
 
+
+def _judge_script_need(page: _Page, facts: PageFacts) -> None:
+    """A page with scripts, no contacts and little text is probably filled in by script."""
     if not facts.needs_script and facts.has_scripts and not (facts.emails or facts.phones):
-        facts.needs_script = len(visible.strip()) < 200
-    return facts
+        facts.needs_script = len(page.visible.strip()) < 200
+
+
+_PASSES: tuple[Callable[[_Page, PageFacts], None], ...] = (
+    # Over the markup as served (scripts still in it).
+    _read_head,
+    _read_jsonld,
+    _read_microdata,
+    _read_meta,
+    _read_cfemails,
+    _read_anchors,
+    _read_forwards,
+    _read_address_tags,
+    _keep_structured_emails,
+    _read_scripts,
+    # Over the text a visitor reads (this strips the markup it needs no more).
+    _read_visible_text,
+    _read_emails,
+    _read_phones,
+    _judge_script_need,
+)
+"""The passes of :func:`extract_page`, in order: each reads the page's state and adds to its facts."""
 
 
 def _third_party_emails(facts: PageFacts, others: Attribution, visible: str, mailto_links: list[str],
