@@ -7,9 +7,14 @@ Names follow the Prometheus conventions: a ``leadworker_`` namespace, base units
 
 from __future__ import annotations
 
+from typing import Literal
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+_LiveMode = Literal["livesum", "livemin", "livemax"]
+"""How the supervisor combines the children's values of a gauge (only living processes count)."""
 
 
 class Metrics:
@@ -17,141 +22,121 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.deliveries = Counter(
+        self._settlement_metrics()
+        self._job_metrics()
+        self._health_metrics()
+        self._webhook_metrics()
+        self._enrichment_metrics()
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
+        return Counter(name, documentation, list(labels), registry=self.registry)
+
+    def _gauge(self, name: str, documentation: str, mode: _LiveMode, *labels: str) -> Gauge:
+        return Gauge(name, documentation, list(labels), registry=self.registry, multiprocess_mode=mode)
+
+    def _settlement_metrics(self) -> None:
+        """Deliveries: how they settle, how long they take, how many are in hand."""
+        self.deliveries = self._counter(
             "leadworker_deliveries",
             "Deliveries settled, by queue and outcome (ack, retry, dead, requeued).",
-            ["queue", "outcome"],
-            registry=r,
+            "queue", "outcome",
         )
-        self.dead_letters = Counter(
+        self.dead_letters = self._counter(
             "leadworker_dead_letters",
             "Messages sent to a dead queue, by queue and error kind.",
-            ["queue", "kind"],
-            registry=r,
+            "queue", "kind",
         )
-        self.hook_failures = Counter(
+        self.hook_failures = self._counter(
             "leadworker_hook_failures",
             "Retry or dead-letter hooks that failed to record on the job row (the message moved all the same).",
-            ["queue"],
-            registry=r,
+            "queue",
         )
         self.handler_duration = Histogram(
             "leadworker_handler_duration_seconds",
             "Time from delivery to settlement, by stage.",
             ["stage"],
             buckets=DURATION_BUCKETS,
-            registry=r,
+            registry=self.registry,
         )
-        self.in_flight = Gauge(
-            "leadworker_in_flight",
-            "Deliveries being handled, by stage.",
-            ["stage"],
-            registry=r,
-            multiprocess_mode="livesum",
+        self.in_flight = self._gauge("leadworker_in_flight", "Deliveries being handled, by stage.", "livesum", "stage")
+
+    def _job_metrics(self) -> None:
+        """Scrape jobs: their ends, their leads, their pages and the browser that renders them."""
+        self.jobs_finished = self._counter(
+            "leadworker_jobs_finished", "Scrape jobs that reached a terminal status, by status.", "status"
         )
-        self.jobs_finished = Counter(
-            "leadworker_jobs_finished",
-            "Scrape jobs that reached a terminal status, by status.",
-            ["status"],
-            registry=r,
+        self.leads = self._counter(
+            "leadworker_leads", "Raw leads handled by scrape jobs, by result (found, new, duplicate).", "result"
         )
-        self.leads = Counter(
-            "leadworker_leads",
-            "Raw leads handled by scrape jobs, by result (found, new, duplicate).",
-            ["result"],
-            registry=r,
-        )
-        self.pages_fetched = Counter(
+        self.pages_fetched = self._counter(
             "leadworker_pages_fetched",
             "Pages fetched, by mode (static, browser) and status (HTTP class or error kind).",
-            ["mode", "status"],
-            registry=r,
+            "mode", "status",
         )
-        self.pages_degraded = Counter(
+        self.pages_degraded = self._counter(
             "leadworker_pages_degraded",
             "Pages of completed scrape jobs that needed rendering and did not get it (no browser, render failed), "
             "by error kind.",
-            ["kind"],
-            registry=r,
+            "kind",
         )
-        self.browser_restarts = Counter(
-            "leadworker_browser_restarts",
-            "Browser relaunches (page budget reached, crash, disconnect).",
-            ["reason"],
-            registry=r,
+        self.browser_restarts = self._counter(
+            "leadworker_browser_restarts", "Browser relaunches (page budget reached, crash, disconnect).", "reason"
         )
-        self.broker_connected = Gauge(
-            "leadworker_broker_connected",
-            "1 while the worker holds an open broker connection.",
-            registry=r,
-            multiprocess_mode="livemin",
+
+    def _health_metrics(self) -> None:
+        """What the process holds and how well it runs."""
+        self.broker_connected = self._gauge(
+            "leadworker_broker_connected", "1 while the worker holds an open broker connection.", "livemin"
         )
-        self.database_available = Gauge(
-            "leadworker_database_available",
-            "1 while the database answers.",
-            registry=r,
-            multiprocess_mode="livemin",
+        self.database_available = self._gauge(
+            "leadworker_database_available", "1 while the database answers.", "livemin"
         )
-        self.db_pool_connections = Gauge(
+        self.db_pool_connections = self._gauge(
             "leadworker_db_pool_connections",
             "Database pool connections, by state (in_use, idle, max).",
-            ["state"],
-            registry=r,
-            multiprocess_mode="livesum",
+            "livesum", "state",
         )
-        self.event_loop_lag = Gauge(
+        self.event_loop_lag = self._gauge(
             "leadworker_event_loop_lag_seconds",
             "Worst lateness of the event loop's 250 ms timer over the last 15 s (see ops.runtime.LoopMonitor).",
-            registry=r,
-            multiprocess_mode="livemax",
+            "livemax",
         )
-        self.resident_memory = Gauge(
-            "leadworker_resident_memory_bytes",
-            "Resident set size of the worker process.",
-            registry=r,
-            multiprocess_mode="livesum",
+        self.resident_memory = self._gauge(
+            "leadworker_resident_memory_bytes", "Resident set size of the worker process.", "livesum"
         )
-        self.webhooks = Counter(
-            "leadworker_webhook_deliveries",
-            "Webhook POSTs, by result (delivered, failed).",
-            ["result"],
-            registry=r,
+
+    def _webhook_metrics(self) -> None:
+        self.webhooks = self._counter(
+            "leadworker_webhook_deliveries", "Webhook POSTs, by result (delivered, failed).", "result"
         )
-        # --- enrichment ---
-        self.normalized_values = Counter(
+
+    def _enrichment_metrics(self) -> None:
+        """Normalization, merging, scoring and the lookups enrichment makes."""
+        self.normalized_values = self._counter(
             "leadworker_normalized_values",
             "Phones and e-mails normalized, by field and result (valid, invalid: kept out of the lead).",
-            ["field", "result"],
-            registry=r,
+            "field", "result",
         )
-        self.merges = Counter(
+        self.merges = self._counter(
             "leadworker_lead_merges",
             "Raw leads merged into canonical leads, by action (created, attached, merged, rejected).",
-            ["action"],
-            registry=r,
+            "action",
         )
-        self.leads_scored = Counter(
-            "leadworker_leads_scored",
-            "Leads scored for a job, by segment (hot, warm, cold).",
-            ["segment"],
-            registry=r,
+        self.leads_scored = self._counter(
+            "leadworker_leads_scored", "Leads scored for a job, by segment (hot, warm, cold).", "segment"
         )
-        self.mail_domain_lookups = Counter(
+        self.mail_domain_lookups = self._counter(
             "leadworker_mail_domain_lookups",
             "E-mail domains asked of DNS, by outcome (mx, address, null_mx, no_mail, no_domain, unknown = failed).",
-            ["outcome"],
-            registry=r,
+            "outcome",
         )
-        self.geocoder_requests = Counter(
+        self.geocoder_requests = self._counter(
             "leadworker_geocoder_requests",
             "Requests to the HTTP geocoder, by result (answered, unavailable).",
-            ["result"],
-            registry=r,
+            "result",
         )
-        self.provider_lookups = Counter(
+        self.provider_lookups = self._counter(
             "leadworker_provider_lookups",
             "Enrichment provider lookups, by result (ok, empty, refused, unavailable).",
-            ["result"],
-            registry=r,
+            "result",
         )
