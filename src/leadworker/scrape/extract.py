@@ -350,48 +350,62 @@ def script_writes_content(source: str) -> bool:
     return bool(_SCRIPT_WRITES.search(source[:500_000]))
 
 
+_INERT_SCRIPT_TYPES = frozenset({"application/ld+json", "application/json", "text/template", "text/x-template",
+                                 "importmap", "speculationrules", "text/plain"})
+"""Script element types that hold data, not code."""
+_APP_MOUNTS = ("#root", "#app", "#__next", "#__nuxt", "[data-reactroot]", "[ng-app]", "[x-data]")
+_CONTACT_SLOTS = ("[data-contact], [data-email], [data-phone], [data-tel], [data-mail], "
+                  ".js-contact, .js-email, .js-phone")
+
+
 def _script_signals(tree: LexborHTMLParser, site: str | None) -> tuple[bool, bool, list[str]]:
     """``(has scripts, strong sign that script renders content, same-site script URLs)``, read before
     scripts are stripped."""
     scripts = tree.css("script")
     if not scripts:
         return False, False, []
+    runs, strong, sources = _read_script_tags(scripts)
+    strong = strong or _noscript_asks_for_script(tree) or _empty_app_mount(tree) or _empty_contact_slot(tree)
+    return runs, strong, sources
+
+
+def _read_script_tags(scripts: list[Any]) -> tuple[bool, bool, list[str]]:
+    """``(any runs, an inline one writes content, the URLs of the external ones but analytics)``."""
     strong = False
     runs = False
     sources: list[str] = []
     for node in scripts:
         kind = (node.attributes.get("type") or "").lower()
-        if kind in ("application/ld+json", "application/json", "text/template", "text/x-template",
-                    "importmap", "speculationrules", "text/plain"):
+        if kind in _INERT_SCRIPT_TYPES:
             continue
         runs = True
         src = node.attributes.get("src")
         if src:
-            if _ANALYTICS_HOSTS.search(src):
-                continue
-            sources.append(src)
+            if not _ANALYTICS_HOSTS.search(src):
+                sources.append(src)
             continue
         body = node.text() or ""
         if body and not _ANALYTICS_HOSTS.search(body[:400]) and _SCRIPT_WRITES.search(body):
             strong = True
-    if not strong:
-        for node in tree.css("noscript"):
-            if "javascript" in (node.text() or "").lower():
-                strong = True
-                break
-    if not strong:
-        for selector in ("#root", "#app", "#__next", "#__nuxt", "[data-reactroot]", "[ng-app]", "[x-data]"):
-            mount = tree.css_first(selector)
-            if mount is not None and len((mount.text() or "").strip()) < 40:
-                strong = True
-                break
-    if not strong:
-        for node in tree.css("[data-contact], [data-email], [data-phone], [data-tel], [data-mail], "
-                             ".js-contact, .js-email, .js-phone"):
-            if len((node.text() or "").strip()) < 3:
-                strong = True
-                break
     return runs, strong, sources
+
+
+def _noscript_asks_for_script(tree: LexborHTMLParser) -> bool:
+    return any("javascript" in (node.text() or "").lower() for node in tree.css("noscript"))
+
+
+def _empty_app_mount(tree: LexborHTMLParser) -> bool:
+    """A single-page app's mount point with (almost) nothing in it yet."""
+    for selector in _APP_MOUNTS:
+        mount = tree.css_first(selector)
+        if mount is not None and len((mount.text() or "").strip()) < 40:
+            return True
+    return False
+
+
+def _empty_contact_slot(tree: LexborHTMLParser) -> bool:
+    """An element named for a contact that script fills in, still empty."""
+    return any(len((node.text() or "").strip()) < 3 for node in tree.css(_CONTACT_SLOTS))
 
 
 def parse_tel_link(href: str, region: str | None) -> str | None:
@@ -732,6 +746,22 @@ def _third_party_emails(facts: PageFacts, others: Attribution, visible: str, mai
     stretches and links, and the company-looking ones on a domain a credit links to. An address on the
     site's own domain stays the company's."""
     url = facts.url
+    found = _foreign_emails(others, visible, mailto_links, site, url)
+    for domain, stretch in others.domains.items():
+        facts.credited_domains.setdefault(domain, stretch.reason)
+        for email in [e for e in facts.emails if registrable_domain(e.split("@")[1]) == domain]:
+            del facts.emails[email]
+            found.setdefault(email, ThirdParty("email", stretch.reason, stretch.context, url))
+    for email, third in found.items():
+        if registrable_domain(email.split("@")[1]) == site:
+            facts.emails.setdefault(email, url)
+        elif email not in facts.emails:
+            facts.third_party.setdefault(email, third)
+
+
+def _foreign_emails(others: Attribution, visible: str, mailto_links: list[str], site: str | None,
+                    url: str) -> dict[str, ThirdParty]:
+    """The addresses in the foreign stretches of the text and in the foreign ``mailto:`` links."""
     found: dict[str, ThirdParty] = {}
     for stretch in others.stretches:
         for candidate in find_emails(visible[stretch.start:stretch.end], site):
@@ -745,16 +775,7 @@ def _third_party_emails(facts: PageFacts, others: Attribution, visible: str, mai
                 email = clean_email(address, site)
                 if email:
                     found.setdefault(email, ThirdParty("email", linked.reason, linked.context, url))
-    for domain, stretch in others.domains.items():
-        facts.credited_domains.setdefault(domain, stretch.reason)
-        for email in [e for e in facts.emails if registrable_domain(e.split("@")[1]) == domain]:
-            del facts.emails[email]
-            found.setdefault(email, ThirdParty("email", stretch.reason, stretch.context, url))
-    for email, third in found.items():
-        if registrable_domain(email.split("@")[1]) == site:
-            facts.emails.setdefault(email, url)
-        elif email not in facts.emails:
-            facts.third_party.setdefault(email, third)
+    return found
 
 
 _LABEL_ROOM = 32
@@ -809,34 +830,7 @@ def infer_region(pages: Sequence[PageFacts]) -> str | None:
     """
     votes: Counter[str] = Counter()
     for facts in pages:
-        for country in filter(None, (facts.country, facts.postal.get("country"))):
-            code = region_from_name(country)
-            if code:
-                votes[code] += 6
-        code = region_from_lang(facts.lang)
-        if code:
-            votes[code] += 4
-        elif facts.lang:
-            base = facts.lang.split("-")[0].split("_")[0].lower()
-            if base in _LANG_ONLY:
-                votes[_LANG_ONLY[base]] += 2
-        for address in facts.addresses:
-            for match in _COUNTRY_WORDS.finditer(address):
-                code = region_from_name(match.group(1))
-                if code:
-                    votes[code] += 3
-            for pattern, code in _POSTCODE_HINTS:
-                if pattern.search(address):
-                    votes[code] += 2
-        for phone in facts.phones:
-            code = region_of_phone(phone)
-            if code:
-                votes[code] += 1
-        text = facts.phone_inputs.text
-        for name in set(_COUNTRY_WORDS.findall(text if len(text) < 40_000 else text[:20_000] + text[-20_000:])):
-            code = region_from_name(name)
-            if code:
-                votes[code] += 2
+        _vote_region(facts, votes)
     candidates = [raw for facts in pages for raw in national_candidates(facts.phone_inputs.text)]
     candidates += [raw.split(":", 1)[-1] for facts in pages for raw in facts.phone_inputs.links
                    if not raw.split(":", 1)[-1].lstrip().startswith(("+", "00", "%2B"))]
@@ -854,3 +848,39 @@ def infer_region(pages: Sequence[PageFacts]) -> str | None:
         return ranked[0] if ranked else None
     # A valid number is worth about as much as a lang attribute; ties keep the votes' order.
     return max(regions, key=lambda code: (valid.get(code, 0) * 2 + votes.get(code, 0), -regions.index(code)))
+
+
+def _vote_region(facts: PageFacts, votes: Counter[str]) -> None:
+    """Add one page's votes (see :func:`infer_region` for their weights)."""
+    for country in filter(None, (facts.country, facts.postal.get("country"))):
+        code = region_from_name(country)
+        if code:
+            votes[code] += 6
+    code = region_from_lang(facts.lang)
+    if code:
+        votes[code] += 4
+    elif facts.lang:
+        base = facts.lang.split("-")[0].split("_")[0].lower()
+        if base in _LANG_ONLY:
+            votes[_LANG_ONLY[base]] += 2
+    for address in facts.addresses:
+        _vote_address(address, votes)
+    for phone in facts.phones:
+        code = region_of_phone(phone)
+        if code:
+            votes[code] += 1
+    text = facts.phone_inputs.text
+    for name in set(_COUNTRY_WORDS.findall(text if len(text) < 40_000 else text[:20_000] + text[-20_000:])):
+        code = region_from_name(name)
+        if code:
+            votes[code] += 2
+
+
+def _vote_address(address: str, votes: Counter[str]) -> None:
+    for match in _COUNTRY_WORDS.finditer(address):
+        code = region_from_name(match.group(1))
+        if code:
+            votes[code] += 3
+    for pattern, code in _POSTCODE_HINTS:
+        if pattern.search(address):
+            votes[code] += 2
