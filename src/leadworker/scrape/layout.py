@@ -63,6 +63,8 @@ class Layout:
 
 
 class _Builder:
+    """The text and lines so far, and the elements the walk is inside."""
+
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.length = 0
@@ -70,6 +72,10 @@ class _Builder:
         self.line_start = 0
         self.has_text = False
         self.anchors: list[Anchor] = []
+        self.blocks: list[int] = []
+        self.current_blocks: tuple[int, ...] = ()
+        self.footer_depth = 0
+        self.heading_depth = 0
 
     def add(self, text: str) -> None:
         self.parts.append(text)
@@ -77,15 +83,37 @@ class _Builder:
         if not self.has_text and not text.isspace():
             self.has_text = True
 
-    def end_line(self, blocks: tuple[int, ...], footer: bool, heading: bool) -> None:
+    def end_line(self) -> None:
         """Close the current line (kept if it holds more than whitespace) and start the next one."""
         if self.has_text or self.anchors:
-            self.lines.append(Line(self.line_start, self.length, blocks, footer, heading, self.anchors))
+            self.lines.append(Line(self.line_start, self.length, self.current_blocks, self.footer_depth > 0,
+                                   self.heading_depth > 0, self.anchors))
             self.anchors = []
             self.has_text = False
         self.parts.append("\n")
         self.length += 1
         self.line_start = self.length
+
+    def enter(self, node: LexborNode, tag: str | None, is_block: bool, is_footer: bool) -> None:
+        """Step into an element's children."""
+        if is_block:
+            self.blocks.append(node.mem_id)
+            self.current_blocks = tuple(self.blocks)
+            if tag in _HEADINGS:
+                self.heading_depth += 1
+        if is_footer:
+            self.footer_depth += 1
+
+    def leave(self, node: LexborNode, was_block: bool, was_footer: bool) -> None:
+        """Step out of an element whose children are all read."""
+        if was_block:
+            self.end_line()
+            self.blocks.pop()
+            self.current_blocks = tuple(self.blocks)
+            if node.tag in _HEADINGS:
+                self.heading_depth -= 1
+        if was_footer:
+            self.footer_depth -= 1
 
 
 def layout_text(tree: LexborHTMLParser) -> Layout:
@@ -96,56 +124,37 @@ def layout_text(tree: LexborHTMLParser) -> Layout:
         return Layout("", [])
     footers = {node.mem_id for node in tree.css(FOOTER_SELECTOR)}
     out = _Builder()
-    blocks: list[int] = []
-    footer_depth = heading_depth = 0
     # (node, is block, is footer) of the open elements: a depth-first walk that also sees where elements end.
     stack: list[tuple[LexborNode, bool, bool]] = []
     node: LexborNode | None = body.child
-    current_blocks: tuple[int, ...] = ()
     while node is not None:
         tag = node.tag
         if tag == "-text":
             text = node.text_content
             if text:
                 out.add(text.translate(_INVISIBLE_CHARS))
-            child = None
         else:
             child = node.child
             is_block = tag in BLOCK_TAGS
-            is_footer = node.mem_id in footers
             if is_block:
-                out.end_line(current_blocks, footer_depth > 0, heading_depth > 0)
-            elif tag in ("a", "area"):
-                href = node.attributes.get("href")
+                out.end_line()
+            else:
+                href = node.attributes.get("href") if tag in ("a", "area") else None
                 if href:
                     out.anchors.append(Anchor(out.length, href.strip()))
                 out.add(" ")
-            else:
-                out.add(" ")
             if child is not None and tag not in _BREAKS:
+                is_footer = node.mem_id in footers
                 stack.append((node, is_block, is_footer))
-                if is_block:
-                    blocks.append(node.mem_id)
-                    current_blocks = tuple(blocks)
-                    if tag in _HEADINGS:
-                        heading_depth += 1
-                if is_footer:
-                    footer_depth += 1
+                out.enter(node, tag, is_block, is_footer)
                 node = child
                 continue
         # No children to enter: on to the next sibling, closing the elements that end here.
         following = node.next
         while following is None and stack:
             node, was_block, was_footer = stack.pop()
-            if was_block:
-                out.end_line(current_blocks, footer_depth > 0, heading_depth > 0)
-                blocks.pop()
-                current_blocks = tuple(blocks)
-                if node.tag in _HEADINGS:
-                    heading_depth -= 1
-            if was_footer:
-                footer_depth -= 1
+            out.leave(node, was_block, was_footer)
             following = node.next
         node = following
-    out.end_line(current_blocks, footer_depth > 0, heading_depth > 0)
+    out.end_line()
     return Layout("".join(out.parts), out.lines)
