@@ -429,35 +429,48 @@ def _phones_in_snippet(snippet: str, core_start: int, core_end: int, region: str
         run_end = candidate.end() - start  # matches must start in this run; later ones get their own turn
         if region is None and "+" not in window[:run_end]:
             continue  # without a region only "+CC" numbers parse, and a run has a "+" only at its start
-        try:
-            matches = [m for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID)
-                       if m.start < run_end]
-            if not matches and _possible_is_enough(candidate.group(0),
-                                                   masked[max(0, candidate.start() - 48):candidate.start()]):
-                # Labelled as a phone ("Tel:", "Mobile:") or written with +CC, but outside the ranges
-                # phonenumbers knows as allocated (fictional ones such as 07700 900xxx): possible is enough.
-                matches = [m for m in phonenumbers.PhoneNumberMatcher(window, region,
-                                                                      leniency=phonenumbers.Leniency.POSSIBLE)
-                           if m.start < run_end and not _dummy(m.number)]
-        except Exception:  # phonenumbers' matcher on odd input: skip this candidate, never the page
-            continue
-        for match in matches:
-            raw = match.raw_string
-            absolute = start + match.start
-            if absolute >= candidate.end() or sum(ch.isdigit() for ch in raw) < _MIN_DIGITS:
-                continue  # a number of the text after this run gets its own turn
-            if _label_verdict(masked[max(0, absolute - 48):absolute]) is False:
-                continue
-            number = match.number
-            end = start + match.end
-            if not number.extension:
-                extra = _EXTRA_EXTENSION.match(masked[end:end + 24])
-                if extra and not masked[end:end + 3].lstrip().startswith("("):
-                    number.extension = extra.group(1)
-            formatted = format_phone(number)
-            if formatted not in found:
+        for match in _run_matches(masked, candidate, window, run_end, region):
+            formatted = _phone_of_match(masked, match, start, candidate.end())
+            if formatted is not None and formatted not in found:
                 found.append(formatted)
     return tuple(found)
+
+
+def _run_matches(masked: str, candidate: re.Match[str], window: str, run_end: int,
+                 region: str | None) -> list[phonenumbers.PhoneNumberMatch]:
+    """phonenumbers' matches that start in the digit run ``candidate`` (``window`` is the text around it,
+    starting ``run_end`` characters before the run ends)."""
+    try:
+        matches = [m for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID)
+                   if m.start < run_end]
+        if not matches and _possible_is_enough(candidate.group(0),
+                                               masked[max(0, candidate.start() - 48):candidate.start()]):
+            # Labelled as a phone ("Tel:", "Mobile:") or written with +CC, but outside the ranges
+            # phonenumbers knows as allocated (fictional ones such as 07700 900xxx): possible is enough.
+            matches = [m for m in phonenumbers.PhoneNumberMatcher(window, region,
+                                                                  leniency=phonenumbers.Leniency.POSSIBLE)
+                       if m.start < run_end and not _dummy(m.number)]
+    except Exception:  # phonenumbers' matcher on odd input: skip this candidate, never the page
+        return []
+    return matches
+
+
+def _phone_of_match(masked: str, match: phonenumbers.PhoneNumberMatch, start: int, run_end: int) -> str | None:
+    """The formatted phone of a match in the window at ``start`` of ``masked``, with an extension written
+    after it; ``None`` if it is not this run's or its label says it is not a phone."""
+    raw = match.raw_string
+    absolute = start + match.start
+    if absolute >= run_end or sum(ch.isdigit() for ch in raw) < _MIN_DIGITS:
+        return None  # a number of the text after this run gets its own turn
+    if _label_verdict(masked[max(0, absolute - 48):absolute]) is False:
+        return None
+    number = match.number
+    end = start + match.end
+    if not number.extension:
+        extra = _EXTRA_EXTENSION.match(masked[end:end + 24])
+        if extra and not masked[end:end + 3].lstrip().startswith("("):
+            number.extension = extra.group(1)
+    return format_phone(number)
 
 
 def _possible_is_enough(run: str, before: str) -> bool:
