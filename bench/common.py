@@ -81,10 +81,11 @@ class Scratch:
 
 
 async def _queues_with_prefix(prefix: str) -> list[str]:
+    from leadworker.broker.retry_policy import RetryPolicy
     from leadworker.broker.topology import Topology
 
-    topology = Topology(prefix=prefix, queue_type="quorum", retry_backoff=(5.0, 30.0, 120.0, 600.0),
-                        delivery_limit=20)
+    topology = Topology(prefix=prefix, queue_type="quorum",
+                        policy=RetryPolicy(max_attempts=5, backoff=(5.0, 30.0, 120.0, 600.0), delivery_limit=20))
     names = [name for name, _ in topology.declarations()]
     names.append(f"{prefix}raw")
     return names

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from leadworker.broker.retry_policy import RetryPolicy
 from leadworker.common import masking
 from leadworker.enrich import SCORE_COMPONENTS
-from leadworker.stages.table import stage_named
 
 
 def mask_url(url: str) -> str:
@@ -316,11 +316,19 @@ class Settings(BaseSettings):
 
     def prefetch_for(self, stage: str) -> int:
         """The prefetch of ``stage``: ``LEADWORKER_PREFETCH`` if set, else the stage's default."""
+        from leadworker.stages.table import stage_named  # the table imports nothing: no circle
+
         return self.prefetch if self.prefetch is not None else stage_named(stage).prefetch
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """Attempts, retry tiers and the delivery limit (see :mod:`leadworker.broker.retry_policy`)."""
+        return RetryPolicy(max_attempts=self.max_attempts, backoff=tuple(self.retry_backoff),
+                           delivery_limit=self.delivery_limit)
 
     def retry_delay(self, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt + 1``; the last tier repeats."""
-        return self.retry_backoff[min(attempt, len(self.retry_backoff)) - 1]
+        return self.retry_policy.delay(attempt)
 
     def public_view(self) -> dict[str, Any]:
         """Every setting, safe to print: URLs masked, secrets hidden."""

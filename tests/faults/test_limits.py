@@ -13,6 +13,7 @@ from invariants import check_end_state
 from loadworld import LoadWorld
 
 import support
+from leadworker.broker.retry_policy import RetryPolicy
 from leadworker.broker.topology import Topology
 from leadworker.config import Settings
 from leadworker.contracts import ScrapeJob
@@ -176,7 +177,8 @@ async def test_stuck_jobs_are_rescued_once(fault_settings: Settings, db: Databas
 
     async def sweep() -> Any:
         return await requeue_stuck_jobs(db, record, work_queue=topology.work_queue("scrape"), stale_seconds=60,
-                                        longest_retry_delay=1, max_attempts=fault_settings.max_attempts,
+                                        policy=RetryPolicy(fault_settings.max_attempts, (1.0,),
+                                                           fault_settings.delivery_limit),
                                         include_queued=True)
 
     first, second = await asyncio.gather(sweep(), sweep())

@@ -125,6 +125,6 @@ async def test_portable_stop_path_without_add_signal_handler(fault_settings: Set
         assert await asyncio.wait_for(task, 60) == 0
     finally:
         restore()
-    assert worker._stop_reason == "SIGTERM"
+    assert worker.stop_reason == "SIGTERM"
     await support.run_until_idle(fault_settings)
     await check_end_state(fault_settings, db, [j.job_id for j in jobs])

@@ -22,7 +22,7 @@ from leadworker.enrich.maildns import MailDnsResolver
 from leadworker.stages.geocoding import lead_placer
 from leadworker.stages.verification import email_verifier
 from leadworker.store.pool import Database
-from leadworker.store.verification import FREE_MAIL_REASON
+from leadworker.store.email_verdicts import FREE_MAIL_REASON
 
 ZONE = """
 acme.test.        300 IN MX   10 mx.acme.test.

@@ -17,10 +17,10 @@ from leadworker.common.durations import format_duration, parse_duration
 from leadworker.config import Settings
 from leadworker.ops import multiproc
 from leadworker.ops.metrics import Metrics
+from leadworker.ops.readiness import Readiness
 from leadworker.ops.runtime import LoopMonitor, resident_memory_bytes
 from leadworker.ops.service import prime_metrics, readiness_report
 from leadworker.ops.systemd import SystemdNotifier, notify, socket_address, watchdog_seconds
-from leadworker.worker import Readiness
 
 
 @pytest.mark.parametrize(("text", "seconds"), [

@@ -146,7 +146,6 @@ class StageConsumer:
         handler: StageHandler,
         topology: Topology,
         prefetch: int,
-        max_attempts: int,
         max_job_seconds: float,
         metrics: Metrics,
         on_service_unavailable: Callable[[BaseException], None],
@@ -156,7 +155,7 @@ class StageConsumer:
         self.topology = topology
         self.queue_name = topology.work_queue(handler.stage)
         self.prefetch = prefetch
-        self.max_attempts = max_attempts
+        self.policy = topology.policy
         self.max_job_seconds = max_job_seconds
         self.metrics = metrics
         self._on_service_unavailable = on_service_unavailable
@@ -294,7 +293,7 @@ class StageConsumer:
             )
         except Exception as exc:
             error = exc
-        decision = decide_outcome(error, delivery.attempt, self.max_attempts)
+        decision = decide_outcome(error, delivery.attempt, self.policy.max_attempts)
         try:
             await self._settle(delivery, decision)
         finally:
@@ -307,7 +306,7 @@ class StageConsumer:
         if outcome is Outcome.RETRY or outcome is Outcome.DEAD:
             try:
                 if outcome is Outcome.RETRY:
-                    delay = self.topology.retry_backoff[self.topology.retry_tier(delivery.attempt) - 1]
+                    delay = self.policy.delay(delivery.attempt)
                     await self._record(delivery, self.handler.on_retry(delivery, decision, delay))
                     await self._publish_retry(delivery, decision)
                     dlog.warning("retrying", attempt=delivery.attempt, kind=decision.kind,
@@ -357,7 +356,7 @@ class StageConsumer:
         return headers
 
     async def _publish_retry(self, delivery: Delivery, decision: Decision) -> None:
-        tier = self.topology.retry_tier(delivery.attempt)
+        tier = self.policy.tier(delivery.attempt)
         headers = self._forwarded_headers(delivery)
         headers[ATTEMPT_HEADER] = delivery.attempt + 1
         headers[ERROR_HEADER] = decision.error

@@ -61,10 +61,6 @@ class ConfirmedPublisher:
         exchange = await channel.get_exchange(exchange_name, ensure=False)
         return cls(channel, exchange, connection)
 
-    @property
-    def is_open(self) -> bool:
-        return not self._channel.is_closed
-
     async def publish(self, message: OutgoingMessage) -> None:
         """Publish one message and wait for the broker's confirm; raise :class:`PublishError` otherwise."""
         headers: HeadersType = dict(message.headers)

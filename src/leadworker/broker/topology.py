@@ -15,6 +15,7 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
+from leadworker.broker.retry_policy import RetryPolicy
 from leadworker.config import Settings
 from leadworker.stages.table import QUEUE_STAGES
 
@@ -32,17 +33,20 @@ class Topology:
 
     prefix: str
     queue_type: str
-    retry_backoff: tuple[float, ...]
-    delivery_limit: int
+    policy: RetryPolicy
+    """Its retry tiers and delivery limit are declared here."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Topology:
-        return cls(
-            prefix=settings.queue_prefix,
-            queue_type=settings.queue_type,
-            retry_backoff=tuple(settings.retry_backoff),
-            delivery_limit=settings.delivery_limit,
-        )
+        return cls(prefix=settings.queue_prefix, queue_type=settings.queue_type, policy=settings.retry_policy)
+
+    @property
+    def retry_backoff(self) -> tuple[float, ...]:
+        return self.policy.backoff
+
+    @property
+    def delivery_limit(self) -> int:
+        return self.policy.delivery_limit
 
     @property
     def exchange(self) -> str:
@@ -59,15 +63,6 @@ class Topology:
     def dead_queue(self, queue: str) -> str:
         return f"{queue}.dead"
 
-    def retry_tier(self, attempt: int) -> int:
-        """The tier a message goes to after failing attempt ``attempt`` (the last tier repeats)."""
-        return min(max(attempt, 1), len(self.retry_backoff))
-
-    def stage_of(self, queue: str) -> str | None:
-        for stage in STAGE_QUEUES:
-            if self.work_queue(stage) == queue:
-                return stage
-        return None
 
     def queues_of(self, stage: str) -> list[str]:
         """Every queue that belongs to ``stage``: work queue, retry tiers, dead queue."""

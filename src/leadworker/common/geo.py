@@ -24,7 +24,7 @@ from array import array
 from dataclasses import dataclass
 from importlib import resources
 
-from leadworker.common.regions import region_from_geography, region_from_name
+from leadworker.common.regions import SUPPORTED_REGIONS, region_from_geography, region_from_name, split_geography
 
 EARTH_RADIUS_KM = 6371.0088
 DATASET = "cities5000.json"
@@ -210,3 +210,20 @@ def parse_near(text: str) -> tuple[float, float]:
     if not (-90 <= lat <= 90 and -180 <= lon <= 180) or math.isnan(lat) or math.isnan(lon):
         raise ValueError(f"{text!r}: latitude must be within -90..90 and longitude within -180..180")
     return lat, lon
+
+
+def region_from_place(text: str | None) -> str | None:
+    """The region a free-text place names: a country (``Berlin, Germany``), else the most populous town of
+    that name in the offline gazetteer (``muenchen``, ``Lyon``, ``12 Oak St, 80331 München``), read from the
+    last part backwards and without postal codes. The gazetteer is built on the first such question
+    (about two seconds and 30 MB)."""
+    code = region_from_geography(text)
+    if code or not text:
+        return code
+    for part in reversed(split_geography(text)):
+        words = " ".join(w for w in part.split() if not any(ch.isdigit() for ch in w))
+        if words:
+            found = place_country(words)
+            if found in SUPPORTED_REGIONS:
+                return found
+    return None

@@ -37,6 +37,11 @@ _TLD_REGIONS = {"uk": "GB"}
 _SPLIT = re.compile(r"[,;/|()]+")
 
 
+def split_geography(text: str) -> list[str]:
+    """The parts of a free-text place (``12 Oak St, 80331 München; Germany`` → three parts)."""
+    return [p.strip() for p in _SPLIT.split(text) if p.strip()]
+
+
 def region_from_geography(geography: str | None) -> str | None:
     """``"Berlin, Germany"`` → ``DE``; ``"GB"`` → ``GB``; the last recognisable part wins."""
     if not geography:
@@ -74,20 +79,3 @@ def region_from_lang(lang: str | None) -> str | None:
         return parts[1].upper()
     return None
 
-
-def region_from_place(text: str | None) -> str | None:
-    """The region a free-text place names: a country (``Berlin, Germany``), else the most populous town of
-    that name in the offline gazetteer (``muenchen``, ``Lyon``, ``12 Oak St, 80331 München``), read from the
-    last part backwards and without postal codes. The gazetteer is loaded on the first such question."""
-    code = region_from_geography(text)
-    if code or not text:
-        return code
-    from leadworker.common.geo import place_country  # about two seconds and 30 MB, the first time only
-
-    for part in reversed([p for p in _SPLIT.split(text) if p.strip()]):
-        words = " ".join(w for w in part.split() if not any(ch.isdigit() for ch in w))
-        if words:
-            found = place_country(words)
-            if found in SUPPORTED_REGIONS:
-                return found
-    return None

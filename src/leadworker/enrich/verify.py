@@ -6,7 +6,7 @@ The vocabulary is Reacher's ``is_reachable``, which lead tools' users know:
   a disposable-mail service, and the address names a person, not a function.
 - ``risky``: a role address (info@, sales@...), a domain whose mail server accepts any address (catch-all, from
   the SMTP probe) or whose MX is a known parking or catch-all service. (Free mail on a lead that has its own
-  company domain is also risky; that depends on the lead, see :mod:`leadworker.store.verification`.)
+  company domain is also risky; that depends on the lead, see :mod:`leadworker.store.email_verdicts`.)
 - ``invalid``: the domain does not exist, takes no mail (no MX, A or AAAA; or a null MX ``0 .``, RFC 7505), is
   a disposable-mail service, or its mail server refused the address.
 - ``unknown``: the resolver failed or timed out. Never counted as invalid; asked again at the next enrichment.

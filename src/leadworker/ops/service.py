@@ -21,8 +21,8 @@ import contextlib
 import dataclasses
 import os
 import time
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import prometheus_client
 import structlog
@@ -30,15 +30,37 @@ import structlog
 from leadworker.broker.outcome import Outcome
 from leadworker.ops import multiproc
 from leadworker.ops.metrics import Metrics
+from leadworker.ops.readiness import Readiness
 from leadworker.ops.runtime import LoopMonitor
 from leadworker.ops.systemd import SystemdNotifier
 
 if TYPE_CHECKING:
     from leadworker.broker.topology import Topology
+    from leadworker.config import Settings
     from leadworker.ops.health import OpsServer, Report
-    from leadworker.worker import Readiness, Worker
+    from leadworker.store.pool import Database
 
 log = structlog.get_logger("leadworker.ops")
+
+
+class ServedWorker(Protocol):
+    """What the service machinery reads of a worker (:class:`leadworker.worker.root.Worker` is one)."""
+
+    settings: Settings
+    metrics: Metrics
+    topology: Topology
+    readiness: Readiness
+    queue_stages: list[str]
+    worker: str
+    """``host:pid``."""
+    on_ready: Callable[[], None] | None
+    on_stopping: Callable[[], None] | None
+
+    @property
+    def in_flight(self) -> int: ...
+
+    @property
+    def database(self) -> Database | None: ...
 
 STATE_EVERY = 1.0
 """Seconds between two writes of the multiprocess state file."""
@@ -99,7 +121,7 @@ def readiness_report(readiness: Readiness) -> Report:
 class Operations:
     """The running pieces of :func:`operations` (exposed for tests and for the supervisor's children)."""
 
-    def __init__(self, worker: Worker, notifier: SystemdNotifier | None) -> None:
+    def __init__(self, worker: ServedWorker, notifier: SystemdNotifier | None) -> None:
         self.worker = worker
         self.notifier = notifier
         self.monitor = LoopMonitor(worker.metrics)
@@ -164,7 +186,7 @@ class Operations:
 
 
 @contextlib.asynccontextmanager
-async def operations(worker: Worker, *, notifier: SystemdNotifier | None = None) -> AsyncIterator[Operations]:
+async def operations(worker: ServedWorker, *, notifier: SystemdNotifier | None = None) -> AsyncIterator[Operations]:
     """Run the service machinery of ``worker`` (see the module docstring) while the block runs.
 
     ``notifier`` defaults to :meth:`SystemdNotifier.from_environment`. Raises :class:`OpsStartError` if the
@@ -210,7 +232,7 @@ async def operations(worker: Worker, *, notifier: SystemdNotifier | None = None)
                 ops.state_file.remove()
 
 
-def _hook_systemd(worker: Worker, ops: Operations, notifier: SystemdNotifier) -> None:
+def _hook_systemd(worker: ServedWorker, ops: Operations, notifier: SystemdNotifier) -> None:
     previous_ready, previous_stopping = worker.on_ready, worker.on_stopping
 
     def on_ready() -> None:

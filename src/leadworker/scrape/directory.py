@@ -54,7 +54,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from selectolax.lexbor import LexborHTMLParser
 
 from leadworker.common.domains import country_tld
-from leadworker.common.regions import region_from_name, region_from_place, region_from_tld
+from leadworker.common.geo import region_from_place
+from leadworker.common.regions import region_from_name, region_from_tld
 from leadworker.config import Settings
 from leadworker.contracts import LeadRecord, ScrapeJob, describe_validation_error
 from leadworker.errors import LeadworkerError, PermanentError, one_line

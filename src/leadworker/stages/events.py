@@ -17,15 +17,11 @@ from leadworker.broker.topology import Topology
 from leadworker.common import webhook_events as webhooks
 from leadworker.config import Settings
 from leadworker.contracts import JobEvent, check_http_url
+from leadworker.store import jobs
 from leadworker.store import webhook_deliveries as log_store
 from leadworker.store.pool import Database
 
 _TERMINAL = ("completed", "failed", "cancelled")
-_EVENT_CONTEXT = """
-SELECT j.status, j.enriched_at, j.criteria->>'webhook_url' AS webhook_url,
-       (SELECT max(e.id) FROM job_events e WHERE e.job_id = j.id AND e.to_status = j.status) AS transition
-  FROM scrape_jobs j WHERE j.id = $1
-"""
 
 
 def webhook_url_for(job_url: str | None, settings: Settings) -> str | None:
@@ -52,7 +48,7 @@ class JobNotifier:
     async def message_for(self, job_id: uuid.UUID, event: str) -> OutgoingMessage | None:
         """The notify message of ``event`` for the job as it stands, or None: no webhook URL, the job is not
         in that state, or the event was delivered already."""
-        row = await self.db.fetchrow(_EVENT_CONTEXT, job_id)
+        row = await jobs.event_context(self.db, job_id)
         if row is None or webhook_url_for(row["webhook_url"], self.settings) is None:
             return None
         if event == webhooks.ENRICHED:
@@ -74,10 +70,10 @@ class JobNotifier:
 
     async def status_message(self, job_id: uuid.UUID) -> OutgoingMessage | None:
         """The event of the job's terminal status (None if it is not terminal, see :meth:`message_for`)."""
-        status = await self.db.fetchval("SELECT status FROM scrape_jobs WHERE id = $1", job_id)
-        if status not in _TERMINAL:
+        status = await jobs.job_status(self.db, job_id)
+        if status is None or status.value not in _TERMINAL:
             return None
-        return await self.message_for(job_id, webhooks.status_event(status))
+        return await self.message_for(job_id, webhooks.status_event(status.value))
 
     async def publish_status(self, publisher: ConfirmedPublisher, job_id: uuid.UUID) -> bool:
         """Publish (confirmed) the event of the job's terminal status, if any applies. True if published."""
@@ -93,3 +89,18 @@ class JobNotifier:
             return False
         await publisher.publish(message)
         return True
+
+
+async def publish_job_event(settings: Settings, db: Database, job_id: uuid.UUID) -> None:
+    """Publish the job's terminal event to ``jobs.notify`` (confirmed) if a webhook applies and it was not
+    delivered yet; the broker is only contacted when there is something to publish (for a job changed outside
+    a worker, e.g. cancelled from the command line). Raises :class:`ServiceUnavailable` or
+    :class:`PublishError`."""
+    from leadworker.ops.connections import publishing
+
+    topology = Topology.from_settings(settings)
+    message = await JobNotifier(db, settings, topology).status_message(job_id)
+    if message is None:
+        return
+    async with publishing(settings, topology) as (_, _, publisher):
+        await publisher.publish(message)

@@ -35,12 +35,13 @@ from leadworker.enrich.normalization import NormalizedLead, Rejected, normalize_
 from leadworker.enrich.provider import HttpEnrichmentProvider, ProviderRefused, ProviderUnavailable
 from leadworker.errors import InvalidMessage, TransientError, one_line
 from leadworker.ops.metrics import Metrics
+from leadworker.stages.deps import StageDeps
 from leadworker.stages.events import JobNotifier
 from leadworker.stages.fanout import release_deferred_fanouts
 from leadworker.stages.geocoding import LeadPlacer
 from leadworker.stages.progress import EnrichmentTracker, is_redelivery
 from leadworker.stages.verification import EmailVerifier
-from leadworker.store import canonical
+from leadworker.store import canonical, jobs
 from leadworker.store.enrichment import record_enrich_error
 from leadworker.store.pool import Database
 
@@ -96,7 +97,7 @@ class NormalizeStage(StageHandler):
 
     async def _handle_item(self, delivery: Delivery, item: NormalizeItem) -> None:
         dlog = delivery.log.bind(job_id=str(item.job_id))
-        criteria = await self.db.fetchval("SELECT criteria FROM scrape_jobs WHERE id = $1", item.job_id)
+        criteria = await jobs.job_criteria(self.db, item.job_id)
         geography = criteria.get("geography") if isinstance(criteria, dict) else None
         geography = geography if isinstance(geography, str) else None
 
@@ -118,7 +119,7 @@ class NormalizeStage(StageHandler):
                           absorbed=list(outcome.absorbed), conflicts=outcome.conflicts)
         lead_ids = await canonical.leads_of_raw(self.db, item.raw_lead_ids)
         if self.provider is not None and lead_ids:
-            await self._enrich(lead_ids, final_attempt=delivery.attempt >= self.settings.max_attempts, dlog=dlog)
+            await self._enrich(lead_ids, final_attempt=self.settings.retry_policy.is_last(delivery.attempt), dlog=dlog)
         if lead_ids:
             await self._check_contacts(lead_ids, dlog)
         if criteria is not None and lead_ids:
@@ -229,3 +230,15 @@ class NormalizeStage(StageHandler):
         job_id = delivery.job_id or job_id_hint(delivery.body, None, self.settings.max_message_bytes)
         if job_id is not None:
             await record_enrich_error(self.db, job_id, f"normalize: {decision.reason}", decision.kind)
+
+
+def build(deps: StageDeps) -> NormalizeStage:
+    """The normalize stage's handler (the stage table's factory)."""
+    from leadworker.enrich.provider import HttpEnrichmentProvider
+    from leadworker.stages.geocoding import lead_placer
+    from leadworker.stages.verification import email_verifier
+
+    provider = HttpEnrichmentProvider(deps.settings) if deps.settings.enrich_provider_url else None
+    return NormalizeStage(db=deps.db, settings=deps.settings, topology=deps.topology, metrics=deps.metrics,
+                          provider=provider, verifier=email_verifier(deps.settings, deps.db),
+                          placer=lead_placer(deps.settings, deps.db))

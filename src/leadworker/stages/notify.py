@@ -27,8 +27,9 @@ from leadworker.contracts import JobEvent, decode_message
 from leadworker.errors import InvalidMessage, PermanentError, TransientError, one_line
 from leadworker.ops.metrics import Metrics
 from leadworker.scrape.guard import ForbiddenTarget, NetworkGuard
+from leadworker.stages.deps import StageDeps
 from leadworker.stages.events import webhook_url_for
-from leadworker.store import scores
+from leadworker.store import jobs, scores
 from leadworker.store import webhook_deliveries as log_store
 from leadworker.store.pool import Database
 
@@ -86,7 +87,7 @@ class NotifyStage(StageHandler):
 
     async def _log_event(self, event: JobEvent, dlog: Any) -> bool:
         """Write the event's row with its body fixed now. False if there is nothing to send."""
-        job = await self.db.fetchrow("SELECT * FROM scrape_jobs WHERE id = $1", event.job_id)
+        job = await jobs.get_job(self.db, event.job_id)
         if job is None:
             dlog.warning("job does not exist any more; event dropped")
             return False
@@ -154,3 +155,8 @@ class NotifyStage(StageHandler):
         with contextlib.suppress(InvalidMessage):
             event = decode_message(delivery.body, JobEvent, self.settings.max_message_bytes)
             await log_store.mark_dead(self.db, event.event_id, decision.reason)
+
+
+def build(deps: StageDeps) -> NotifyStage:
+    """The notify stage's handler (the stage table's factory)."""
+    return NotifyStage(db=deps.db, settings=deps.settings, metrics=deps.metrics)

@@ -17,8 +17,10 @@ from leadworker.config import Settings
 from leadworker.contracts import ScoreBatch, decode_message, job_id_hint
 from leadworker.enrich.scoring import JobCriteria, LeadProfile, ScoreResult, ScoringPolicy, score_lead
 from leadworker.ops.metrics import Metrics
+from leadworker.stages.deps import StageDeps
 from leadworker.stages.events import JobNotifier
 from leadworker.stages.progress import EnrichmentTracker, is_redelivery
+from leadworker.store import jobs
 from leadworker.store.enrichment import record_enrich_error
 from leadworker.store.pool import Database
 from leadworker.store.scores import score_leads
@@ -45,7 +47,7 @@ class ScoreStage(StageHandler):
         batch = decode_message(delivery.body, ScoreBatch, self.settings.max_message_bytes)
         delivery.job_id = batch.job_id
         dlog = delivery.log = delivery.log.bind(job_id=str(batch.job_id))
-        criteria = await self.db.fetchval("SELECT criteria FROM scrape_jobs WHERE id = $1", batch.job_id)
+        criteria = await jobs.job_criteria(self.db, batch.job_id)
         if criteria is None:
             dlog.warning("job does not exist any more; nothing to score for it", leads=len(batch.lead_ids))
             return
@@ -69,3 +71,8 @@ class ScoreStage(StageHandler):
         job_id = delivery.job_id or job_id_hint(delivery.body, None, self.settings.max_message_bytes)
         if job_id is not None:
             await record_enrich_error(self.db, job_id, f"score: {decision.reason}", decision.kind)
+
+
+def build(deps: StageDeps) -> ScoreStage:
+    """The score stage's handler (the stage table's factory)."""
+    return ScoreStage(db=deps.db, settings=deps.settings, topology=deps.topology, metrics=deps.metrics)

@@ -42,6 +42,7 @@ from leadworker.scrape.shared import apply_shared
 from leadworker.scrape.sources import ScrapeContext, run_sources
 from leadworker.scrape.tools import ScrapeTools
 from leadworker.stages.batching import GroupCommit
+from leadworker.stages.deps import StageDeps
 from leadworker.stages.events import JobNotifier
 from leadworker.stages.fanout import NormalizeConsumers, normalize_messages
 from leadworker.stages.progress import EnrichmentTracker
@@ -165,7 +166,7 @@ class ScrapeStage(StageHandler):
             return
         delivery.attempt = max(delivery.attempt, claim.attempt)
         log = delivery.bind(attempt=delivery.attempt)
-        if claim.attempt > self.settings.max_attempts:
+        if self.settings.retry_policy.is_beyond(claim.attempt):
             raise PermanentError(
                 f"job started {claim.attempt} times without finishing (its worker died each time)",
                 kind="attempts_exhausted",
@@ -178,7 +179,7 @@ class ScrapeStage(StageHandler):
             settings=self.settings,
             tools=self.tools,
             checkpoint=watch.checkpoint,
-            final_attempt=claim.attempt >= self.settings.max_attempts,
+            final_attempt=self.settings.retry_policy.is_last(claim.attempt),
             # Stop taking pages a little before max_job_seconds, to keep (and store) what was found.
             deadline=started + self.settings.max_job_seconds * 0.9,
         )
@@ -327,3 +328,12 @@ def _json_safe(value: dict[str, Any] | None) -> dict[str, Any] | None:
     except (TypeError, ValueError):
         return None
     return value
+
+
+def build(deps: StageDeps) -> ScrapeStage:
+    """The scrape stage's handler (the stage table's factory)."""
+    from leadworker.scrape.chromium import warn_if_missing
+
+    warn_if_missing(deps.settings)  # the stage that can render: a missing browser is said once, at start
+    return ScrapeStage(db=deps.db, settings=deps.settings, topology=deps.topology, metrics=deps.metrics,
+                       worker=deps.worker)

@@ -5,67 +5,18 @@ leader-elected maintenance), how many unacked deliveries a consumer of it holds 
 is built. Configuration (prefetch), the topology (queues), the worker (what ``--stage all`` runs, and in which
 order consumers start and stop) and the CLI read this table; adding a stage is adding a row.
 
-This module imports nothing of leadworker when it is imported (the handlers are built lazily), so that the
-settings and the topology can read it without an import circle.
+This module imports nothing of leadworker: a row names its handler's factory as ``"module:function"`` (each
+stage module builds its own handler from :class:`leadworker.stages.deps.StageDeps`), so that the topology, the
+worker and the CLI can all read the table without an import circle, and a worker imports only the stages it
+runs.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from leadworker.broker.consumer import StageHandler
-    from leadworker.broker.topology import Topology
-    from leadworker.config import Settings
-    from leadworker.ops.metrics import Metrics
-    from leadworker.store.pool import Database
-
-
-@dataclass
-class StageDeps:
-    """What the worker hands every stage factory: shared, process-wide resources."""
-
-    settings: Settings
-    db: Database
-    topology: Topology
-    metrics: Metrics
-    worker: str
-    """``host:pid`` of this process, recorded on the jobs it runs."""
-
-
-def _scrape(deps: StageDeps) -> StageHandler:
-    from leadworker.scrape.chromium import warn_if_missing
-    from leadworker.stages.scrape import ScrapeStage
-
-    warn_if_missing(deps.settings)  # the stage that can render: a missing browser is said once, at start
-    return ScrapeStage(db=deps.db, settings=deps.settings, topology=deps.topology, metrics=deps.metrics,
-                       worker=deps.worker)
-
-
-def _normalize(deps: StageDeps) -> StageHandler:
-    from leadworker.enrich.provider import HttpEnrichmentProvider
-    from leadworker.stages.geocoding import lead_placer
-    from leadworker.stages.normalize import NormalizeStage
-    from leadworker.stages.verification import email_verifier
-
-    provider = HttpEnrichmentProvider(deps.settings) if deps.settings.enrich_provider_url else None
-    return NormalizeStage(db=deps.db, settings=deps.settings, topology=deps.topology, metrics=deps.metrics,
-                          provider=provider, verifier=email_verifier(deps.settings, deps.db),
-                          placer=lead_placer(deps.settings, deps.db))
-
-
-def _score(deps: StageDeps) -> StageHandler:
-    from leadworker.stages.score import ScoreStage
-
-    return ScoreStage(db=deps.db, settings=deps.settings, topology=deps.topology, metrics=deps.metrics)
-
-
-def _notify(deps: StageDeps) -> StageHandler:
-    from leadworker.stages.notify import NotifyStage
-
-    return NotifyStage(db=deps.db, settings=deps.settings, metrics=deps.metrics)
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -77,18 +28,29 @@ class Stage:
     """The work queue it consumes, without prefix; ``None`` for a stage that is not a queue consumer."""
     prefetch: int
     """Unacked deliveries per consumer when ``LEADWORKER_PREFETCH`` is not set."""
-    build: Callable[[StageDeps], StageHandler] | None
-    """Builds the stage's handler (see :class:`leadworker.broker.consumer.StageHandler`)."""
+    factory: str | None
+    """``"module:function"`` building the stage's handler from a :class:`~leadworker.stages.deps.StageDeps`
+    (see :class:`leadworker.broker.consumer.StageHandler`)."""
     summary: str
+
+    def load_factory(self) -> Callable[[Any], Any]:
+        """The factory function (imports the stage's module)."""
+        if self.factory is None:
+            raise ValueError(f"stage {self.name!r} has no handler")
+        module, _, function = self.factory.partition(":")
+        built: Callable[[Any], Any] = getattr(importlib.import_module(module), function)
+        return built
 
 
 STAGE_TABLE: tuple[Stage, ...] = (
     # In pipeline order: consumers start downstream first and stop upstream first.
     # Crawls are slow and I/O bound, enrichment is quick and CPU bound, webhooks wait on other people's servers.
-    Stage("scrape", "scrape_jobs", 16, _scrape, "crawl targets and directories into raw leads"),
-    Stage("normalize", "leads.normalize", 32, _normalize, "clean, verify, place and merge raw leads"),
-    Stage("score", "leads.score", 64, _score, "score canonical leads for their jobs"),
-    Stage("notify", "jobs.notify", 16, _notify, "POST job events to webhooks"),
+    Stage("scrape", "scrape_jobs", 16, "leadworker.stages.scrape:build",
+          "crawl targets and directories into raw leads"),
+    Stage("normalize", "leads.normalize", 32, "leadworker.stages.normalize:build",
+          "clean, verify, place and merge raw leads"),
+    Stage("score", "leads.score", 64, "leadworker.stages.score:build", "score canonical leads for their jobs"),
+    Stage("notify", "jobs.notify", 16, "leadworker.stages.notify:build", "POST job events to webhooks"),
     Stage("maintenance", None, 0, None, "rescue stuck jobs and delete old ones, one instance at a time"),
 )
 

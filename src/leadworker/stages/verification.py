@@ -22,7 +22,7 @@ from leadworker.enrich.maildns import MailDnsResolver
 from leadworker.enrich.normalization import is_free_mail, is_role_address
 from leadworker.enrich.smtp_probe import SmtpProber
 from leadworker.enrich.verify import MailDomain, is_disposable, verdict
-from leadworker.store import verification
+from leadworker.store import email_verdicts as verification
 from leadworker.store.pool import Database
 
 DNS_CONCURRENCY = 16

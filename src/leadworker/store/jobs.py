@@ -377,6 +377,32 @@ async def requeue_failed(db: Database, job_id: uuid.UUID) -> bool:
     return result.endswith(" 1")
 
 
+_REQUEUE_STUCK = """
+UPDATE scrape_jobs
+   SET status = 'retrying', heartbeat_at = NULL, updated_at = now(),
+       error = $2, error_kind = 'stuck'
+ WHERE id = $1 AND status = $3
+"""
+
+_FAIL_STUCK = """
+UPDATE scrape_jobs
+   SET status = 'failed', heartbeat_at = NULL, completed_at = now(), updated_at = now(),
+       error = $2, error_kind = 'stuck'
+ WHERE id = $1 AND status = $3
+"""
+
+
+async def requeue_stuck(conn: asyncpg.Connection, job_id: uuid.UUID, status: str, reason: str) -> None:
+    """running | retrying | queued (stuck, see :mod:`leadworker.store.maintenance`) → retrying, within the
+    caller's transaction (which publishes the job's new message before it commits)."""
+    await conn.execute(_REQUEUE_STUCK, job_id, reason, status)
+
+
+async def fail_stuck(conn: asyncpg.Connection, job_id: uuid.UUID, status: str, reason: str) -> None:
+    """running | retrying | queued (stuck, its attempts used) → failed with ``error_kind=stuck``."""
+    await conn.execute(_FAIL_STUCK, job_id, reason, status)
+
+
 async def heartbeat(db: Database, job_id: uuid.UUID, attempt: int) -> JobStatus | None:
     """Mark attempt ``attempt`` of a running job alive; return the job's status (to notice a cancel)."""
     async with db.connection() as conn:
@@ -404,6 +430,25 @@ normalized, scored, invalid_phones, invalid_emails, enriched_at, enrich_error, e
 
 async def get_job(db: Database, job_id: uuid.UUID) -> asyncpg.Record | None:
     return await db.fetchrow(f"SELECT {_JOB_COLUMNS} FROM scrape_jobs WHERE id = $1", job_id)
+
+
+async def job_criteria(db: Database, job_id: uuid.UUID) -> dict[str, Any] | None:
+    """The job's criteria (its ScrapeJob as submitted), or None if the job does not exist."""
+    criteria = await db.fetchval("SELECT criteria FROM scrape_jobs WHERE id = $1", job_id)
+    return criteria if isinstance(criteria, dict) else None
+
+
+_EVENT_CONTEXT = """
+SELECT j.status, j.enriched_at, j.criteria->>'webhook_url' AS webhook_url,
+       (SELECT max(e.id) FROM job_events e WHERE e.job_id = j.id AND e.to_status = j.status) AS transition
+  FROM scrape_jobs j WHERE j.id = $1
+"""
+
+
+async def event_context(db: Database, job_id: uuid.UUID) -> asyncpg.Record | None:
+    """What a job event needs: ``status``, ``enriched_at``, ``webhook_url`` and ``transition`` (the id of the
+    ``job_events`` row that entered the current status)."""
+    return await db.fetchrow(_EVENT_CONTEXT, job_id)
 
 
 async def job_status(db: Database, job_id: uuid.UUID) -> JobStatus | None:
@@ -438,3 +483,16 @@ async def statuses(db: Database, job_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID
 async def status_counts(db: Database) -> dict[str, int]:
     rows = await db.fetch("SELECT status, count(*) AS n FROM scrape_jobs GROUP BY status")
     return {r["status"]: r["n"] for r in rows}
+
+
+async def job_outcomes(db: Database, job_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The jobs' figures as they stand (``job_id`` as text, ``status``, ``attempts``, ``pages``, ``found``,
+    ``new``, ``duplicates``, ``error_kind``, ``error``), in the order of ``job_ids``; an id with no job has
+    status ``unknown``."""
+    rows = await db.fetch(
+        """SELECT id, status, attempts, pages, found, new, duplicates, error_kind, error
+             FROM scrape_jobs WHERE id = ANY($1::uuid[])""",
+        list(job_ids),
+    )
+    found = {r["id"]: {"job_id": str(r["id"]), **{k: v for k, v in dict(r).items() if k != "id"}} for r in rows}
+    return {i: found.get(i, {"job_id": str(i), "status": "unknown"}) for i in job_ids}

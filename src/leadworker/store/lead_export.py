@@ -1,7 +1,7 @@
 """Reading canonical leads out: the export stream (a server-side cursor, constant memory) and one lead in full.
 
 Every lead comes with its e-mails' verdicts (``email_checks``: status and reason, see
-:mod:`leadworker.store.verification`), its phones' details (``phone_checks``: type, region, carrier, place)
+:mod:`leadworker.store.email_verdicts`), its phones' details (``phone_checks``: type, region, carrier, place)
 and its coordinates. A distance filter (:class:`Near`) selects through the GiST index on the coordinates with
 a bounding box (two across the antimeridian), then keeps what lies within the radius on the great circle.
 """
@@ -13,9 +13,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from leadworker.common.geo import EARTH_RADIUS_KM, bounding_boxes
 from leadworker.store.pool import Database
-from leadworker.store.verification import LEAD_EMAIL_CHECKS
+from leadworker.store.email_verdicts import LEAD_EMAIL_CHECKS
 
 EXPORT_FIELDS = (
     "lead_id", "company_name", "legal_form", "domain", "website", "emails", "email_checks", "phones",
@@ -138,6 +140,20 @@ async def stream_leads(
 
 async def job_exists(db: Database, job_id: uuid.UUID) -> bool:
     return bool(await db.fetchval("SELECT EXISTS (SELECT 1 FROM scrape_jobs WHERE id = $1)", job_id))
+
+
+async def leads_of_jobs(db: Database, job_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    """The canonical leads these jobs' raw leads were merged into, best score first: ``id``, ``company_name``,
+    ``emails``, ``phones``, ``country``, ``score``, ``segment`` and ``sources`` (how many raw leads it has)."""
+    return await db.fetch(
+        """SELECT l.id, l.company_name, l.emails, l.phones, l.country, l.score, l.segment,
+                  (SELECT count(*) FROM lead_sources s WHERE s.lead_id = l.id) AS sources
+             FROM leads l
+            WHERE l.id IN (SELECT s.lead_id FROM scrape_job_leads j JOIN lead_sources s
+                               ON s.raw_lead_id = j.raw_lead_id WHERE j.job_id = ANY($1::uuid[]))
+            ORDER BY l.score DESC NULLS LAST, l.id""",
+        job_ids,
+    )
 
 
 async def lead_detail(db: Database, lead_id: int) -> dict[str, Any] | None:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leadworker.broker.publisher import OutgoingMessage
+from leadworker.broker.retry_policy import RetryPolicy
+from leadworker.store import jobs
 from leadworker.store.pool import Database
 
 MAINTENANCE_LOCK_ID = 7_411_320_002
@@ -46,19 +48,6 @@ SELECT id, status, attempts, criteria
    FOR UPDATE SKIP LOCKED
 """
 
-_REQUEUE = """
-UPDATE scrape_jobs
-   SET status = 'retrying', heartbeat_at = NULL, updated_at = now(),
-       error = $2, error_kind = 'stuck'
- WHERE id = $1 AND status = $3
-"""
-
-_FAIL = """
-UPDATE scrape_jobs
-   SET status = 'failed', heartbeat_at = NULL, completed_at = now(), updated_at = now(),
-       error = $2, error_kind = 'stuck'
- WHERE id = $1 AND status = $3
-"""
 
 
 async def requeue_stuck_jobs(
@@ -67,8 +56,7 @@ async def requeue_stuck_jobs(
     *,
     work_queue: str,
     stale_seconds: float,
-    longest_retry_delay: float,
-    max_attempts: int,
+    policy: RetryPolicy,
     include_queued: bool,
     limit: int = 1000,
 ) -> StuckJobs:
@@ -84,18 +72,18 @@ async def requeue_stuck_jobs(
             result.skipped_locked = True
             return result
         rows = await conn.fetch(
-            _FIND_STUCK, stale_seconds, longest_retry_delay + stale_seconds, include_queued, limit
+            _FIND_STUCK, stale_seconds, policy.longest_delay + stale_seconds, include_queued, limit
         )
         messages: list[OutgoingMessage] = []
         for row in rows:
             silent = "no heartbeat" if row["status"] == "running" else f"{row['status']} without a message"
-            if row["attempts"] >= max_attempts:
+            if policy.is_last(row["attempts"]):
                 reason = f"stuck ({silent} for over {stale_seconds:g} s) after {row['attempts']} attempts"
-                await conn.execute(_FAIL, row["id"], reason, row["status"])
+                await jobs.fail_stuck(conn, row["id"], row["status"], reason)
                 result.failed.append(row["id"])
                 continue
             reason = f"stuck ({silent} for over {stale_seconds:g} s); requeued by maintenance"
-            await conn.execute(_REQUEUE, row["id"], reason, row["status"])
+            await jobs.requeue_stuck(conn, row["id"], row["status"], reason)
             criteria = row["criteria"]
             body = json.dumps(criteria if isinstance(criteria, dict) else json.loads(criteria)).encode()
             messages.append(OutgoingMessage(routing_key=work_queue, body=body, message_id=str(row["id"])))
