@@ -479,6 +479,16 @@ def normalize_record(record: LeadRecord, *, geography: str | None = None) -> Nor
         if region and region not in {r for _, r in hints}:
             hints.append((source, region))
 
+    _normalize_contacts(lead, record, hints)
+    lead.address = address
+    _tidy_texts(lead, record)
+    _decide_country(lead, record, record_country, stated_country, tld_region, geography_region)
+    return lead
+
+
+def _normalize_contacts(lead: NormalizedLead, record: LeadRecord, hints: list[tuple[str, str]]) -> None:
+    """The record's e-mails and phones (``hints``: the regions to read national phone formats in), each
+    once; what does not normalize among ``lead.rejected``."""
     seen_emails: set[str] = set()
     for raw in record.emails:
         email = normalize_email(raw)
@@ -497,7 +507,9 @@ def normalize_record(record: LeadRecord, *, geography: str | None = None) -> Nor
             seen_phones.add(phone.e164)
             lead.phones.append(phone)
 
-    lead.address = address
+
+def _tidy_texts(lead: NormalizedLead, record: LeadRecord) -> None:
+    """Places, postal code, contact name, description, categories (once each) and socials, tidied."""
     lead.city = tidy_place(record.city)
     lead.region = tidy_place(record.region)
     lead.postal_code = tidy_postal_code(record.postal_code)
@@ -514,6 +526,11 @@ def normalize_record(record: LeadRecord, *, geography: str | None = None) -> Nor
         for network, url in record.socials.items() if network.strip() and url.strip()
     }
 
+
+def _decide_country(lead: NormalizedLead, record: LeadRecord, record_country: str | None,
+                    stated_country: str | None, tld_region: str | None, geography_region: str | None) -> None:
+    """The lead's country from the strongest source that names one: the record, the address, the phones,
+    the website's TLD, the job's geography."""
     phone_regions = Counter(p.region for p in lead.phones if p.region)
     if record_country:
         lead.country, lead.country_source = record_country, "record"
@@ -527,4 +544,3 @@ def normalize_record(record: LeadRecord, *, geography: str | None = None) -> Nor
         lead.country, lead.country_source = geography_region, "geography"
     elif record.country:
         lead.rejected.append(Rejected("country", record.country, "not a country name or ISO code"))
-    return lead
