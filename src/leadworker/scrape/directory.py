@@ -394,12 +394,7 @@ def store_fields(values: Mapping[str, list[str]], page_url: str, region: str | N
 
 def _store(name: str, values: list[str], page_url: str, into: dict[str, Any], evidence: dict[str, str]) -> None:
     if name == "emails":
-        for value in values:
-            for candidate in [value.removeprefix("mailto:").split("?")[0], *find_emails(value)]:
-                email = clean_email(candidate)
-                if email and email not in into.setdefault("emails", []):
-                    into["emails"].append(email)
-                    evidence.setdefault(email, page_url)
+        _store_emails(values, page_url, into, evidence)
     elif name == "socials":
         for value in values:
             network = social_network(value)
@@ -417,6 +412,16 @@ def _store(name: str, values: list[str], page_url: str, into: dict[str, Any], ev
     elif name not in into:
         into[name] = values[0][:1000]
         evidence.setdefault(name, page_url)
+
+
+def _store_emails(values: list[str], page_url: str, into: dict[str, Any], evidence: dict[str, str]) -> None:
+    """The addresses of ``mailto:`` hrefs and of text, each once."""
+    for value in values:
+        for candidate in [value.removeprefix("mailto:").split("?")[0], *find_emails(value)]:
+            email = clean_email(candidate)
+            if email and email not in into.setdefault("emails", []):
+                into["emails"].append(email)
+                evidence.setdefault(email, page_url)
 
 
 class DirectoryRun:

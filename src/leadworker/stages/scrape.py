@@ -161,8 +161,7 @@ class ScrapeStage(StageHandler):
                 log.info("job already completed; acked without redoing it", fanout_republished=republished)
             else:
                 log.info("job skipped", status=claim.status.value)
-            if self.notifier.applies(job.webhook_url):
-                await self.notifier.publish_status(delivery.publisher, job.job_id)
+            await self._announce(delivery, job)
             return
         delivery.attempt = max(delivery.attempt, claim.attempt)
         log = delivery.bind(attempt=delivery.attempt)
@@ -188,8 +187,7 @@ class ScrapeStage(StageHandler):
         except JobStopped as stopped:
             log.info("job stopped while running", status=stopped.status.value if stopped.status else None,
                      seconds=round(time.monotonic() - started, 3))
-            if self.notifier.applies(job.webhook_url):
-                await self.notifier.publish_status(delivery.publisher, job.job_id)
+            await self._announce(delivery, job)
             return
 
         # A contact that several unrelated sites show is a vendor's (see leadworker.scrape.shared).
@@ -206,8 +204,7 @@ class ScrapeStage(StageHandler):
         if completion is None:
             status = await jobs.job_status(self.db, job.job_id)
             log.info("job not completed by this worker", status=status.value if status else None)
-            if self.notifier.applies(job.webhook_url):
-                await self.notifier.publish_status(delivery.publisher, job.job_id)
+            await self._announce(delivery, job)
             return
         self._completed.inc()
         self._found.inc(completion.found)
@@ -223,13 +220,17 @@ class ScrapeStage(StageHandler):
                 await self.publish_fanout(delivery.publisher, job.job_id, completion.linked_ids)
             else:
                 await self.tracker.update(delivery.publisher, job.job_id, recheck=False)
-        if self.notifier.applies(job.webhook_url):
-            await self.notifier.publish_status(delivery.publisher, job.job_id)
+        await self._announce(delivery, job)
         # A job that could not render what needed it is said aloud: its leads may miss script-only contacts.
         (log.warning if result.degraded else log.info)(
             "job completed", pages=result.pages, found=completion.found, new=completion.new,
             duplicates=completion.duplicates, seconds=round(time.monotonic() - started, 3),
             **({"pages_degraded": result.pages_degraded, "degraded": result.degraded} if result.degraded else {}))
+
+    async def _announce(self, delivery: Delivery, job: ScrapeJob) -> None:
+        """Tell the job's webhook its status, if it has one."""
+        if self.notifier.applies(job.webhook_url):
+            await self.notifier.publish_status(delivery.publisher, job.job_id)
 
     async def fan_out(self, publisher: ConfirmedPublisher, job_id: uuid.UUID, *, recheck: bool = True) -> int:
         """Publish the raw leads of a completed job whose enrichment for it is not done: new ones, and duplicates
