@@ -26,6 +26,7 @@ import base64
 import json
 import random
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 
@@ -219,47 +220,43 @@ def _cf(email: str, rng: random.Random) -> str:
     return f"{key:02x}" + "".join(f"{ord(c) ^ key:02x}" for c in email)
 
 
+_EMAIL_WRITERS: dict[str, Callable[[str, str, str, random.Random], str]] = {
+    # fmt: (email, local part, domain, rng) -> html
+    "plain": lambda email, local, domain, rng: escape(email),
+    "mailto": lambda email, local, domain, rng: f'<a href="mailto:{email}">{escape(email)}</a>',
+    "mailto_text": lambda email, local, domain, rng:
+        f'<a href="mailto:{email}">{rng.choice(["Email us", "Write to us", "Send a message"])}</a>',
+    "mailto_query": lambda email, local, domain, rng:
+        f'<a href="mailto:{email}?subject=Enquiry%20from%20website&amp;body=Hello">Contact form</a>',
+    "mailto_upper": lambda email, local, domain, rng: f'<a href="MAILTO:{email.upper()}">{escape(email.upper())}</a>',
+    "bracket": lambda email, local, domain, rng: f"{local} [at] {domain.replace('.', ' [dot] ')}",
+    "paren": lambda email, local, domain, rng: f"{local}(at){domain.replace('.', '(dot)')}",
+    "words": lambda email, local, domain, rng: f"{local} at {domain.replace('.', ' dot ')}",
+    "upper_words": lambda email, local, domain, rng: f"{local} AT {domain.replace('.', ' DOT ')}",
+    "curly": lambda email, local, domain, rng: f"{local}{{at}}{domain.replace('.', '{dot}')}",
+    "at_only": lambda email, local, domain, rng: f"{local} [at] {domain}",
+    "spaced_at": lambda email, local, domain, rng: f"{local} @ {domain}",
+    "entity": lambda email, local, domain, rng: "".join(f"&#{ord(c)};" for c in email),
+    "entity_at": lambda email, local, domain, rng: email.replace("@", "&#64;").replace(".", "&#46;"),
+    "span": lambda email, local, domain, rng: f"{local}<span>@</span>{domain}",
+    "null_span": lambda email, local, domain, rng:
+        f'{local}<span style="display:none">null</span>@<span style="display: none;">x</span>{domain}',
+    "cf": lambda email, local, domain, rng:
+        (f'<a href="/cdn-cgi/l/email-protection#{_cf(email, rng)}"><span class="__cf_email__" '
+         f'data-cfemail="{_cf(email, rng)}">[email&#160;protected]</span></a>'),
+    "reversed": lambda email, local, domain, rng:
+        f'<span style="unicode-bidi:bidi-override; direction: rtl;">{escape(email[::-1])}</span>',
+}
+"""How each e-mail format of :data:`EMAIL_FORMATS` writes an address in HTML (JSON-LD and microdata have none)."""
+
+
 def email_html(email: str, fmt: str, rng: random.Random) -> tuple[str, bool]:
     """``(html, visible as text)`` of ``email`` written the way ``fmt`` says. JSON-LD/microdata return ''."""
     local, domain = email.split("@")
-    if fmt == "plain":
-        return escape(email), True
-    if fmt == "mailto":
-        return f'<a href="mailto:{email}">{escape(email)}</a>', True
-    if fmt == "mailto_text":
-        return f'<a href="mailto:{email}">{rng.choice(["Email us", "Write to us", "Send a message"])}</a>', True
-    if fmt == "mailto_query":
-        return f'<a href="mailto:{email}?subject=Enquiry%20from%20website&amp;body=Hello">Contact form</a>', True
-    if fmt == "mailto_upper":
-        return f'<a href="MAILTO:{email.upper()}">{escape(email.upper())}</a>', True
-    if fmt == "bracket":
-        return f"{local} [at] {domain.replace('.', ' [dot] ')}", True
-    if fmt == "paren":
-        return f"{local}(at){domain.replace('.', '(dot)')}", True
-    if fmt == "words":
-        return f"{local} at {domain.replace('.', ' dot ')}", True
-    if fmt == "upper_words":
-        return f"{local} AT {domain.replace('.', ' DOT ')}", True
-    if fmt == "curly":
-        return f"{local}{{at}}{domain.replace('.', '{dot}')}", True
-    if fmt == "at_only":
-        return f"{local} [at] {domain}", True
-    if fmt == "spaced_at":
-        return f"{local} @ {domain}", True
-    if fmt == "entity":
-        return "".join(f"&#{ord(c)};" for c in email), True
-    if fmt == "entity_at":
-        return email.replace("@", "&#64;").replace(".", "&#46;"), True
-    if fmt == "span":
-        return f"{local}<span>@</span>{domain}", True
-    if fmt == "null_span":
-        return f'{local}<span style="display:none">null</span>@<span style="display: none;">x</span>{domain}', True
-    if fmt == "cf":
-        return (f'<a href="/cdn-cgi/l/email-protection#{_cf(email, rng)}"><span class="__cf_email__" '
-                f'data-cfemail="{_cf(email, rng)}">[email&#160;protected]</span></a>'), True
-    if fmt == "reversed":
-        return f'<span style="unicode-bidi:bidi-override; direction: rtl;">{escape(email[::-1])}</span>', True
-    return "", False
+    write = _EMAIL_WRITERS.get(fmt)
+    if write is None:
+        return "", False
+    return write(email, local, domain, rng), True
 
 
 # --- decoys ---------------------------------------------------------------------------------------------
