@@ -1,0 +1,79 @@
+"""Opening the services an entry point needs: the database, the broker and a confirmed publisher.
+
+One place for what every entry point (the CLI's commands, the demo, later the API) does before its work: open a
+small database pool, connect to the broker (a failure is one :class:`ServiceUnavailable` line naming the
+broker's masked URL), declare the topology and open a publisher with confirms. The worker keeps its own
+reconnecting connection but opens its publisher with :func:`open_publisher` too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractConnection
+
+from leadworker.broker.publisher import ConfirmedPublisher
+from leadworker.broker.topology import Topology, declare_topology
+from leadworker.config import Settings, mask_url
+from leadworker.errors import ServiceUnavailable, one_line
+from leadworker.store.pool import Database
+
+BROKER_CONNECT_TIMEOUT = 10.0
+"""Seconds a one-off command waits for the broker before it says the broker is unreachable."""
+
+
+async def open_db(settings: Settings) -> Database:
+    """A small pool (a command or the demo needs a few connections, not a worker's). Raises
+    :class:`ServiceUnavailable` if the database cannot be reached."""
+    return await Database.connect(settings.database_url, min_size=1, max_size=4)
+
+
+async def open_broker(settings: Settings) -> AbstractConnection:
+    """A broker connection. Raises :class:`ServiceUnavailable` (one line) if the broker cannot be reached."""
+    try:
+        return await aio_pika.connect(settings.amqp_url, timeout=BROKER_CONNECT_TIMEOUT)
+    except (aiormq.exceptions.AMQPError, ConnectionError, OSError, TimeoutError) as exc:
+        raise ServiceUnavailable(f"broker unreachable at {mask_url(settings.amqp_url)}: {one_line(exc)}") from exc
+
+
+async def open_publisher(connection: AbstractConnection, topology: Topology) -> ConfirmedPublisher:
+    """Declare the topology (idempotent), then open a confirmed publisher on the topology's exchange."""
+    channel = await connection.channel()
+    await declare_topology(channel, topology)
+    await channel.close()
+    return await ConfirmedPublisher.open(connection, topology.exchange)
+
+
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    """:func:`open_db`, closed when the block ends."""
+    db = await open_db(settings)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@asynccontextmanager
+async def broker(settings: Settings) -> AsyncIterator[AbstractConnection]:
+    """:func:`open_broker`, closed when the block ends."""
+    connection = await open_broker(settings)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+@asynccontextmanager
+async def publishing(
+    settings: Settings, topology: Topology | None = None
+) -> AsyncIterator[tuple[AbstractConnection, Topology, ConfirmedPublisher]]:
+    """``(connection, topology, publisher)``: a broker connection, the declared topology (the settings' unless
+    given) and a confirmed publisher; the connection is closed when the block ends."""
+    if topology is None:
+        topology = Topology.from_settings(settings)
+    async with broker(settings) as connection:
+        yield connection, topology, await open_publisher(connection, topology)
