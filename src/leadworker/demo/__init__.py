@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from leadworker.common.text_table import table_lines
 from leadworker.common.webhook_events import destination_secret
 from leadworker.config import Settings
 from leadworker.contracts import LeadRecord, ScrapeJob
@@ -101,9 +102,9 @@ class DemoWebhookReceiver:
 async def run_demo(base: Settings, *, serve: bool = False) -> int:
     """Run the demo; return the exit code (0 if every job completed)."""
     from leadworker.broker.producer import publish_jobs
-    from leadworker.broker.publisher import ConfirmedPublisher
-    from leadworker.broker.topology import declare_topology
-    from leadworker.cli import open_broker, open_db, print_table
+    from leadworker.ops.connections import database, publishing
+    from leadworker.store.jobs import job_outcomes
+    from leadworker.store.lead_export import leads_of_jobs
     from leadworker.store.migrate import migrate
     from leadworker.worker import AVAILABLE_STAGES, Worker
 
@@ -132,49 +133,25 @@ async def run_demo(base: Settings, *, serve: bool = False) -> int:
             print(f"database migrated: {', '.join(applied)}")
         jobs = demo_jobs(server)
         worker = Worker(settings, list(AVAILABLE_STAGES), exit_when_idle=1.5)
-        db = await open_db(settings)
-        try:
-            connection = await open_broker(settings)
-            try:
-                channel = await connection.channel()
-                await declare_topology(channel, worker.topology)
-                await channel.close()
-                publisher = await ConfirmedPublisher.open(connection, worker.topology.exchange)
-                await publish_jobs(db, publisher, worker.topology, jobs)
-            finally:
-                await connection.close()
+        async with database(settings) as db:
+            async with publishing(settings, worker.topology) as (_, topology, publisher):
+                await publish_jobs(db, publisher, topology, jobs)
             print(f"published {len(jobs)} jobs; running the worker until it is idle...\n")
             await worker.run()
 
-            rows: list[list[Any]] = []
-            lead_rows: list[list[Any]] = []
-            all_completed = True
-            for job in jobs:
-                row = await db.fetchrow(
-                    "SELECT status, pages, found, new, duplicates, error FROM scrape_jobs WHERE id = $1",
-                    job.job_id,
-                )
-                assert row is not None
-                all_completed &= row["status"] == "completed"
-                label = (job.targets[0] if job.targets else f"inline ({len(job.leads)} records)" if job.leads
-                         else ", ".join(job.source_types))
-                rows.append([str(job.job_id)[:8], label, row["status"], row["pages"], row["found"], row["new"],
-                             row["duplicates"], row["error"] or ""])
-            for lead in await db.fetch(
-                """SELECT l.id, l.company_name, l.emails, l.phones, l.country, l.score, l.segment,
-                          (SELECT count(*) FROM lead_sources s WHERE s.lead_id = l.id) AS sources
-                     FROM leads l
-                    WHERE l.id IN (SELECT s.lead_id FROM scrape_job_leads j JOIN lead_sources s
-                                       ON s.raw_lead_id = j.raw_lead_id WHERE j.job_id = ANY($1::uuid[]))
-                    ORDER BY l.score DESC NULLS LAST, l.id""",
-                [job.job_id for job in jobs],
-            ):
-                lead_rows.append([
-                    lead["id"], lead["company_name"] or "", "\n".join(lead["emails"]), "\n".join(lead["phones"]),
-                    lead["country"] or "", lead["sources"], lead["score"], lead["segment"] or "",
-                ])
-        finally:
-            await db.close()
+            outcomes = await job_outcomes(db, [job.job_id for job in jobs])
+            found = await leads_of_jobs(db, [job.job_id for job in jobs])
+        rows: list[list[Any]] = []
+        for job in jobs:
+            row = outcomes[job.job_id]
+            label = (job.targets[0] if job.targets else f"inline ({len(job.leads)} records)" if job.leads
+                     else ", ".join(job.source_types))
+            rows.append([str(job.job_id)[:8], label, row["status"], row.get("pages"), row.get("found"),
+                         row.get("new"), row.get("duplicates"), row.get("error") or ""])
+        all_completed = all(row["status"] == "completed" for row in outcomes.values())
+        lead_rows = [[lead["id"], lead["company_name"] or "", "\n".join(lead["emails"]), "\n".join(lead["phones"]),
+                      lead["country"] or "", lead["sources"], lead["score"], lead["segment"] or ""]
+                     for lead in found]
         print("jobs")
         print_table(rows, ["job", "target", "status", "pages", "found", "new", "dup", "error"])
         print("\ncanonical leads (merged across jobs and sources; score for the latest job that scored them)")
@@ -193,6 +170,11 @@ async def run_demo(base: Settings, *, serve: bool = False) -> int:
     finally:
         await receiver.stop()
         await server.stop()
+
+
+def print_table(rows: list[list[Any]], headers: list[str]) -> None:
+    for line in table_lines(rows, headers):
+        print(line)
 
 
 def _count(items: Any) -> dict[str, int]:
