@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leadworker.cli import print_table
+from leadworker.cli.helpers import print_table
 from leadworker.contracts import LeadRecord
 from leadworker.enrich.normalization import normalize_record
 

@@ -1,0 +1,193 @@
+"""``leadworker publish``: jobs from flags or a file, published with confirms, optionally followed to their end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+
+from leadworker.broker.producer import publish_jobs
+from leadworker.cli.helpers import emit_json, print_table, read_jsonl, run_async, settings
+from leadworker.contracts import LeadRecord, ScrapeJob, describe_validation_error
+from leadworker.errors import UsageError, one_line
+from leadworker.ops.connections import database, publishing
+from leadworker.ops.logging import configure_logging
+from leadworker.store import jobs as jobstore
+from leadworker.store.jobs import TERMINAL, JobStatus
+from leadworker.store.pool import Database
+
+FOLLOW_POLL_SECONDS = 0.5
+"""How often ``--wait`` reads the jobs' states: often enough to feel live, rare enough to cost nothing."""
+
+_FLAG_OF_FIELD = {"targets": "--target", "source_types": "--source", "max_pages": "--max-pages",
+                  "search_query": "--query", "render": "--render", "webhook_url": "--webhook-url"}
+
+
+def jobs_from_file(jobs_file: Path, count: int) -> list[ScrapeJob]:
+    """The jobs of a JSONL file (one per line, a job id made up where missing), each ``count`` times."""
+    result = []
+    for number, data in read_jsonl(jobs_file, "jobs"):
+        data.setdefault("job_id", str(uuid.uuid4()))
+        try:
+            result.append(ScrapeJob.model_validate(data))
+        except ValidationError as exc:
+            raise UsageError(f"{jobs_file}:{number}: {describe_validation_error(exc)}") from None
+    if not result:
+        raise UsageError(f"{jobs_file} holds no jobs")
+    return [job.model_copy(update={"job_id": uuid.uuid4()}) if i else job
+            for job in result for i in range(count)]
+
+
+def leads_from_file(leads_file: Path) -> list[LeadRecord]:
+    leads: list[LeadRecord] = []
+    for number, data in read_jsonl(leads_file, "leads"):
+        try:
+            leads.append(LeadRecord.model_validate(data))
+        except ValidationError as exc:
+            raise UsageError(f"{leads_file}:{number}: {describe_validation_error(exc)}") from None
+    if not leads:
+        raise UsageError(f"{leads_file} holds no leads")
+    return leads
+
+
+def build_jobs(
+    *,
+    targets: list[str],
+    sources: list[str],
+    query: str | None,
+    industry: str | None,
+    geography: str | None,
+    keywords: list[str],
+    max_pages: int | None,
+    render: str | None,
+    user_id: str | None,
+    webhook_url: str | None,
+    leads_file: Path | None,
+    count: int,
+    jobs_file: Path | None,
+) -> list[ScrapeJob]:
+    """The jobs a ``publish`` invocation describes (validated; raises :class:`UsageError`)."""
+    if jobs_file is not None:
+        if targets or sources or leads_file or query or keywords:
+            raise UsageError("--file takes the jobs from the file; do not combine it with job flags")
+        return jobs_from_file(jobs_file, count)
+
+    leads = leads_from_file(leads_file) if leads_file is not None else []
+    if not sources:
+        sources = (["website"] if targets else []) + (["inline"] if leads else [])
+    if not sources:
+        raise UsageError("nothing to scrape: give --target URL, --leads FILE.jsonl, or --source directory:NAME")
+    base: dict[str, Any] = {
+        "source_types": sources, "targets": targets, "search_query": query, "industry": industry,
+        "geography": geography, "keywords": keywords, "user_id": user_id, "leads": leads,
+        "webhook_url": webhook_url,
+    }
+    if max_pages is not None:
+        base["max_pages"] = max_pages
+    if render is not None:
+        base["render"] = render
+    try:
+        template = ScrapeJob.model_validate({**base, "job_id": uuid.uuid4()})
+    except ValidationError as exc:
+        message = describe_validation_error(exc)
+        for field_name, flag in _FLAG_OF_FIELD.items():
+            message = message.replace(f"{field_name}.", f"{flag} #").replace(f"{field_name}:", f"{flag}:")
+        raise UsageError(message) from None
+    return [template] + [template.model_copy(update={"job_id": uuid.uuid4()}) for _ in range(count - 1)]
+
+
+def publish(
+    target: list[str] = typer.Option([], "--target", help="Site to crawl (repeatable)."),
+    source: list[str] = typer.Option([], "--source", help="website, inline or directory:RECIPE (repeatable)."),
+    query: str | None = typer.Option(None, "--query", help="Search query for directory sources."),
+    industry: str | None = typer.Option(None, "--industry"),
+    geography: str | None = typer.Option(None, "--geography", help="Region, e.g. 'Berlin, Germany'."),
+    keyword: list[str] = typer.Option([], "--keyword", help="Keyword to score against (repeatable)."),
+    max_pages: int | None = typer.Option(None, "--max-pages", min=1, max=10_000),
+    render: str | None = typer.Option(None, "--render", help="auto, static or browser."),
+    user_id: str | None = typer.Option(None, "--user-id"),
+    webhook_url: str | None = typer.Option(None, "--webhook-url", help="Notify this URL of the job's events."),
+    leads: Path | None = typer.Option(None, "--leads", help="JSONL of lead records for the inline source."),
+    count: int = typer.Option(1, "--count", min=1, max=1_000_000, help="Publish N copies (load tests)."),
+    file: Path | None = typer.Option(None, "--file", help="JSONL of jobs, one message per line."),
+    wait: bool = typer.Option(False, "--wait", help="Follow the jobs until they end."),
+    timeout: float = typer.Option(3600.0, "--timeout", min=1.0, help="Seconds --wait waits at most."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Create scrape jobs (queued) and publish them with publisher confirms."""
+    cfg = settings()
+    configure_logging(cfg.log_format, cfg.log_level)
+    to_publish = build_jobs(
+        targets=target, sources=source, query=query, industry=industry, geography=geography,
+        keywords=keyword, max_pages=max_pages, render=render, user_id=user_id, webhook_url=webhook_url,
+        leads_file=leads, count=count, jobs_file=file,
+    )
+    ids = [job.job_id for job in to_publish]
+
+    async def go() -> dict[uuid.UUID, dict[str, Any]] | None:
+        async with database(cfg) as db:
+            async with publishing(cfg) as (_, topology, publisher):
+                await publish_jobs(db, publisher, topology, to_publish)
+            if not as_json:
+                _print_published(ids)
+            if not wait:
+                return None
+            return await follow_jobs(db, ids, timeout, quiet=as_json)
+
+    outcome = run_async(go())
+    if outcome is None:
+        if as_json:
+            emit_json({"job_ids": [str(i) for i in ids]})
+        return
+    if as_json:
+        emit_json({"job_ids": [str(i) for i in ids], "jobs": [outcome[i] for i in ids]})
+    else:
+        summarize_jobs(list(outcome.values()))
+    if any(outcome[i]["status"] != JobStatus.COMPLETED for i in ids):
+        raise typer.Exit(1)
+
+
+def _print_published(ids: list[uuid.UUID]) -> None:
+    for job_id in ids[:20]:
+        typer.echo(str(job_id))
+    if len(ids) > 20:
+        typer.echo(f"... and {len(ids) - 20} more")
+    typer.echo(f"published {len(ids)} job(s)", err=True)
+
+
+async def follow_jobs(
+    db: Database, ids: list[uuid.UUID], timeout: float, *, quiet: bool
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Poll the jobs' states until every job is terminal (or ``timeout``), reporting progress on stderr unless
+    ``quiet``; return their final figures."""
+    deadline = time.monotonic() + timeout
+    last_report = ""
+    terminal = {s.value for s in TERMINAL}
+    while True:
+        states = await jobstore.statuses(db, ids)
+        done = sum(1 for s in states.values() if s in terminal)
+        report = f"{done}/{len(ids)} finished"
+        if not quiet and report != last_report:
+            typer.echo(report, err=True)
+            last_report = report
+        if done == len(ids) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(FOLLOW_POLL_SECONDS)
+    return await jobstore.job_outcomes(db, ids)
+
+
+def summarize_jobs(rows: list[dict[str, Any]]) -> None:
+    print_table(
+        [[r["job_id"], r["status"], r.get("pages"), r.get("found"), r.get("new"), r.get("duplicates"),
+          one_line(r.get("error") or "", 60)] for r in rows[:50]],
+        ["job", "status", "pages", "found", "new", "dup", "error"],
+    )
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    typer.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
