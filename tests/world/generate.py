@@ -344,15 +344,104 @@ def _site(index: int, rng: random.Random, script_site: bool, hosts: list[str]) -
     truth = SiteTruth(host=host, target_path="/", region=region, geography=geography, name=name)
     routes: dict[str, Response] = {}
 
-    contact_path = "/" + rng.choice(words["contact"])
-    about_path = "/" + rng.choice(words["about"])
-    services_path = "/" + rng.choice(words["services"])
-    legal_path = "/" + rng.choice(words["legal"])
-    news_path = "/" + rng.choice(words["news"])
+    paths = _SitePaths(*("/" + rng.choice(words[page]) for page in ("contact", "about", "services", "legal", "news")))
 
     # Contacts and where they appear.
+    items = _email_items(rng, index, slug, host, email_labels)
+    items += _phone_items(rng, region, trunk, labels)
+    script_kind = _script_kind(rng, script_site, items, truth)
+    for item in items:
+        (truth.emails if item.kind == "email" else truth.phones).add(item.value)
+    head, micro_html = _structured_data(rng, items, name, host, slug, city, region)
+    table_layout = rng.random() < 0.25
+
+    robots_path, robots_email, robots_phone_number = _robots_decoys(rng, index, host, region, truth)
+
+    nav = _nav(rng, paths, robots_path, slug, lang, hosts, truth, routes)
+    address = f"{rng.randint(1, 200)} {rng.choice(NOUNS)} Street, {city}, {country_name}"
+    footer = (f"<p>{escape(name)} · <span class=\"addr\">{escape(address)}</span></p>"
+              f"{_render(items, 'footer', table_layout)}"
+              f"<p>© {rng.randint(2015, 2025)} {escape(name)}</p>")
+    decoys = decoy_snippets(rng, region, base_lang)
+    honeypot = f'<p style="display:none">Spam trap: trap-{index}@{host}</p>' if rng.random() < 0.3 else ""
+    comment = f"<!-- old address: legacy-{index}@{host} -->" if rng.random() < 0.3 else ""
+
+    def page(title: str, main: str, *, with_footer: bool = True) -> str:
+        return _page(f"{title} – {name}", lang, nav, main, footer if with_footer else "")
+
+    def decoy_block(k: int) -> str:
+        chosen = decoys[k::2] if decoys else []
+        return "".join(f"<p>{escape(d)}</p>" for d in chosen)
+
+    def render(where: str) -> str:
+        return _render(items, where, table_layout)
+
+    home_main = (f"<h1>{escape(name)}</h1><p>{LOREM}</p>{micro_html}{decoy_block(0)}{honeypot}{comment}"
+                 f'<p><a href="{paths.contact}">Contact us</a></p>')
+    pages = {
+        "/": _page(f"{name} | {trade} in {city}", lang, nav, home_main, footer, head),
+        paths.services: page("Services", f"<h1>Services</h1><ul><li>{trade}</li><li>Advice</li></ul>{decoy_block(1)}"),
+        paths.about: page("About", f"<h1>About us</h1><p>{LOREM * 2}</p>{render('about')}"),
+        paths.legal: page("Legal", f"<h1>Legal notice</h1><p>{escape(name)}, {escape(address)}</p>{render('legal')}"
+                                   f"{decoy_block(0)}"),
+        paths.news: page("News", f"<h1>News</h1><p>{LOREM}</p>{decoy_block(1)}"),
+    }
+    contact_main = f"<h1>Contact</h1>{render('contact')}<form><input placeholder=\"you@example.com\"></form>"
+    if script_kind:
+        contact_main, extra_routes, spa = _script_contact(script_kind, [it for it in items if it.page == "script"],
+                                                          rng, name, nav)
+        routes.update(extra_routes)
+        contact_main = f"<h1>Contact</h1>{render('contact')}{contact_main}"
+        if spa:
+            pages["/"] = _page(f"{name}", lang, "", f'<div id="root"></div>{micro_html}<script src="/app.js"></script>',
+                               "", head)
+            routes["/app.js"] = Response(body=spa, content_type="application/javascript")
+    pages[paths.contact] = page("Contact", contact_main)
+    # the legal page links to the contact page too, so it is reachable from every page
+    for path, html in pages.items():
+        routes[path] = Response(body=html)
+
+    robots_main = (f"<h1>Staff only</h1><p>Internal: {robots_email}, "
+                   f"{phonenumbers.format_number(robots_phone_number, PhoneNumberFormat.INTERNATIONAL)}</p>")
+    _add_robots_and_assets(routes, robots_path, _page("Internal", lang, nav, robots_main, ""))
+    _entry_quirks(rng, routes, truth, paths.about)
+    return truth, routes
+
+
+def _robots_decoys(rng: random.Random, index: int, host: str, region: str,
+                   truth: SiteTruth) -> tuple[str, str, PhoneNumber]:
+    """``(path, e-mail, phone)`` of the staff page robots.txt disallows: a crawl that obeys never sees them."""
+    robots_path = rng.choice(["/private/staff", "/intern/mitarbeiter", "/admin/contacts", "/drafts/old-contact"])
+    robots_email = f"do-not-collect-{index}@{host}"
+    robots_phone_number = _valid_number(rng, region, False)
+    truth.robots_decoys = {robots_email, e164(robots_phone_number)}
+    truth.robots_decoys -= truth.emails | truth.phones
+    return robots_path, robots_email, robots_phone_number
+
+
+def _add_robots_and_assets(routes: dict[str, Response], robots_path: str, robots_page: str) -> None:
+    """The disallowed staff page, the robots.txt that disallows it, the stylesheet and the logo."""
+    routes[robots_path] = Response(body=robots_page)
+    disallow = robots_path.rsplit("/", 1)[0] + "/"
+    routes["/robots.txt"] = Response(body=f"User-agent: *\nDisallow: {disallow}\n", content_type="text/plain")
+    routes["/css/site.css"] = Response(body="body{font-family:sans-serif}", content_type="text/css")
+    routes["/img/logo@2x.png"] = Response(body=b"\x89PNG\r\n", content_type="image/png")
+
+
+@dataclass(frozen=True)
+class _SitePaths:
+    """Where a site keeps its pages (the paths are in the site's language)."""
+
+    contact: str
+    about: str
+    services: str
+    legal: str
+    news: str
+
+
+def _email_items(rng: random.Random, index: int, slug: str, domain: str, email_labels: list[str]) -> list[_Item]:
+    """The site's addresses: mostly on its own domain, written in one of :data:`EMAIL_FORMATS` each."""
     items: list[_Item] = []
-    domain = host
     n_emails = rng.choice([1, 1, 2, 2, 3])
     locals_ = rng.sample(LOCALS, k=n_emails)
     if rng.random() < 0.3:
@@ -364,6 +453,12 @@ def _site(index: int, rng: random.Random, script_site: bool, hosts: list[str]) -
         items.append(_Item("email", email.lower(), html, fmt, rng.choice(["footer", "contact", "contact", "about",
                                                                           "legal"]),
                            rng.choice(email_labels)))
+    return items
+
+
+def _phone_items(rng: random.Random, region: str, trunk: bool, labels: list[str]) -> list[_Item]:
+    """The site's phones, written in one of :data:`PHONE_FORMATS` each."""
+    items: list[_Item] = []
     n_phones = rng.choice([1, 1, 2, 2, 3])
     for i in range(n_phones):
         number = _valid_number(rng, region, mobile=i > 0 and rng.random() < 0.5)
@@ -375,13 +470,7 @@ def _site(index: int, rng: random.Random, script_site: bool, hosts: list[str]) -
             fmt, label = rng.choice(["national", "intl"]), rng.choice(["Mobile:", "Tel:", "Call"])
         value = e164(number)
         if fmt == "ext":
-            number = PhoneNumber()
-            number.merge_from(phonenumbers.parse(value, None))
-            number.extension = str(rng.randint(2, 999))
-            value = e164(number)
-            text = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
-            text = text.replace(" ext. ", rng.choice([" ext. ", " x", " ext ", " Ext. "]))
-            html = escape(text)
+            value, html = _phone_with_extension(rng, value)
         elif fmt == "tel_link":
             shown = phone_text(number, rng.choice(["national", "intl", "national_dash"]), region, trunk, rng)
             href = rng.choice([phonenumbers.format_number(number, PhoneNumberFormat.E164),
@@ -399,7 +488,22 @@ def _site(index: int, rng: random.Random, script_site: bool, hosts: list[str]) -
             html = escape(phone_text(number, fmt, region, trunk, rng))
         items.append(_Item("phone", value, html, fmt, rng.choice(["footer", "footer", "contact", "contact",
                                                                    "about", "legal"]), label))
+    return items
 
+
+def _phone_with_extension(rng: random.Random, value: str) -> tuple[str, str]:
+    """``(E.164 with ;ext=, html)`` of the number ``value`` with an extension added."""
+    number = PhoneNumber()
+    number.merge_from(phonenumbers.parse(value, None))
+    number.extension = str(rng.randint(2, 999))
+    value = e164(number)
+    text = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+    text = text.replace(" ext. ", rng.choice([" ext. ", " x", " ext ", " Ext. "]))
+    return value, escape(text)
+
+
+def _script_kind(rng: random.Random, script_site: bool, items: list[_Item], truth: SiteTruth) -> str | None:
+    """How a script site shows its contacts; some of ``items`` move to the script (marked ``script_only``)."""
     script_kind = rng.choice(["timeout", "fetch", "external", "spa", "write"]) if script_site else None
     if script_kind:
         truth.features.append(f"script:{script_kind}")
@@ -407,11 +511,12 @@ def _site(index: int, rng: random.Random, script_site: bool, hosts: list[str]) -
         for item in movable[: rng.randint(1, max(1, len(movable)))]:
             item.page = "script"
             truth.script_only.add(item.value)
+    return script_kind
 
-    for item in items:
-        (truth.emails if item.kind == "email" else truth.phones).add(item.value)
 
-    # Structured data.
+def _structured_data(rng: random.Random, items: list[_Item], name: str, host: str, slug: str, city: str,
+                     region: str) -> tuple[str, str]:
+    """``(JSON-LD for the head, microdata block)``: the items written only as structured data, and more."""
     jsonld: dict[str, object] = {"@context": "https://schema.org",
                                  "@type": rng.choice(["Organization", "LocalBusiness", "ProfessionalService"]),
                                  "name": name, "url": f"http://{host}/",
@@ -440,32 +545,32 @@ def _site(index: int, rng: random.Random, script_site: bool, hosts: list[str]) -
             for it in micro)
         micro_html = (f'<div itemscope itemtype="https://schema.org/LocalBusiness">'
                       f'<span itemprop="name">{escape(name)}</span>{props}</div>')
+    return head, micro_html
 
-    table_layout = rng.random() < 0.25
 
-    def render(where: str) -> str:
-        parts = []
-        for it in items:
-            if it.page == where and it.html:
-                label = it.label
-                if it.kind == "phone" and it.fmt == "tel_icon":
-                    label = ""
-                if table_layout and where != "footer":
-                    parts.append(f"<tr><th>{escape(label)}</th><td>{it.html}</td></tr>")
-                else:
-                    parts.append(f"<p>{escape(label)} {it.html}</p>" if label else f"<p>{it.html}</p>")
-        if table_layout and where != "footer" and parts:
-            return "<table>" + "".join(parts) + "</table>"
-        return "\n".join(parts)
+def _render(items: list[_Item], where: str, table_layout: bool) -> str:
+    """The contacts shown on page ``where``, each with its label: paragraphs, or a table's rows."""
+    parts = []
+    for it in items:
+        if it.page == where and it.html:
+            label = it.label
+            if it.kind == "phone" and it.fmt == "tel_icon":
+                label = ""
+            if table_layout and where != "footer":
+                parts.append(f"<tr><th>{escape(label)}</th><td>{it.html}</td></tr>")
+            else:
+                parts.append(f"<p>{escape(label)} {it.html}</p>" if label else f"<p>{it.html}</p>")
+    if table_layout and where != "footer" and parts:
+        return "<table>" + "".join(parts) + "</table>"
+    return "\n".join(parts)
 
-    robots_path = rng.choice(["/private/staff", "/intern/mitarbeiter", "/admin/contacts", "/drafts/old-contact"])
-    robots_email = f"do-not-collect-{index}@{domain}"
-    robots_phone_number = _valid_number(rng, region, False)
-    truth.robots_decoys = {robots_email, e164(robots_phone_number)}
-    truth.robots_decoys -= truth.emails | truth.phones
 
-    nav_links = [("/", "Home"), (services_path, "Services"), (about_path, "About"), (contact_path, "Contact"),
-                 (news_path, "News"), (legal_path, "Legal")]
+def _nav(rng: random.Random, paths: _SitePaths, robots_path: str, slug: str, lang: str | None, hosts: list[str],
+         truth: SiteTruth, routes: dict[str, Response]) -> str:
+    """The navigation every page shows, with the traps some sites have (404, 500, a redirect loop, a link off
+    the site, a nofollow page); the routes of the traps go into ``routes``."""
+    nav_links = [("/", "Home"), (paths.services, "Services"), (paths.about, "About"), (paths.contact, "Contact"),
+                 (paths.news, "News"), (paths.legal, "Legal")]
     extra_nav: list[tuple[str, str]] = []
     if rng.random() < 0.5:
         extra_nav.append((robots_path, "Staff"))
@@ -487,64 +592,18 @@ def _site(index: int, rng: random.Random, script_site: bool, hosts: list[str]) -
             extra_nav.append((f"http://{other}:{{{{port}}}}/", "Our partner"))
             truth.features.append("offsite-link")
     if rng.random() < 0.3:
-        extra_nav.append((contact_path + "?utm_source=nav&utm_medium=menu#form", "Write to us"))
+        extra_nav.append((paths.contact + "?utm_source=nav&utm_medium=menu#form", "Write to us"))
     nav = " ".join(f'<a href="{href}">{escape(text)}</a>' for href, text in nav_links + extra_nav)
     nav += f' <a href="https://twitter.com/{slug}">Twitter</a>'
     nav += ' <a href="https://www.facebook.com/sharer/sharer.php?u=x">Share</a>'
     if rng.random() < 0.2:
         nav += ' <a href="/newsletter" rel="nofollow">Newsletter</a>'
         routes["/newsletter"] = Response(body=_page("Newsletter", lang, "", "<p>Sign up below.</p>", ""))
+    return nav
 
-    address = f"{rng.randint(1, 200)} {rng.choice(NOUNS)} Street, {city}, {country_name}"
-    footer_contacts = render("footer")
-    footer = (f"<p>{escape(name)} · <span class=\"addr\">{escape(address)}</span></p>{footer_contacts}"
-              f"<p>© {rng.randint(2015, 2025)} {escape(name)}</p>")
-    decoys = decoy_snippets(rng, region, base_lang)
 
-    def decoy_block(k: int) -> str:
-        chosen = decoys[k::2] if decoys else []
-        return "".join(f"<p>{escape(d)}</p>" for d in chosen)
-
-    honeypot = f'<p style="display:none">Spam trap: trap-{index}@{domain}</p>' if rng.random() < 0.3 else ""
-    comment = f"<!-- old address: legacy-{index}@{domain} -->" if rng.random() < 0.3 else ""
-
-    home_main = (f"<h1>{escape(name)}</h1><p>{LOREM}</p>{micro_html}{decoy_block(0)}{honeypot}{comment}"
-                 f'<p><a href="{contact_path}">Contact us</a></p>')
-    pages = {
-        "/": _page(f"{name} | {trade} in {city}", lang, nav, home_main, footer, head),
-        services_path: _page(f"Services – {name}", lang, nav,
-                             f"<h1>Services</h1><ul><li>{trade}</li><li>Advice</li></ul>{decoy_block(1)}", footer),
-        about_path: _page(f"About – {name}", lang, nav,
-                          f"<h1>About us</h1><p>{LOREM * 2}</p>{render('about')}", footer),
-        legal_path: _page(f"Legal – {name}", lang, nav,
-                          f"<h1>Legal notice</h1><p>{escape(name)}, {escape(address)}</p>{render('legal')}"
-                          f"{decoy_block(0)}", footer),
-        news_path: _page(f"News – {name}", lang, nav, f"<h1>News</h1><p>{LOREM}</p>{decoy_block(1)}", footer),
-    }
-    contact_main = f"<h1>Contact</h1>{render('contact')}<form><input placeholder=\"you@example.com\"></form>"
-    script_items = [it for it in items if it.page == "script"]
-    if script_kind:
-        contact_main, extra_routes, spa = _script_contact(script_kind, script_items, rng, name, nav)
-        routes.update(extra_routes)
-        contact_main = f"<h1>Contact</h1>{render('contact')}{contact_main}"
-        if spa:
-            pages["/"] = _page(f"{name}", lang, "", f'<div id="root"></div>{micro_html}<script src="/app.js"></script>',
-                               "", head)
-            routes["/app.js"] = Response(body=spa, content_type="application/javascript")
-    pages[contact_path] = _page(f"Contact – {name}", lang, nav, contact_main, footer)
-    # the legal page links to the contact page too, so it is reachable from every page
-    for path, html in pages.items():
-        routes[path] = Response(body=html)
-
-    robots_main = (f"<h1>Staff only</h1><p>Internal: {robots_email}, "
-                   f"{phonenumbers.format_number(robots_phone_number, PhoneNumberFormat.INTERNATIONAL)}</p>")
-    routes[robots_path] = Response(body=_page("Internal", lang, nav, robots_main, ""))
-    disallow = robots_path.rsplit("/", 1)[0] + "/"
-    routes["/robots.txt"] = Response(body=f"User-agent: *\nDisallow: {disallow}\n", content_type="text/plain")
-    routes["/css/site.css"] = Response(body="body{font-family:sans-serif}", content_type="text/css")
-    routes["/img/logo@2x.png"] = Response(body=b"\x89PNG\r\n", content_type="image/png")
-
-    # Entry redirect chain, slow page.
+def _entry_quirks(rng: random.Random, routes: dict[str, Response], truth: SiteTruth, about_path: str) -> None:
+    """Some sites enter through a redirect chain; some have a slow page."""
     roll = rng.random()
     if roll < 0.15:
         home = routes.pop("/")
@@ -555,7 +614,6 @@ def _site(index: int, rng: random.Random, script_site: bool, hosts: list[str]) -
     if rng.random() < 0.06:
         routes[about_path].delay = 1.0
         truth.features.append("slow-page")
-    return truth, routes
 
 
 def _script_contact(kind: str, items: list[_Item], rng: random.Random, name: str,
