@@ -21,8 +21,8 @@ from leadworker.contracts import ScrapeJob
 from leadworker.enrich.maildns import MailDnsResolver
 from leadworker.stages.geocoding import lead_placer
 from leadworker.stages.verification import email_verifier
-from leadworker.store.pool import Database
 from leadworker.store.email_verdicts import FREE_MAIL_REASON
+from leadworker.store.pool import Database
 
 ZONE = """
 acme.test.        300 IN MX   10 mx.acme.test.

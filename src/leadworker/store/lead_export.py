@@ -16,8 +16,8 @@ from typing import Any
 import asyncpg
 
 from leadworker.common.geo import EARTH_RADIUS_KM, bounding_boxes
-from leadworker.store.pool import Database
 from leadworker.store.email_verdicts import LEAD_EMAIL_CHECKS
+from leadworker.store.pool import Database
 
 EXPORT_FIELDS = (
     "lead_id", "company_name", "legal_form", "domain", "website", "emails", "email_checks", "phones",

@@ -18,8 +18,8 @@ from typing import Any
 import asyncpg
 
 from leadworker.enrich.scoring import EmailFacts, LeadProfile, PhoneFacts, ScoreResult
-from leadworker.store.pool import Database
 from leadworker.store.email_verdicts import LEAD_EMAIL_CHECKS
+from leadworker.store.pool import Database
 
 _PROFILES = """
 SELECT l.id, l.revision, l.company_name, l.domain, l.website, l.address, l.city, l.region, l.postal_code,
