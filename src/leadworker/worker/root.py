@@ -30,10 +30,10 @@ import structlog
 from aio_pika.abc import AbstractConnection
 
 from leadworker.broker.consumer import StageConsumer, StageHandler
-from leadworker.broker.publisher import ConfirmedPublisher
-from leadworker.broker.topology import Topology, TopologyMismatch, declare_topology, queue_depths
+from leadworker.broker.topology import Topology, TopologyMismatch, queue_depths
 from leadworker.config import Settings, mask_url
 from leadworker.errors import ServiceUnavailable
+from leadworker.ops.connections import open_publisher
 from leadworker.ops.metrics import Metrics
 from leadworker.ops.readiness import Readiness
 from leadworker.stages.deps import StageDeps
@@ -234,10 +234,7 @@ class Worker:
         connection.close_callbacks.add(lambda *_: lost.set())
         consumers: list[StageConsumer] = []
         try:
-            channel = await connection.channel()
-            await declare_topology(channel, self.topology)
-            await channel.close()
-            publisher = await ConfirmedPublisher.open(connection, self.topology.exchange)
+            publisher = await open_publisher(connection, self.topology)
             for handler in handlers:
                 consumer = StageConsumer(
                     handler=handler,
