@@ -554,6 +554,18 @@ class PrivateRabbit:
         self.ctl("start_app")
         self.ctl("await_startup", "--timeout", "60", timeout=90)
 
+    def forget_consumers(self, queue: str, vhost: str = "/") -> int:
+        """Remove every consumer of the classic queue ``queue`` inside the broker without telling their
+        channels (what a broker that lost track of a consumer looks like to its client: the client still
+        consumes, the broker sees no consumer and delivers nothing). Returns how many were removed."""
+        script = (
+            f'{{ok, Q}} = rabbit_amqqueue:lookup(rabbit_misc:r(<<"{vhost}">>, queue, <<"{queue}">>)), '
+            "Pid = amqqueue:get_pid(Q), Cs = rabbit_amqqueue:consumers(Q), "
+            "[gen_server2:call(Pid, {basic_cancel, element(1, C), element(2, C), undefined, <<\"test\">>},"
+            " infinity) || C <- Cs], length(Cs)."
+        )
+        return int(self.ctl("eval", script).strip())
+
     def close_connections(self, reason: str = "test") -> None:
         """Close every client connection from the broker side (a network blip, as clients see it)."""
         self.ctl("close_all_connections", reason)
