@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -111,3 +112,29 @@ def browser_mark(monkeypatch: pytest.MonkeyPatch) -> str:
     mark = uuid.uuid4().hex
     monkeypatch.setenv(chromium.MARK_VARIABLE, mark)
     return mark
+
+
+@pytest.fixture(scope="session")
+def private_rabbit() -> Iterator[support.PrivateRabbit]:
+    """A RabbitMQ node of the session's own, for tests that stop it, drop its connections or add users."""
+    with support.PrivateRabbit() as rabbit:
+        yield rabbit
+
+
+@pytest_asyncio.fixture
+async def spawn(tmp_path: Path) -> AsyncIterator[support.Spawn]:
+    """Starts ``leadworker run ...`` processes (logs in ``tmp_path``); any still running at the end is killed."""
+    started: list[support.WorkerProcess] = []
+
+    async def start(settings: Settings, *args: str, **env: str) -> support.WorkerProcess:
+        worker = await support.WorkerProcess.start(settings, tmp_path, *args, **env)
+        started.append(worker)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            if worker.returncode is None:
+                worker.kill()
+                await worker.wait(30)

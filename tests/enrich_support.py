@@ -115,6 +115,8 @@ class FakeProvider(_Server):
         super().__init__()
         self.answers = answers
         self.fail_first = list(fail_first)
+        self.retry_after = "0"
+        """The Retry-After header of the failures."""
         self.requests: list[dict[str, Any]] = []
         self.times: list[float] = []
         self.auth: list[str | None] = []
@@ -135,7 +137,7 @@ class FakeProvider(_Server):
         self.auth.append(request.headers.get("Authorization"))
         if self.fail_first:
             status = self.fail_first.pop(0)
-            return web.Response(status=status, headers={"Retry-After": "0"}, text="busy")
+            return web.Response(status=status, headers={"Retry-After": self.retry_after}, text="busy")
         answer = self.answers.get(data["lead"].get("domain") or "")
         if answer is None:
             return web.Response(status=404)

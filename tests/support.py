@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from leadworker.broker.publisher import ConfirmedPublisher
 from leadworker.broker.topology import Topology, declare_topology
 from leadworker.config import Settings
 from leadworker.contracts import ScrapeJob
+from leadworker.errors import ServiceUnavailable
 from leadworker.ops.serving import serve_app
 from leadworker.store.pool import Database
 from leadworker.worker import Worker
@@ -195,6 +197,17 @@ async def queue_depth(settings: Settings, queue: str) -> int:
         await connection.close()
 
 
+async def consumer_count(settings: Settings, queue: str) -> int:
+    """Consumers the broker sees on ``queue``."""
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel()
+        q = await channel.declare_queue(queue, passive=True)
+        return q.declaration_result.consumer_count or 0
+    finally:
+        await connection.close()
+
+
 async def all_depths(settings: Settings) -> dict[str, int]:
     topology = Topology.from_settings(settings)
     return {name: await queue_depth(settings, name) for name, _ in topology.declarations()}
@@ -219,6 +232,25 @@ async def running_worker(settings: Settings, stages: Sequence[str] = ("scrape",)
     finally:
         worker.request_stop("test")
         await asyncio.wait_for(task, 60)
+
+
+async def count_status(db: Database, job_ids: Sequence[uuid.UUID], status: str) -> int:
+    """How many of ``job_ids`` are in ``status`` now."""
+    value = await db.fetchval(
+        "SELECT count(*) FROM scrape_jobs WHERE id = ANY($1::uuid[]) AND status = $2", list(job_ids), status
+    )
+    return int(value)
+
+
+async def jobs_reached(db: Database, job_ids: Sequence[uuid.UUID], status: str = "completed", *,
+                       at_least: int | None = None) -> bool:
+    """True once ``at_least`` (default: all) of ``job_ids`` are in ``status``; False while the database does
+    not answer (fault tests take it down). The one predicate to give :func:`wait_for`."""
+    try:
+        count = await count_status(db, job_ids, status)
+    except (ServiceUnavailable, OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+        return False
+    return count >= (len(job_ids) if at_least is None else at_least)
 
 
 async def wait_for(condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = 30.0,
@@ -347,6 +379,88 @@ def json_lines(text: str) -> list[dict[str, Any]]:
     return lines
 
 
+class WorkerProcess:
+    """A real ``leadworker run`` process, its stdout and stderr in files (a pipe could fill up and block it).
+
+    Start one with ``await WorkerProcess.start(settings, directory, *run_args, **env)`` (or the ``spawn``
+    fixture, which also kills what is left at the end of the test); read its JSON log lines with
+    :meth:`logs` and :meth:`events`; signal it with :meth:`terminate`, :meth:`interrupt`, :meth:`kill`.
+    """
+
+    def __init__(self, process: asyncio.subprocess.Process, out_path: Path, err_path: Path) -> None:
+        self.process = process
+        self.out_path = out_path
+        self.err_path = err_path
+
+    @classmethod
+    async def start(cls, settings: Settings, directory: Path, *args: str, stderr_path: Path | None = None,
+                    program: Path | None = None, **env: str) -> WorkerProcess:
+        """``leadworker run ARGS`` with ``settings`` (and ``env``) in its environment; its logs (stderr) go to
+        ``stderr_path`` if given, else next to its stdout in ``directory``. ``program``: a script that runs
+        the CLI its own way (``python PROGRAM run ARGS``) instead of ``python -m leadworker``."""
+        name = f"worker-{uuid.uuid4().hex[:6]}"
+        out_path = directory / f"{name}.out"
+        err_path = stderr_path or directory / f"{name}.err"
+        command = [sys.executable, str(program), "run", *args] if program else leadworker_cmd("run", *args)
+        with out_path.open("wb") as out, err_path.open("ab") as err:
+            process = await asyncio.create_subprocess_exec(
+                *command, env=cli_env(settings, LEADWORKER_METRICS_HOST="127.0.0.1", **env),
+                stdout=out, stderr=err, cwd=ROOT,
+            )
+        return cls(process, out_path, err_path)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the process has ended (negative: the signal that killed it), else None."""
+        return self.process.returncode
+
+    def output(self) -> str:
+        """Everything the process printed, stdout then stderr."""
+        return self.out_path.read_text(errors="replace") + self.err_path.read_text(errors="replace")
+
+    def logs(self) -> list[dict[str, Any]]:
+        """Its JSON log lines (stderr), parsed."""
+        return json_lines(self.err_path.read_text(errors="replace"))
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """Its log lines whose event is ``name``."""
+        return [line for line in self.logs() if line.get("event") == name]
+
+    def signal(self, sig: signal.Signals) -> None:
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(sig)
+
+    def terminate(self) -> None:
+        """SIGTERM, as systemd and ``kill`` send it."""
+        self.signal(signal.SIGTERM)
+
+    def interrupt(self) -> None:
+        """SIGINT: Ctrl-C on a terminal (and what Python makes of NSSM's console Ctrl+C on Windows)."""
+        self.signal(signal.SIGINT)
+
+    def kill(self) -> None:
+        """SIGKILL: the OOM killer, a power cut as the broker sees it."""
+        self.signal(signal.SIGKILL)
+
+    async def wait(self, timeout: float = 120) -> int:
+        """Its exit code, once it has ended (fails after ``timeout`` seconds)."""
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+    async def stop(self, timeout: float = 60) -> int:
+        """SIGTERM, then its exit code."""
+        self.terminate()
+        return await self.wait(timeout)
+
+
+Spawn = Callable[..., Awaitable[WorkerProcess]]
+"""The ``spawn`` fixture: ``await spawn(settings, *run_args, **env)`` starts a :class:`WorkerProcess`."""
+
+
 # --- private service instances (ops and fault tests) -----------------------------------------------------
 # The shared RabbitMQ and PostgreSQL must never be stopped; a test that needs to stop a service starts a
 # private instance of its own: its own port, data directory and (for RabbitMQ) node name, removed afterwards.
@@ -439,6 +553,18 @@ class PrivateRabbit:
     def start_app(self) -> None:
         self.ctl("start_app")
         self.ctl("await_startup", "--timeout", "60", timeout=90)
+
+    def forget_consumers(self, queue: str, vhost: str = "/") -> int:
+        """Remove every consumer of the classic queue ``queue`` inside the broker without telling their
+        channels (what a broker that lost track of a consumer looks like to its client: the client still
+        consumes, the broker sees no consumer and delivers nothing). Returns how many were removed."""
+        script = (
+            f'{{ok, Q}} = rabbit_amqqueue:lookup(rabbit_misc:r(<<"{vhost}">>, queue, <<"{queue}">>)), '
+            "Pid = amqqueue:get_pid(Q), Cs = rabbit_amqqueue:consumers(Q), "
+            "[gen_server2:call(Pid, {basic_cancel, element(1, C), element(2, C), undefined, <<\"test\">>},"
+            " infinity) || C <- Cs], length(Cs)."
+        )
+        return int(self.ctl("eval", script).strip())
 
     def close_connections(self, reason: str = "test") -> None:
         """Close every client connection from the broker side (a network blip, as clients see it)."""
@@ -536,6 +662,23 @@ class PrivatePostgres:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+class FakeClock:
+    """Time that moves only when the code under test sleeps on it: ``clock()`` is now, ``await clock.sleep(s)``
+    advances it (and records ``s`` in :attr:`sleeps`), letting other tasks run once."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+        await asyncio.sleep(0)
 
 
 # --- HTTP probes of a worker's metrics server ------------------------------------------------------------

@@ -1,22 +1,19 @@
-"""Fixtures of the fault tests: a load world, private servers that may be stopped, worker processes."""
+"""Fixtures of the fault tests: a load world, a PostgreSQL server of the test's own that may be stopped (the
+private RabbitMQ node and the ``spawn`` fixture for worker processes are in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
-from faultkit import WorkerProcess
 from loadworld import LoadWorld
 
 import support
 from leadworker.config import Settings
 from leadworker.store.migrate import migrate
-from support import PrivatePostgres, PrivateRabbit
+from support import PrivatePostgres
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +35,6 @@ async def fault_settings(database_url: str, world: LoadWorld) -> AsyncIterator[S
         await support.delete_queues(cfg)
 
 
-@pytest.fixture(scope="session")
-def private_rabbit() -> Iterator[PrivateRabbit]:
-    with PrivateRabbit() as rabbit:
-        yield rabbit
-
-
 @pytest.fixture
 def private_postgres() -> Iterator[PrivatePostgres]:
     with PrivatePostgres() as postgres:
@@ -55,32 +46,6 @@ async def private_db_url(private_postgres: PrivatePostgres) -> str:
     url = private_postgres.url(f"lw_{uuid.uuid4().hex[:8]}")
     await migrate(url)
     return url
-
-
-@pytest_asyncio.fixture
-async def spawn(tmp_path: Path) -> AsyncIterator[Any]:
-    """``await spawn(settings, *run_args, **env)`` starts ``leadworker run ...``; all are killed at the end."""
-    started: list[WorkerProcess] = []
-
-    async def start(settings: Settings, *args: str, **env: str) -> WorkerProcess:
-        log_path = tmp_path / f"worker-{len(started)}.log"
-        handle = log_path.open("wb")
-        process = await asyncio.create_subprocess_exec(
-            *support.leadworker_cmd("run", *args), env=support.cli_env(settings, **env),
-            stdout=handle, stderr=handle,
-        )
-        handle.close()
-        worker = WorkerProcess(process, log_path)
-        started.append(worker)
-        return worker
-
-    try:
-        yield start
-    finally:
-        for worker in started:
-            if worker.process.returncode is None:
-                worker.kill()
-                await worker.process.wait()
 
 
 @pytest.fixture

@@ -71,9 +71,10 @@ class LoadWorld:
             await asyncio.sleep(self.delay)
         if request.path == "/":
             filler = ""
-            if self.huge_page_bytes:
-                filler = "<p>" + ("Lorem ipsum dolor sit amet 2024-01-01 version 1.2.3. " * (
-                    self.huge_page_bytes // 52)) + "</p>"
+            if self.huge_page_bytes:  # text that costs CPU to read: phone-like numbers, dates, versions
+                unit = "Order 4471 shipped 2024-01-01, ref 0161 496 0{:03d}; v1.2.{} "
+                filler = "<p>" + "".join(unit.format(i % 1000, i % 7)
+                                         for i in range(self.huge_page_bytes // len(unit))) + "</p>"
             html = (f"<html><head><title>Company {company.index} Ltd</title></head><body>"
                     f'<a href="/contact">Contact</a>{filler}</body></html>')
         elif request.path == "/contact":

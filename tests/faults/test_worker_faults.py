@@ -1,14 +1,14 @@
-"""Workers dying and stopping under load: kill -9, SIGTERM within and past the grace, the portable signal path."""
+"""Workers dying and stopping under load: kill -9; SIGTERM within and past the grace, repeated; Ctrl-C twice;
+the portable signal path that NSSM's console stop takes on Windows."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
+import time
 import uuid
-from typing import Any
+from pathlib import Path
 
-from faultkit import count_status
 from invariants import check_end_state
 from loadworld import LoadWorld
 
@@ -17,7 +17,9 @@ from leadworker.broker.topology import Topology
 from leadworker.config import Settings
 from leadworker.contracts import ScrapeJob
 from leadworker.store.pool import Database
-from leadworker.worker import Worker, install_stop_handlers
+from support import Spawn, WorkerProcess, count_status, jobs_reached
+
+WINDOWS_LIKE_RUN = Path(__file__).with_name("windows_like_run.py")
 
 
 def expected(world: LoadWorld, jobs: list[ScrapeJob]) -> dict[uuid.UUID, set[str]]:
@@ -26,13 +28,13 @@ def expected(world: LoadWorld, jobs: list[ScrapeJob]) -> dict[uuid.UUID, set[str
 
 
 async def test_kill9_mid_batch_then_a_new_worker(fault_settings: Settings, db: Database, world: LoadWorld,
-                                                 spawn: Any) -> None:
+                                                 spawn: Spawn) -> None:
     jobs = world.jobs(copies=3)
     ids = [j.job_id for j in jobs]
     await support.publish(fault_settings, db, jobs)
 
     first = await spawn(fault_settings, "--stage", "scrape")
-    await support.wait_for(lambda: _at_least(db, ids, 60), timeout=120, what="60 jobs completed")
+    await support.wait_for(lambda: jobs_reached(db, ids, at_least=60), timeout=120, what="60 jobs completed")
     first.kill()
     assert await first.wait() == -signal.SIGKILL
     running = await count_status(db, ids, "running")
@@ -46,12 +48,8 @@ async def test_kill9_mid_batch_then_a_new_worker(fault_settings: Settings, db: D
     assert not [line for line in second.logs() if line.get("level") == "error"]
 
 
-async def _at_least(db: Database, ids: list[uuid.UUID], n: int) -> bool:
-    return await count_status(db, ids, "completed") >= n
-
-
 async def test_sigterm_lets_long_jobs_finish_within_the_grace(fault_settings: Settings, db: Database,
-                                                              spawn: Any) -> None:
+                                                              spawn: Spawn) -> None:
     slow = support.ThreadedServer(LoadWorld(8, delay=1.0))
     world: LoadWorld = slow.start()
     try:
@@ -59,8 +57,11 @@ async def test_sigterm_lets_long_jobs_finish_within_the_grace(fault_settings: Se
         jobs = world.jobs()
         await support.publish(cfg, db, jobs)
         worker = await spawn(cfg, "--stage", "scrape")
-        await support.wait_for(lambda: _running(db, jobs, 8), timeout=60, what="8 jobs running")
+        await support.wait_for(lambda: jobs_reached(db, [j.job_id for j in jobs], "running"), timeout=60,
+                               what="8 jobs running")
         worker.terminate()
+        await support.wait_for(lambda: bool(worker.events("stopping")), timeout=10, what="stopping")
+        worker.terminate()  # service managers signal every process of a group, maybe twice: not a hurry
         assert await worker.wait(60) == 0
         end = await check_end_state(cfg, db, [j.job_id for j in jobs], expected_leads=expected(world, jobs))
         assert end.statuses == {"completed": 8} and end.takeovers == 0
@@ -69,12 +70,8 @@ async def test_sigterm_lets_long_jobs_finish_within_the_grace(fault_settings: Se
         slow.stop()
 
 
-async def _running(db: Database, jobs: list[ScrapeJob], n: int) -> bool:
-    return await count_status(db, [j.job_id for j in jobs], "running") >= n
-
-
 async def test_sigterm_past_the_grace_returns_messages(fault_settings: Settings, db: Database,
-                                                       spawn: Any) -> None:
+                                                       spawn: Spawn) -> None:
     slow = support.ThreadedServer(LoadWorld(4, delay=30.0))
     world: LoadWorld = slow.start()
     try:
@@ -82,7 +79,8 @@ async def test_sigterm_past_the_grace_returns_messages(fault_settings: Settings,
         jobs = world.jobs()
         await support.publish(cfg, db, jobs)
         worker = await spawn(cfg, "--stage", "scrape")
-        await support.wait_for(lambda: _running(db, jobs, 4), timeout=60, what="4 jobs running")
+        await support.wait_for(lambda: jobs_reached(db, [j.job_id for j in jobs], "running"), timeout=60,
+                               what="4 jobs running")
         worker.terminate()
         assert await worker.wait(30) == 0
         queue = Topology.from_settings(cfg).work_queue("scrape")
@@ -97,34 +95,62 @@ async def test_sigterm_past_the_grace_returns_messages(fault_settings: Settings,
         slow.stop()
 
 
-async def test_portable_stop_path_without_add_signal_handler(fault_settings: Settings, db: Database,
-                                                             world: LoadWorld) -> None:
-    """Windows has no ``loop.add_signal_handler``: the stop handlers fall back to ``signal.signal``."""
-    jobs = world.jobs()[:20]
-    await support.publish(fault_settings, db, jobs)
-    worker = Worker(fault_settings, ["scrape"])
-    loop = asyncio.get_running_loop()
-
-    class PortableLoop:
-        """The running loop, as seen on Windows: no signal handlers."""
-
-        def add_signal_handler(self, *args: object) -> None:
-            raise NotImplementedError
-
-        def remove_signal_handler(self, *args: object) -> bool:
-            raise NotImplementedError
-
-        def call_soon_threadsafe(self, *args: Any) -> Any:
-            return loop.call_soon_threadsafe(*args)
-
-    restore = install_stop_handlers(PortableLoop(), worker.request_stop)  # type: ignore[arg-type]
+async def test_a_second_ctrl_c_cancels_in_flight_deliveries_at_once(fault_settings: Settings, db: Database,
+                                                                    spawn: Spawn) -> None:
+    """Ctrl-C starts the graceful stop; a second Ctrl-C does not wait out the grace: what still runs is
+    cancelled now and its messages go back to the queue."""
+    slow = support.ThreadedServer(LoadWorld(4, delay=30.0))
+    world: LoadWorld = slow.start()
     try:
-        task = asyncio.create_task(worker.run())
-        await support.wait_for(lambda: _at_least(db, [j.job_id for j in jobs], 5), timeout=60, what="5 done")
-        os.kill(os.getpid(), signal.SIGTERM)
-        assert await asyncio.wait_for(task, 60) == 0
+        cfg = fault_settings.model_copy(update={"resolve": world.resolve(), "shutdown_grace": 120.0,
+                                                "page_timeout": 60.0})  # the pages take 30 s
+        jobs = world.jobs()
+        await support.publish(cfg, db, jobs)
+        worker = await spawn(cfg, "--stage", "scrape")
+        await support.wait_for(lambda: jobs_reached(db, [j.job_id for j in jobs], "running"), timeout=60,
+                               what="4 jobs running")
+        worker.interrupt()
+        await support.wait_for(lambda: bool(worker.events("stopping")), timeout=10, what="stopping")
+        (stopping,) = worker.events("stopping")
+        assert stopping["reason"] == "SIGINT" and stopping["grace"] == 120.0 and stopping["in_flight"] == 4
+        await asyncio.sleep(1.0)
+        assert worker.returncode is None, "one Ctrl-C waits for the deliveries in flight"
+        second = time.monotonic()
+        worker.interrupt()
+        assert await worker.wait(20) == 0
+        assert time.monotonic() - second < 15, "the second Ctrl-C must not wait out the 120 s grace"
+        assert worker.events("second interrupt: cancelling in-flight deliveries now")
+        assert worker.events("cancelled after shutdown grace")[0]["cancelled"] == 4
+        queue = Topology.from_settings(cfg).work_queue("scrape")
+        assert await support.queue_depth(cfg, queue) == 4  # all returned, none lost
+        assert await count_status(db, [j.job_id for j in jobs], "completed") == 0
     finally:
-        restore()
-    assert worker.stop_reason == "SIGTERM"
-    await support.run_until_idle(fault_settings)
-    await check_end_state(fault_settings, db, [j.job_id for j in jobs])
+        slow.stop()
+
+
+async def test_windows_console_stop_path(fault_settings: Settings, db: Database, tmp_path: Path) -> None:
+    """Windows' event loops have no signal handlers, so NSSM's console Ctrl+C reaches the worker through the
+    portable path (``signal.signal``). A real ``leadworker run`` on such a loop gets a real SIGINT (what Python
+    makes of a console Ctrl+C): it stops consuming, lets the deliveries in flight finish and exits 0."""
+    slow = support.ThreadedServer(LoadWorld(6, delay=1.0))
+    world: LoadWorld = slow.start()
+    worker: WorkerProcess | None = None
+    try:
+        cfg = fault_settings.model_copy(update={"resolve": world.resolve(), "shutdown_grace": 30.0})
+        jobs = world.jobs()
+        ids = [j.job_id for j in jobs]
+        await support.publish(cfg, db, jobs)
+        worker = await WorkerProcess.start(cfg, tmp_path, "--stage", "scrape", program=WINDOWS_LIKE_RUN)
+        await support.wait_for(lambda: jobs_reached(db, ids, "running"), timeout=60, what="6 jobs running")
+        worker.interrupt()
+        assert await worker.wait(60) == 0, worker.output()[-3000:]
+        (stopping,) = worker.events("stopping")
+        assert stopping["reason"] == "SIGINT" and stopping["in_flight"] == 6
+        assert worker.events("cancelled after shutdown grace") == []
+        end = await check_end_state(cfg, db, ids, expected_leads=expected(world, jobs))
+        assert end.statuses == {"completed": 6} and end.takeovers == 0
+    finally:
+        if worker is not None and worker.returncode is None:
+            worker.kill()
+            await worker.wait(30)
+        slow.stop()

@@ -175,7 +175,17 @@ async def test_dns_outage_is_unknown_then_asked_again(settings: Settings, db: Da
 
 
 class Mailboxes:
-    """aiosmtpd handler: acme.test has one mailbox, catchall.test takes anything."""
+    """aiosmtpd handler: acme.test has one mailbox, catchall.test takes anything. ``greeted`` keeps the time of
+    every conversation's EHLO."""
+
+    def __init__(self) -> None:
+        self.greeted: list[float] = []
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        self.greeted.append(time.monotonic())
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
@@ -187,10 +197,11 @@ class Mailboxes:
 
 async def test_smtp_probe_and_catch_all(settings: Settings, db: Database, zone: ZoneServer) -> None:
     port = support.free_port()
-    controller = Controller(Mailboxes(), hostname="127.0.0.1", port=port)
+    mailboxes = Mailboxes()
+    controller = Controller(mailboxes, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        cfg = checked(settings, zone, smtp_probe=True, smtp_probe_port=port, smtp_probe_rate=50.0)
+        cfg = checked(settings, zone, smtp_probe=True, smtp_probe_port=port, smtp_probe_rate=5.0)
         verifier = email_verifier(cfg, db)
         assert verifier is not None
         lead_id = await db.fetchval(
@@ -205,6 +216,9 @@ async def test_smtp_probe_and_catch_all(settings: Settings, db: Database, zone: 
     assert rows["sales.team@catchall.test"]["status"] == "risky"
     assert "catch-all" in rows["sales.team@catchall.test"]["reason"]
     assert await db.fetchval("SELECT catch_all FROM mail_domains WHERE domain = 'catchall.test'") is True
+    # Three conversations with the one mail server, paced at 5 a second.
+    assert len(mailboxes.greeted) == 3
+    assert all(b - a >= 0.19 for a, b in zip(mailboxes.greeted, mailboxes.greeted[1:], strict=False))
 
 
 class Nominatim:

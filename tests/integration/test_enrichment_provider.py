@@ -40,6 +40,7 @@ def jobs_for(site: SiteServer) -> list[ScrapeJob]:
 async def test_provider_fields_are_merged_with_provenance(settings: Settings, db: Database, demo_site: SiteServer,
                                                           provider: FakeProvider) -> None:
     provider.fail_first = [429, 503]  # retried in-process (tenacity), honouring Retry-After
+    provider.retry_after = "1"  # longer than the backoff's own first waits (0.2-0.7 s)
     cfg = settings.model_copy(update={"enrich_provider_url": provider.url, "enrich_provider_token": "tok-123",
                                       "enrich_provider_name": "acme-data"})
     jobs = jobs_for(demo_site)
@@ -48,6 +49,11 @@ async def test_provider_fields_are_merged_with_provenance(settings: Settings, db
 
     assert len(provider.requests) == 4 and set(provider.auth) == {"Bearer tok-123"}
     assert {r["lead"]["domain"] for r in provider.requests} == {"acme-plumbing.test", "brightsmile-dental.test"}
+    asked: dict[str, list[float]] = {}
+    for request, at in zip(provider.requests, provider.times, strict=True):
+        asked.setdefault(request["lead"]["domain"], []).append(at)
+    (retried,) = [times for times in asked.values() if len(times) == 3]
+    assert retried[1] - retried[0] >= 1.0 and retried[2] - retried[1] >= 1.0, retried  # Retry-After: 1
     acme = await db.fetchrow("SELECT * FROM leads WHERE domain = 'acme-plumbing.test'")
     assert acme is not None
     assert "sales@acme-plumbing.test" in acme["emails"] and "+15035550177" in acme["phones"]

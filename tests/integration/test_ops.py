@@ -7,12 +7,9 @@ import asyncio
 import json
 import math
 import os
-import signal
 import socket
 import statistics
-import subprocess
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,40 +38,6 @@ def inline_job(*companies: str) -> ScrapeJob:
     ])
 
 
-class WorkerProcess:
-    """``leadworker run`` as a subprocess, its output in files (a pipe could fill up and block it)."""
-
-    def __init__(self, settings: Settings, directory: Path, *args: str, **env: str) -> None:
-        self.out_path = directory / f"worker-{uuid.uuid4().hex[:6]}.out"
-        self.err_path = self.out_path.with_suffix(".err")
-        with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
-            self.proc = subprocess.Popen(
-                support.leadworker_cmd("run", "--stage", "scrape", *args),
-                env=support.cli_env(settings, LEADWORKER_METRICS_HOST="127.0.0.1", **env),
-                stdout=out, stderr=err, cwd=support.ROOT,
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def output(self) -> str:
-        return self.out_path.read_text(errors="replace") + self.err_path.read_text(errors="replace")
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        return support.json_lines(self.err_path.read_text(errors="replace"))
-
-    def terminate(self, timeout: float = 60) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(30)
-
-
 async def wait_http(url: str, status: int, *, timeout: float = 60, what: str = "") -> str:
     body = ""
 
@@ -91,12 +54,6 @@ async def wait_http(url: str, status: int, *, timeout: float = 60, what: str = "
 
 
 # --- a worker with passwords in both URLs, on a broker of its own ------------------------------------------
-
-@pytest.fixture(scope="module")
-def private_rabbit() -> Iterator[support.PrivateRabbit]:
-    with support.PrivateRabbit() as rabbit:
-        yield rabbit
-
 
 async def test_running_worker_metrics_logs_readiness_and_no_secrets(
     private_rabbit: support.PrivateRabbit, scripted_site: support.ScriptedSite, tmp_path: Path
@@ -138,7 +95,8 @@ async def _exercise_worker(cfg: Settings, db: Database, rabbit: support.PrivateR
                               message_id=str(dead_id))
     deliveries = len(inline) + 1 + 2 + 1
 
-    worker = WorkerProcess(cfg, tmp_path, LEADWORKER_DB_POOL_MAX=str(cfg.db_pool_max))
+    worker = await support.WorkerProcess.start(cfg, tmp_path, "--stage", "scrape",
+                                               LEADWORKER_DB_POOL_MAX=str(cfg.db_pool_max))
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_http(f"{base}/readyz", 200, what="worker ready")
@@ -179,7 +137,9 @@ async def _exercise_worker(cfg: Settings, db: Database, rabbit: support.PrivateR
         assert value("leadworker_broker_connected") == 1
         assert value("leadworker_database_available") == 1
         assert value("leadworker_db_pool_connections", state="max") == cfg.db_pool_max
-        assert (value("leadworker_db_pool_connections", state="in_use") or 0) >= 0
+        in_use, idle = (value("leadworker_db_pool_connections", state=state) for state in ("in_use", "idle"))
+        assert in_use == 0, "every delivery settled: no pooled connection is held"
+        assert idle is not None and 1 <= idle <= cfg.db_pool_max
         rss = value("leadworker_resident_memory_bytes")
         assert rss is not None and rss > 20 * 1024 * 1024
         lag = value("leadworker_event_loop_lag_seconds")
@@ -208,10 +168,10 @@ async def _exercise_worker(cfg: Settings, db: Database, rabbit: support.PrivateR
         await wait_http(f"{base}/readyz", 200, what="ready again after the broker is back")
         after = inline_job("Epsilon")
         await support.publish(cfg, db, [after])
-        await support.wait_for(lambda: _status_is(db, after.job_id, "completed"), timeout=30,
+        await support.wait_for(lambda: support.jobs_reached(db, [after.job_id]), timeout=30,
                                what="a job published after the outage completes")
     finally:
-        code = worker.terminate()
+        code = await worker.stop()
     assert code == 0, worker.output()[-3000:]
 
     # -- no secret anywhere in what the process printed ---------------------------------------------------------
@@ -221,7 +181,7 @@ async def _exercise_worker(cfg: Settings, db: Database, rabbit: support.PrivateR
     assert "***@" in output  # the URLs are logged, masked
 
     # -- logs: JSON lines; job_id, queue, attempt and worker on every line about a job --------------------------
-    lines = worker.log_lines()
+    lines = worker.logs()
     assert len(lines) == len([ln for ln in worker.err_path.read_text().splitlines() if ln.strip()])
     worker_id = f"{socket.gethostname()}:{worker.pid}"
     assert all(line.get("worker") == worker_id for line in lines)
@@ -248,19 +208,16 @@ async def _exercise_worker(cfg: Settings, db: Database, rabbit: support.PrivateR
     assert by_job[str(dead_id)][0]["kind"] == "unknown_source" and "seconds" in by_job[str(dead_id)][0]
 
 
-async def _status_is(db: Database, job_id: uuid.UUID, status: str) -> bool:
-    return await jobstore.job_status(db, job_id) == status
-
-
 async def test_metrics_port_in_use_is_a_clear_failure(settings: Settings, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        worker = WorkerProcess(settings.model_copy(update={"metrics_port": port}), tmp_path)
-        code = await asyncio.to_thread(worker.proc.wait, 60)
+        worker = await support.WorkerProcess.start(settings.model_copy(update={"metrics_port": port}), tmp_path,
+                                                   "--stage", "scrape")
+        code = await worker.wait(60)
     assert code == 1
-    errors = [line for line in worker.log_lines() if line["level"] == "error"]
+    errors = [line for line in worker.logs() if line["level"] == "error"]
     assert len(errors) == 1 and f"cannot serve metrics on 127.0.0.1:{port}" in errors[0]["error"]
 
 
@@ -279,7 +236,8 @@ async def test_multiprocess_metrics_and_readiness_from_two_worker_processes(
     assert os.environ[multiproc.ENV] == str(directory) and not list(directory.iterdir())
 
     cfg = settings.model_copy(update={"prefetch": 1})
-    children = [WorkerProcess(cfg, tmp_path, PROMETHEUS_MULTIPROC_DIR=str(directory)) for _ in range(2)]
+    children = [await support.WorkerProcess.start(cfg, tmp_path, "--stage", "scrape",
+                                                  PROMETHEUS_MULTIPROC_DIR=str(directory)) for _ in range(2)]
     expected = 2
     server = aggregate_server(directory, host="127.0.0.1", port=0, expected=lambda: expected)
     port = await server.start()
@@ -290,7 +248,8 @@ async def test_multiprocess_metrics_and_readiness_from_two_worker_processes(
 
         jobs = [inline_job(f"Multi {i}", "Shared Lead") for i in range(12)]
         await support.publish(cfg, db, jobs)
-        await support.wait_for(lambda: _all_completed(db, jobs), timeout=60, what="every job completed")
+        await support.wait_for(lambda: support.jobs_reached(db, [j.job_id for j in jobs]), timeout=60,
+                               what="every job completed")
         rows = [dict(r) for r in await db.fetch("SELECT found, new, duplicates FROM scrape_jobs")]
         queue = Topology.from_settings(cfg).work_queue("scrape")
 
@@ -325,7 +284,7 @@ async def test_multiprocess_metrics_and_readiness_from_two_worker_processes(
         assert both_rss is not None and both_rss > 2 * 20 * 1024 * 1024
 
         # One child stops; the supervisor reaps it and calls child_exited.
-        assert await asyncio.to_thread(children[0].terminate) == 0
+        assert await children[0].stop() == 0
         multiproc.child_exited(children[0].pid, directory)
         body = await wait_http(f"{base}/readyz", 503, what="not ready with one of two processes")
         assert "1 of 2 worker processes reporting" in json.loads(body)["problems"]
@@ -340,12 +299,7 @@ async def test_multiprocess_metrics_and_readiness_from_two_worker_processes(
     finally:
         await server.stop()
         for child in children:
-            child.terminate()
-
-
-async def _all_completed(db: Database, jobs: list[ScrapeJob]) -> bool:
-    states = await jobstore.statuses(db, [j.job_id for j in jobs])
-    return len(states) == len(jobs) and all(s == "completed" for s in states.values())
+            await child.stop()
 
 
 def _acks_per_process(directory: Path, queue: str) -> dict[int, float]:
@@ -377,38 +331,27 @@ async def test_systemd_notify_ready_watchdog_stopping(settings: Settings, tmp_pa
         received.append(data.decode())
         return received[-1]
 
-    worker = WorkerProcess(settings, tmp_path, NOTIFY_SOCKET="@" + name, WATCHDOG_USEC="400000")
+    worker = await support.WorkerProcess.start(settings, tmp_path, "--stage", "scrape", NOTIFY_SOCKET="@" + name,
+                                               WATCHDOG_USEC="400000")
     try:
         while "READY=1" not in (message := await next_message()).split("\n"):
             assert "STOPPING=1" not in message
         # READY means consuming: the consumer is registered at the broker when the datagram arrives.
-        assert await _consumers(settings, queue) == 1
+        assert await support.consumer_count(settings, queue) == 1
         assert any(line.startswith("STATUS=consuming") for line in message.split("\n")), message
         pings = 0
         while pings < 3:
             if await next_message() == "WATCHDOG=1":
                 pings += 1
-        worker.proc.send_signal(signal.SIGTERM)
+        worker.terminate()
         while "STOPPING=1" not in (await next_message()).split("\n"):
             pass
-        assert await asyncio.to_thread(worker.proc.wait, 60) == 0
+        assert await worker.wait(60) == 0
     finally:
         worker.kill()
         sock.close()
     stopping_at = next(i for i, m in enumerate(received) if "STOPPING=1" in m.split("\n"))
     assert not any("READY=1" in m.split("\n") for m in received[stopping_at:]), received
-
-
-async def _consumers(settings: Settings, queue: str) -> int:
-    import aio_pika
-
-    connection = await aio_pika.connect(settings.amqp_url)
-    try:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        return declared.declaration_result.consumer_count or 0
-    finally:
-        await connection.close()
 
 
 # --- jobs stats --json equals the database ----------------------------------------------------------------

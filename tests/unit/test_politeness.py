@@ -1,22 +1,7 @@
 import asyncio
 
 from leadworker.scrape.politeness import HostLimiter
-
-
-class FakeClock:
-    """Time that moves only when the limiter sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 6))
-        self.now += seconds
-        await asyncio.sleep(0)
+from support import FakeClock
 
 
 def test_token_bucket_spaces_requests_after_the_burst() -> None:

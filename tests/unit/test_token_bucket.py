@@ -7,23 +7,11 @@ import asyncio
 import pytest
 
 from leadworker.common.ratelimit import TokenBucket
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from support import FakeClock
 
 
 async def test_burst_then_rate() -> None:
-    clock = FakeClock()
+    clock = FakeClock(now=0.0)
     bucket = TokenBucket(5.0, 10, clock=clock, sleep=clock.sleep)
     for _ in range(10):
         await bucket.acquire()
@@ -40,7 +28,7 @@ async def test_burst_then_rate() -> None:
 
 
 async def test_concurrent_waiters_share_the_rate() -> None:
-    clock = FakeClock()
+    clock = FakeClock(now=0.0)
     bucket = TokenBucket(2.0, 1, clock=clock, sleep=clock.sleep)
     await asyncio.gather(*(bucket.acquire() for _ in range(5)))
     assert clock.now == pytest.approx(2.0)

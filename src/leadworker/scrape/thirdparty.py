@@ -6,17 +6,22 @@ door. Three kinds are told apart from the page's structure and wording, not from
 - **Credits and relations.** A line that credits someone else — a web agency's footer ("Designed by Northgate
   Digital · studio@northgate.design · +44 20 7946 0321", "Webdesign: …", "Site réalisé par …", "Erstellt von
   …", "Website door …"), the hosting company a legal notice must name ("Hébergeur : …", "Hosting: …"), a
-  partner or supplier ("our supplier Oakwood Timber, sales@oakwood.co.uk") — and names that party: a name
-  after the cue rather than "our team", or a link to another registrable domain. The contacts *after* the cue
-  belong to the credited party: on the line, on the lines of the same block (``<br>``), and on the following
-  lines that hold nothing but contacts. Contacts before the cue stay the company's ("Acme Ltd ·
+  partner or supplier ("our supplier Oakwood Timber, sales@oakwood.co.uk"), or a heading that announces them
+  ("Our partners") — and names that party: a capitalised name after the cue rather than "our team" or the
+  company's own name, or a link to another registrable domain. The contacts *after* the cue belong to the
+  credited party: on the line (up to a © or a legal link), on the lines of the same block (``<br>``), on the
+  following lines that hold nothing but contacts, and under a heading up to the next one; a line with an
+  address on the site's own domain ends that reach. Contacts before the cue stay the company's ("Acme Ltd ·
   info@acme.co.uk · Website by …"). The cue counts in the footer, on one of the last lines, on a short line,
-  or with a link to the other party; in running text only in its own sentence.
-- **The other party's domain.** A credit that links to another registrable domain makes every address on
-  that domain someone else's, wherever the page shows it.
-- **Examples in prose.** In running text (a sentence in a paragraph, not a contact line), an address that the
-  sentence talks *about* — "never write from someone@hotmail.com", "enter it as jane@yourdomain.com", "we
-  switched from info@oldsupplier.com" — is not offered. An address right after "us"/"me" ("email us at …",
+  or with a link to the other party (verbs that also credit a cake, "made by", not on a short line alone); in
+  running text only in its own sentence.
+- **The other party's domain.** An address on the domain of a site that a credit links to, or that a link on
+  or near the address's line points to, is that site's, wherever the page shows it.
+- **Examples and mentions in prose.** In running text (a sentence in a paragraph, not a contact line), an
+  address or number that the sentence talks *about* — "never write from someone@hotmail.com", "enter it as
+  jane@yourdomain.com", "we switched from info@oldsupplier.com", "scammers called from …" — is not offered;
+  nor is another organisation's address (not free mail) that nothing offers, or the contacts in parentheses
+  after "from <Company> (". An address right after "us"/"me" or an imperative ("email us at …", "write to …",
   "schreiben Sie uns unter …") is offered, and so is one in a ``mailto:`` or ``tel:`` link.
 
 An address on the site's own registrable domain is always the company's. What is judged here is one page;
