@@ -66,3 +66,23 @@ def test_job_timeout_must_stay_below_the_brokers_consumer_timeout() -> None:
     with pytest.raises(ValueError, match="consumer_timeout"):
         make(max_job_seconds=1800)
     assert make(max_job_seconds=3000, broker_consumer_timeout=3600).max_job_seconds == 3000
+
+
+def test_every_setting_is_in_the_readme_table() -> None:
+    """Every timing and knob is a documented setting: a field missing from the README's table fails here.
+    A row may group variables that share a prefix (``LEADWORKER_DB_POOL_MIN``, ``_MAX``)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| `LEADWORKER_")]
+    names: set[str] = set()
+    for row in rows:
+        cell = row.split("|")[1]
+        written = [part.strip(" `") for part in cell.split(",")]
+        first = written[0]
+        names.add(first)
+        stem = first.rsplit("_", 1)[0]
+        names.update(stem + part if part.startswith("_") else part for part in written[1:])
+    missing = [f"LEADWORKER_{field.upper()}" for field in Settings.model_fields
+               if f"LEADWORKER_{field.upper()}" not in names]
+    assert not missing, missing

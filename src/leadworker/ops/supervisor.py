@@ -30,6 +30,9 @@ import structlog
 
 log = structlog.get_logger("leadworker.supervisor")
 
+READY_CHECK_EVERY = 1.0
+"""Seconds between reads of the children's state files until all are ready (systemd's READY=1 waits on it)."""
+
 EXIT_PLANNED = (3, 4)
 """Child exit codes that ask for an immediate restart (memory watchdog, stalled consumer)."""
 MIN_BACKOFF = 1.0
@@ -202,7 +205,7 @@ async def run_supervised(
             if ready and notifier is not None:
                 notifier.ready(f"{count} worker processes consuming")
                 return
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(READY_CHECK_EVERY)
 
     helpers = [asyncio.create_task(announce_ready())]
     if notifier is not None:

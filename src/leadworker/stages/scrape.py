@@ -61,6 +61,12 @@ class JobStopped(Exception):
         self.status = status
 
 
+STOP_CHECK_EVERY = 2.0
+"""A running job asks the database whether it was cancelled (and so writes its heartbeat) at least this often
+between pages, whatever ``LEADWORKER_HEARTBEAT_INTERVAL`` says: ``jobs cancel`` should stop a crawl within
+seconds, and one indexed UPDATE every two seconds per running job is nothing for PostgreSQL."""
+
+
 def worker_id() -> str:
     """``host:pid``, as recorded on the jobs a worker runs."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -173,7 +179,7 @@ class ScrapeStage(StageHandler):
         log.info("job started", sources=job.source_types, targets=len(job.targets), resumed=claim.attempt > 1)
         started = time.monotonic()
 
-        watch = JobWatch(self.db, job.job_id, claim.attempt, min(self.settings.heartbeat_interval, 2.0))
+        watch = JobWatch(self.db, job.job_id, claim.attempt, min(self.settings.heartbeat_interval, STOP_CHECK_EVERY))
         ctx = ScrapeContext(
             settings=self.settings,
             tools=self.tools,

@@ -179,7 +179,7 @@ async def every_interval(
 async def watch_memory(worker: WatchedWorker) -> None:
     limit = worker.settings.memory_limit_mb * 1024 * 1024
     while not worker.stop_event.is_set():
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(MEMORY_CHECK_EVERY)
         rss = resident_memory_bytes()
         if rss is None:
             return
