@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     # --- operations -----------------------------------------------------------------------------------
     metrics_port: int = Field(9464, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=0, le=65535)
+    api_max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="larger API request bodies get 413")
     webhook_url: str | None = None
     webhook_secret: str | None = Field(None, repr=False)
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -140,6 +143,10 @@ class Settings(BaseSettings):
     heartbeat_interval: float = Field(15.0, gt=0, description="seconds between job heartbeats")
     maintenance_interval: float = Field(60.0, gt=0, description="seconds between stuck-job sweeps")
     retention_days: float = Field(90.0, ge=0, description="delete finished jobs older than this (0 = keep)")
+    schedule_interval: float = Field(2.0, gt=0, le=60, description="seconds between due-schedule checks")
+    schedule_grace: float = Field(
+        60.0, gt=0, description="a fire time later than this is missed (catch-up skip; the overdue alert)")
+    schedule_catchup_limit: int = Field(10, ge=1, le=1000, description="missed times catch-up=all fires at most")
 
     # --- enrichment: scoring, webhooks, HTTP enrichment provider -----------------------------------------
     score_weights: Annotated[dict[str, float], NoDecode] = Field(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 
 from leadworker.broker.publisher import ConfirmedPublisher, OutgoingMessage
 from leadworker.broker.topology import Topology
@@ -35,3 +36,24 @@ async def publish_jobs(
         chunk = jobs_to_publish[start : start + PUBLISH_CHUNK]
         await jobs.create_jobs(db, chunk)
         await publisher.publish_many(job_message(job, topology) for job in chunk)
+
+
+async def submit_jobs(
+    db: Database, publisher: Callable[[], Awaitable[ConfirmedPublisher]], topology: Topology,
+    jobs_to_submit: Sequence[ScrapeJob],
+) -> set[uuid.UUID]:
+    """The API's submission: create the rows (``queued``, committed), then open the publisher (``publisher()``)
+    and publish a message for each row *this call* created, confirmed by the broker; return those ids. A job
+    whose row existed (a repeated submission) gets no second message: a second message of a running job would
+    be taken for a crashed worker's. If the broker cannot be reached or does not confirm, the new rows stay
+    ``queued`` for the stuck-job sweep of the maintenance stage."""
+    created: set[uuid.UUID] = set()
+    for start in range(0, len(jobs_to_submit), PUBLISH_CHUNK):
+        chunk = jobs_to_submit[start : start + PUBLISH_CHUNK]
+        created |= await jobs.create_new_jobs(db, chunk)
+    if created:
+        confirmed = await publisher()
+        for start in range(0, len(jobs_to_submit), PUBLISH_CHUNK):
+            chunk = jobs_to_submit[start : start + PUBLISH_CHUNK]
+            await confirmed.publish_many(job_message(job, topology) for job in chunk if job.job_id in created)
+    return created

@@ -17,7 +17,14 @@ import typer
 from typer._click.exceptions import UsageError as ClickUsageError
 
 from leadworker.broker.topology import TopologyMismatch
-from leadworker.cli import admin_commands, dead_letter_commands, job_commands, lead_commands, maintenance_commands
+from leadworker.cli import (
+    admin_commands,
+    dead_letter_commands,
+    job_commands,
+    lead_commands,
+    maintenance_commands,
+    schedule_commands,
+)
 from leadworker.cli.helpers import global_overrides
 from leadworker.cli.publish_command import publish
 from leadworker.cli.run_command import run
@@ -42,6 +49,7 @@ app.add_typer(dead_letter_commands.dlq_app, name="dlq")
 app.add_typer(admin_commands.db_app, name="db")
 app.add_typer(admin_commands.topology_app, name="topology")
 app.add_typer(lead_commands.leads_app, name="leads")
+app.add_typer(schedule_commands.schedules_app, name="schedules")
 app.add_typer(maintenance_commands.maintenance_app, name="maintenance")
 app.add_typer(admin_commands.webhooks_app, name="webhooks")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from leadworker.ops.connections import database
 
 if TYPE_CHECKING:
     from leadworker.store.lead_export import Near
+    from leadworker.store.pool import Database
 
 leads_app = typer.Typer(help="Export and inspect canonical leads.", no_args_is_help=True)
 
@@ -28,16 +30,19 @@ def leads_export(
     output: Path | None = typer.Option(None, "--output", help="File to write (default: standard output)."),
     near: str | None = typer.Option(None, "--near", help="Only leads near LAT,LON (with --radius-km), nearest first."),
     radius_km: float | None = typer.Option(None, "--radius-km", min=0.001, max=20_000, help="Radius of --near in km."),
+    schedule: str | None = typer.Option(
+        None, "--schedule", help="Only the leads the schedule's latest completed run found."),
+    new: bool = typer.Option(False, "--new", help="With --schedule: only the leads its previous run did not find."),
 ) -> None:
     """Stream canonical leads with score, segment, components, verdicts, coordinates and provenance (constant
     memory)."""
-    from leadworker.store.lead_export import job_exists
     from leadworker.store.lead_files import FORMATS, SEGMENTS, export_leads
 
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: choose csv or jsonl")
     if segment is not None and segment not in SEGMENTS:
         raise UsageError(f"--segment {segment!r}: choose hot, warm or cold")
+    _schedule_options(job, schedule, new)
     job_id = parse_job_id(job) if job is not None else None
     center = _near_option(near, radius_km)
     cfg = settings()
@@ -49,10 +54,11 @@ def leads_export(
 
     async def go() -> int | None:
         async with database(cfg) as db:
-            if job_id is not None and not await job_exists(db, job_id):
+            chosen = await _export_job(db, job_id, schedule)
+            if chosen is None:
                 return None
-            return await export_leads(db, out, fmt=fmt, job_id=job_id, segment=segment, min_score=min_score,
-                                      near=center)
+            return await export_leads(db, out, fmt=fmt, job_id=chosen[0], segment=segment, min_score=min_score,
+                                      near=center, not_in_job=chosen[1] if new else None)
 
     try:
         count = run_async(go())
@@ -66,11 +72,35 @@ def leads_export(
     if count is None:
         if partial is not None:
             partial.unlink(missing_ok=True)
-        typer.echo(f"leadworker: no job {job_id}", err=True)
+        typer.echo(f"leadworker: no completed run of schedule {schedule!r}" if schedule is not None
+                   else f"leadworker: no job {job_id}", err=True)
         raise typer.Exit(1)
     if partial is not None and output is not None:
         os.replace(partial, output)
     typer.echo(f"exported {count} lead(s)" + (f" to {output}" if output else ""), err=True)
+
+
+def _schedule_options(job: str | None, schedule: str | None, new: bool) -> None:
+    if new and schedule is None:
+        raise UsageError("--new goes with --schedule NAME (the leads its latest run found and the run before did not)")
+    if schedule is not None and job is not None:
+        raise UsageError("--schedule picks the job: do not combine it with --job")
+
+
+async def _export_job(
+    db: Database, job_id: uuid.UUID | None, schedule: str | None
+) -> tuple[uuid.UUID | None, uuid.UUID | None] | None:
+    """``(job, previous job)`` whose leads to export: ``--job``'s, ``--schedule``'s latest completed run and the run
+    before it (None when its first run: every lead is new), or ``(None, None)`` for every lead. None if there is
+    no such job, or no completed run of the schedule."""
+    from leadworker.store.lead_export import job_exists
+    from leadworker.store.schedules import latest_completed_run
+
+    if schedule is not None:
+        return await latest_completed_run(db, schedule)
+    if job_id is not None and not await job_exists(db, job_id):
+        return None
+    return job_id, None
 
 
 def _near_option(near: str | None, radius_km: float | None) -> Near | None:

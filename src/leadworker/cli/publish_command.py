@@ -76,7 +76,29 @@ def build_jobs(
         if targets or sources or leads_file or query or keywords:
             raise UsageError("--file takes the jobs from the file; do not combine it with job flags")
         return jobs_from_file(jobs_file, count)
+    template = job_from_options(
+        targets=targets, sources=sources, query=query, industry=industry, geography=geography, keywords=keywords,
+        max_pages=max_pages, render=render, user_id=user_id, webhook_url=webhook_url, leads_file=leads_file,
+    )
+    return [template] + [template.model_copy(update={"job_id": uuid.uuid4()}) for _ in range(count - 1)]
 
+
+def job_from_options(
+    *,
+    targets: list[str],
+    sources: list[str],
+    query: str | None,
+    industry: str | None,
+    geography: str | None,
+    keywords: list[str],
+    max_pages: int | None,
+    render: str | None,
+    user_id: str | None,
+    webhook_url: str | None,
+    leads_file: Path | None,
+) -> ScrapeJob:
+    """One job from the job flags ``publish`` and ``schedules add`` take (validated, with a new job id; raises
+    :class:`UsageError` naming the flag)."""
     leads = leads_from_file(leads_file) if leads_file is not None else []
     if not sources:
         sources = (["website"] if targets else []) + (["inline"] if leads else [])
@@ -98,7 +120,7 @@ def build_jobs(
         for field_name, flag in _FLAG_OF_FIELD.items():
             message = message.replace(f"{field_name}.", f"{flag} #").replace(f"{field_name}:", f"{flag}:")
         raise UsageError(message) from None
-    return [template] + [template.model_copy(update={"job_id": uuid.uuid4()}) for _ in range(count - 1)]
+    return template
 
 
 def publish(

@@ -106,6 +106,17 @@ def _latest_at_or_before(expr: str, zone: ZoneInfo, moment: datetime, floor: dat
     return None
 
 
+def count_between(expr: str, zone: ZoneInfo, since: datetime, before: datetime, cap: int) -> int:
+    """How many fire times ``t`` have ``since <= t < before`` (counting stops at ``cap``)."""
+    found, t = 0, since - timedelta(microseconds=1)
+    while found < cap:
+        nxt = next_after(expr, zone, t)
+        if nxt is None or nxt >= before:
+            break
+        found, t = found + 1, nxt
+    return found
+
+
 def jitter_of(key: str, fire_time: datetime, jitter_seconds: int) -> timedelta:
     """The delay of ``fire_time`` within ``[0, jitter_seconds)``: a hash of the schedule and the time, so that
     every instance agrees on it without talking to the others."""

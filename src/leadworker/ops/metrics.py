@@ -27,6 +27,7 @@ class Metrics:
         self._health_metrics()
         self._webhook_metrics()
         self._enrichment_metrics()
+        self._schedule_metrics()
 
     def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
         return Counter(name, documentation, list(labels), registry=self.registry)
@@ -108,6 +109,28 @@ class Metrics:
     def _webhook_metrics(self) -> None:
         self.webhooks = self._counter(
             "leadworker_webhook_deliveries", "Webhook POSTs, by result (delivered, failed).", "result"
+        )
+
+    def _schedule_metrics(self) -> None:
+        """Schedules: their fires, how late they were, and whether one is overdue."""
+        self.schedule_fires = self._counter(
+            "leadworker_schedule_fires",
+            "Fire times of schedules handled by this process, by schedule and result (fired; overlap: skipped "
+            "while the previous job ran; missed: left out by the catch-up policy).",
+            "schedule", "result",
+        )
+        self.schedule_lateness = Histogram(
+            "leadworker_schedule_lateness_seconds",
+            "From a fire time to the commit of its job (the poll interval, jitter and outages), by schedule.",
+            ["schedule"],
+            buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600),
+            registry=self.registry,
+        )
+        self.schedule_overdue = self._gauge(
+            "leadworker_schedule_overdue_seconds",
+            "Seconds an enabled schedule is past its due time without having fired (0 when it is not due), as "
+            "read from the database by each process running the schedule stage.",
+            "livemax", "schedule",
         )
 
     def _enrichment_metrics(self) -> None:

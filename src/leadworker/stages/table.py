@@ -1,9 +1,9 @@
 """The stage table: the one place a stage is named.
 
 Each row says what a stage is called, which queue it consumes (``None``: a stage that is not a queue, the
-leader-elected maintenance), how many unacked deliveries a consumer of it holds by default, and how its handler
-is built. Configuration (prefetch), the topology (queues), the worker (what ``--stage all`` runs, and in which
-order consumers start and stop) and the CLI read this table; adding a stage is adding a row.
+leader-elected maintenance and the schedules), how many unacked deliveries a consumer of it holds by default,
+and how its handler is built. Configuration (prefetch), the topology (queues), the worker (what ``--stage all``
+runs, and in which order consumers start and stop) and the CLI read this table; adding a stage is adding a row.
 
 This module imports nothing of leadworker: a row names its handler's factory as ``"module:function"`` (each
 stage module builds its own handler from :class:`leadworker.stages.deps.StageDeps`), so that the topology, the
@@ -52,14 +52,16 @@ STAGE_TABLE: tuple[Stage, ...] = (
     Stage("score", "leads.score", 64, "leadworker.stages.score:build", "score canonical leads for their jobs"),
     Stage("notify", "jobs.notify", 16, "leadworker.stages.notify:build", "POST job events to webhooks"),
     Stage("maintenance", None, 0, None, "rescue stuck jobs and delete old ones, one instance at a time"),
+    Stage("schedule", None, 0, None, "fire due schedules, each fire time once across every instance"),
 )
 
 QUEUE_STAGES: tuple[Stage, ...] = tuple(stage for stage in STAGE_TABLE if stage.queue is not None)
 """The stages that consume a queue, in pipeline order."""
 STAGE_NAMES: tuple[str, ...] = tuple(stage.name for stage in STAGE_TABLE)
 """Every stage this version can run; ``--stage all`` means these."""
-MAINTENANCE = next(stage.name for stage in STAGE_TABLE if stage.queue is None)
-"""The stage that is not a queue consumer (see :mod:`leadworker.store.maintenance`)."""
+MAINTENANCE, SCHEDULE = (stage.name for stage in STAGE_TABLE if stage.queue is None)
+"""The stages that are not queue consumers: maintenance (see :mod:`leadworker.store.maintenance`) and the
+schedules (see :mod:`leadworker.stages.schedule`)."""
 
 
 def stage_named(name: str) -> Stage:

@@ -81,8 +81,9 @@ ON CONFLICT (id) DO NOTHING
 """
 
 
-async def create_jobs(db: Database, jobs: Sequence[ScrapeJob]) -> None:
-    """Create the rows of jobs about to be published, as ``queued`` (one statement for all)."""
+async def create_jobs(db: Database | asyncpg.Connection, jobs: Sequence[ScrapeJob]) -> None:
+    """Create the rows of jobs about to be published, as ``queued`` (one statement for all; on a connection,
+    inside its transaction: a schedule's fire and its job are one commit)."""
     if not jobs:
         return
     await db.execute(
@@ -91,6 +92,20 @@ async def create_jobs(db: Database, jobs: Sequence[ScrapeJob]) -> None:
         [j.user_id for j in jobs],
         [json.dumps(j.criteria()) for j in jobs],
     )
+
+
+async def create_new_jobs(db: Database, jobs: Sequence[ScrapeJob]) -> set[uuid.UUID]:
+    """:func:`create_jobs`, returning the ids of the rows this call created (a job id that exists is left
+    alone: the API's repeat of a submission returns the job it made, and publishes nothing again)."""
+    if not jobs:
+        return set()
+    rows = await db.fetch(
+        _CREATE + " RETURNING id",
+        [j.job_id for j in jobs],
+        [j.user_id for j in jobs],
+        [json.dumps(j.criteria()) for j in jobs],
+    )
+    return {r["id"] for r in rows}
 
 
 # --- claiming --------------------------------------------------------------------------------------------
@@ -377,6 +392,25 @@ async def requeue_failed(db: Database, job_id: uuid.UUID) -> bool:
     return result.endswith(" 1")
 
 
+async def requeue_for_retry(db: Database, job_id: uuid.UUID) -> tuple[bool, JobStatus | None]:
+    """failed | cancelled → queued with fresh attempts (the API's retry). Returns ``(requeued by this call,
+    status now)``; the status is None if there is no such job."""
+    async with db.connection() as conn:
+        row = await conn.fetchrow(
+            """
+            UPDATE scrape_jobs SET status = 'queued', attempts = 0, error = NULL, error_kind = NULL,
+                                   completed_at = NULL, worker = NULL, heartbeat_at = NULL, updated_at = now()
+             WHERE id = $1 AND status IN ('failed', 'cancelled')
+            RETURNING status
+            """,
+            job_id,
+        )
+        if row is not None:
+            return True, JobStatus.QUEUED
+        row = await conn.fetchrow("SELECT status FROM scrape_jobs WHERE id = $1", job_id)
+    return False, JobStatus(row["status"]) if row else None
+
+
 _REQUEUE_STUCK = """
 UPDATE scrape_jobs
    SET status = 'retrying', heartbeat_at = NULL, updated_at = now(),
@@ -496,3 +530,24 @@ async def job_outcomes(db: Database, job_ids: Sequence[uuid.UUID]) -> dict[uuid.
     )
     found = {r["id"]: {"job_id": str(r["id"]), **{k: v for k, v in dict(r).items() if k != "id"}} for r in rows}
     return {i: found.get(i, {"job_id": str(i), "status": "unknown"}) for i in job_ids}
+
+
+async def page_jobs(
+    db: Database, *, status: str | None, user_id: str | None, since: Any, until: Any,
+    after: tuple[Any, uuid.UUID] | None, limit: int,
+) -> list[asyncpg.Record]:
+    """One page of jobs, newest first (``created_at DESC, id DESC``), after the keyset ``after``
+    (``(created_at, id)`` of the last row of the previous page)."""
+    return await db.fetch(
+        f"""
+        SELECT {_JOB_COLUMNS} FROM scrape_jobs
+         WHERE ($1::text IS NULL OR status = $1)
+           AND ($2::text IS NULL OR user_id = $2)
+           AND ($3::timestamptz IS NULL OR created_at >= $3)
+           AND ($4::timestamptz IS NULL OR created_at < $4)
+           AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid))
+         ORDER BY created_at DESC, id DESC
+         LIMIT $7
+        """,
+        status, user_id, since, until, after[0] if after else None, after[1] if after else None, limit,
+    )

@@ -103,7 +103,7 @@ _FOR_JOB = ("""
 WITH job_leads AS (
     SELECT DISTINCT s.lead_id
       FROM scrape_job_leads jl JOIN lead_sources s ON s.raw_lead_id = jl.raw_lead_id
-     WHERE jl.job_id = $3
+     WHERE jl.job_id = $3{not_in}
 )
 SELECT""" + _LEAD_COLUMNS + """
        sc.score, sc.segment, sc.components, $3::uuid AS job_id, sc.scored_at,""" + _DETAILS + """,
@@ -117,22 +117,32 @@ SELECT""" + _LEAD_COLUMNS + """
 """)
 
 
-def _query(template: str, near: Near | None) -> str:
+_NOT_IN_JOB = """
+       AND NOT EXISTS (SELECT 1 FROM scrape_job_leads pj JOIN lead_sources ps ON ps.raw_lead_id = pj.raw_lead_id
+                        WHERE pj.job_id = ${n} AND ps.lead_id = s.lead_id)"""
+"""Leaves out the leads another job (a schedule's previous run) found: ``leads export --schedule NAME --new``."""
+
+
+def _query(template: str, near: Near | None, not_in_job: bool = False) -> str:
+    not_in = _NOT_IN_JOB.format(n=4 if near is None else 8) if not_in_job else ""
     if near is None:
-        return template.format(distance="NULL::float8", near="", order="l.id")
+        return template.format(distance="NULL::float8", near="", order="l.id", not_in=not_in)
     return template.format(distance=f"round({_DISTANCE}::numeric, 3)::float8", near=_NEAR,
-                           order="distance_km, l.id")
+                           order="distance_km, l.id", not_in=not_in)
 
 
 async def stream_leads(
     db: Database, *, job_id: uuid.UUID | None = None, segment: str | None = None, min_score: int | None = None,
-    near: Near | None = None, batch: int = 500,
+    near: Near | None = None, not_in_job: uuid.UUID | None = None, batch: int = 500,
 ) -> AsyncIterator[dict[str, Any]]:
     """Canonical leads one by one, read through a server-side cursor ``batch`` rows at a time (inside a
     transaction, as cursors must be), so memory stays flat however many there are. With ``near``, only the
-    leads within its radius, nearest first."""
-    query = _query(_ALL if job_id is None else _FOR_JOB, near)
-    params: list[Any] = [segment, min_score, job_id, *(near.params() if near else [])]
+    leads within its radius, nearest first; with ``not_in_job`` (and ``job_id``), only the leads of the job
+    that job did not find."""
+    exclude = job_id is not None and not_in_job is not None
+    query = _query(_ALL if job_id is None else _FOR_JOB, near, exclude)
+    params: list[Any] = [segment, min_score, job_id, *(near.params() if near else []),
+                         *([not_in_job] if exclude else [])]
     async with db.transaction() as conn:
         async for row in conn.cursor(query, *params, prefetch=batch):
             yield dict(row)

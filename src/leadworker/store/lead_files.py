@@ -47,14 +47,16 @@ def _cell(value: Any) -> str:
 
 
 async def export_leads(db: Database, out: TextIO, *, fmt: str, job_id: uuid.UUID | None = None,
-                       segment: str | None = None, min_score: int | None = None, near: Near | None = None) -> int:
+                       segment: str | None = None, min_score: int | None = None, near: Near | None = None,
+                       not_in_job: uuid.UUID | None = None) -> int:
     """Write the selected leads to ``out`` in ``fmt``; return how many (``near``: within a radius, nearest
-    first)."""
+    first; ``not_in_job``: only those of ``job_id`` that job did not find)."""
     count = 0
     writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
     if writer is not None:
         writer.writerow(EXPORT_FIELDS)
-    async for row in stream_leads(db, job_id=job_id, segment=segment, min_score=min_score, near=near):
+    async for row in stream_leads(db, job_id=job_id, segment=segment, min_score=min_score, near=near,
+                                  not_in_job=not_in_job):
         if writer is not None:
             writer.writerow([_cell(row.get(name)) for name in EXPORT_FIELDS])
         else:

@@ -36,9 +36,10 @@ from leadworker.errors import ServiceUnavailable
 from leadworker.ops.connections import open_publisher
 from leadworker.ops.metrics import Metrics
 from leadworker.ops.readiness import Readiness
+from leadworker.stages import schedule
 from leadworker.stages.deps import StageDeps
 from leadworker.stages.scrape import worker_id
-from leadworker.stages.table import MAINTENANCE, QUEUE_STAGES, STAGE_NAMES, stage_named
+from leadworker.stages.table import MAINTENANCE, QUEUE_STAGES, SCHEDULE, STAGE_NAMES, stage_named
 from leadworker.store import jobs as jobs_store
 from leadworker.store.pool import Database
 from leadworker.worker import watchers
@@ -92,7 +93,7 @@ class Worker:
     ) -> None:
         self.settings = settings
         self.stages = list(stages)
-        self.queue_stages = [stage for stage in self.stages if stage != MAINTENANCE]
+        self.queue_stages = [stage for stage in self.stages if stage_named(stage).queue is not None]
         self.exit_when_idle = exit_when_idle
         self.metrics = metrics or Metrics()
         self.worker = worker or worker_id()
@@ -263,6 +264,9 @@ class Worker:
             helpers = [asyncio.create_task(watchers.watch_liveness(self, connection, consumers, stalled))]
             if MAINTENANCE in self.stages:
                 helpers.append(asyncio.create_task(watchers.maintain(self, connection, publisher)))
+            if SCHEDULE in self.stages and self._db is not None:
+                helpers.append(asyncio.create_task(schedule.run(
+                    self._db, publisher.publish_many, self.topology, self.settings, self.metrics, self.worker)))
             helpers += [asyncio.create_task(watchers.every_interval(self, handler.stage, handler.periodic, publisher))
                         for handler in handlers]
             waiters = [asyncio.create_task(self.stop_event.wait()), asyncio.create_task(lost.wait()),

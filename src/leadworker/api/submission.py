@@ -1,0 +1,88 @@
+"""Taking jobs in at the door: the body (a ScrapeJob v1 whose ``job_id`` may be left out), the job id an
+``Idempotency-Key`` stands for, and the network guard over every target."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from leadworker.api.problems import ApiError
+from leadworker.contracts import ScrapeJob
+from leadworker.scrape.guard import ForbiddenTarget, NetworkGuard
+
+IDEMPOTENCY_NAMESPACE = uuid.UUID("0b6f3c3e-6c55-4d0c-9a39-6b0b1f2f1a13")
+RESOLVE_TIMEOUT = 5.0
+"""Seconds the door waits for a target's name to resolve; past that the worker's own guard decides."""
+MAX_IDEMPOTENCY_KEY = 200
+MAX_BATCH = 1000
+
+
+class JobSubmission(ScrapeJob):
+    """A ScrapeJob v1; ``job_id`` may be left out (the API makes one, or derives it from ``Idempotency-Key``)."""
+
+    job_id: uuid.UUID | None = None  # type: ignore[assignment]
+
+
+class JobBatch(BaseModel):
+    """Up to 1,000 jobs in one request; ``Idempotency-Key`` covers the batch (each job gets its own id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: list[JobSubmission] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def job_id_for(submission: JobSubmission, token: str, idempotency_key: str | None, index: int = 0) -> uuid.UUID:
+    """The given ``job_id``; else one derived from the caller's token and ``Idempotency-Key`` (so a repeat names
+    the same job); else a new one."""
+    if submission.job_id is not None:
+        return submission.job_id
+    if idempotency_key is not None:
+        if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+            raise ApiError(422, f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
+                           fields={"Idempotency-Key": "1 to 200 characters"})
+        return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{token}\n{idempotency_key}\n{index}")
+    return uuid.uuid4()
+
+
+def to_job(submission: JobSubmission, job_id: uuid.UUID) -> ScrapeJob:
+    data = submission.model_dump()
+    data["job_id"] = job_id
+    return ScrapeJob.model_validate(data)
+
+
+async def _resolve_check(guard: NetworkGuard, host: str) -> None:
+    override = guard.override_for(host)
+    if override is not None:
+        guard.check_address(host, override)
+        return
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT)
+    except (OSError, TimeoutError, UnicodeError):
+        return  # not resolvable now: the worker's guard checks again where it connects
+    for info in infos:
+        guard.check_address(host, str(info[4][0]))
+
+
+async def check_targets(guard: NetworkGuard, jobs: list[ScrapeJob], prefix: str = "") -> None:
+    """Raise a 422 naming every target (and webhook URL) the network guard refuses."""
+    fields: dict[str, str] = {}
+    for n, job in enumerate(jobs):
+        where = f"{prefix}{n}." if prefix else ""
+        urls = [(f"{where}targets.{i}", str(t)) for i, t in enumerate(job.targets)]
+        if job.webhook_url:
+            urls.append((f"{where}webhook_url", job.webhook_url))
+        for field, url in urls:
+            try:
+                host = guard.check_url(url)
+                if not guard.allow_private and urlsplit(url).hostname:
+                    await _resolve_check(guard, host)
+            except ForbiddenTarget as exc:
+                fields[field] = str(exc)
+    if fields:
+        first = next(iter(fields.items()))
+        raise ApiError(422, f"{first[0]}: {first[1]}", code="forbidden_target", fields=fields)

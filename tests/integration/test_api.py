@@ -1,0 +1,207 @@
+"""The HTTP API against the real PostgreSQL and RabbitMQ: tokens and scopes, submitting (idempotently, through the
+network guard, with the broker down), following a job to its end under a real worker, downloading its leads,
+the error shape, the body limit, and ``leadworker api`` / ``leadworker tokens`` run as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+import support
+from leadworker.api.app import create_app
+from leadworker.config import Settings
+from leadworker.demo.server import SiteServer
+from leadworker.store import tokens as tokenstore
+from leadworker.store.pool import Database
+
+
+@asynccontextmanager
+async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app, its lifespan run, behind an in-process transport."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+            yield client
+
+
+async def token(db: Database, scope: str) -> dict[str, str]:
+    value = await tokenstore.create_token(db, f"{scope}-{uuid.uuid4().hex[:6]}", scope)
+    return {"Authorization": f"Bearer {value}"}
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}, body
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    error: dict[str, object] = body["error"]
+    return error
+
+
+async def test_health_tokens_and_scopes(settings: Settings, db: Database) -> None:
+    read, write = await token(db, "read"), await token(db, "write")
+    async with api_client(settings) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["database"] and ready.json()["broker"], ready.text
+        assert_error(await client.get("/api/v1/jobs"), 401, "unauthorized")
+        assert_error(await client.get("/api/v1/jobs", headers={"Authorization": "Bearer lw_nope"}), 401)
+        assert (await client.get("/api/v1/jobs", headers=read)).status_code == 200
+        assert_error(await client.post("/api/v1/jobs", headers=read, json={"targets": ["https://a.test/"]}),
+                     403, "forbidden")
+        names = [t.name for t in await tokenstore.list_tokens(db)]
+        assert await tokenstore.revoke_token(db, next(n for n in names if n.startswith("read-")))
+        assert_error(await client.get("/api/v1/jobs", headers=read), 401)
+        assert (await client.get("/api/v1/jobs", headers=write)).status_code == 200
+        used = {t.name: t.last_used_at for t in await tokenstore.list_tokens(db)}
+        assert all(used.values())
+        metrics = (await client.get("/metrics")).text
+    assert 'leadworker_api_requests_total{method="GET",route="/api/v1/jobs",status="401"} 3.0' in metrics
+    assert 'route="/api/v1/jobs",status="200"' in metrics and "leadworker_api_request_seconds_bucket" in metrics
+
+
+async def test_submit_idempotently_follow_and_download(settings: Settings, db: Database,
+                                                       demo_site: SiteServer) -> None:
+    write = await token(db, "write")
+    body = {"targets": [demo_site.url("acme-plumbing.test")], "max_pages": 5, "industry": "plumbing",
+            "geography": "Portland, US", "user_id": "u-1"}
+    async with api_client(settings) as client:
+        first = await client.post("/api/v1/jobs", headers={**write, "Idempotency-Key": "k-1"}, json=body)
+        assert first.status_code == 202, first.text
+        job_id = first.json()["job_id"]
+        assert first.headers["location"] == f"/api/v1/jobs/{job_id}" and first.json()["status"] == "queued"
+        again = await client.post("/api/v1/jobs", headers={**write, "Idempotency-Key": "k-1"}, json=body)
+        assert again.status_code == 200 and again.json()["job_id"] == job_id
+        given = await client.post("/api/v1/jobs", headers=write, json={**body, "job_id": job_id})
+        assert given.status_code == 200 and given.json()["job_id"] == job_id
+        assert await db.fetchval("SELECT count(*) FROM scrape_jobs") == 1
+        topology = await support.declare(settings)
+        assert await support.queue_depth(settings, topology.work_queue("scrape")) == 1  # one message, not three
+
+        await support.run_until_idle(settings, ("scrape", "normalize", "score"), idle=0.6)
+        shown = (await client.get(f"/api/v1/jobs/{job_id}", headers=write)).json()
+        assert shown["status"] == "completed" and shown["counts"]["found"] >= 1
+        assert shown["enrichment"]["enriched_at"] is not None
+        assert [e["to_status"] for e in shown["events"]] == ["queued", "running", "completed"]
+
+        download = await client.get(f"/api/v1/jobs/{job_id}/leads", params={"format": "csv"}, headers=write)
+        assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(download.text)))
+        assert [r["domain"] for r in rows] == ["acme-plumbing.test"]
+        lines = (await client.get(f"/api/v1/jobs/{job_id}/leads", params={"format": "jsonl"},
+                                  headers=write)).text.splitlines()
+        assert [json.loads(line)["domain"] for line in lines] == ["acme-plumbing.test"]
+
+        listed = (await client.get("/api/v1/jobs", params={"status": "completed", "user_id": "u-1"},
+                                   headers=write)).json()
+        assert [j["job_id"] for j in listed["jobs"]] == [job_id] and listed["next"] is None
+        assert_error(await client.post(f"/api/v1/jobs/{job_id}/cancel", headers=write), 409, "conflict")
+
+
+async def test_list_pages_cancel_and_retry(settings: Settings, db: Database) -> None:
+    write = await token(db, "write")
+    inline = {"source_types": ["inline"], "leads": [{"company_name": "Acme"}]}
+    async with api_client(settings) as client:
+        batch = await client.post("/api/v1/jobs/batch", headers=write, json={"jobs": [inline] * 5})
+        assert batch.status_code == 202, batch.text
+        ids = [j["job_id"] for j in batch.json()["jobs"]]
+        assert len(set(ids)) == 5 and all(j["created"] for j in batch.json()["jobs"])
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = (await client.get("/api/v1/jobs", params=params, headers=write)).json()
+            seen += [j["job_id"] for j in page["jobs"]]
+            cursor = page["next"]
+            if cursor is None:
+                break
+        assert sorted(seen) == sorted(ids) and len(seen) == 5
+        assert_error(await client.get("/api/v1/jobs", params={"cursor": "garbage"}, headers=write), 422)
+
+        cancelled = await client.post(f"/api/v1/jobs/{ids[0]}/cancel", headers=write)
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        retried = await client.post(f"/api/v1/jobs/{ids[0]}/retry", headers=write)
+        assert retried.status_code == 200 and retried.json()["status"] == "queued"
+        assert_error(await client.post(f"/api/v1/jobs/{ids[1]}/retry", headers=write), 409)
+        assert_error(await client.get(f"/api/v1/jobs/{uuid.uuid4()}", headers=write), 404, "not_found")
+        await support.run_until_idle(settings, ("scrape",), idle=0.6)
+        assert await support.jobs_reached(db, [uuid.UUID(i) for i in ids], "completed")
+
+
+async def test_bad_input_is_a_4xx_naming_the_field(database_url: str, db: Database) -> None:
+    cfg = support.test_settings(database_url, allow_private_networks=False, api_max_body_bytes=4096)
+    write = await token(db, "write")
+    try:
+        async with api_client(cfg) as client:
+            private = await client.post("/api/v1/jobs", headers=write, json={
+                "targets": ["https://ok.example/", "http://127.0.0.1:8080/admin", "http://localhost/"]})
+            error = assert_error(private, 422, "forbidden_target")
+            assert set(error["fields"]) == {"targets.1", "targets.2"}  # type: ignore[arg-type]
+            bad = await client.post("/api/v1/jobs", headers=write, json={"targets": ["https://a.example/"],
+                                                                          "max_pages": 0})
+            assert "max_pages" in assert_error(bad, 422, "invalid")["fields"]  # type: ignore[operator]
+            assert_error(await client.post("/api/v1/jobs", headers={**write, "Content-Type": "application/json"},
+                                           content=b"{not json"), 422)
+            big = {"source_types": ["inline"], "leads": [{"company_name": "x" * 100}] * 100}
+            assert_error(await client.post("/api/v1/jobs", headers=write, json=big), 413, "too_large")
+            assert_error(await client.get("/api/v1/nothing", headers=write), 404)
+            assert_error(await client.get("/api/v1/jobs/not-a-uuid", headers=write), 422)
+            assert await db.fetchval("SELECT count(*) FROM scrape_jobs") == 0
+    finally:
+        await support.delete_queues(cfg)
+
+
+async def test_broker_down_is_503_and_the_row_waits(database_url: str, db: Database) -> None:
+    cfg = support.test_settings(database_url, amqp_url="amqp://guest:guest@127.0.0.1:1/")
+    write = await token(db, "write")
+    async with api_client(cfg) as client:
+        answer = await client.post("/api/v1/jobs", headers={**write, "Idempotency-Key": "down"},
+                                   json={"source_types": ["inline"], "leads": [{"company_name": "Acme"}]})
+        assert_error(answer, 503, "unavailable")
+        assert (await client.get("/readyz")).status_code == 503
+    assert await db.fetchval("SELECT status FROM scrape_jobs") == "queued"
+
+
+async def test_api_and_tokens_commands(settings: Settings) -> None:
+    created = await asyncio.to_thread(support.run_cli, settings, "tokens", "create", "ci", "--scope", "admin",
+                                      "--json")
+    assert created.returncode == 0, created.stderr
+    issued = json.loads(created.stdout)
+    assert issued["name"] == "ci" and issued["scope"] == "admin" and issued["token"].startswith("lw_")
+    listed = await asyncio.to_thread(support.run_cli, settings, "tokens", "list", "--json")
+    assert issued["token"] not in listed.stdout and json.loads(listed.stdout)[0]["name"] == "ci"
+    port = support.free_port()
+    process = await asyncio.create_subprocess_exec(
+        *support.leadworker_cmd("api", "--port", str(port)), env=support.cli_env(settings),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await support.wait_for(lambda: _answers(base + "/healthz"), timeout=30, what="api up")
+        async with httpx.AsyncClient(base_url=base) as client:
+            spec = (await client.get("/openapi.json")).json()
+            assert "/api/v1/jobs" in spec["paths"] and (await client.get("/docs")).status_code == 200
+            auth = {"Authorization": f"Bearer {issued['token']}"}
+            assert (await client.get("/api/v1/jobs", headers=auth)).json() == {"jobs": [], "next": None}
+            revoked = await asyncio.to_thread(support.run_cli, settings, "tokens", "revoke", "ci")
+            assert revoked.returncode == 0, revoked.stderr
+            assert (await client.get("/api/v1/jobs", headers=auth)).status_code == 401
+    finally:
+        process.terminate()
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0, stderr.decode()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return support.http_get(url)[0] == 200
+    except OSError:
+        return False
