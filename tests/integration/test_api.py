@@ -8,9 +8,11 @@ import asyncio
 import csv
 import io
 import json
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 
@@ -205,3 +207,28 @@ def _answers(url: str) -> bool:
         return support.http_get(url)[0] == 200
     except OSError:
         return False
+
+
+async def test_schemathesis_finds_no_server_error(settings: Settings, db: Database) -> None:
+    """A bounded schemathesis run against the served /openapi.json, with an admin token: no 5xx, every response
+    as the schema says (the error shape included)."""
+    admin = (await token(db, "admin"))["Authorization"]
+    port = support.free_port()
+    process = await asyncio.create_subprocess_exec(
+        *support.leadworker_cmd("api", "--port", str(port)), env=support.cli_env(settings),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await support.wait_for(lambda: _answers(base + "/healthz"), timeout=30, what="api up")
+        run = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "schemathesis"), "run", f"{base}/openapi.json",
+            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
+                        "response_schema_conformance",
+            "--phases", "examples,coverage,fuzzing", "--max-examples", "25", "--seed", "13",
+            "--header", f"Authorization: {admin}", "--workers", "4",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        output, _ = await asyncio.wait_for(run.communicate(), 240)
+        assert run.returncode == 0, output.decode()[-6000:]
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)

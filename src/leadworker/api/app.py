@@ -26,7 +26,8 @@ READY_TIMEOUT = 3.0
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"description": description, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
-    for status, description in ((401, "no valid token"), (403, "the token's scope is too low"),
+    for status, description in ((400, "the body is not JSON"), (401, "no valid token"),
+                                (403, "the token's scope is too low"),
                                 (404, "not found"), (409, "not in a state that allows it"),
                                 (413, "body too large"), (422, "invalid input"), (503, "a service is down"))
 }
