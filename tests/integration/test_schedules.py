@@ -184,8 +184,9 @@ async def test_a_crash_after_the_commit_leaves_a_job_the_stuck_sweep_publishes(d
     sent.fail = False
     assert (await fire(db, sent, T0 + timedelta(minutes=1, seconds=5))).fires == []  # the time is handled
     await asyncio.sleep(0.05)
-    swept = await requeue_stuck_jobs(db, sent, work_queue="scrape_jobs", stale_seconds=0.01,
-                                     policy=RetryPolicy(max_attempts=3, backoff=(1.0,), delivery_limit=20), include_queued=True)
+    policy = RetryPolicy(max_attempts=3, backoff=(1.0,), delivery_limit=20)
+    swept = await requeue_stuck_jobs(db, sent, work_queue="scrape_jobs", stale_seconds=0.01, policy=policy,
+                                     include_queued=True)
     assert swept.requeued == [job_id]
     assert [m.message_id for m in sent.messages] == [str(job_id)]
     assert json.loads(sent.messages[0].body)["job_id"] == str(job_id)
