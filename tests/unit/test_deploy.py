@@ -71,7 +71,7 @@ def test_alerts_and_dashboard_use_only_exported_metrics() -> None:
 def test_alerts_cover_the_operator_questions() -> None:
     rules = {rule["alert"]: rule for rule in alert_rules()}
     for name in ("LeadworkerQueueBackingUp", "LeadworkerDeadLettersGrowing", "LeadworkerNoConsumer",
-                 "LeadworkerDown", "LeadworkerRetryRateHigh"):
+                 "LeadworkerDown", "LeadworkerRetryRateHigh", "LeadworkerScheduleNotFiring"):
         assert name in rules, name
     for rule in rules.values():
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}
