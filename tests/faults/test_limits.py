@@ -14,7 +14,6 @@ from invariants import check_end_state
 from loadworld import LoadWorld
 
 import support
-from leadworker import worker as worker_module
 from leadworker.broker.retry_policy import RetryPolicy
 from leadworker.broker.topology import Topology
 from leadworker.config import Settings
@@ -22,6 +21,7 @@ from leadworker.contracts import ScrapeJob
 from leadworker.store import jobs as jobstore
 from leadworker.store.maintenance import MAINTENANCE_LOCK_ID, requeue_stuck_jobs
 from leadworker.store.pool import Database
+from leadworker.worker import watchers as worker_watchers
 from support import PrivateRabbit, Spawn, jobs_reached
 
 
@@ -168,8 +168,8 @@ async def test_a_consumer_the_broker_forgot_is_noticed_and_renewed(fault_setting
     """The broker stops seeing our consumer while the client still believes it consumes (nothing tells the
     client): messages pile up. The liveness check asks the broker, sees no consumer on a queue that has
     messages, reconnects, and the jobs are done."""
-    monkeypatch.setattr(worker_module, "LIVENESS_INTERVAL", 0.5)  # the checks of minutes, in seconds
-    monkeypatch.setattr(worker_module, "BROKER_CHECK_EVERY", 2)
+    monkeypatch.setattr(worker_watchers, "LIVENESS_INTERVAL", 0.5)  # the checks of minutes, in seconds
+    monkeypatch.setattr(worker_watchers, "BROKER_CHECK_EVERY", 2)
     cfg = fault_settings.model_copy(update={"amqp_url": private_rabbit.url(), "queue_type": "classic"})
     queue = Topology.from_settings(cfg).work_queue("scrape")
     try:

@@ -163,6 +163,8 @@ _SOURCE_PAREN = re.compile(
     r"\b(?:from|with|by|at|via|von|mit|bei|durch|chez|avec|par|aupr[èe]s\s+de|van|met|bij|door)\s+"
     r"[A-ZÄÖÜÉÈ][\w&'’.-]*(?:\s+[\w&'’.-]+){0,6}?\s*\([^()]*$"
 )
+SOURCE_LOOKBACK = 300
+"""Characters before a value in which "from <Company> (" is looked for."""
 _LIST_JOIN = re.compile(r"[\s,;/]*(?:or|and|oder|und|ou|et|of|en|&)?[\s,;/]*", re.IGNORECASE)
 """What stands between two items of one list ("X or Y", "X, Y")."""
 _NEGATION = re.compile(r"\b(?:never|not|don['’]?t|nie|niemals|nicht|kein\w*|jamais|pas|ne|nooit|niet|geen)\b",
@@ -582,7 +584,9 @@ def _mention(sentence: str, begin: int, email: str | None, part: str) -> str | N
         return None
     if _EXAMPLE_BEFORE.search(before) or _EXAMPLE_SENTENCE.search(part):
         return "example"
-    if _SOURCE_PAREN.search(sentence[:begin]):
+    # A bounded look back: the named party and its open parenthesis stand just before the contacts, and a search
+    # from the start of the sentence for every value made reading a long page quadratic (seconds per page).
+    if _SOURCE_PAREN.search(sentence[max(0, begin - SOURCE_LOOKBACK):begin]):
         return "mentioned"  # "comes from Harrison Timber Ltd (orders@…, 0114 …)": that company's
     if email is not None and not _free_mail(email) and not _FIRST_PERSON.search(before):
         return "mentioned"  # another organisation's address, in a sentence that does not offer it
