@@ -199,15 +199,12 @@ async def test_worker_shutdown_and_kill_leave_no_chromium(settings: Settings, db
     jobs = [ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url("script-co.test")], render="browser")
             for _ in range(2)]
 
-    async def done(job: ScrapeJob) -> bool:
-        return bool(await db.fetchval("SELECT status = 'completed' FROM scrape_jobs WHERE id = $1", job.job_id))
-
     # SIGTERM after a job: graceful stop, the browser closed with the worker.
     await support.publish(cfg, db, jobs[:1])
     process = await asyncio.create_subprocess_exec(
         *support.leadworker_cmd("run", "--stage", "scrape"), env=support.cli_env(cfg),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    await support.wait_for(lambda: done(jobs[0]), timeout=60, what="first job completed")
+    await support.wait_for(lambda: support.jobs_reached(db, [jobs[0].job_id]), timeout=60, what="first job completed")
     assert chromium_processes(browser_mark)  # the browser stays up between jobs
     process.terminate()
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
