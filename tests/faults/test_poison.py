@@ -181,7 +181,7 @@ async def test_poison_by_structure_is_parked_at_once(fault_settings: Settings, d
     assert worker.process.returncode is None
     good = world.jobs()[:3]
     await support.publish(cfg, db, good)
-    await support.wait_for(lambda: _all_completed(db, [j.job_id for j in good]), timeout=60, what="good jobs")
+    await support.wait_for(lambda: support.jobs_reached(db, [j.job_id for j in good]), timeout=60, what="good jobs")
     assert worker.process.returncode is None
     assert await support.queue_depth(cfg, queue) == 0
 
@@ -210,7 +210,3 @@ async def test_a_failing_dead_letter_hook_still_parks_the_message(fault_settings
     assert letter.kind == "invalid_message" and "max_pages" in letter.reason
     assert failures == 1
     assert await db.fetchval("SELECT count(*) FROM scrape_jobs WHERE id = $1", job_id) == 0
-
-
-async def _all_completed(db: Database, job_ids: list[uuid.UUID]) -> bool:
-    return await support.count_status(db, job_ids, "completed") == len(job_ids)

@@ -48,6 +48,15 @@ async def test_broker_restart_under_load(fault_settings: Settings, db: Database,
     assert end.statuses == {"completed": len(ids)}
     text = worker.output()
     assert "unknown delivery tag" not in text and "PRECONDITION_FAILED" not in text  # no late ack
+    assert_cancelled_not_acked_late(worker)
+
+
+def assert_cancelled_not_acked_late(worker: support.WorkerProcess) -> None:
+    """The deliveries running when the channel died were cancelled: none ran on to an ack the dead channel
+    could not carry."""
+    cut = [line["in_flight"] for line in worker.events("channel closed; in-flight deliveries will be redelivered")]
+    assert cut and max(cut) > 0, "the fault should have caught deliveries in flight"
+    assert worker.events("ack lost; the broker will redeliver") == []
 
 
 async def test_connections_closed_by_the_broker(fault_settings: Settings, db: Database, world: LoadWorld,
@@ -72,6 +81,7 @@ async def test_connections_closed_by_the_broker(fault_settings: Settings, db: Da
     assert await worker.wait(60) == 0
     await check_end_state(cfg, db, ids, expected_leads=expected(world, jobs))
     assert len(worker.events("broker connection lost; reconnecting")) >= 2
+    assert_cancelled_not_acked_late(worker)
 
 
 async def test_database_outage_under_load(world: LoadWorld, private_postgres: PrivatePostgres,

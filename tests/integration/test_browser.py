@@ -4,6 +4,7 @@ hung pages, and no Chromium process left behind."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import uuid
@@ -120,8 +121,9 @@ async def test_browser_requests_go_through_the_network_guard(browser_mark: str,
 
 async def test_restarts_after_page_budget_and_after_a_crash(browser_mark: str,
                                                             scripted_site: support.ScriptedSite) -> None:
-    slow = ('<html><body><p id="x">wait</p><script>setTimeout(function () {'
-            'document.getElementById("x").textContent = "late@crash.test"; }, 1500);</script></body></html>')
+    slow = ('<html><body><p id="x">wait</p><script>fetch("/slow-ping").then(function () { setTimeout(function () {'
+            'document.getElementById("x").textContent = "late@crash.test"; }, 1500); });</script></body></html>')
+    scripted_site.page("/slow-ping", "pong")  # its hits say when Chromium renders the slow page
     for i in range(4):
         scripted_site.page(f"/p{i}", f"<html><body>page {i} info{i}@crash.test</body></html>")
     scripted_site.page("/slow", slow)
@@ -140,30 +142,34 @@ async def test_restarts_after_page_budget_and_after_a_crash(browser_mark: str,
             # Kill the browser while a page renders: the render is retried once on a new browser.
             before = pool.launches
             task = asyncio.create_task(session.render(scripted_site.url("crash.test", "/slow")))
-            await support.wait_for(lambda: pool._current is not None and pool._current.retiring is None
-                                   and pool._current.pages >= 1, what="slow page in the browser")
-            await asyncio.sleep(0.3)  # let the browser load it
-            current = pool._current
-            assert current is not None and current.groups
-            for pgid in current.groups:
-                os.killpg(pgid, signal.SIGKILL)
+            await support.wait_for(lambda: scripted_site.hits.get("/slow-ping", 0) == 1,
+                                   what="slow page in the browser")
+            kill_chromium(browser_mark)
             page = await asyncio.wait_for(task, 60)
-            assert "late@crash.test" in page.text
+            assert "late@crash.test" in page.text and scripted_site.hits["/slow-ping"] == 2
             assert pool.launches > before
-            assert metric(metrics, "leadworker_browser_restarts_total", reason="disconnected") >= 1
+            assert metric(metrics, "leadworker_browser_restarts_total", reason="disconnected") == 1
 
-            # Killed between pages: the next render relaunches.
-            current = pool._current
-            assert current is not None
-            for pgid in current.groups:
-                os.killpg(pgid, signal.SIGKILL)
-            await support.wait_for(lambda: current.closed, what="disconnect noticed")
+            # Killed between pages: the pool notices, and the next render relaunches.
+            before = pool.launches
+            kill_chromium(browser_mark)
+            await support.wait_for(lambda: not pool.running, what="disconnect noticed")
             page = await session.render(scripted_site.url("crash.test", "/p0"))
             assert "info0@crash.test" in page.text
+            assert pool.launches == before + 1
     finally:
         await pool.close()
         await fetcher.close()
     assert chromium_processes(browser_mark) == []
+
+
+def kill_chromium(mark: str) -> None:
+    """SIGKILL every Chromium process this test started (as the OOM killer would)."""
+    victims = chromium_processes(mark)
+    assert victims, "no Chromium to kill"
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 async def test_a_hung_page_fails_alone(browser_mark: str, scripted_site: support.ScriptedSite) -> None:
@@ -193,15 +199,12 @@ async def test_worker_shutdown_and_kill_leave_no_chromium(settings: Settings, db
     jobs = [ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url("script-co.test")], render="browser")
             for _ in range(2)]
 
-    async def done(job: ScrapeJob) -> bool:
-        return bool(await db.fetchval("SELECT status = 'completed' FROM scrape_jobs WHERE id = $1", job.job_id))
-
     # SIGTERM after a job: graceful stop, the browser closed with the worker.
     await support.publish(cfg, db, jobs[:1])
     process = await asyncio.create_subprocess_exec(
         *support.leadworker_cmd("run", "--stage", "scrape"), env=support.cli_env(cfg),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    await support.wait_for(lambda: done(jobs[0]), timeout=60, what="first job completed")
+    await support.wait_for(lambda: support.jobs_reached(db, [jobs[0].job_id]), timeout=60, what="first job completed")
     assert chromium_processes(browser_mark)  # the browser stays up between jobs
     process.terminate()
     _, stderr = await asyncio.wait_for(process.communicate(), 30)

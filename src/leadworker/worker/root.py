@@ -11,8 +11,8 @@ confirming publisher, start a consumer per stage, then wait for one of
   jittered backoff and consume again.
 
 The database is watched separately: when a handler finds it unreachable, every consumer pauses (deliveries go
-back to the queue without spending an attempt), readiness turns false, a probe pings it each second, and
-consumption resumes when it answers.
+back to the queue, not through a retry tier; a job that had started counts that start when it is taken over),
+readiness turns false, a probe pings it each second, and consumption resumes when it answers.
 """
 
 from __future__ import annotations
