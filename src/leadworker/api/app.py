@@ -15,6 +15,7 @@ from leadworker.api.auth import services_of
 from leadworker.api.limits import BodyLimit
 from leadworker.api.problems import ERROR_SCHEMA
 from leadworker.api.routes_jobs import router as jobs_router
+from leadworker.api.routes_leads import router as leads_router
 from leadworker.api.services import ApiServices
 from leadworker.api.telemetry import ApiMetrics, RequestMetrics
 from leadworker.config import Settings
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestMetrics, metrics=metrics)
     _health_routes(app, metrics)
     app.include_router(jobs_router)
+    app.include_router(leads_router)
     return app
 
 
