@@ -244,3 +244,30 @@ async def test_schemathesis_finds_no_server_error(settings: Settings, db: Databa
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 30)
+
+
+async def test_operations_dead_letters_queues_and_stats(settings: Settings, db: Database) -> None:
+    admin, write = await token(db, "admin"), await token(db, "write")
+    async with api_client(settings) as client:
+        queues = await client.get("/api/v1/queues", headers=write)  # declares the topology through the API
+        assert queues.status_code == 200, queues.text
+        topology = await support.declare(settings)
+        await support.publish_raw(settings, topology.work_queue("scrape"), b"not json", message_id="poison-1")
+        await support.run_until_idle(settings, ("scrape",), idle=0.6)
+        assert_error(await client.get("/api/v1/dead-letters", headers=write), 403, "forbidden")
+        listed = (await client.get("/api/v1/dead-letters", params={"queue": "scrape"}, headers=admin)).json()
+        assert [d["message_id"] for d in listed["dead_letters"]] == ["poison-1"]
+        assert listed["dead_letters"][0]["kind"] == "invalid_message"
+        scrape = next(q for q in (await client.get("/api/v1/queues", headers=write)).json()["queues"]
+                      if q["queue"] == topology.work_queue("scrape"))
+        assert scrape["dead_letters"] == 1
+        assert_error(await client.get("/api/v1/dead-letters", params={"queue": "nope"}, headers=admin), 422)
+        replayed = await client.post("/api/v1/dead-letters/replay", json={"queue": "scrape"}, headers=admin)
+        assert replayed.json() == {"replayed": 1}
+        assert await support.queue_depth(settings, topology.work_queue("scrape")) == 1
+        await support.run_until_idle(settings, ("scrape",), idle=0.6)
+        purged = await client.post("/api/v1/dead-letters/purge", json={"queue": "scrape"}, headers=admin)
+        assert purged.json() == {"purged": 1}
+        stats = (await client.get("/api/v1/stats", params={"since": "1h"}, headers=write)).json()
+        assert stats["window_seconds"] == 3600 and "by_status" in stats
+        assert_error(await client.get("/api/v1/stats", params={"since": "soon"}, headers=write), 422)

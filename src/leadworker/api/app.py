@@ -16,6 +16,7 @@ from leadworker.api.limits import BodyLimit
 from leadworker.api.problems import ERROR_SCHEMA
 from leadworker.api.routes_jobs import router as jobs_router
 from leadworker.api.routes_leads import router as leads_router
+from leadworker.api.routes_ops import router as ops_router
 from leadworker.api.services import ApiServices
 from leadworker.api.telemetry import ApiMetrics, RequestMetrics
 from leadworker.config import Settings
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     _health_routes(app, metrics)
     app.include_router(jobs_router)
     app.include_router(leads_router)
+    app.include_router(ops_router)
     return app
 
 

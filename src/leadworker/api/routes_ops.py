@@ -1,0 +1,78 @@
+"""Operations: queue depths, dead letters (list, replay, purge; admin), job statistics."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from leadworker.api.auth import ADMIN, READ, Caller, services_of
+from leadworker.api.problems import ApiError
+from leadworker.broker import dlq
+from leadworker.common.durations import parse_duration
+from leadworker.ops.queue_stats import job_stats, queue_stats
+from leadworker.store import jobs as jobstore
+
+router = APIRouter(prefix="/api/v1", tags=["operations"])
+QueueName = Annotated[str | None, Query(max_length=200, description="a stage or its queue name; all if left out")]
+
+
+class DeadLetterAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queue: str | None = Field(None, max_length=200, description="a stage or its queue name; all if left out")
+    limit: int | None = Field(None, ge=1, le=100_000, description="at most this many; all if left out")
+
+
+def _dead_queues(request: Request, queue: str | None) -> list[str]:
+    try:
+        return dlq.dead_queues(services_of(request).topology, queue)
+    except ValueError as exc:
+        raise ApiError(422, f"queue: {exc}", fields={"queue": str(exc)}) from None
+
+
+@router.get("/queues", summary="Per stage: messages ready, consumers, waiting retries, dead letters")
+async def queues(request: Request, _: Caller = READ) -> dict[str, Any]:
+    services = services_of(request)
+    return {"queues": await queue_stats(await services.broker(), services.topology)}
+
+
+@router.get("/stats", summary="Jobs by status and what finished in the window (as `jobs stats`)")
+async def stats(request: Request,
+                since: Annotated[str, Query(max_length=20, description="window: 90s, 15m, 1h, 7d...")] = "1h",
+                _: Caller = READ) -> dict[str, Any]:
+    try:
+        window = parse_duration(since)
+    except ValueError as exc:
+        raise ApiError(422, f"since: {exc}", fields={"since": str(exc)}) from None
+    if not 0 < window <= 366 * 86400:
+        raise ApiError(422, "since: between 1 s and 366 days", fields={"since": "between 1 s and 366 days"})
+    return await job_stats(services_of(request).db, window)
+
+
+@router.get("/dead-letters", summary="Parked messages: reason, kind, attempts, job id, first seen (left in place)")
+async def dead_letters(request: Request, queue: QueueName = None,
+                       limit: Annotated[int, Query(ge=1, le=1000)] = 50, _: Caller = ADMIN) -> dict[str, Any]:
+    names = _dead_queues(request, queue)
+    letters = await dlq.list_dead(await services_of(request).broker(), names, limit)
+    return {"dead_letters": [letter.as_json() for letter in letters]}
+
+
+@router.post("/dead-letters/replay", summary="Move dead letters back to their queues; failed jobs run afresh")
+async def replay(request: Request, body: DeadLetterAction, _: Caller = ADMIN) -> dict[str, Any]:
+    services = services_of(request)
+    names = _dead_queues(request, body.queue)
+
+    async def reset(job_id: uuid.UUID) -> None:
+        await jobstore.requeue_failed(services.db, job_id)
+
+    moved = await dlq.replay_dead(await services.broker(), services.topology, names, body.limit, on_job=reset)
+    return {"replayed": moved}
+
+
+@router.post("/dead-letters/purge", summary="Delete dead letters for good")
+async def purge(request: Request, body: DeadLetterAction, _: Caller = ADMIN) -> dict[str, Any]:
+    names = _dead_queues(request, body.queue)
+    return {"purged": await dlq.purge_dead(await services_of(request).broker(), names, body.limit)}
