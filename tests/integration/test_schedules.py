@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ import aio_pika
 import pytest
 
 import support
+from enrich_support import WEBHOOK_SECRET, WebhookReceiver
 from leadworker.broker.publisher import ConfirmedPublisher, OutgoingMessage
 from leadworker.broker.retry_policy import RetryPolicy
 from leadworker.broker.topology import Topology
@@ -256,6 +256,9 @@ async def test_export_new_gives_only_what_the_previous_run_did_not_find(settings
                 "emails": [f"info@{name.lower()}-example.de"], "country": "DE"}
 
     await add(db, "inline", "* * * * *")
+    receiver_runner = support.ThreadedServer(WebhookReceiver())
+    receiver: WebhookReceiver = receiver_runner.start()
+    settings = settings.model_copy(update={"webhook_url": receiver.url, "webhook_secret": WEBHOOK_SECRET})
     topology = await support.declare(settings)
     connection = await aio_pika.connect(settings.amqp_url)
     try:
@@ -266,9 +269,10 @@ async def test_export_new_gives_only_what_the_previous_run_did_not_find(settings
             result = await stage.fire_due(db, publisher.publish_many, topology, worker="test:1", limits=LIMITS,
                                           now=T0 + timedelta(minutes=n + 1))
             assert len(result.fires) == 1
-            await support.run_until_idle(settings, ["scrape", "normalize", "score"], idle=1.0)
+            await support.run_until_idle(settings, ["scrape", "normalize", "score", "notify"], idle=1.0)
     finally:
         await connection.close()
+        receiver_runner.stop()
 
     def exported(*args: str) -> list[str]:
         out = support.run_cli(settings, "leads", "export", "--format", "jsonl", *args)
@@ -281,4 +285,12 @@ async def test_export_new_gives_only_what_the_previous_run_did_not_find(settings
     assert usage.returncode == 2 and "--schedule" in usage.stderr
     missing = support.run_cli(settings, "leads", "export", "--schedule", "nobody")
     assert missing.returncode == 1 and "no completed run" in missing.stderr
-    assert uuid.UUID(str((await fires_of(db, "inline"))[1]["previous_job_id"]))
+    fires = await fires_of(db, "inline")
+    # the schedule's job.enriched event says what is new: a count and the ids
+    enriched = [w.body for w in receiver.delivered() if w.event == "job.enriched"]
+    assert [e["schedule"]["new_leads"] for e in enriched] == [2, 1]
+    assert enriched[1]["schedule"]["name"] == "inline"
+    assert enriched[1]["schedule"]["previous_job_id"] == str(fires[0]["job_id"])
+    gamma = await db.fetchval("SELECT id FROM leads WHERE company_name LIKE 'Gamma%'")
+    assert enriched[1]["schedule"]["new_lead_ids"] == [gamma]
+    assert all(w.signature_valid for w in receiver.delivered())

@@ -29,13 +29,16 @@ from leadworker.ops.metrics import Metrics
 from leadworker.scrape.guard import ForbiddenTarget, NetworkGuard
 from leadworker.stages.deps import StageDeps
 from leadworker.stages.events import webhook_url_for
-from leadworker.store import jobs, scores
+from leadworker.store import jobs, schedules, scores
 from leadworker.store import webhook_deliveries as log_store
 from leadworker.store.pool import Database
 
 log = structlog.get_logger("leadworker.notify")
 
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
+SCHEDULE_LEAD_IDS = 1000
+"""Ids of new leads a scheduled job's ``job.enriched`` event carries at most (the count is always whole; the
+rest: ``leads export --schedule NAME --new``)."""
 
 
 class NotifyStage(StageHandler):
@@ -97,6 +100,10 @@ class NotifyStage(StageHandler):
             return False
         segments = await scores.job_segments(self.db, event.job_id) if event.event == webhooks.ENRICHED else None
         payload = webhooks.build_payload(event.event_id, event.event, dict(job), segments, dt.datetime.now(dt.UTC))
+        if event.event == webhooks.ENRICHED:
+            made_by = await schedules.new_leads_of_run(self.db, event.job_id, SCHEDULE_LEAD_IDS)
+            if made_by is not None:
+                payload["schedule"] = made_by
         await log_store.create_delivery(self.db, event.event_id, event.job_id, event.event, url, payload)
         return True
 

@@ -181,6 +181,35 @@ async def latest_completed_run(db: Database, name: str) -> tuple[uuid.UUID, uuid
     return (row["job_id"], row["previous_job_id"]) if row is not None else None
 
 
+async def new_leads_of_run(db: Database, job_id: uuid.UUID, limit: int) -> dict[str, Any] | None:
+    """For a job a schedule made: the schedule's name, the previous run, how many leads this run found that the
+    previous one did not, and the first ``limit`` of their ids. None for a job no schedule made."""
+    row = await db.fetchrow(
+        """
+        WITH fire AS (
+            SELECT s.name, f.previous_job_id FROM schedule_fires f JOIN schedules s ON s.id = f.schedule_id
+             WHERE f.job_id = $1
+        ), found AS (
+            SELECT DISTINCT ls.lead_id
+              FROM scrape_job_leads jl JOIN lead_sources ls ON ls.raw_lead_id = jl.raw_lead_id
+             WHERE jl.job_id = $1
+               AND NOT EXISTS (SELECT 1 FROM fire, scrape_job_leads pj JOIN lead_sources ps
+                                   ON ps.raw_lead_id = pj.raw_lead_id
+                                WHERE pj.job_id = fire.previous_job_id AND ps.lead_id = ls.lead_id)
+        )
+        SELECT fire.name, fire.previous_job_id, (SELECT count(*) FROM found) AS new_leads,
+               (SELECT coalesce(array_agg(lead_id ORDER BY lead_id), '{}')
+                  FROM (SELECT lead_id FROM found ORDER BY lead_id LIMIT $2) page) AS new_lead_ids
+          FROM fire
+        """,
+        job_id, limit,
+    )
+    if row is None:
+        return None
+    return {"name": row["name"], "previous_job_id": str(row["previous_job_id"]) if row["previous_job_id"] else None,
+            "new_leads": row["new_leads"], "new_lead_ids": list(row["new_lead_ids"])}
+
+
 async def overdue(db: Database, now: datetime) -> list[asyncpg.Record]:
     """Every enabled schedule's name and how many seconds past its due time it is (0 when not due)."""
     return await db.fetch(
