@@ -294,3 +294,15 @@ async def test_export_new_gives_only_what_the_previous_run_did_not_find(settings
     gamma = await db.fetchval("SELECT id FROM leads WHERE company_name LIKE 'Gamma%'")
     assert enriched[1]["schedule"]["new_lead_ids"] == [gamma]
     assert all(w.signature_valid for w in receiver.delivered())
+
+
+async def test_a_schedule_that_cannot_fire_does_not_stop_the_others(db: Database) -> None:
+    await add(db, "broken", "* * * * *")
+    await add(db, "fine", "* * * * *")
+    await db.execute("""UPDATE schedules SET template = '{"source_types": ["website"]}' WHERE name = 'broken'""")
+    sent = Sent()
+    result = await fire(db, sent, T0 + timedelta(minutes=1))
+    assert [f.schedule for f in result.fires] == ["fine"] and len(sent.messages) == 1
+    assert await fires_of(db, "broken") == []
+    overdue = {r["name"]: r["seconds"] for r in await store.overdue(db, T0 + timedelta(minutes=3))}
+    assert overdue["broken"] == 120 and overdue["fine"] == 60  # what the alert reads

@@ -27,9 +27,12 @@ SHOWN_FIRES = 10
 def _checked(cron: str, tz: str) -> str:
     try:
         expr = cron_expression(cron)
+    except ValueError as exc:
+        raise UsageError(f"--cron: {exc}") from None
+    try:
         time_zone(tz)
     except ValueError as exc:
-        raise UsageError(f"{'--cron' if 'cron' in str(exc) else '--tz'}: {exc}") from None
+        raise UsageError(f"--tz: {exc}") from None
     return expr
 
 

@@ -38,10 +38,10 @@ from leadworker.broker.topology import Topology
 from leadworker.common.cron import count_between, due_times, jitter_of, next_after, time_zone
 from leadworker.config import Settings
 from leadworker.contracts import ScrapeJob
-from leadworker.errors import ServiceUnavailable
+from leadworker.errors import ServiceUnavailable, one_line
 from leadworker.ops.metrics import Metrics
 from leadworker.store import schedules as store
-from leadworker.store.pool import Database
+from leadworker.store.pool import Database, is_connection_failure
 
 log = structlog.get_logger("leadworker.schedule")
 
@@ -154,7 +154,14 @@ async def fire_due(
     result = Round([], {})
     async with db.transaction() as conn:
         for row in await store.lock_due(conn, now, DUE_PER_ROUND):
-            fires, missed = await _fire_schedule(conn, row, now, limits, worker)
+            try:
+                async with conn.transaction():  # a savepoint: one schedule that cannot fire does not stop the rest
+                    fires, missed = await _fire_schedule(conn, row, now, limits, worker)
+            except (asyncpg.PostgresError, ValueError) as exc:  # a template or expression no longer valid
+                if is_connection_failure(exc):
+                    raise
+                log.error("schedule cannot fire", schedule=row["name"], error=one_line(exc))
+                continue
             result.fires += fires
             if missed:
                 result.missed[row["name"]] = missed
