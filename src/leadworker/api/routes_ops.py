@@ -10,10 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leadworker.api.auth import ADMIN, READ, Caller, services_of
 from leadworker.api.problems import ApiError
+from leadworker.api.views import plain
 from leadworker.broker import dlq
 from leadworker.common.durations import parse_duration
 from leadworker.ops.queue_stats import job_stats, queue_stats
 from leadworker.store import jobs as jobstore
+from leadworker.store import workers as registry
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 QueueName = Annotated[str | None, Query(max_length=200, description="a stage or its queue name; all if left out")]
@@ -76,3 +78,11 @@ async def replay(request: Request, body: DeadLetterAction, _: Caller = ADMIN) ->
 async def purge(request: Request, body: DeadLetterAction, _: Caller = ADMIN) -> dict[str, Any]:
     names = _dead_queues(request, body.queue)
     return {"purged": await dlq.purge_dead(await services_of(request).broker(), names, body.limit)}
+
+
+@router.get("/workers", summary="Worker processes: host, pid, version, stages, started, last seen, in flight, "
+                                "handled; state running, silent or stopped")
+async def workers(request: Request, include_stopped: Annotated[bool, Query()] = False,
+                  _: Caller = READ) -> dict[str, Any]:
+    rows = await registry.list_workers(services_of(request).db, include_stopped=include_stopped)
+    return {"workers": [plain(dict(r)) for r in rows]}

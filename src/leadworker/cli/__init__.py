@@ -25,9 +25,12 @@ from leadworker.cli import (
     maintenance_commands,
     schedule_commands,
 )
+from leadworker.cli.api_command import api
 from leadworker.cli.helpers import global_overrides
 from leadworker.cli.publish_command import publish
 from leadworker.cli.run_command import run
+from leadworker.cli.token_commands import tokens_app
+from leadworker.cli.worker_commands import workers
 from leadworker.errors import ServiceUnavailable, UsageError, one_line
 
 app = typer.Typer(
@@ -44,6 +47,8 @@ app.command()(publish)
 app.command()(admin_commands.demo)
 app.command()(admin_commands.doctor)
 app.command("config")(admin_commands.show_config)
+app.command()(api)
+app.command()(workers)
 app.add_typer(job_commands.jobs_app, name="jobs")
 app.add_typer(dead_letter_commands.dlq_app, name="dlq")
 app.add_typer(admin_commands.db_app, name="db")
@@ -52,6 +57,7 @@ app.add_typer(lead_commands.leads_app, name="leads")
 app.add_typer(schedule_commands.schedules_app, name="schedules")
 app.add_typer(maintenance_commands.maintenance_app, name="maintenance")
 app.add_typer(admin_commands.webhooks_app, name="webhooks")
+app.add_typer(tokens_app, name="tokens")
 
 
 @app.callback()

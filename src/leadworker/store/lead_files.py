@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
 from leadworker.common.spreadsheet import neutralize_cell
@@ -46,21 +48,40 @@ def _cell(value: Any) -> str:
     return neutralize_cell(_text(value))
 
 
+async def lead_lines(db: Database, *, fmt: str, job_id: uuid.UUID | None = None, segment: str | None = None,
+                     min_score: int | None = None, near: Near | None = None,
+                     not_in_job: uuid.UUID | None = None) -> AsyncIterator[str]:
+    """The selected leads in ``fmt``, a line at a time (CSV: the header first), as they come off the cursor."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n") if fmt == "csv" else None
+
+    def take() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    if writer is not None:
+        writer.writerow(EXPORT_FIELDS)
+        yield take()
+    async for row in stream_leads(db, job_id=job_id, segment=segment, min_score=min_score, near=near,
+                                  not_in_job=not_in_job):
+        if writer is not None:
+            writer.writerow([_cell(row.get(name)) for name in EXPORT_FIELDS])
+            yield take()
+        else:
+            yield json.dumps({name: row.get(name) for name in EXPORT_FIELDS}, default=_json_default,
+                             ensure_ascii=False) + "\n"
+
+
 async def export_leads(db: Database, out: TextIO, *, fmt: str, job_id: uuid.UUID | None = None,
                        segment: str | None = None, min_score: int | None = None, near: Near | None = None,
                        not_in_job: uuid.UUID | None = None) -> int:
     """Write the selected leads to ``out`` in ``fmt``; return how many (``near``: within a radius, nearest
     first; ``not_in_job``: only those of ``job_id`` that job did not find)."""
-    count = 0
-    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
-    if writer is not None:
-        writer.writerow(EXPORT_FIELDS)
-    async for row in stream_leads(db, job_id=job_id, segment=segment, min_score=min_score, near=near,
-                                  not_in_job=not_in_job):
-        if writer is not None:
-            writer.writerow([_cell(row.get(name)) for name in EXPORT_FIELDS])
-        else:
-            out.write(json.dumps({name: row.get(name) for name in EXPORT_FIELDS}, default=_json_default,
-                                 ensure_ascii=False) + "\n")
-        count += 1
-    return count
+    lines = -1 if fmt == "csv" else 0
+    async for line in lead_lines(db, fmt=fmt, job_id=job_id, segment=segment, min_score=min_score, near=near,
+                                 not_in_job=not_in_job):
+        out.write(line)
+        lines += 1
+    return lines

@@ -157,6 +157,8 @@ class Worker:
         background = [
             asyncio.create_task(watchers.watch_database(self, db), name="db-probe"),
             asyncio.create_task(watchers.watch_memory(self), name="memory-watch"),
+            asyncio.create_task(watchers.register_process(self, db, f"{self.worker}:{int(time.time())}", self.stages),
+                                name="registry"),
         ]
         if self.exit_when_idle is not None:
             background.append(asyncio.create_task(watchers.watch_idle(self), name="idle-watch"))

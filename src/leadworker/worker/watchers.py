@@ -5,7 +5,8 @@
 - :func:`watch_database`: probes PostgreSQL on a connection of its own, pauses and resumes consumption;
 - :func:`watch_memory`: drains the worker for a restart above ``LEADWORKER_MEMORY_LIMIT_MB``;
 - :func:`watch_idle`: ``--exit-when-idle``;
-- :func:`maintain` and :func:`every_interval`: the maintenance stage and the stages' periodic work.
+- :func:`maintain` and :func:`every_interval`: the maintenance stage and the stages' periodic work;
+- :func:`register_process`: the process's row in ``worker_processes`` (``leadworker workers``, the API).
 
 They read and steer the worker through :class:`WatchedWorker`, the part of
 :class:`~leadworker.worker.root.Worker` they need.
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -23,6 +26,7 @@ from typing import Protocol
 import structlog
 from aio_pika.abc import AbstractConnection
 
+from leadworker import __version__
 from leadworker.broker.consumer import StageConsumer
 from leadworker.broker.publisher import ConfirmedPublisher
 from leadworker.broker.topology import Topology, queue_depths
@@ -31,6 +35,7 @@ from leadworker.errors import ServiceUnavailable
 from leadworker.ops.metrics import Metrics
 from leadworker.ops.readiness import Readiness
 from leadworker.ops.runtime import resident_memory_bytes
+from leadworker.store import workers as registry
 from leadworker.store.maintenance import cleanup_old, requeue_stuck_jobs
 from leadworker.store.pool import Database, DatabaseProbe
 from leadworker.worker.exit_codes import EXIT_MEMORY, EXIT_STALLED
@@ -247,3 +252,38 @@ async def watch_idle(worker: WatchedWorker) -> None:
         log.info("idle; stopping", idle_seconds=idle_for)
         worker.request_stop("idle")
         return
+
+
+# --- the process registry -------------------------------------------------------------------------------
+
+
+def handled_deliveries(metrics: Metrics) -> int:
+    """Deliveries this process settled (acked, retried, dead-lettered...), from its own counters."""
+    return int(sum(sample.value for family in metrics.deliveries.collect() for sample in family.samples
+                   if sample.name.endswith("_total")))
+
+
+async def register_process(worker: WatchedWorker, db: Database, key: str, stages: list[str]) -> None:
+    """Register this process, refresh its row every :data:`~leadworker.store.workers.REFRESH_SECONDS` (in
+    flight, handled) and mark it stopped when cancelled. A database that does not answer costs a log line,
+    never the worker."""
+    registered = False
+    try:
+        while True:
+            try:
+                if not registered:
+                    await registry.register(db, key, host=socket.gethostname(), pid=os.getpid(),
+                                            version=__version__, stages=stages)
+                    registered = True
+                else:
+                    await registry.refresh(db, key, in_flight=worker.in_flight,
+                                           handled=handled_deliveries(worker.metrics))
+            except Exception as exc:  # the database probe handles outages; the registry only waits
+                log.debug("worker registry not updated", error=repr(exc))
+            await asyncio.sleep(registry.REFRESH_SECONDS)
+    finally:
+        if registered:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(registry.mark_stopped(db, key, handled=handled_deliveries(worker.metrics)),
+                                       PROBE_TIMEOUT)
+
