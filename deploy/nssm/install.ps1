@@ -14,6 +14,12 @@
     Run it again to change settings: existing services are updated in place. Needs an elevated PowerShell and
     nssm.exe (https://nssm.cc) on PATH or given with -Nssm.
 
+    With -Api it installs the HTTP API instead ("leadworker api --port <ApiPort>", service <ServicePrefix>-api),
+    with the same environment, stop, log and restart settings.
+
+.EXAMPLE
+    .\install.ps1 -Api -ApiPort 8000 -Leadworker C:\leadworker\venv\Scripts\leadworker.exe
+
 .EXAMPLE
     .\install.ps1 -Instances 4 -Leadworker C:\leadworker\venv\Scripts\leadworker.exe -EnvFile C:\ProgramData\leadworker\leadworker.env
 #>
@@ -35,7 +41,10 @@ param(
     # Service account. NetworkService and LocalService need no password; for another account give -Password.
     [string] $Account = "NT AUTHORITY\NetworkService",
     [securestring] $Password,
-    [switch] $NoStart
+    [switch] $NoStart,
+    # Install the HTTP API (leadworker api) rather than workers; LEADWORKER_API_HOST comes from EnvFile.
+    [switch] $Api,
+    [ValidateRange(1, 65535)] [int] $ApiPort = 8000
 )
 
 Set-StrictMode -Version Latest
@@ -76,11 +85,22 @@ if (Test-Path -LiteralPath $EnvFile) {
 $logDir = Join-Path $DataDir "logs"
 New-Item -ItemType Directory -Force -Path $logDir | Out-Null
 $stopWaitMs = ($ShutdownGraceSeconds + $StopMarginSeconds) * 1000
+if ($Api) { $Instances = 1 }
 
 for ($n = 1; $n -le $Instances; $n++) {
     $name = "$ServicePrefix-$n"
     $port = $MetricsPortBase + $n
     $workDir = Join-Path $DataDir "instance-$n"
+    $parameters = "run --stage $Stages --metrics-port $port"
+    $display = "leadworker $n"
+    $about = "leadworker instance ${n}: RabbitMQ lead-generation worker (metrics on port $port)"
+    if ($Api) {
+        $name = "$ServicePrefix-api"
+        $workDir = Join-Path $DataDir "api"
+        $parameters = "api --port $ApiPort"
+        $display = "leadworker API"
+        $about = "leadworker HTTP API on port $ApiPort (/docs, /healthz, /readyz, /metrics)"
+    }
     New-Item -ItemType Directory -Force -Path $workDir | Out-Null
 
     if (-not (Get-Service -Name $name -ErrorAction SilentlyContinue)) {
@@ -90,10 +110,10 @@ for ($n = 1; $n -le $Instances; $n++) {
         Write-Host "updating $name"
     }
     Invoke-Nssm set $name Application $Leadworker
-    Invoke-Nssm set $name AppParameters "run --stage $Stages --metrics-port $port"
+    Invoke-Nssm set $name AppParameters $parameters
     Invoke-Nssm set $name AppDirectory $workDir
-    Invoke-Nssm set $name DisplayName "leadworker $n"
-    Invoke-Nssm set $name Description "leadworker instance ${n}: RabbitMQ lead-generation worker (metrics on port $port)"
+    Invoke-Nssm set $name DisplayName $display
+    Invoke-Nssm set $name Description $about
     Invoke-Nssm set $name Start SERVICE_DELAYED_AUTO_START
     Invoke-Nssm set $name AppEnvironmentExtra @environment
 

@@ -29,7 +29,8 @@ if (-not (Get-Command $Nssm -ErrorAction SilentlyContinue)) {
 if ($Instances -gt 0) {
     $names = 1..$Instances | ForEach-Object { "$ServicePrefix-$_" }
 } else {
-    $pattern = '^' + [regex]::Escape($ServicePrefix) + '-\d+$'
+    # Every worker instance (<prefix>-N) and the HTTP API (<prefix>-api).
+    $pattern = '^' + [regex]::Escape($ServicePrefix) + '-(\d+|api)$'
     $names = @(Get-Service -ErrorAction SilentlyContinue | Where-Object { $_.Name -match $pattern } |
                Sort-Object Name | ForEach-Object { $_.Name })
 }

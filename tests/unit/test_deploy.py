@@ -162,7 +162,8 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
 def test_nssm_scripts() -> None:
     install = (DEPLOY / "nssm" / "install.ps1").read_text()
     uninstall = (DEPLOY / "nssm" / "uninstall.ps1").read_text()
-    for needle in ('AppParameters "run --stage $Stages --metrics-port $port"',
+    for needle in ('$parameters = "run --stage $Stages --metrics-port $port"', "AppParameters $parameters",
+                   '$parameters = "api --port $ApiPort"', "[switch] $Api",
                    "AppStopMethodSkip 6", "AppStopMethodConsole $stopWaitMs",
                    "$stopWaitMs = ($ShutdownGraceSeconds + $StopMarginSeconds) * 1000",
                    "AppStdout", "AppStderr", "AppRotateFiles 1", "AppRotateOnline 1", "AppRotateBytes",
@@ -179,6 +180,14 @@ def test_nssm_scripts() -> None:
         assert script.count("{") == script.count("}") and script.count("(") == script.count(")")
         # "$name:" would be a drive-qualified variable in PowerShell; it must be written "${name}:".
         assert not re.search(r'"[^"]*\$[A-Za-z_]\w*:[^"]*"', script.replace("${", "")), "unbraced $var: in a string"
+
+
+def test_api_service_files() -> None:
+    """The HTTP API's systemd unit and compose service run `leadworker api` and stop it with SIGTERM."""
+    unit = (DEPLOY / "systemd" / "leadworker-api.service").read_text()
+    assert "ExecStart=/opt/leadworker/venv/bin/leadworker api" in unit and "KillSignal=SIGTERM" in unit
+    api = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["api"]
+    assert api["command"][:1] == ["api"] and "/readyz" in " ".join(api["healthcheck"]["test"])
 
 
 def test_compose_file() -> None:
