@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -239,6 +240,7 @@ async def test_schemathesis_finds_no_server_error(settings: Settings, db: Databa
             "--phases", "examples,coverage,fuzzing", "--max-examples", "25", "--seed", "13",
             # one worker: schemathesis 4's coverage phase is not thread-safe (hypothesis' lambda cache)
             "--header", f"Authorization: {admin}", "--workers", "1",
+            "--exclude-path", "/api/v1/events",  # a stream that never ends; test_event_stream covers it
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path)
         output, _ = await asyncio.wait_for(run.communicate(), 240)
         (tmp_path / "schemathesis.out").write_bytes(output)
@@ -294,4 +296,59 @@ async def test_workers_register_and_are_listed(settings: Settings, db: Database)
 
 async def _registered(client: httpx.AsyncClient, headers: dict[str, str]) -> bool:
     return bool((await client.get("/api/v1/workers", headers=headers)).json()["workers"])
+
+
+async def test_event_stream_shows_transitions_and_resumes(settings: Settings, db: Database) -> None:
+    """Over TCP (uvicorn): a job's transitions arrive as they commit (LISTEN/NOTIFY), and a client that
+    reconnects with Last-Event-ID gets the events it missed, once."""
+    read, write = await token(db, "read"), await token(db, "write")
+    port = support.free_port()
+    process = await asyncio.create_subprocess_exec(
+        *support.leadworker_cmd("api", "--port", str(port)), env=support.cli_env(settings),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await support.wait_for(lambda: _answers(base + "/healthz"), timeout=30, what="api up")
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            assert_error(await client.get("/api/v1/events"), 401)
+            assert_error(await client.get("/api/v1/events", headers={**read, "Last-Event-ID": "x"}), 422)
+            seen: list[tuple[int, str]] = []
+            async with client.stream("GET", "/api/v1/events", headers=read) as stream:
+                assert stream.headers["content-type"].startswith("text/event-stream")
+                submitted = await client.post("/api/v1/jobs", headers=write, json={
+                    "source_types": ["inline"], "leads": [{"company_name": "Acme", "website": "acme.example"}]})
+                job_id = submitted.json()["job_id"]
+                worker = asyncio.create_task(support.run_until_idle(settings, ("scrape",), idle=0.6))
+                async for event in _events(stream):
+                    assert event["data"]["job_id"] == job_id
+                    seen.append((int(event["id"]), event["event"]))
+                    if event["event"] == "job.completed":
+                        break
+                await worker
+            assert [name for _, name in seen] == ["job.queued", "job.running", "job.completed"]
+            first = seen[0][0]
+            async with client.stream("GET", "/api/v1/events", params={"job_id": job_id},
+                                     headers={**read, "Last-Event-ID": str(first)}) as resumed:
+                again = []
+                async for event in _events(resumed):
+                    again.append(int(event["id"]))
+                    if len(again) == 2:
+                        break
+            assert again == [i for i, _ in seen[1:]]
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 60)
+
+
+async def _events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    """The server-sent events of a streamed response: ``{"id", "event", "data"}`` (comments skipped)."""
+    event: dict[str, Any] = {}
+    async for line in response.aiter_lines():
+        if not line:
+            if "data" in event:
+                yield event
+            event = {}
+        elif not line.startswith(":"):
+            field, _, value = line.partition(": ")
+            event[field] = json.loads(value) if field == "data" else value
 

@@ -13,7 +13,9 @@ from prometheus_client.exposition import choose_encoder
 from leadworker.api import problems
 from leadworker.api.auth import services_of
 from leadworker.api.limits import BodyLimit
+from leadworker.api.live_events import EventHub
 from leadworker.api.problems import ERROR_SCHEMA
+from leadworker.api.routes_events import router as events_router
 from leadworker.api.routes_jobs import router as jobs_router
 from leadworker.api.routes_leads import router as leads_router
 from leadworker.api.routes_ops import router as ops_router
@@ -38,6 +40,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 def create_app(settings: Settings) -> FastAPI:
     services = ApiServices(settings)
     metrics = ApiMetrics()
+    hub = EventHub(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -45,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await hub.close()
             await services.close()
 
     app = FastAPI(title="leadworker", version=VERSION, lifespan=lifespan, responses=_ERRORS,
@@ -52,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
                               "Every route but health and metrics needs `Authorization: Bearer <token>`.")
     app.state.services = services
     app.state.metrics = metrics
+    app.state.events = hub
     problems.install(app)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
@@ -59,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(jobs_router)
     app.include_router(leads_router)
     app.include_router(ops_router)
+    app.include_router(events_router)
     return app
 
 

@@ -30,7 +30,7 @@ class ApiServices:
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        self._db = await open_db(self.settings)
+        self._db = await open_db(self.settings, max_size=self.settings.db_pool_max)
 
     @property
     def db(self) -> Database:

@@ -8,27 +8,29 @@ reconnecting connection but opens its publisher with :func:`open_publisher` too.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import aio_pika
 import aiormq
+import asyncpg
 from aio_pika.abc import AbstractConnection
 
 from leadworker.broker.publisher import ConfirmedPublisher
 from leadworker.broker.topology import Topology, declare_topology
 from leadworker.config import Settings, mask_url
 from leadworker.errors import ServiceUnavailable, one_line
+from leadworker.store import job_feed
 from leadworker.store.pool import Database
 
 BROKER_CONNECT_TIMEOUT = 10.0
 """Seconds a one-off command waits for the broker before it says the broker is unreachable."""
 
 
-async def open_db(settings: Settings) -> Database:
-    """A small pool (a command or the demo needs a few connections, not a worker's). Raises
-    :class:`ServiceUnavailable` if the database cannot be reached."""
-    return await Database.connect(settings.database_url, min_size=1, max_size=4)
+async def open_db(settings: Settings, *, max_size: int = 4) -> Database:
+    """A small pool (a command or the demo needs a few connections, not a worker's; the API asks for
+    ``LEADWORKER_DB_POOL_MAX``). Raises :class:`ServiceUnavailable` if the database cannot be reached."""
+    return await Database.connect(settings.database_url, min_size=1, max_size=max_size)
 
 
 async def open_broker(settings: Settings) -> AbstractConnection:
@@ -77,3 +79,15 @@ async def publishing(
         topology = Topology.from_settings(settings)
     async with broker(settings) as connection:
         yield connection, topology, await open_publisher(connection, topology)
+
+
+async def open_job_event_listener(settings: Settings, on_event: Callable[[], None],
+                                  on_lost: Callable[[], None]) -> asyncpg.Connection:
+    """A database connection of its own LISTENing for job events (the API's live stream); raises
+    :class:`ServiceUnavailable` if the database cannot be reached."""
+    try:
+        return await job_feed.connect_listener(settings.database_url, on_event, on_lost)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise ServiceUnavailable(f"database unreachable at {mask_url(settings.database_url)}: "
+                                 f"{one_line(exc)}") from exc
+
