@@ -352,3 +352,22 @@ async def _events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
             field, _, value = line.partition(": ")
             event[field] = json.loads(value) if field == "data" else value
 
+
+
+async def test_retry_takes_the_parked_message_instead_of_duplicating_it(settings: Settings, db: Database) -> None:
+    admin = await token(db, "admin")
+    async with api_client(settings) as client:
+        submitted = await client.post("/api/v1/jobs", headers=admin, json={
+            "source_types": ["directory:no-such-recipe"], "search_query": "plumbers"})
+        job_id = submitted.json()["job_id"]
+        await support.run_until_idle(settings, ("scrape",), idle=0.6)
+        shown = (await client.get(f"/api/v1/jobs/{job_id}", headers=admin)).json()
+        assert shown["status"] == "failed", shown
+        parked = (await client.get("/api/v1/dead-letters", params={"queue": "scrape"}, headers=admin)).json()
+        assert [d["message_id"] for d in parked["dead_letters"]] == [job_id]
+        retried = await client.post(f"/api/v1/jobs/{job_id}/retry", headers=admin)
+        assert retried.status_code == 200 and retried.json()["status"] == "queued" and retried.json()["attempts"] == 0
+        topology = await support.declare(settings)
+        work = topology.work_queue("scrape")
+        assert await support.queue_depth(settings, topology.dead_queue(work)) == 0
+        assert await support.queue_depth(settings, work) == 1

@@ -14,6 +14,7 @@ from leadworker.api.problems import ApiError
 from leadworker.api.services import ApiServices
 from leadworker.api.submission import JobBatch, JobSubmission, check_targets, job_id_for, to_job
 from leadworker.api.views import decode_cursor, encode_cursor, job_view, plain
+from leadworker.broker.dlq import take_dead
 from leadworker.broker.producer import job_message, submit_jobs
 from leadworker.broker.publisher import PublishError
 from leadworker.contracts import ScrapeJob
@@ -128,6 +129,9 @@ async def retry_job(request: Request, job_id: uuid.UUID, _: Caller = WRITE) -> d
     job = ScrapeJob.model_validate({**criteria, "job_id": job_id})
     try:
         publisher = await services.publisher()
+        # Its parked message, if any, leaves the dead queue: a later `dlq replay` must not run it twice.
+        dead_queue = services.topology.dead_queue(services.topology.work_queue("scrape"))
+        await take_dead(await services.broker(), dead_queue, str(job_id))
         await publisher.publish(job_message(job, services.topology))
     except PublishError as exc:
         await services.publish_failed()

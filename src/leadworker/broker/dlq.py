@@ -193,3 +193,27 @@ async def purge_dead(connection: AbstractConnection, queues: list[str], limit: i
             with contextlib.suppress(Exception):
                 await channel.close()
     return removed
+
+
+DEAD_SCAN_LIMIT = 10_000
+"""Dead letters :func:`take_dead` looks through at most (the others go back to the queue untouched)."""
+
+
+async def take_dead(connection: AbstractConnection, queue: str, message_id: str) -> bool:
+    """Remove the dead letter of ``message_id`` from ``queue`` (the API's retry publishes the job afresh, so
+    its parked copy must not be replayed later as a second message). True if one was there. The others are
+    left in place, in their order (closing the channel returns every unacked message)."""
+    channel = await connection.channel()
+    try:
+        dead = await channel.declare_queue(queue, passive=True)
+        for _ in range(DEAD_SCAN_LIMIT):
+            message = await dead.get(no_ack=False, fail=False)
+            if message is None:
+                return False
+            if _text(message.message_id) == message_id:
+                await message.ack()
+                return True
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await channel.close()
