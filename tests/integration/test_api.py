@@ -169,6 +169,13 @@ async def test_bad_input_is_a_4xx_naming_the_field(database_url: str, db: Databa
             big = {"source_types": ["inline"], "leads": [{"company_name": "x" * 100}] * 100}
             assert_error(await client.post("/api/v1/jobs", headers=write, json=big), 413, "too_large")
             assert_error(await client.get("/api/v1/nothing", headers=write), 404)
+            # What PostgreSQL cannot store or compare is the client's input, never a 500:
+            nul = await client.post("/api/v1/jobs", headers=write, json={
+                "source_types": ["inline"], "leads": [{"company_name": "a\u0000b"}]})
+            assert "leads.0.company_name" in assert_error(nul, 422)["fields"]  # type: ignore[operator]
+            assert_error(await client.get("/api/v1/jobs", params={"user_id": "a\x00"}, headers=write), 422)
+            assert_error(await client.get("/api/v1/jobs", params={"since": "0001-01-01T00:00:00+14:00"},
+                                          headers=write), 422)
             assert_error(await client.get("/api/v1/jobs/not-a-uuid", headers=write), 422)
             assert await db.fetchval("SELECT count(*) FROM scrape_jobs") == 0
     finally:

@@ -3,6 +3,8 @@ reads it, whether its size is declared (``Content-Length``) or only seen while i
 
 from __future__ import annotations
 
+from urllib.parse import unquote_to_bytes
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadworker.api.problems import error_response
@@ -16,6 +18,11 @@ class BodyLimit:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _has_nul(scope):
+            response = error_response(422, "invalid", "the path or the query holds a NUL character (%00)",
+                                      {"query": "must not hold NUL"})
+            await response(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
@@ -52,3 +59,10 @@ class BodyLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(413, "too_large", f"the request body is over the limit of {self.limit} bytes")
         await response(scope, receive, send)
+
+
+def _has_nul(scope: Scope) -> bool:
+    """PostgreSQL stores no NUL in text: a query parameter holding one could only fail further in."""
+    query = scope.get("query_string") or b""
+    return "\x00" in scope.get("path", "") or b"\x00" in unquote_to_bytes(query.replace(b"+", b" "))
+

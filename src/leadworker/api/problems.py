@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -87,6 +88,12 @@ async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
     return error_response(503, "unavailable", one_line(exc, 500), headers={"Retry-After": "5"})
 
 
+async def _refused_value(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database (or the date arithmetic before it) cannot take is the client's input: a 422."""
+    log.info("refused value in %s %s: %s", request.method, request.url.path, one_line(exc, 300))
+    return error_response(422, "invalid", f"a value cannot be stored or compared: {one_line(exc, 200)}")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error in %s %s: %s: %s", request.method, request.url.path, type(exc).__name__,
               one_line(exc, 500), exc_info=exc)
@@ -98,4 +105,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ServiceUnavailable, _unavailable)
+    app.add_exception_handler(asyncpg.DataError, _refused_value)
+    app.add_exception_handler(OverflowError, _refused_value)
     app.add_exception_handler(Exception, _unexpected)

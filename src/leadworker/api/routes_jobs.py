@@ -63,7 +63,7 @@ async def submit_job(request: Request, response: Response, body: JobSubmission,
 async def submit_batch(request: Request, body: JobBatch, idempotency_key: IdempotencyKey = None,
                        caller: Caller = WRITE) -> dict[str, Any]:
     services = services_of(request)
-    batch = [to_job(s, job_id_for(s, caller.token, idempotency_key, n)) for n, s in enumerate(body.jobs)]
+    batch = [to_job(s, job_id_for(s, caller.token, idempotency_key, n), f"jobs.{n}.") for n, s in enumerate(body.jobs)]
     if len({j.job_id for j in batch}) != len(batch):
         raise ApiError(422, "jobs: two jobs of the batch have the same job_id", fields={"jobs": "duplicate job_id"})
     await check_targets(services.guard, batch, prefix="jobs.")

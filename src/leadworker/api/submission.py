@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadworker.api.problems import ApiError
-from leadworker.contracts import ScrapeJob
+from leadworker.contracts import ScrapeJob, structure_problem
 from leadworker.scrape.guard import ForbiddenTarget, NetworkGuard
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0b6f3c3e-6c55-4d0c-9a39-6b0b1f2f1a13")
@@ -48,8 +48,14 @@ def job_id_for(submission: JobSubmission, token: str, idempotency_key: str | Non
     return uuid.uuid4()
 
 
-def to_job(submission: JobSubmission, job_id: uuid.UUID) -> ScrapeJob:
+def to_job(submission: JobSubmission, job_id: uuid.UUID, place: str = "") -> ScrapeJob:
+    """The ScrapeJob of ``submission``; a 422 naming the field if it holds what PostgreSQL cannot store (NUL,
+    a lone surrogate, a number that is not finite)."""
     data = submission.model_dump()
+    problem = structure_problem(submission.model_dump(mode="json"))
+    if problem is not None:
+        field, _, why = problem.partition(": ")
+        raise ApiError(422, f"{place}{problem}", fields={f"{place}{field}": why or problem})
     data["job_id"] = job_id
     return ScrapeJob.model_validate(data)
 
