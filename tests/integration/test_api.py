@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
+import hmac
 import io
 import json
 import os
@@ -378,3 +380,38 @@ async def test_retry_takes_the_parked_message_instead_of_duplicating_it(settings
         work = topology.work_queue("scrape")
         assert await support.queue_depth(settings, topology.dead_queue(work)) == 0
         assert await support.queue_depth(settings, work) == 1
+
+
+async def test_inbound_webhook_becomes_one_inline_job(settings: Settings, db: Database, tmp_path: Path) -> None:
+    sources = tmp_path / "inbound.yaml"
+    sources.write_text(
+        "hubspot:\n  secret: s3cret-s3cret-s3cret\n  signature_header: X-Signature\n  event_id: eventId\n"
+        "  fields:\n    company_name: properties.company\n    emails: properties.email\n"
+        "    website: properties.website\n")
+    cfg = settings.model_copy(update={"inbound_sources": sources})
+    event = {"eventId": 4711, "properties": {"company": "Acme Plumbing", "email": "info@acme.example",
+                                             "website": "acme.example", "ignored": "x"}}
+    body = json.dumps(event).encode()
+    signature = hmac.new(b"s3cret-s3cret-s3cret", body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json"}
+    async with api_client(cfg) as client:
+        assert_error(await client.post("/api/v1/inbound/hubspot", content=body, headers=headers), 401)
+        assert_error(await client.post("/api/v1/inbound/hubspot", content=body,
+                                       headers={**headers, "X-Signature": "0" * 64}), 401)
+        assert_error(await client.post("/api/v1/inbound/nope", content=body, headers=headers), 404)
+        first = await client.post("/api/v1/inbound/hubspot", content=body,
+                                  headers={**headers, "X-Signature": f"sha256={signature}"})
+        assert first.status_code == 202, first.text
+        job = first.json()
+        assert job["criteria"]["source_types"] == ["inline"]
+        assert job["criteria"]["leads"][0]["company_name"] == "Acme Plumbing"
+        repeat = await client.post("/api/v1/inbound/hubspot", content=body,
+                                   headers={**headers, "X-Signature": signature})
+        assert repeat.status_code == 200 and repeat.json()["job_id"] == job["job_id"]
+        no_id = json.dumps({"properties": {"company": "x"}}).encode()
+        signed = hmac.new(b"s3cret-s3cret-s3cret", no_id, hashlib.sha256).hexdigest()
+        assert_error(await client.post("/api/v1/inbound/hubspot", content=no_id,
+                                       headers={**headers, "X-Signature": signed}), 422)
+    assert await db.fetchval("SELECT count(*) FROM scrape_jobs") == 1
+    await support.run_until_idle(settings, ("scrape",), idle=0.6)
+    assert await support.jobs_reached(db, [uuid.UUID(job["job_id"])], "completed")

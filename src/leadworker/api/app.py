@@ -12,10 +12,12 @@ from prometheus_client.exposition import choose_encoder
 
 from leadworker.api import problems
 from leadworker.api.auth import services_of
+from leadworker.api.inbound import load_sources
 from leadworker.api.limits import BodyLimit
 from leadworker.api.live_events import EventHub
 from leadworker.api.problems import ERROR_SCHEMA
 from leadworker.api.routes_events import router as events_router
+from leadworker.api.routes_inbound import router as inbound_router
 from leadworker.api.routes_jobs import router as jobs_router
 from leadworker.api.routes_leads import router as leads_router
 from leadworker.api.routes_ops import router as ops_router
@@ -57,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = services
     app.state.metrics = metrics
     app.state.events = hub
+    app.state.inbound = load_sources(settings.inbound_sources)
     problems.install(app)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
@@ -65,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(leads_router)
     app.include_router(ops_router)
     app.include_router(events_router)
+    app.include_router(inbound_router)
     return app
 
 

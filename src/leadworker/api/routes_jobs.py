@@ -28,7 +28,7 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-async def _submit(services: ApiServices, to_submit: list[ScrapeJob]) -> set[uuid.UUID]:
+async def submit_or_503(services: ApiServices, to_submit: list[ScrapeJob]) -> set[uuid.UUID]:
     """Rows committed, messages confirmed; 503 if the broker is away (the new rows wait, ``queued``, for the
     maintenance stage's stuck-job sweep)."""
     try:
@@ -39,7 +39,7 @@ async def _submit(services: ApiServices, to_submit: list[ScrapeJob]) -> set[uuid
                                  "sent by the stuck-job sweep") from exc
 
 
-async def _job_or_404(services: ApiServices, job_id: uuid.UUID) -> dict[str, Any]:
+async def job_view_or_404(services: ApiServices, job_id: uuid.UUID) -> dict[str, Any]:
     row = await jobstore.get_job(services.db, job_id)
     if row is None:
         raise ApiError(404, f"no job {job_id}")
@@ -52,11 +52,11 @@ async def submit_job(request: Request, response: Response, body: JobSubmission,
     services = services_of(request)
     job = to_job(body, job_id_for(body, caller.token, idempotency_key))
     await check_targets(services.guard, [job])
-    created = await _submit(services, [job])
+    created = await submit_or_503(services, [job])
     response.headers["Location"] = f"/api/v1/jobs/{job.job_id}"
     if job.job_id not in created:
         response.status_code = 200
-    return await _job_or_404(services, job.job_id)
+    return await job_view_or_404(services, job.job_id)
 
 
 @router.post("/batch", status_code=202, summary="Submit up to 1,000 scrape jobs")
@@ -67,7 +67,7 @@ async def submit_batch(request: Request, body: JobBatch, idempotency_key: Idempo
     if len({j.job_id for j in batch}) != len(batch):
         raise ApiError(422, "jobs: two jobs of the batch have the same job_id", fields={"jobs": "duplicate job_id"})
     await check_targets(services.guard, batch, prefix="jobs.")
-    created = await _submit(services, batch)
+    created = await submit_or_503(services, batch)
     return {"jobs": [{"job_id": str(j.job_id), "created": j.job_id in created,
                       "location": f"/api/v1/jobs/{j.job_id}"} for j in batch]}
 
@@ -100,7 +100,7 @@ async def list_jobs(
 @router.get("/{job_id}", summary="A job: its row, counts, enrichment progress and event timeline")
 async def show_job(request: Request, job_id: uuid.UUID, _: Caller = READ) -> dict[str, Any]:
     services = services_of(request)
-    job = await _job_or_404(services, job_id)
+    job = await job_view_or_404(services, job_id)
     job["events"] = [plain(dict(e)) for e in await jobstore.job_events(services.db, job_id)]
     return job
 
@@ -113,7 +113,7 @@ async def cancel_job(request: Request, job_id: uuid.UUID, _: Caller = WRITE) -> 
         raise ApiError(404, f"no job {job_id}")
     if not cancelled:
         raise ApiError(409, f"job {job_id} is {status.value}; only a queued or running job can be cancelled")
-    return await _job_or_404(services, job_id)
+    return await job_view_or_404(services, job_id)
 
 
 @router.post("/{job_id}/retry", summary="Run a failed or cancelled job again, with fresh attempts")
@@ -137,7 +137,7 @@ async def retry_job(request: Request, job_id: uuid.UUID, _: Caller = WRITE) -> d
         await services.publish_failed()
         raise ServiceUnavailable(f"the broker did not confirm the job: {exc}; it is queued and will be sent "
                                  "by the stuck-job sweep") from exc
-    return await _job_or_404(services, job_id)
+    return await job_view_or_404(services, job_id)
 
 
 @router.get("/{job_id}/leads", summary="The job's leads as CSV or JSON Lines, streamed",
