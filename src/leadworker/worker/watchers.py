@@ -282,7 +282,7 @@ async def register_process(worker: WatchedWorker, db: Database, key: str, stages
                 log.debug("worker registry not updated", error=repr(exc))
             await asyncio.sleep(registry.REFRESH_SECONDS)
     finally:
-        if registered:
+        if registered and worker.db_back.is_set():  # during an outage the row simply goes silent
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(registry.mark_stopped(db, key, handled=handled_deliveries(worker.metrics)),
                                        PROBE_TIMEOUT)
