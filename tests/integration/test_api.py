@@ -327,14 +327,20 @@ async def test_event_stream_shows_transitions_and_resumes(settings: Settings, db
                 submitted = await client.post("/api/v1/jobs", headers=write, json={
                     "source_types": ["inline"], "leads": [{"company_name": "Acme", "website": "acme.example"}]})
                 job_id = submitted.json()["job_id"]
-                worker = asyncio.create_task(support.run_until_idle(settings, ("scrape",), idle=0.6))
+                worker = asyncio.create_task(
+                    support.run_until_idle(settings, ("scrape", "normalize", "score"), idle=0.6))
+                progress: list[dict[str, Any]] = []
                 async for event in _events(stream):
                     assert event["data"]["job_id"] == job_id
+                    if event["event"] == "job.progress":  # enrichment progress: no id, not resumable
+                        progress.append(event["data"])
+                        if event["data"]["enriched_at"] is not None:
+                            break
+                        continue
                     seen.append((int(event["id"]), event["event"]))
-                    if event["event"] == "job.completed":
-                        break
                 await worker
             assert [name for _, name in seen] == ["job.queued", "job.running", "job.completed"]
+            assert progress[-1]["scored"] == 1 and progress[-1]["normalized"] == 1
             first = seen[0][0]
             async with client.stream("GET", "/api/v1/events", params={"job_id": job_id},
                                      headers={**read, "Last-Event-ID": str(first)}) as resumed:

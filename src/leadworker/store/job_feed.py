@@ -12,12 +12,14 @@ import asyncpg
 from leadworker.store.pool import Database
 
 CHANNEL = "leadworker_job_events"
+PROGRESS_CHANNEL = "leadworker_job_progress"
+"""Enrichment progress (``sql/083_job_progress_notify.sql``): the payload is the figures, as JSON."""
 
 
-async def connect_listener(url: str, on_event: Callable[[], None], on_lost: Callable[[], None]
-                           ) -> asyncpg.Connection:
+async def connect_listener(url: str, on_event: Callable[[], None], on_lost: Callable[[], None],
+                           on_progress: Callable[[str], None]) -> asyncpg.Connection:
     """A connection of its own (never a pooled one: it stays LISTENing) calling ``on_event()`` for every new
-    event and ``on_lost()`` when the connection ends."""
+    event, ``on_progress(payload)`` for every enrichment progress and ``on_lost()`` when the connection ends."""
     conn = await asyncpg.connect(url, timeout=10)
 
     def notified(*_: Any) -> None:
@@ -26,8 +28,12 @@ async def connect_listener(url: str, on_event: Callable[[], None], on_lost: Call
     def terminated(*_: Any) -> None:
         on_lost()
 
+    def progressed(_conn: Any, _pid: Any, _channel: Any, payload: Any) -> None:
+        on_progress(str(payload))
+
     conn.add_termination_listener(terminated)
     await conn.add_listener(CHANNEL, notified)
+    await conn.add_listener(PROGRESS_CHANNEL, progressed)
     return conn
 
 
