@@ -33,8 +33,9 @@ def job_body(i: int) -> dict[str, Any]:
 
 async def drive(base: str, path: str, count: int, headers: dict[str, str]) -> float:
     """Submit ``count`` jobs with CONCURRENCY in flight; jobs per second."""
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60,
-                                 limits=httpx.Limits(max_connections=CONCURRENCY, keepalive_expiry=2)) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, timeout=60, limits=httpx.Limits(max_connections=CONCURRENCY, keepalive_expiry=2)
+    ) as client:
         for _ in range(60):
             try:
                 await client.get("/docs")
@@ -66,8 +67,11 @@ async def run_ours(count: int) -> float:
         await db.close()
         port = free_port()
         server = await asyncio.create_subprocess_exec(
-            *leadworker("api", "--port", str(port)), env=worker_env(scratch),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            *leadworker("api", "--port", str(port)),
+            env=worker_env(scratch),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         return await drive(f"http://127.0.0.1:{port}", "/api/v1/jobs", count, {"Authorization": f"Bearer {token}"})
     finally:
         if server is not None and server.returncode is None:
@@ -85,8 +89,19 @@ async def run_baseline(count: int) -> float:
         port = free_port()
         env = worker_env(scratch, BENCH_DATABASE_URL=scratch.db_url, BENCH_AMQP_URL=AMQP_URL, BENCH_QUEUE=queue)
         server = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "uvicorn", "plain_submit_api:app", "--port", str(port), "--log-level", "warning",
-            env=env, cwd=BASELINES, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "plain_submit_api:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            env=env,
+            cwd=BASELINES,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         return await drive(f"http://127.0.0.1:{port}", "/jobs", count, {})
     finally:
         if server is not None and server.returncode is None:
@@ -98,5 +113,11 @@ async def run_baseline(count: int) -> float:
 async def run(quick: bool, reps: int) -> dict[str, Any]:
     count = 300 if quick else 3000
     ours, baseline = await alternate(lambda: run_ours(count), lambda: run_baseline(count), reps)
-    return result("api_submit", "jobs/s", ours, baseline, baseline_name="plain FastAPI + asyncpg + aio-pika",
-                  notes=f"{count} jobs, {CONCURRENCY} in flight; target ratio >= 0.8")
+    return result(
+        "api_submit",
+        "jobs/s",
+        ours,
+        baseline,
+        baseline_name="plain FastAPI + asyncpg + aio-pika",
+        notes=f"{count} jobs, {CONCURRENCY} in flight; target ratio >= 0.8",
+    )

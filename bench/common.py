@@ -84,8 +84,11 @@ async def _queues_with_prefix(prefix: str) -> list[str]:
     from leadworker.broker.retry_policy import RetryPolicy
     from leadworker.broker.topology import Topology
 
-    topology = Topology(prefix=prefix, queue_type="quorum",
-                        policy=RetryPolicy(max_attempts=5, backoff=(5.0, 30.0, 120.0, 600.0), delivery_limit=20))
+    topology = Topology(
+        prefix=prefix,
+        queue_type="quorum",
+        policy=RetryPolicy(max_attempts=5, backoff=(5.0, 30.0, 120.0, 600.0), delivery_limit=20),
+    )
     names = [name for name, _ in topology.declarations()]
     names.append(f"{prefix}raw")
     return names
@@ -93,14 +96,16 @@ async def _queues_with_prefix(prefix: str) -> list[str]:
 
 def worker_env(scratch: Scratch, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADWORKER_")}
-    env.update({
-        "LEADWORKER_AMQP_URL": AMQP_URL,
-        "LEADWORKER_DATABASE_URL": scratch.db_url,
-        "LEADWORKER_QUEUE_PREFIX": scratch.prefix,
-        "LEADWORKER_METRICS_PORT": "0",
-        "LEADWORKER_LOG_LEVEL": "warning",
-        "LEADWORKER_LOG_FORMAT": "json",
-    })
+    env.update(
+        {
+            "LEADWORKER_AMQP_URL": AMQP_URL,
+            "LEADWORKER_DATABASE_URL": scratch.db_url,
+            "LEADWORKER_QUEUE_PREFIX": scratch.prefix,
+            "LEADWORKER_METRICS_PORT": "0",
+            "LEADWORKER_LOG_LEVEL": "warning",
+            "LEADWORKER_LOG_FORMAT": "json",
+        }
+    )
     env.update(extra)
     return env
 
@@ -110,8 +115,9 @@ def leadworker(*args: str) -> list[str]:
 
 
 async def run_process(command: Sequence[str], env: dict[str, str], timeout: float = 1800) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.PIPE,
-                                                   stderr=asyncio.subprocess.STDOUT, cwd=ROOT)
+    process = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=ROOT
+    )
     out, _ = await asyncio.wait_for(process.communicate(), timeout)
     return process.returncode or 0, out.decode(errors="replace")
 
@@ -131,14 +137,14 @@ RAW_CONSUMER = Path(__file__).parent / "baselines" / "raw_consumer.py"
 async def prepare_raw_consumer(scratch: Scratch, job_ids: Sequence[uuid.UUID] = ()) -> str:
     """Set up the raw consumer's schema in ``scratch``'s database, with ``job_ids`` as queued rows, and declare
     its quorum queue; returns the queue's name."""
-    code, output = await run_process([sys.executable, str(RAW_CONSUMER), "setup", scratch.db_url],
-                                     worker_env(scratch))
+    code, output = await run_process([sys.executable, str(RAW_CONSUMER), "setup", scratch.db_url], worker_env(scratch))
     assert code == 0, output
     if job_ids:
         conn = await asyncpg.connect(scratch.db_url)
         try:
-            await conn.copy_records_to_table("raw_jobs", records=[(i, "queued") for i in job_ids],
-                                             columns=["id", "status"])
+            await conn.copy_records_to_table(
+                "raw_jobs", records=[(i, "queued") for i in job_ids], columns=["id", "status"]
+            )
         finally:
             await conn.close()
     queue = f"{scratch.prefix}raw"
@@ -160,8 +166,12 @@ async def publish_scrape_jobs(scratch: Scratch, jobs: Sequence[Any]) -> Any:
     from leadworker.config import Settings
     from leadworker.store.pool import Database
 
-    settings = Settings(_env_file=None, amqp_url=AMQP_URL, database_url=scratch.db_url,  # type: ignore[call-arg]
-                        queue_prefix=scratch.prefix)
+    settings = Settings(
+        _env_file=None,
+        amqp_url=AMQP_URL,
+        database_url=scratch.db_url,  # type: ignore[call-arg]
+        queue_prefix=scratch.prefix,
+    )
     topology = Topology.from_settings(settings)
     db = await Database.connect(scratch.db_url)
     connection = await aio_pika.connect(AMQP_URL)
@@ -242,9 +252,17 @@ def machine() -> dict[str, Any]:
     }
 
 
-def result(scenario: str, unit: str, ours: Sequence[float], baseline: Sequence[float], *,
-           higher_is_better: bool = True, notes: str = "", extra: dict[str, Any] | None = None,
-           baseline_name: str = "") -> dict[str, Any]:
+def result(
+    scenario: str,
+    unit: str,
+    ours: Sequence[float],
+    baseline: Sequence[float],
+    *,
+    higher_is_better: bool = True,
+    notes: str = "",
+    extra: dict[str, Any] | None = None,
+    baseline_name: str = "",
+) -> dict[str, Any]:
     our_median, base_median = median(ours), median(baseline)
     ratio = our_median / base_median if higher_is_better else base_median / our_median
     return {
@@ -254,7 +272,8 @@ def result(scenario: str, unit: str, ours: Sequence[float], baseline: Sequence[f
         "baseline": round(base_median, 3),
         "baseline_name": baseline_name,
         "ratio": round(ratio, 3),
-        "ratio_meaning": "ours / baseline (higher is better)" if higher_is_better
+        "ratio_meaning": "ours / baseline (higher is better)"
+        if higher_is_better
         else "baseline / ours (higher is better)",
         "runs": {"ours": [round(x, 3) for x in ours], "baseline": [round(x, 3) for x in baseline]},
         "notes": notes,

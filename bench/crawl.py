@@ -39,11 +39,19 @@ SEED = 7
 SITES = 400
 SCRIPT_SHARE = 0.2
 SITES_AT_ONCE = 64
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 # --- memory ---------------------------------------------------------------------------------------------
+
 
 class PeakMemory:
     """Peak RSS (MB) of this process and its children (but not the world server) while the block runs."""
@@ -76,11 +84,23 @@ class PeakMemory:
 
 # --- the world ------------------------------------------------------------------------------------------
 
+
 async def serve_world(sites: int) -> tuple[asyncio.subprocess.Process, int]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "world", "--seed", str(SEED), "--sites", str(sites),
-        "--script-share", str(SCRIPT_SHARE), env=env, stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+        sys.executable,
+        "-m",
+        "world",
+        "--seed",
+        str(SEED),
+        "--sites",
+        str(sites),
+        "--script-share",
+        str(SCRIPT_SHARE),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
     assert process.stdout is not None
     line = await asyncio.wait_for(process.stdout.readline(), 60)
     if not line.startswith(b"PORT "):
@@ -89,6 +109,7 @@ async def serve_world(sites: int) -> tuple[asyncio.subprocess.Process, int]:
 
 
 # --- ours -----------------------------------------------------------------------------------------------
+
 
 def forget_caches() -> int:
     """Clear leadworker's in-process caches (phone snippets, resolved links, domains...), so that every run
@@ -100,7 +121,8 @@ def forget_caches() -> int:
     cleared = 0
     for obj in gc.get_objects():
         if isinstance(obj, functools._lru_cache_wrapper) and str(getattr(obj, "__module__", "")).startswith(
-                "leadworker."):
+            "leadworker."
+        ):
             obj.cache_clear()
             cleared += 1
     return cleared
@@ -117,8 +139,9 @@ def steady_rate(stamps: list[float]) -> float:
     return (high - low) / (stamps[high] - stamps[low])
 
 
-async def crawl_ours(world: Any, port: int, render: str, exclude: set[int],
-                     record: list[str] | None = None) -> tuple[float, float, int, float, float]:
+async def crawl_ours(
+    world: Any, port: int, render: str, exclude: set[int], record: list[str] | None = None
+) -> tuple[float, float, int, float, float]:
     """``(pages/s, peak MB, pages, CPU ms per page in this process, steady pages/s)`` of one job per site."""
     from leadworker.config import Settings
     from leadworker.contracts import ScrapeJob
@@ -130,8 +153,9 @@ async def crawl_ours(world: Any, port: int, render: str, exclude: set[int],
     from leadworker.scrape.tools import ScrapeTools
 
     class RecordingFetcher(StaticFetcher):
-        async def fetch(self, url: str, *, retries: int | None = None, any_text: bool = False,
-                        may_follow: Any = None) -> Page:
+        async def fetch(
+            self, url: str, *, retries: int | None = None, any_text: bool = False, may_follow: Any = None
+        ) -> Page:
             page = await super().fetch(url, retries=retries, any_text=any_text, may_follow=may_follow)
             if not url.endswith("/robots.txt") and not any_text:
                 stamps.append(time.perf_counter())
@@ -139,8 +163,13 @@ async def crawl_ours(world: Any, port: int, render: str, exclude: set[int],
                     record.append(url)
             return page
 
-    settings = Settings(_env_file=None, allow_private_networks=True, resolve=world.resolve_override(),  # type: ignore[call-arg]
-                        fetch_retries=0, page_timeout=10)
+    settings = Settings(
+        _env_file=None,
+        allow_private_networks=True,
+        resolve=world.resolve_override(),  # type: ignore[call-arg]
+        fetch_retries=0,
+        page_timeout=10,
+    )
     fetcher = RecordingFetcher(settings, NetworkGuard(allow_private=True, overrides=settings.resolve))
     pool = BrowserPool(settings, fetcher)
     tools = ScrapeTools(settings, fetcher=fetcher, browser=pool)
@@ -175,6 +204,7 @@ async def crawl_ours(world: Any, port: int, render: str, exclude: set[int],
 
 # --- baselines ------------------------------------------------------------------------------------------
 
+
 async def fetch_raw(urls: list[str], exclude: set[int]) -> tuple[float, float, int, float, float]:
     """Plain aiohttp + selectolax: fetch every URL (redirects followed), parse it to text."""
     import socket
@@ -184,10 +214,10 @@ async def fetch_raw(urls: list[str], exclude: set[int]) -> tuple[float, float, i
     from selectolax.lexbor import LexborHTMLParser
 
     class Loopback(AbstractResolver):  # the world's .test names all live on 127.0.0.1
-        async def resolve(self, host: str, port: int = 0,
-                          family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-            return [ResolveResult(hostname=host, host="127.0.0.1", port=port, family=socket.AF_INET, proto=0,
-                                  flags=0)]
+        async def resolve(
+            self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+        ) -> list[ResolveResult]:
+            return [ResolveResult(hostname=host, host="127.0.0.1", port=port, family=socket.AF_INET, proto=0, flags=0)]
 
         async def close(self) -> None:
             return None
@@ -227,7 +257,8 @@ async def render_raw(urls: list[str], rules: str, exclude: set[int]) -> tuple[fl
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=find_executable(os.environ.get("LEADWORKER_BROWSER_EXECUTABLE")),
-                args=[*BROWSER_ARGS, f"--host-resolver-rules={rules}"])
+                args=[*BROWSER_ARGS, f"--host-resolver-rules={rules}"],
+            )
             context = await browser.new_context()
 
             async def one(url: str) -> None:
@@ -248,6 +279,7 @@ async def render_raw(urls: list[str], rules: str, exclude: set[int]) -> tuple[fl
 
 
 # --- the scenario ---------------------------------------------------------------------------------------
+
 
 async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
     from leadworker.ops.logging import configure_logging
@@ -284,13 +316,19 @@ async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
                 if len(figures) > 4 and name in steady:
                     steady[name].append(figures[4])
                 return figures[0]
+
             return go
 
-        static, raw = await alternate(measured("static", lambda: crawl_ours(world, port, "static", exclude)),
-                                      measured("raw_fetch", lambda: fetch_raw(urls, exclude)), reps)
-        auto, rendered = await alternate(measured("auto", lambda: crawl_ours(world, port, "auto", exclude)),
-                                         measured("raw_playwright", lambda: render_raw(sample, rules, exclude)),
-                                         reps)
+        static, raw = await alternate(
+            measured("static", lambda: crawl_ours(world, port, "static", exclude)),
+            measured("raw_fetch", lambda: fetch_raw(urls, exclude)),
+            reps,
+        )
+        auto, rendered = await alternate(
+            measured("auto", lambda: crawl_ours(world, port, "auto", exclude)),
+            measured("raw_playwright", lambda: render_raw(sample, rules, exclude)),
+            reps,
+        )
     finally:
         server.terminate()
         await server.wait()
@@ -298,31 +336,61 @@ async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
     auto_ratio = median(auto) / median(rendered)
     peak = {name: median(values) for name, values in memory.items()}
     doc = result(
-        "crawl", "pages/s", static, raw, baseline_name="aiohttp + selectolax (fetch and parse only)",
-        notes=(f"{sites} sites (seed {SEED}, {int(SCRIPT_SHARE * 100)}% need script), {len(urls)} pages; "
-               f"static target >= 600 pages/s and >= 0.3x; auto target >= 5x plain Playwright"),
+        "crawl",
+        "pages/s",
+        static,
+        raw,
+        baseline_name="aiohttp + selectolax (fetch and parse only)",
+        notes=(
+            f"{sites} sites (seed {SEED}, {int(SCRIPT_SHARE * 100)}% need script), {len(urls)} pages; "
+            f"static target >= 600 pages/s and >= 0.3x; auto target >= 5x plain Playwright"
+        ),
         extra={
             "rows": [
-                {"name": "auto", "unit": "pages/s", "ours": round(median(auto), 1),
-                 "baseline": round(median(rendered), 1), "ratio": round(auto_ratio, 2),
-                 "notes": f"vs plain Playwright rendering every page ({len(sample)}-page sample)"},
-                {"name": "static, steady", "unit": "pages/s", "ours": round(median(steady["static"]), 1),
-                 "baseline": round(median(steady["raw_fetch"]), 1),
-                 "ratio": round(median(steady["static"]) / median(steady["raw_fetch"]), 2),
-                 "notes": "between the 10th and 90th percentile of pages done: no ramp-up, no drain"},
-                {"name": "cpu/page", "unit": "ms", "ours": round(median(cpu["static"]), 2),
-                 "baseline": round(median(cpu["raw_fetch"]), 2),
-                 "ratio": round(median(cpu["raw_fetch"]) / median(cpu["static"]), 2),
-                 "notes": "static: CPU of this process per page (steadier than pages/s on a shared machine)"},
-                {"name": "peak memory", "unit": "MB", "ours": f"{peak['static']}/{peak['auto']}",
-                 "baseline": f"{peak['raw_fetch']}/{peak['raw_playwright']}", "ratio": "-",
-                 "notes": "static/auto vs raw fetch/raw Playwright; this process + its Chromium"},
+                {
+                    "name": "auto",
+                    "unit": "pages/s",
+                    "ours": round(median(auto), 1),
+                    "baseline": round(median(rendered), 1),
+                    "ratio": round(auto_ratio, 2),
+                    "notes": f"vs plain Playwright rendering every page ({len(sample)}-page sample)",
+                },
+                {
+                    "name": "static, steady",
+                    "unit": "pages/s",
+                    "ours": round(median(steady["static"]), 1),
+                    "baseline": round(median(steady["raw_fetch"]), 1),
+                    "ratio": round(median(steady["static"]) / median(steady["raw_fetch"]), 2),
+                    "notes": "between the 10th and 90th percentile of pages done: no ramp-up, no drain",
+                },
+                {
+                    "name": "cpu/page",
+                    "unit": "ms",
+                    "ours": round(median(cpu["static"]), 2),
+                    "baseline": round(median(cpu["raw_fetch"]), 2),
+                    "ratio": round(median(cpu["raw_fetch"]) / median(cpu["static"]), 2),
+                    "notes": "static: CPU of this process per page (steadier than pages/s on a shared machine)",
+                },
+                {
+                    "name": "peak memory",
+                    "unit": "MB",
+                    "ours": f"{peak['static']}/{peak['auto']}",
+                    "baseline": f"{peak['raw_fetch']}/{peak['raw_playwright']}",
+                    "ratio": "-",
+                    "notes": "static/auto vs raw fetch/raw Playwright; this process + its Chromium",
+                },
             ],
-            "auto": {"runs": {"ours": [round(x, 2) for x in auto], "baseline": [round(x, 2) for x in rendered]},
-                     "ratio": round(auto_ratio, 3)},
+            "auto": {
+                "runs": {"ours": [round(x, 2) for x in auto], "baseline": [round(x, 2) for x in rendered]},
+                "ratio": round(auto_ratio, 3),
+            },
             "peak_memory_mb": peak,
-            "pages": {"static_crawl": pages.get("static", len(urls)), "auto_crawl": pages.get("auto", 0),
-                      "raw_fetch": len(urls), "raw_playwright": len(sample)},
+            "pages": {
+                "static_crawl": pages.get("static", len(urls)),
+                "auto_crawl": pages.get("auto", 0),
+                "raw_fetch": len(urls),
+                "raw_playwright": len(sample),
+            },
         },
     )
     doc["ours"] = round(doc["ours"], 1)

@@ -26,22 +26,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from dns_zone import ZoneServer
 
 LEADS_PER_JOB = 50
-COUNTRIES = [("US", "+1 206 555 {:04d}", "(206) 555-{:04d}"), ("GB", "+44 20 7946 {:04d}", "020 7946 {:04d}"),
-             ("DE", "+49 30 1234{:04d}", "030 1234{:04d}")]
+COUNTRIES = [
+    ("US", "+1 206 555 {:04d}", "(206) 555-{:04d}"),
+    ("GB", "+44 20 7946 {:04d}", "020 7946 {:04d}"),
+    ("DE", "+49 30 1234{:04d}", "030 1234{:04d}"),
+]
 
 
 def leads(count: int) -> list[dict[str, Any]]:
     out = []
     for i in range(count):
         country, international, national = COUNTRIES[i % len(COUNTRIES)]
-        out.append({
-            "company_name": f"enrich bench co {i} gmbh" if country == "DE" else f"Enrich Bench Co {i} LLC",
-            "website": f"https://www.bench-co-{i}.com/contact",
-            "emails": [f"info@bench-co-{i}.com", f"Owner.{i}@Bench-Co-{i}.com"],
-            "phones": [international.format(i % 10000), national.format((i + 1) % 10000)],
-            "country": country,
-            "address": f"{i} Main Street,  Springfield",
-        })
+        out.append(
+            {
+                "company_name": f"enrich bench co {i} gmbh" if country == "DE" else f"Enrich Bench Co {i} LLC",
+                "website": f"https://www.bench-co-{i}.com/contact",
+                "emails": [f"info@bench-co-{i}.com", f"Owner.{i}@Bench-Co-{i}.com"],
+                "phones": [international.format(i % 10000), national.format((i + 1) % 10000)],
+                "country": country,
+                "address": f"{i} Main Street,  Springfield",
+            }
+        )
     return out
 
 
@@ -60,18 +65,25 @@ async def run_ours(count: int) -> float:
     env = worker_env(scratch, LEADWORKER_DNS_SERVERS=await dns.start())
     try:
         records = leads(count)
-        jobs = [ScrapeJob.model_validate({"job_id": uuid.uuid4(), "source_types": ["inline"],
-                                          "keywords": ["bench"], "geography": "United States",
-                                          "leads": records[i:i + LEADS_PER_JOB]})
-                for i in range(0, count, LEADS_PER_JOB)]
+        jobs = [
+            ScrapeJob.model_validate(
+                {
+                    "job_id": uuid.uuid4(),
+                    "source_types": ["inline"],
+                    "keywords": ["bench"],
+                    "geography": "United States",
+                    "leads": records[i : i + LEADS_PER_JOB],
+                }
+            )
+            for i in range(0, count, LEADS_PER_JOB)
+        ]
         await publish_scrape_jobs(scratch, jobs)
         db = await Database.connect(scratch.db_url)
         # Stage 1 (not measured): store the raw leads; their fan-out waits in leads.normalize.
         code, output = await run_process(leadworker("run", "--stage", "scrape", "--exit-when-idle", "1"), env)
         assert code == 0, output[-2000:]
         # Stage 2 (measured): normalize, merge and score them.
-        code, output = await run_process(
-            leadworker("run", "--stage", "normalize,score", "--exit-when-idle", "1"), env)
+        code, output = await run_process(leadworker("run", "--stage", "normalize,score", "--exit-when-idle", "1"), env)
         assert code == 0, output[-2000:]
         row = await db.fetchrow(
             """SELECT (SELECT count(*) FROM raw_leads WHERE normalized_at IS NOT NULL) AS normalized,
@@ -110,11 +122,24 @@ async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
     alone, baseline_alone = await alternate(lambda: normalize_only(count), lambda: run_baseline(count), reps)
     only = result("normalize", "leads/s", alone, baseline_alone)
     return result(
-        "enrich", "leads/s", ours, baseline,
+        "enrich",
+        "leads/s",
+        ours,
+        baseline,
         baseline_name="plain loop: phonenumbers + email-validator + tldextract, no database",
         notes=f"{count} distinct leads, 2 phones + 2 e-mails + a website each; target ratio >= 0.5",
-        extra={"target": {"ratio": 0.5}, "leads": count,
-               "rows": [{"name": "normalize", "unit": "leads/s", "ours": only["ours"], "baseline": only["baseline"],
-                         "ratio": only["ratio"],
-                         "notes": "our normalize_record alone (no database, no broker) vs the same plain loop"}]},
+        extra={
+            "target": {"ratio": 0.5},
+            "leads": count,
+            "rows": [
+                {
+                    "name": "normalize",
+                    "unit": "leads/s",
+                    "ours": only["ours"],
+                    "baseline": only["baseline"],
+                    "ratio": only["ratio"],
+                    "notes": "our normalize_record alone (no database, no broker) vs the same plain loop",
+                }
+            ],
+        },
     )

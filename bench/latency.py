@@ -62,12 +62,23 @@ async def run_ours(count: int) -> list[float]:
     await scratch.create(migrated=True)
     worker = None
     try:
-        settings = Settings(_env_file=None, amqp_url=AMQP_URL, database_url=scratch.db_url,  # type: ignore[call-arg]
-                            queue_prefix=scratch.prefix)
+        settings = Settings(
+            _env_file=None,
+            amqp_url=AMQP_URL,
+            database_url=scratch.db_url,  # type: ignore[call-arg]
+            queue_prefix=scratch.prefix,
+        )
         topology = Topology.from_settings(settings)
-        jobs = [ScrapeJob.model_validate({
-            "job_id": uuid.uuid4(), "source_types": ["inline"],
-            "leads": [{"company_name": f"Latency {i}", "emails": [f"l{i}@lat.example.org"]}]}) for i in range(count)]
+        jobs = [
+            ScrapeJob.model_validate(
+                {
+                    "job_id": uuid.uuid4(),
+                    "source_types": ["inline"],
+                    "leads": [{"company_name": f"Latency {i}", "emails": [f"l{i}@lat.example.org"]}],
+                }
+            )
+            for i in range(count)
+        ]
         db = await Database.connect(scratch.db_url)
         await jobstore.create_jobs(db, jobs)
         connection = await aio_pika.connect(AMQP_URL)
@@ -75,8 +86,11 @@ async def run_ours(count: int) -> list[float]:
         await declare_topology(channel, topology)
         publisher = await ConfirmedPublisher.open(connection, topology.exchange)
         worker = await asyncio.create_subprocess_exec(
-            *leadworker("run", "--stage", "scrape", "--prefetch", "50"), env=worker_env(scratch),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            *leadworker("run", "--stage", "scrape", "--prefetch", "50"),
+            env=worker_env(scratch),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         await wait_consuming(channel, topology.work_queue("scrape"))
         sent: dict[uuid.UUID, float] = {}
         pending: set[asyncio.Future[None]] = set()
@@ -96,8 +110,9 @@ async def run_ours(count: int) -> list[float]:
         rows = await db.fetch("SELECT id, extract(epoch FROM started_at) AS started FROM scrape_jobs")
         await connection.close()
         await db.close()
-        pairs = sorted((sent[r["id"]], (float(r["started"]) - sent[r["id"]]) * 1000)
-                       for r in rows if r["started"] is not None)
+        pairs = sorted(
+            (sent[r["id"]], (float(r["started"]) - sent[r["id"]]) * 1000) for r in rows if r["started"] is not None
+        )
         return [latency_ms for _, latency_ms in pairs]
     finally:
         if worker is not None and worker.returncode is None:
@@ -114,19 +129,32 @@ async def run_baseline(count: int) -> list[float]:
         queue_name = await prepare_raw_consumer(scratch, ids)
         connection = await aio_pika.connect(AMQP_URL)
         channel = await connection.channel(publisher_confirms=True)
-        consumer = asyncio.create_task(run_process(
-            [sys.executable, str(RAW_CONSUMER), "latency", AMQP_URL, scratch.db_url, queue_name, str(count)],
-            worker_env(scratch)))
+        consumer = asyncio.create_task(
+            run_process(
+                [sys.executable, str(RAW_CONSUMER), "latency", AMQP_URL, scratch.db_url, queue_name, str(count)],
+                worker_env(scratch),
+            )
+        )
         await wait_consuming(await connection.channel(), queue_name)
 
         pending: set[asyncio.Future[Any]] = set()
 
         async def send(i: int) -> None:
-            body = json.dumps({"job_id": str(ids[i]), "sent_at": time.time(),
-                               "leads": [{"company_name": f"Latency {i}", "emails": [f"l{i}@lat.example.org"]}]})
-            pending.add(asyncio.ensure_future(channel.default_exchange.publish(
-                aio_pika.Message(body.encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                routing_key=queue_name)))
+            body = json.dumps(
+                {
+                    "job_id": str(ids[i]),
+                    "sent_at": time.time(),
+                    "leads": [{"company_name": f"Latency {i}", "emails": [f"l{i}@lat.example.org"]}],
+                }
+            )
+            pending.add(
+                asyncio.ensure_future(
+                    channel.default_exchange.publish(
+                        aio_pika.Message(body.encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                        routing_key=queue_name,
+                    )
+                )
+            )
 
         await paced(count, send)
         await asyncio.gather(*pending)
@@ -165,11 +193,23 @@ async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
         "ratio": round(p99_ratio, 3),
         "ratio_meaning": "ours p99 / baseline p99 (lower is better; target <= 1.5)",
         "p50": {"ours": round(median(ours_p50), 3), "baseline": round(median(base_p50), 3)},
-        "runs": {"ours_p99": ours_p99, "baseline_p99": base_p99, "ours_p50": ours_p50, "baseline_p50": base_p50,
-                 "spread_ours_p99": round(statistics.pstdev(ours_p99), 3) if len(ours_p99) > 1 else 0.0},
+        "runs": {
+            "ours_p99": ours_p99,
+            "baseline_p99": base_p99,
+            "ours_p50": ours_p50,
+            "baseline_p50": base_p50,
+            "spread_ours_p99": round(statistics.pstdev(ours_p99), 3) if len(ours_p99) > 1 else 0.0,
+        },
         "notes": f"{count} jobs at {RATE:g}/s; publish -> job running (ours) / -> handler (baseline)",
         "target": {"p99_ratio_max": 1.5},
-        "rows": [{"name": "p50", "unit": "ms", "ours": round(median(ours_p50), 3),
-                  "baseline": round(median(base_p50), 3),
-                  "ratio": round(median(ours_p50) / median(base_p50), 3), "notes": "lower is better"}],
+        "rows": [
+            {
+                "name": "p50",
+                "unit": "ms",
+                "ours": round(median(ours_p50), 3),
+                "baseline": round(median(base_p50), 3),
+                "ratio": round(median(ours_p50) / median(base_p50), 3),
+                "notes": "lower is better",
+            }
+        ],
     }

@@ -37,10 +37,19 @@ from common import (
 async def _publish(scratch: Scratch, count: int, offset: int) -> None:
     from leadworker.contracts import ScrapeJob
 
-    jobs = [ScrapeJob.model_validate({
-        "job_id": uuid.uuid4(), "source_types": ["inline"],
-        "leads": [{"company_name": f"Mem {offset + n}-{k}", "emails": [f"m{offset + n}x{k}@mem.example.org"]}
-                  for k in range(5)]}) for n in range(count)]
+    jobs = [
+        ScrapeJob.model_validate(
+            {
+                "job_id": uuid.uuid4(),
+                "source_types": ["inline"],
+                "leads": [
+                    {"company_name": f"Mem {offset + n}-{k}", "emails": [f"m{offset + n}x{k}@mem.example.org"]}
+                    for k in range(5)
+                ],
+            }
+        )
+        for n in range(count)
+    ]
     await publish_scrape_jobs(scratch, jobs)
     conn = await asyncpg.connect(scratch.db_url)
     try:
@@ -54,8 +63,9 @@ async def _publish(scratch: Scratch, count: int, offset: int) -> None:
 
 async def _idle_rss(scratch: Scratch, command: list[str]) -> float:
     """MB resident of ``command`` 4 s after it started, connected and with nothing to do; then stopped."""
-    process = await asyncio.create_subprocess_exec(*command, env=worker_env(scratch),
-                                                   stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    process = await asyncio.create_subprocess_exec(
+        *command, env=worker_env(scratch), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
     try:
         await asyncio.sleep(4.0)
         return rss_kb(process.pid) / 1024
@@ -82,8 +92,11 @@ async def growth(jobs: int) -> tuple[float, float]:
     scratch = Scratch()
     await scratch.create(migrated=True)
     process = await asyncio.create_subprocess_exec(
-        *leadworker("run", "--stage", "scrape", "--prefetch", "50"), env=worker_env(scratch),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        *leadworker("run", "--stage", "scrape", "--prefetch", "50"),
+        env=worker_env(scratch),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     try:
         await asyncio.sleep(3.0)
         await _publish(scratch, 1000, 0)
@@ -104,9 +117,21 @@ PAGES_PER_JOB = 4  # home, contact, about, services (robots.txt disallows /priva
 async def _publish_browser_jobs(scratch: Scratch, url: str, count: int) -> None:
     from leadworker.contracts import ScrapeJob
 
-    await publish_scrape_jobs(scratch, [
-        ScrapeJob.model_validate({"job_id": uuid.uuid4(), "source_types": ["website"], "targets": [url],
-                                  "render": "browser", "max_pages": PAGES_PER_JOB}) for _ in range(count)])
+    await publish_scrape_jobs(
+        scratch,
+        [
+            ScrapeJob.model_validate(
+                {
+                    "job_id": uuid.uuid4(),
+                    "source_types": ["website"],
+                    "targets": [url],
+                    "render": "browser",
+                    "max_pages": PAGES_PER_JOB,
+                }
+            )
+            for _ in range(count)
+        ],
+    )
 
 
 async def _rendered_pages(scratch: Scratch, at_least: int, timeout: float = 900) -> int:
@@ -133,8 +158,17 @@ async def browser_growth(pages: int) -> list[tuple[int, float, float]]:
     scratch = Scratch()
     await scratch.create(migrated=True)
     site = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(SITE), "0",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "http.server",
+        "--bind",
+        "127.0.0.1",
+        "--directory",
+        str(SITE),
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     worker = None
     try:
         assert site.stdout is not None
@@ -143,9 +177,16 @@ async def browser_growth(pages: int) -> list[tuple[int, float, float]]:
         url = f"http://127.0.0.1:{port}/"
         worker = await asyncio.create_subprocess_exec(
             *leadworker("run", "--stage", "scrape", "--prefetch", "4"),
-            env=worker_env(scratch, LEADWORKER_ALLOW_PRIVATE_NETWORKS="true", LEADWORKER_ENRICH="false",
-                           LEADWORKER_HOST_RATE="1000", LEADWORKER_HOST_CONCURRENCY="16"),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            env=worker_env(
+                scratch,
+                LEADWORKER_ALLOW_PRIVATE_NETWORKS="true",
+                LEADWORKER_ENRICH="false",
+                LEADWORKER_HOST_RATE="1000",
+                LEADWORKER_HOST_CONCURRENCY="16",
+            ),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         samples: list[tuple[int, float, float]] = []
         step_jobs = 100 // PAGES_PER_JOB
         for step in range(pages // 100):
@@ -187,18 +228,40 @@ async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
         "ratio_meaning": "ours / baseline (lower is better)",
         "runs": {"ours": ours, "baseline": base},
         "notes": "target: ours <= 45 MB idle; growth < 10 % after 10,000 jobs",
-        "growth": {"warm_mb": round(warm, 1), "after_mb": round(after, 1), "percent": round(growth_pct, 1),
-                   "jobs": 2000 if quick else 10_000},
-        "rows": [{"name": "growth", "unit": "% RSS", "ours": round(growth_pct, 1), "baseline": "-", "ratio": "-",
-                  "notes": f"{warm:.1f} MB after warm-up -> {after:.1f} MB"},
-                 {"name": "browser", "unit": "MB PSS+Chromium", "ours": round(browser[-1][1], 1), "baseline": "-",
-                  "ratio": "-", "notes": f"{browser_warm:.1f} MB after {browser[0][0]} rendered pages, peak "
-                                         f"{browser_peak:.1f}, {browser[-1][1]:.1f} after {browser[-1][0]}; the "
-                                         f"worker alone {browser[0][2]:.1f} -> {browser[-1][2]:.1f} MB RSS"}],
-        "browser": {"samples": [{"pages": p, "mb_pss_with_chromium": round(mb, 1), "worker_rss_mb": round(w, 1)}
-                                for p, mb, w in browser],
-                    "warm_mb": round(browser_warm, 1), "peak_after_warm_mb": round(browser_peak, 1),
-                    "last_mb": round(browser[-1][1], 1)},
+        "growth": {
+            "warm_mb": round(warm, 1),
+            "after_mb": round(after, 1),
+            "percent": round(growth_pct, 1),
+            "jobs": 2000 if quick else 10_000,
+        },
+        "rows": [
+            {
+                "name": "growth",
+                "unit": "% RSS",
+                "ours": round(growth_pct, 1),
+                "baseline": "-",
+                "ratio": "-",
+                "notes": f"{warm:.1f} MB after warm-up -> {after:.1f} MB",
+            },
+            {
+                "name": "browser",
+                "unit": "MB PSS+Chromium",
+                "ours": round(browser[-1][1], 1),
+                "baseline": "-",
+                "ratio": "-",
+                "notes": f"{browser_warm:.1f} MB after {browser[0][0]} rendered pages, peak "
+                f"{browser_peak:.1f}, {browser[-1][1]:.1f} after {browser[-1][0]}; the "
+                f"worker alone {browser[0][2]:.1f} -> {browser[-1][2]:.1f} MB RSS",
+            },
+        ],
+        "browser": {
+            "samples": [
+                {"pages": p, "mb_pss_with_chromium": round(mb, 1), "worker_rss_mb": round(w, 1)} for p, mb, w in browser
+            ],
+            "warm_mb": round(browser_warm, 1),
+            "peak_after_warm_mb": round(browser_peak, 1),
+            "last_mb": round(browser[-1][1], 1),
+        },
         "target": {"idle_mb_max": 45, "growth_percent_max": 10},
     }
 

@@ -36,9 +36,14 @@ def lead_sets(count: int) -> list[list[dict[str, Any]]]:
     """``count`` jobs of 5 leads over a pool of ``2.5 * count`` distinct leads: each appears twice."""
     distinct = max(count * LEADS_PER_JOB // 2, LEADS_PER_JOB)
     return [
-        [{"company_name": f"Bench Co {i}", "emails": [f"owner{i}@bench{i}.example.org"],
-          "phones": [f"+1 206 555 {i % 10000:04d}"]}
-         for i in ((n * LEADS_PER_JOB + k) % distinct for k in range(LEADS_PER_JOB))]
+        [
+            {
+                "company_name": f"Bench Co {i}",
+                "emails": [f"owner{i}@bench{i}.example.org"],
+                "phones": [f"+1 206 555 {i % 10000:04d}"],
+            }
+            for i in ((n * LEADS_PER_JOB + k) % distinct for k in range(LEADS_PER_JOB))
+        ]
         for n in range(count)
     ]
 
@@ -50,8 +55,10 @@ async def run_ours(count: int) -> float:
     scratch = Scratch()
     await scratch.create(migrated=True)
     try:
-        jobs = [ScrapeJob.model_validate({"job_id": uuid.uuid4(), "source_types": ["inline"], "leads": leads})
-                for leads in lead_sets(count)]
+        jobs = [
+            ScrapeJob.model_validate({"job_id": uuid.uuid4(), "source_types": ["inline"], "leads": leads})
+            for leads in lead_sets(count)
+        ]
         topology = await publish_scrape_jobs(scratch, jobs)
         db = await Database.connect(scratch.db_url)
         # Stand in for the enrichment workers (a consumer on leads.normalize that takes one message and never
@@ -62,6 +69,7 @@ async def run_ours(count: int) -> float:
             stand_in_channel = await stand_in.channel()
             await stand_in_channel.set_qos(prefetch_count=1)
             normalize_queue = await stand_in_channel.get_queue(topology.work_queue("normalize"), ensure=False)
+
             async def hold(_message: aio_pika.abc.AbstractIncomingMessage) -> None:
                 """Never acked: the message stays with this consumer until it closes."""
 
@@ -70,7 +78,7 @@ async def run_ours(count: int) -> float:
                 leadworker("run", "--stage", "scrape", "--prefetch", "50", "--exit-when-idle", "1"),
                 worker_env(scratch, LEADWORKER_DB_POOL_MAX="10"),
             )
-            fanned_out = (await stand_in_channel.declare_queue(topology.work_queue("normalize"), passive=True))
+            fanned_out = await stand_in_channel.declare_queue(topology.work_queue("normalize"), passive=True)
             waiting = fanned_out.declaration_result.message_count
         finally:
             await stand_in.close()
@@ -97,12 +105,20 @@ async def run_baseline(count: int) -> float:
         connection = await aio_pika.connect(AMQP_URL)
         try:
             channel = await connection.channel(publisher_confirms=True)
-            bodies = [json.dumps({"job_id": str(i), "leads": leads}).encode()
-                      for i, leads in zip(ids, lead_sets(count), strict=True)]
+            bodies = [
+                json.dumps({"job_id": str(i), "leads": leads}).encode()
+                for i, leads in zip(ids, lead_sets(count), strict=True)
+            ]
             for start in range(0, count, 1000):
-                await asyncio.gather(*(channel.default_exchange.publish(
-                    aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=queue_name)
-                    for body in bodies[start:start + 1000]))
+                await asyncio.gather(
+                    *(
+                        channel.default_exchange.publish(
+                            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                            routing_key=queue_name,
+                        )
+                        for body in bodies[start : start + 1000]
+                    )
+                )
         finally:
             await connection.close()
         code, output = await run_process(
@@ -120,7 +136,10 @@ async def run(quick: bool, reps: int = 3) -> dict[str, Any]:
     count = 2_000 if quick else 10_000
     ours, baseline = await alternate(lambda: run_ours(count), lambda: run_baseline(count), reps)
     return result(
-        "pipeline", "jobs/s", ours, baseline,
+        "pipeline",
+        "jobs/s",
+        ours,
+        baseline,
         baseline_name="raw aio-pika + asyncpg (UPDATE, INSERT ON CONFLICT, UPDATE, ack; prefetch 50, pool 10)",
         notes=f"{count} inline jobs x {LEADS_PER_JOB} leads, half duplicates; target ratio >= 1.0",
         extra={"target": {"ratio": 1.0}, "jobs": count},

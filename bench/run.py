@@ -32,11 +32,15 @@ def available() -> list[str]:
 def print_table(results: list[dict[str, Any]]) -> None:
     print(f"{'scenario':<14} {'unit':<12} {'ours':>12} {'baseline':>12} {'ratio':>8}  notes")
     for r in results:
-        print(f"{r['scenario']:<14} {r['unit']:<12} {r['ours']:>12} {r['baseline']:>12} {r['ratio']:>8}  "
-              f"{r.get('notes', '')}")
+        print(
+            f"{r['scenario']:<14} {r['unit']:<12} {r['ours']:>12} {r['baseline']:>12} {r['ratio']:>8}  "
+            f"{r.get('notes', '')}"
+        )
         for sub in r.get("rows", []):
-            print(f"  {sub['name']:<12} {sub['unit']:<12} {sub['ours']:>12} {sub['baseline']:>12} "
-                  f"{sub['ratio']:>8}  {sub.get('notes', '')}")
+            print(
+                f"  {sub['name']:<12} {sub['unit']:<12} {sub['ours']:>12} {sub['baseline']:>12} "
+                f"{sub['ratio']:>8}  {sub.get('notes', '')}"
+            )
 
 
 def run_alone(name: str, quick: bool, reps: int) -> dict[str, Any]:

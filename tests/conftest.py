@@ -35,8 +35,11 @@ def services() -> Iterator[tuple[str, str]]:
             support.AMQP_URL, support.ADMIN_DATABASE_URL = amqp, admin
             yield amqp, admin
         return
-    pytest.fail(f"RabbitMQ ({amqp}) or PostgreSQL ({admin}) is not reachable and Docker is not available; "
-                + support.HOW_TO_START, pytrace=False)
+    pytest.fail(
+        f"RabbitMQ ({amqp}) or PostgreSQL ({admin}) is not reachable and Docker is not available; "
+        + support.HOW_TO_START,
+        pytrace=False,
+    )
 
 
 @pytest_asyncio.fixture(scope="session")

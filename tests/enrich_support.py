@@ -34,8 +34,9 @@ class ReceivedWebhook:
 
 def destination_key(master_secret: str, url: str) -> str:
     """A destination's signing key, derived as the README documents it."""
-    return hmac.new(master_secret.encode(), b"leadworker-webhook-destination:" + url.encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(
+        master_secret.encode(), b"leadworker-webhook-destination:" + url.encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def verify_signature(secret: str, timestamp: str, signature: str, body: bytes, tolerance: int = 300) -> bool:
@@ -85,24 +86,36 @@ class WebhookReceiver(_Server):
 
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        valid = verify_signature(destination_key(self.master_secret, self.url),
-                                 request.headers.get("X-Leadworker-Timestamp", "0"),
-                                 request.headers.get("X-Leadworker-Signature", ""), raw)
+        valid = verify_signature(
+            destination_key(self.master_secret, self.url),
+            request.headers.get("X-Leadworker-Timestamp", "0"),
+            request.headers.get("X-Leadworker-Signature", ""),
+            raw,
+        )
         with self._lock:
             status = self.script.pop(0) if self.script else 200
-            self.received.append(ReceivedWebhook(
-                event=request.headers.get("X-Leadworker-Event", ""),
-                event_id=request.headers.get("X-Leadworker-Event-Id", ""),
-                attempt=int(request.headers.get("X-Leadworker-Attempt", "0")),
-                body=json.loads(raw), signature_valid=valid, status=status, raw=raw, headers=dict(request.headers),
-            ))
+            self.received.append(
+                ReceivedWebhook(
+                    event=request.headers.get("X-Leadworker-Event", ""),
+                    event_id=request.headers.get("X-Leadworker-Event-Id", ""),
+                    attempt=int(request.headers.get("X-Leadworker-Attempt", "0")),
+                    body=json.loads(raw),
+                    signature_valid=valid,
+                    status=status,
+                    raw=raw,
+                    headers=dict(request.headers),
+                )
+            )
         return web.Response(status=status, text="ok" if status < 300 else "no")
 
     def delivered(self, job_id: object | None = None) -> list[ReceivedWebhook]:
         """Webhooks answered with 2xx (for one job if given)."""
         with self._lock:
-            return [w for w in self.received if 200 <= w.status < 300
-                    and (job_id is None or w.body["job"]["id"] == str(job_id))]
+            return [
+                w
+                for w in self.received
+                if 200 <= w.status < 300 and (job_id is None or w.body["job"]["id"] == str(job_id))
+            ]
 
     def events_of(self, job_id: object) -> list[str]:
         return sorted(w.event for w in self.delivered(job_id))

@@ -150,8 +150,9 @@ async def publish(settings: Settings, db: Database, jobs: Sequence[ScrapeJob]) -
         await connection.close()
 
 
-async def publish_raw(settings: Settings, queue: str, body: bytes, *, message_id: str | None = None,
-                      headers: dict[str, Any] | None = None) -> None:
+async def publish_raw(
+    settings: Settings, queue: str, body: bytes, *, message_id: str | None = None, headers: dict[str, Any] | None = None
+) -> None:
     """Publish arbitrary bytes straight to a queue (poison messages, foreign producers)."""
     topology = await declare(settings)
     connection = await aio_pika.connect(settings.amqp_url)
@@ -159,8 +160,9 @@ async def publish_raw(settings: Settings, queue: str, body: bytes, *, message_id
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(topology.exchange)
         await exchange.publish(
-            aio_pika.Message(body=body, message_id=message_id, headers=headers or {},
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            aio_pika.Message(
+                body=body, message_id=message_id, headers=headers or {}, delivery_mode=aio_pika.DeliveryMode.PERSISTENT
+            ),
             routing_key=queue,
         )
     finally:
@@ -213,8 +215,9 @@ async def all_depths(settings: Settings) -> dict[str, int]:
     return {name: await queue_depth(settings, name) for name, _ in topology.declarations()}
 
 
-async def run_until_idle(settings: Settings, stages: Sequence[str] = ("scrape",), *, idle: float = 0.6,
-                         timeout: float = 60.0) -> Worker:
+async def run_until_idle(
+    settings: Settings, stages: Sequence[str] = ("scrape",), *, idle: float = 0.6, timeout: float = 60.0
+) -> Worker:
     """Run a worker in this event loop until it has been idle for ``idle`` seconds."""
     worker = Worker(settings, list(stages), exit_when_idle=idle)
     await asyncio.wait_for(worker.run(), timeout)
@@ -242,8 +245,9 @@ async def count_status(db: Database, job_ids: Sequence[uuid.UUID], status: str) 
     return int(value)
 
 
-async def jobs_reached(db: Database, job_ids: Sequence[uuid.UUID], status: str = "completed", *,
-                       at_least: int | None = None) -> bool:
+async def jobs_reached(
+    db: Database, job_ids: Sequence[uuid.UUID], status: str = "completed", *, at_least: int | None = None
+) -> bool:
     """True once ``at_least`` (default: all) of ``job_ids`` are in ``status``; False while the database does
     not answer (fault tests take it down). The one predicate to give :func:`wait_for`."""
     try:
@@ -253,8 +257,13 @@ async def jobs_reached(db: Database, job_ids: Sequence[uuid.UUID], status: str =
     return count >= (len(job_ids) if at_least is None else at_least)
 
 
-async def wait_for(condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = 30.0,
-                   interval: float = 0.05, what: str = "condition") -> None:
+async def wait_for(
+    condition: Callable[[], bool | Awaitable[bool]],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
@@ -362,11 +371,19 @@ def leadworker_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "leadworker", *args]
 
 
-def run_cli(settings: Settings, *args: str, input_text: str | None = None, timeout: float = 120,
-            **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    settings: Settings, *args: str, input_text: str | None = None, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
     """Run ``leadworker ARGS`` as a user would, with ``settings`` in its environment."""
-    return subprocess.run(leadworker_cmd(*args), env=cli_env(settings, **env), capture_output=True, text=True,
-                          input=input_text, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        leadworker_cmd(*args),
+        env=cli_env(settings, **env),
+        capture_output=True,
+        text=True,
+        input=input_text,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -393,8 +410,15 @@ class WorkerProcess:
         self.err_path = err_path
 
     @classmethod
-    async def start(cls, settings: Settings, directory: Path, *args: str, stderr_path: Path | None = None,
-                    program: Path | None = None, **env: str) -> WorkerProcess:
+    async def start(
+        cls,
+        settings: Settings,
+        directory: Path,
+        *args: str,
+        stderr_path: Path | None = None,
+        program: Path | None = None,
+        **env: str,
+    ) -> WorkerProcess:
         """``leadworker run ARGS`` with ``settings`` (and ``env``) in its environment; its logs (stderr) go to
         ``stderr_path`` if given, else next to its stdout in ``directory``. ``program``: a script that runs
         the CLI its own way (``python PROGRAM run ARGS``) instead of ``python -m leadworker``."""
@@ -404,8 +428,11 @@ class WorkerProcess:
         command = [sys.executable, str(program), "run", *args] if program else leadworker_cmd("run", *args)
         with out_path.open("wb") as out, err_path.open("ab") as err:
             process = await asyncio.create_subprocess_exec(
-                *command, env=cli_env(settings, LEADWORKER_METRICS_HOST="127.0.0.1", **env),
-                stdout=out, stderr=err, cwd=ROOT,
+                *command,
+                env=cli_env(settings, LEADWORKER_METRICS_HOST="127.0.0.1", **env),
+                stdout=out,
+                stderr=err,
+                cwd=ROOT,
             )
         return cls(process, out_path, err_path)
 
@@ -515,9 +542,7 @@ class PrivateRabbit:
     def start(self) -> PrivateRabbit:
         if shutil.which("rabbitmq-server") is None or os.geteuid() != 0:
             raise RuntimeError("PrivateRabbit needs root and rabbitmq-server (apt-get install rabbitmq-server)")
-        (self.dir / "rabbitmq.conf").write_text(
-            f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n"
-        )
+        (self.dir / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n")
         (self.dir / "plugins").write_text("[].\n")
         for sub in ("mnesia", "log"):
             (self.dir / sub).mkdir()
@@ -561,7 +586,7 @@ class PrivateRabbit:
         script = (
             f'{{ok, Q}} = rabbit_amqqueue:lookup(rabbit_misc:r(<<"{vhost}">>, queue, <<"{queue}">>)), '
             "Pid = amqqueue:get_pid(Q), Cs = rabbit_amqqueue:consumers(Q), "
-            "[gen_server2:call(Pid, {basic_cancel, element(1, C), element(2, C), undefined, <<\"test\">>},"
+            '[gen_server2:call(Pid, {basic_cancel, element(1, C), element(2, C), undefined, <<"test">>},'
             " infinity) || C <- Cs], length(Cs)."
         )
         return int(self.ctl("eval", script).strip())
@@ -637,8 +662,9 @@ class PrivatePostgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
-                          "-o", options, "-w", "start")
+        self._as_postgres(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-o", options, "-w", "start"
+        )
         self.running = True
 
     def stop(self) -> None:
@@ -682,6 +708,7 @@ class FakeClock:
 
 
 # --- HTTP probes of a worker's metrics server ------------------------------------------------------------
+
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
     """``(status, body)`` of a GET (non-2xx statuses are returned, not raised)."""

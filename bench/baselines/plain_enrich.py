@@ -29,8 +29,13 @@ def enrich(lead: dict[str, Any]) -> dict[str, Any]:
             continue
         if not phonenumbers.is_valid_number(number):
             continue
-        phones.append((phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-                       phonenumbers.number_type(number), phone_timezones.time_zones_for_number(number)))
+        phones.append(
+            (
+                phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+                phonenumbers.number_type(number),
+                phone_timezones.time_zones_for_number(number),
+            )
+        )
     emails = []
     for raw in lead.get("emails", []):
         try:

@@ -36,7 +36,10 @@ app = FastAPI(lifespan=lifespan)
 async def submit(body: dict[str, Any]) -> dict[str, Any]:
     job_id = uuid.uuid4()
     await state["pool"].execute("INSERT INTO raw_jobs (id, status) VALUES ($1, 'queued')", job_id)
-    message = aio_pika.Message(json.dumps({**body, "job_id": str(job_id)}).encode(),
-                               delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=str(job_id))
+    message = aio_pika.Message(
+        json.dumps({**body, "job_id": str(job_id)}).encode(),
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=str(job_id),
+    )
     await state["channel"].default_exchange.publish(message, routing_key=os.environ["BENCH_QUEUE"])
     return {"job_id": str(job_id), "status": "queued"}

@@ -109,7 +109,8 @@ class Settings(BaseSettings):
     page_timeout: float = Field(15.0, gt=0)
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     job_memory_bytes: int = Field(
-        64 * 1024 * 1024, ge=1024 * 1024,
+        64 * 1024 * 1024,
+        ge=1024 * 1024,
         description="what one job keeps in memory from the pages it read; its crawls stop taking pages beyond it",
     )
     max_redirects: int = Field(5, ge=0)
@@ -126,7 +127,8 @@ class Settings(BaseSettings):
     render_settle: float = Field(3.0, ge=0, le=30, description="max seconds to wait after load for script to settle")
     recipes_dir: Path | None = Field(None, description="directory recipes, looked up before the bundled ones")
     recipe_base_urls: Annotated[dict[str, str], NoDecode] = Field(
-        default_factory=dict, description="recipe=url,... overriding recipes' {base_url} (mirrors, staging)")
+        default_factory=dict, description="recipe=url,... overriding recipes' {base_url} (mirrors, staging)"
+    )
 
     # --- operations -----------------------------------------------------------------------------------
     metrics_port: int = Field(9464, ge=0, le=65535)
@@ -146,7 +148,8 @@ class Settings(BaseSettings):
     retention_days: float = Field(90.0, ge=0, description="delete finished jobs older than this (0 = keep)")
     schedule_interval: float = Field(2.0, gt=0, le=60, description="seconds between due-schedule checks")
     schedule_grace: float = Field(
-        60.0, gt=0, description="a fire time later than this is missed (catch-up skip; the overdue alert)")
+        60.0, gt=0, description="a fire time later than this is missed (catch-up skip; the overdue alert)"
+    )
     schedule_catchup_limit: int = Field(10, ge=1, le=1000, description="missed times catch-up=all fires at most")
 
     # --- enrichment: scoring, webhooks, HTTP enrichment provider -----------------------------------------
@@ -168,7 +171,8 @@ class Settings(BaseSettings):
     # --- enrichment: contact verification and geocoding ---------------------------------------------------
     verify_emails: bool = Field(True, description="check each e-mail domain's mail servers (DNS, cached per domain)")
     dns_servers: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="host[:port],... DNS servers for e-mail checks; empty = the system's")
+        default_factory=list, description="host[:port],... DNS servers for e-mail checks; empty = the system's"
+    )
     dns_timeout: float = Field(3.0, gt=0, le=60, description="seconds a domain's DNS questions may take in all")
     smtp_probe: bool = Field(False, description="ask each mail server whether it accepts the address (RCPT TO)")
     smtp_probe_port: int = Field(25, ge=1, le=65535, description="port of the mail servers the probe talks to")
@@ -231,9 +235,7 @@ class Settings(BaseSettings):
             try:
                 return [float(part) for part in value.split(",") if part.strip()]
             except ValueError:
-                raise ValueError(
-                    f"{value!r} is not a comma-separated list of seconds, e.g. 5,30,120,600"
-                ) from None
+                raise ValueError(f"{value!r} is not a comma-separated list of seconds, e.g. 5,30,120,600") from None
         return value
 
     @field_validator("retry_backoff")
@@ -331,8 +333,9 @@ class Settings(BaseSettings):
     @property
     def retry_policy(self) -> RetryPolicy:
         """Attempts, retry tiers and the delivery limit (see :mod:`leadworker.broker.retry_policy`)."""
-        return RetryPolicy(max_attempts=self.max_attempts, backoff=tuple(self.retry_backoff),
-                           delivery_limit=self.delivery_limit)
+        return RetryPolicy(
+            max_attempts=self.max_attempts, backoff=tuple(self.retry_backoff), delivery_limit=self.delivery_limit
+        )
 
     def retry_delay(self, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt + 1``; the last tier repeats."""

@@ -201,9 +201,7 @@ class ScrapeJob(BaseModel):
     def _known_sources(cls, value: list[str]) -> list[str]:
         for name in value:
             if name not in SOURCE_NAMES and not _DIRECTORY_SOURCE.match(name):
-                raise ValueError(
-                    f"unknown source type {name!r}; expected website, inline or directory:<recipe>"
-                )
+                raise ValueError(f"unknown source type {name!r}; expected website, inline or directory:<recipe>")
         return list(dict.fromkeys(value))
 
     @field_validator("webhook_url")
@@ -329,9 +327,7 @@ def decode_json_object(body: bytes, max_bytes: int) -> dict[str, Any]:
     try:
         data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
-        raise InvalidMessage(
-            f"message body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        ) from None
+        raise InvalidMessage(f"message body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     except RecursionError:
         raise InvalidMessage(f"message body is nested deeper than {MAX_NESTING} levels") from None
     except ValueError as exc:  # an integer of more digits than Python converts, NaN, Infinity, 1e999

@@ -73,8 +73,11 @@ async def check_end_state(
     leftovers = {}
     for name, _ in topology.declarations():
         depth = await support.queue_depth(settings, name)
-        if name.endswith(".dead") and expected_dead is not None and name == topology.dead_queue(
-                topology.work_queue("scrape")):
+        if (
+            name.endswith(".dead")
+            and expected_dead is not None
+            and name == topology.dead_queue(topology.work_queue("scrape"))
+        ):
             continue
         if depth:
             leftovers[name] = depth

@@ -55,7 +55,8 @@ class LoadWorld:
         """``copies`` jobs per company (the later ones find duplicates)."""
         return [
             ScrapeJob.model_validate({"job_id": uuid.uuid4(), "targets": [self.url(c)], "max_pages": 3, **extra})
-            for _ in range(copies) for c in self.companies
+            for _ in range(copies)
+            for c in self.companies
         ]
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -63,7 +64,7 @@ class LoadWorld:
         host = (request.host or "").split(":")[0]
         if not host.startswith("company") or not host.endswith(".test"):
             return web.Response(status=404)
-        index = int(host[len("company"):-len(".test")])
+        index = int(host[len("company") : -len(".test")])
         if index >= len(self.companies):
             return web.Response(status=404)
         company = self.companies[index]
@@ -73,13 +74,20 @@ class LoadWorld:
             filler = ""
             if self.huge_page_bytes:  # text that costs CPU to read: phone-like numbers, dates, versions
                 unit = "Order 4471 shipped 2024-01-01, ref 0161 496 0{:03d}; v1.2.{} "
-                filler = "<p>" + "".join(unit.format(i % 1000, i % 7)
-                                         for i in range(self.huge_page_bytes // len(unit))) + "</p>"
-            html = (f"<html><head><title>Company {company.index} Ltd</title></head><body>"
-                    f'<a href="/contact">Contact</a>{filler}</body></html>')
+                filler = (
+                    "<p>"
+                    + "".join(unit.format(i % 1000, i % 7) for i in range(self.huge_page_bytes // len(unit)))
+                    + "</p>"
+                )
+            html = (
+                f"<html><head><title>Company {company.index} Ltd</title></head><body>"
+                f'<a href="/contact">Contact</a>{filler}</body></html>'
+            )
         elif request.path == "/contact":
-            html = (f"<html><body><p>Write to {company.email} or call {company.phone}.</p>"
-                    '<a href="/">Home</a></body></html>')
+            html = (
+                f"<html><body><p>Write to {company.email} or call {company.phone}.</p>"
+                '<a href="/">Home</a></body></html>'
+            )
         else:
             return web.Response(status=404)
         return web.Response(text=html, content_type="text/html")

@@ -29,8 +29,9 @@ async def test_max_job_duration_times_out_retries_then_fails(fault_settings: Set
     slow = support.ThreadedServer(LoadWorld(1, delay=5))
     world: LoadWorld = slow.start()
     try:
-        cfg = fault_settings.model_copy(update={"resolve": world.resolve(), "max_job_seconds": 0.5,
-                                                "page_timeout": 30.0})
+        cfg = fault_settings.model_copy(
+            update={"resolve": world.resolve(), "max_job_seconds": 0.5, "page_timeout": 30.0}
+        )
         (job,) = world.jobs()
         await support.publish(cfg, db, [job])
         await support.run_until_idle(cfg, idle=1.5)
@@ -43,8 +44,9 @@ async def test_max_job_duration_times_out_retries_then_fails(fault_settings: Set
         slow.stop()
 
 
-async def test_memory_watchdog_drains_and_exits_3(fault_settings: Settings, db: Database, world: LoadWorld,
-                                                  spawn: Spawn) -> None:
+async def test_memory_watchdog_drains_and_exits_3(
+    fault_settings: Settings, db: Database, world: LoadWorld, spawn: Spawn
+) -> None:
     jobs = world.jobs()[:40]
     await support.publish(fault_settings, db, jobs)
     worker = await spawn(fault_settings, "--stage", "scrape", LEADWORKER_MEMORY_LIMIT_MB="20")
@@ -57,8 +59,9 @@ async def test_memory_watchdog_drains_and_exits_3(fault_settings: Settings, db: 
     await check_end_state(fault_settings, db, [j.job_id for j in jobs])
 
 
-async def test_processes_supervisor_restarts_and_drains(fault_settings: Settings, db: Database,
-                                                        world: LoadWorld, spawn: Spawn) -> None:
+async def test_processes_supervisor_restarts_and_drains(
+    fault_settings: Settings, db: Database, world: LoadWorld, spawn: Spawn
+) -> None:
     import os
     import signal
 
@@ -66,12 +69,10 @@ async def test_processes_supervisor_restarts_and_drains(fault_settings: Settings
     ids = [j.job_id for j in jobs]
     await support.publish(fault_settings, db, jobs)
     port = support.free_port()
-    supervisor = await spawn(fault_settings, "--stage", "scrape", "--processes", "3",
-                             LEADWORKER_METRICS_PORT=str(port))
+    supervisor = await spawn(fault_settings, "--stage", "scrape", "--processes", "3", LEADWORKER_METRICS_PORT=str(port))
 
     async def children() -> list[int]:
-        proc = await asyncio.create_subprocess_exec("pgrep", "-P", str(supervisor.pid),
-                                                    stdout=asyncio.subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec("pgrep", "-P", str(supervisor.pid), stdout=asyncio.subprocess.PIPE)
         out, _ = await proc.communicate()
         return [int(pid) for pid in out.split()]
 
@@ -114,16 +115,23 @@ async def _replaced(children: Any, victim: int) -> bool:
     return len(pids) == 3 and victim not in pids
 
 
-async def test_heartbeats_survive_parsing_huge_pages(fault_settings: Settings, db: Database,
-                                                     private_rabbit: PrivateRabbit, spawn: Spawn) -> None:
+async def test_heartbeats_survive_parsing_huge_pages(
+    fault_settings: Settings, db: Database, private_rabbit: PrivateRabbit, spawn: Spawn
+) -> None:
     """Pages that cost seconds of CPU to read are read without stalling the event loop long enough to miss a
     heartbeat: 4 pages of 1 MB of phone-like numbers cost ~3 s each here, three times the broker's 1 s
     heartbeat; were they read on the event loop, the broker would drop the connection."""
     heavy = support.ThreadedServer(LoadWorld(4, huge_page_bytes=1_000_000))
     world: LoadWorld = heavy.start()
     try:
-        cfg = fault_settings.model_copy(update={"resolve": world.resolve(), "amqp_url": private_rabbit.url(),
-                                                "amqp_heartbeat": 1, "max_body_bytes": 2_000_000})
+        cfg = fault_settings.model_copy(
+            update={
+                "resolve": world.resolve(),
+                "amqp_url": private_rabbit.url(),
+                "amqp_heartbeat": 1,
+                "max_body_bytes": 2_000_000,
+            }
+        )
         jobs = world.jobs()
         await support.publish(cfg, db, jobs)
         worker = await spawn(cfg, "--stage", "scrape", "--exit-when-idle", "2")
@@ -135,8 +143,9 @@ async def test_heartbeats_survive_parsing_huge_pages(fault_settings: Settings, d
         heavy.stop()
 
 
-async def test_consumer_cancelled_by_the_broker_recovers(fault_settings: Settings, db: Database,
-                                                         world: LoadWorld) -> None:
+async def test_consumer_cancelled_by_the_broker_recovers(
+    fault_settings: Settings, db: Database, world: LoadWorld
+) -> None:
     """Deleting the work queue makes the broker cancel our consumer; the worker must notice, re-declare and
     consume again instead of sitting silently idle."""
     topology = Topology.from_settings(fault_settings)
@@ -162,9 +171,13 @@ async def test_consumer_cancelled_by_the_broker_recovers(fault_settings: Setting
     assert worker.exit_code == 0
 
 
-async def test_a_consumer_the_broker_forgot_is_noticed_and_renewed(fault_settings: Settings, db: Database,
-                                                                  world: LoadWorld, private_rabbit: PrivateRabbit,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_consumer_the_broker_forgot_is_noticed_and_renewed(
+    fault_settings: Settings,
+    db: Database,
+    world: LoadWorld,
+    private_rabbit: PrivateRabbit,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The broker stops seeing our consumer while the client still believes it consumes (nothing tells the
     client): messages pile up. The liveness check asks the broker, sees no consumer on a queue that has
     messages, reconnects, and the jobs are done."""
@@ -198,9 +211,13 @@ async def test_stuck_jobs_are_rescued_once(fault_settings: Settings, db: Databas
         await db.execute(
             """UPDATE scrape_jobs SET status = 'running', attempts = $2, worker = 'oom-killed:1',
                       started_at = now() - interval '10 minutes', heartbeat_at = now() - interval '10 minutes'
-                WHERE id = $1""", job.job_id, attempts)
-    await db.execute("UPDATE scrape_jobs SET updated_at = now() - interval '10 minutes' WHERE id = $1",
-                     queued_lost.job_id)
+                WHERE id = $1""",
+            job.job_id,
+            attempts,
+        )
+    await db.execute(
+        "UPDATE scrape_jobs SET updated_at = now() - interval '10 minutes' WHERE id = $1", queued_lost.job_id
+    )
     topology = await support.declare(fault_settings)
     published: list[Any] = []
 
@@ -208,10 +225,14 @@ async def test_stuck_jobs_are_rescued_once(fault_settings: Settings, db: Databas
         published.extend(messages)
 
     async def sweep() -> Any:
-        return await requeue_stuck_jobs(db, record, work_queue=topology.work_queue("scrape"), stale_seconds=60,
-                                        policy=RetryPolicy(fault_settings.max_attempts, (1.0,),
-                                                           fault_settings.delivery_limit),
-                                        include_queued=True)
+        return await requeue_stuck_jobs(
+            db,
+            record,
+            work_queue=topology.work_queue("scrape"),
+            stale_seconds=60,
+            policy=RetryPolicy(fault_settings.max_attempts, (1.0,), fault_settings.delivery_limit),
+            include_queued=True,
+        )
 
     # Another instance holds the maintenance lock: this sweep skips, touching nothing.
     async with db.transaction() as other:
@@ -231,37 +252,48 @@ async def test_stuck_jobs_are_rescued_once(fault_settings: Settings, db: Databas
     stuck = world.jobs()[3:5]
     await jobstore.create_jobs(db, stuck)
     for job in stuck:
-        await db.execute("""UPDATE scrape_jobs SET status = 'running', attempts = 1,
-                                   heartbeat_at = now() - interval '10 minutes' WHERE id = $1""", job.job_id)
+        await db.execute(
+            """UPDATE scrape_jobs SET status = 'running', attempts = 1,
+                                   heartbeat_at = now() - interval '10 minutes' WHERE id = $1""",
+            job.job_id,
+        )
     cfg = fault_settings.model_copy(update={"stale_job_seconds": 60.0, "maintenance_interval": 0.5})
     async with support.running_worker(cfg, ("scrape", "maintenance")):
-        await support.wait_for(lambda: jobs_reached(db, [j.job_id for j in stuck]), timeout=60,
-                               what="stuck jobs completed")
+        await support.wait_for(
+            lambda: jobs_reached(db, [j.job_id for j in stuck]), timeout=60, what="stuck jobs completed"
+        )
     for job in stuck:
         path = [(e["from_status"], e["to_status"]) for e in await jobstore.job_events(db, job.job_id)]
         assert path[-3:] == [("running", "retrying"), ("retrying", "running"), ("running", "completed")]
 
 
-async def test_load_many_jobs_through_three_processes(fault_settings: Settings, db: Database, spawn: Spawn,
-                                                      load_jobs: int) -> None:
+async def test_load_many_jobs_through_three_processes(
+    fault_settings: Settings, db: Database, spawn: Spawn, load_jobs: int
+) -> None:
     """``load_jobs`` inline jobs of 5 leads each (half of them seen before) through ``--processes 3``: all
     completed, each exactly once, every distinct lead stored once and linked to every job that found it."""
     from leadworker.contracts import LeadRecord
 
     distinct = max(load_jobs * 5 // 2, 5)
     pool = [LeadRecord(company_name=f"Load {i}", emails=[f"owner{i}@load{i}.example.org"]) for i in range(distinct)]
-    jobs = [ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"],
-                      leads=[pool[(n * 5 + k) % distinct] for k in range(5)]) for n in range(load_jobs)]
+    jobs = [
+        ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[pool[(n * 5 + k) % distinct] for k in range(5)])
+        for n in range(load_jobs)
+    ]
     ids = [j.job_id for j in jobs]
     await support.publish(fault_settings, db, jobs)
-    supervisor = await spawn(fault_settings, "--stage", "scrape", "--processes", "3", "--exit-when-idle", "2",
-                             LEADWORKER_PREFETCH="50")
+    supervisor = await spawn(
+        fault_settings, "--stage", "scrape", "--processes", "3", "--exit-when-idle", "2", LEADWORKER_PREFETCH="50"
+    )
     assert await supervisor.wait(600) == 0
     await check_end_state(fault_settings, db, ids)
     assert await db.fetchval("SELECT count(*) FROM raw_leads") == distinct
     assert await db.fetchval("SELECT count(*) FROM scrape_job_leads") == 5 * load_jobs
     totals = await db.fetchrow("SELECT sum(found) AS found, sum(new) AS new, sum(duplicates) AS dup FROM scrape_jobs")
     assert totals is not None and (totals["found"], totals["new"], totals["dup"]) == (
-        5 * load_jobs, distinct, 5 * load_jobs - distinct)
+        5 * load_jobs,
+        distinct,
+        5 * load_jobs - distinct,
+    )
     workers = {e["worker"] for e in await db.fetch("SELECT DISTINCT worker FROM job_events WHERE worker IS NOT NULL")}
     assert len(workers) == 3, workers

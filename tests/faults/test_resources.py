@@ -40,9 +40,9 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-async def test_a_full_disk_under_the_log_loses_lines_not_work(fault_settings: Settings, db: Database,
-                                                              world: LoadWorld, full_disk: Path,
-                                                              tmp_path: Path) -> None:
+async def test_a_full_disk_under_the_log_loses_lines_not_work(
+    fault_settings: Settings, db: Database, world: LoadWorld, full_disk: Path, tmp_path: Path
+) -> None:
     """The worker's log (stderr, as journald's or NSSM's file would take it) is on a full disk: the lines are
     lost, the jobs are done all the same and the worker keeps running; once there is space again, logging
     resumes."""
@@ -51,16 +51,20 @@ async def test_a_full_disk_under_the_log_loses_lines_not_work(fault_settings: Se
     try:
         first = world.jobs()[:20]
         await support.publish(fault_settings, db, first)
-        await support.wait_for(lambda: jobs_reached(db, [j.job_id for j in first]), timeout=60,
-                               what="jobs done while the log's disk is full")
+        await support.wait_for(
+            lambda: jobs_reached(db, [j.job_id for j in first]),
+            timeout=60,
+            what="jobs done while the log's disk is full",
+        )
         assert worker.returncode is None
         assert log.stat().st_size == 0, "the disk is full: nothing could be written"
 
         (full_disk / "filler").unlink()
         later = world.jobs()[20:25]
         await support.publish(fault_settings, db, later)
-        await support.wait_for(lambda: jobs_reached(db, [j.job_id for j in later]), timeout=60,
-                               what="jobs done once the disk has space")
+        await support.wait_for(
+            lambda: jobs_reached(db, [j.job_id for j in later]), timeout=60, what="jobs done once the disk has space"
+        )
         assert await worker.stop() == 0
     finally:
         worker.kill()
@@ -82,27 +86,43 @@ Chromium is rendering it)."""
 def script_co(site: support.ScriptedSite, settings: Settings) -> tuple[Settings, ScrapeJob]:
     site.page("/", SCRIPTED)
     site.page("/ping", "pong")
-    cfg = settings.model_copy(update={"resolve": {"script-co.test": "127.0.0.1"}, "render_settle": 3.0,
-                                      "metrics_port": support.free_port()})
+    cfg = settings.model_copy(
+        update={"resolve": {"script-co.test": "127.0.0.1"}, "render_settle": 3.0, "metrics_port": support.free_port()}
+    )
     return cfg, ScrapeJob(job_id=uuid.uuid4(), targets=[site.url("script-co.test")], render="browser", max_pages=1)
 
 
 async def found_emails(db: Database, job: ScrapeJob) -> set[str]:
-    rows = await db.fetch("""SELECT r.record->'emails' AS emails FROM scrape_job_leads l
-                               JOIN raw_leads r ON r.id = l.raw_lead_id WHERE l.job_id = $1""", job.job_id)
+    rows = await db.fetch(
+        """SELECT r.record->'emails' AS emails FROM scrape_job_leads l
+                               JOIN raw_leads r ON r.id = l.raw_lead_id WHERE l.job_id = $1""",
+        job.job_id,
+    )
     return {email for row in rows for email in row["emails"]}
 
 
-async def test_a_full_disk_under_the_browser_profile(fault_settings: Settings, db: Database, full_disk: Path,
-                                                     scripted_site: support.ScriptedSite, browser_mark: str,
-                                                     spawn: support.Spawn) -> None:
+async def test_a_full_disk_under_the_browser_profile(
+    fault_settings: Settings,
+    db: Database,
+    full_disk: Path,
+    scripted_site: support.ScriptedSite,
+    browser_mark: str,
+    spawn: support.Spawn,
+) -> None:
     """Chromium's profile, cache and temporary files (TMPDIR and HOME of the worker) are on a full disk: it
     renders all the same (what it needs of them it keeps in memory) and the job finds what only a browser
     sees; the worker goes on."""
     cfg, job = script_co(scripted_site, fault_settings)
     await support.publish(cfg, db, [job])
-    worker = await spawn(cfg, "--stage", "scrape", TMPDIR=str(full_disk), HOME=str(full_disk),
-                         XDG_CACHE_HOME=str(full_disk), XDG_CONFIG_HOME=str(full_disk))
+    worker = await spawn(
+        cfg,
+        "--stage",
+        "scrape",
+        TMPDIR=str(full_disk),
+        HOME=str(full_disk),
+        XDG_CACHE_HOME=str(full_disk),
+        XDG_CONFIG_HOME=str(full_disk),
+    )
     await support.wait_for(lambda: jobs_reached(db, [job.job_id]), timeout=60, what="the rendered job done")
     assert await found_emails(db, job) == {"hello@script-co.test"}
     assert any(name.startswith("playwright_chromiumdev_profile") for name in os.listdir(full_disk))  # it was
@@ -112,9 +132,9 @@ async def test_a_full_disk_under_the_browser_profile(fault_settings: Settings, d
     assert chromium_processes(browser_mark) == []
 
 
-async def test_chromium_killed_mid_render(fault_settings: Settings, db: Database,
-                                          scripted_site: support.ScriptedSite, browser_mark: str,
-                                          spawn: support.Spawn) -> None:
+async def test_chromium_killed_mid_render(
+    fault_settings: Settings, db: Database, scripted_site: support.ScriptedSite, browser_mark: str, spawn: support.Spawn
+) -> None:
     """Every Chromium process of the worker is killed (-9, as the OOM killer does) while it renders a page:
     the render is tried once more on a fresh browser, the job finds what only the browser sees, the restart
     is counted, and the worker goes on."""

@@ -28,9 +28,18 @@ async def test_kill9_and_restarts_still_fire_each_time_once(
 ) -> None:
     topology = await support.declare(settings)
     template = {"source_types": ["website"], "targets": ["https://acme.test/"]}
-    row = await store.add_schedule(db, name="every-5s", cron=f"*/{EVERY} * * * * *", time_zone="UTC",
-                                   template=template, catch_up="latest", overlap="allow", jitter_seconds=0,
-                                   next_fire_at=None, due_at=None)
+    row = await store.add_schedule(
+        db,
+        name="every-5s",
+        cron=f"*/{EVERY} * * * * *",
+        time_zone="UTC",
+        template=template,
+        catch_up="latest",
+        overlap="allow",
+        jitter_seconds=0,
+        next_fire_at=None,
+        due_at=None,
+    )
     assert row is not None
     nxt, due = stage.next_due(row["id"], f"*/{EVERY} * * * * *", "UTC", 0, datetime.now(UTC))
     await store.set_enabled(db, "every-5s", True, nxt, due)
@@ -84,8 +93,14 @@ async def test_kill9_and_restarts_still_fire_each_time_once(
             published.extend(json.loads(m.body)["job_id"] for m in out)  # type: ignore[attr-defined]
 
         await asyncio.sleep(0.1)
-        await requeue_stuck_jobs(db, publish, work_queue=topology.work_queue("scrape"), stale_seconds=0.05,
-                                 policy=Topology.from_settings(settings).policy, include_queued=True)
+        await requeue_stuck_jobs(
+            db,
+            publish,
+            work_queue=topology.work_queue("scrape"),
+            stale_seconds=0.05,
+            policy=Topology.from_settings(settings).policy,
+            include_queued=True,
+        )
         assert set(published) == {str(j) for j in job_ids}
     schedule = await store.get_schedule(db, "every-5s")
     assert schedule is not None and schedule["last_fire_at"] == times[-1] and schedule["last_job_id"] == job_ids[-1]

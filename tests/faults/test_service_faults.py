@@ -23,8 +23,9 @@ def expected(world: LoadWorld, jobs: list[ScrapeJob]) -> dict[uuid.UUID, set[str
     return {job.job_id: {by_host[job.targets[0].split("//")[1].split(":")[0]]} for job in jobs}
 
 
-async def test_broker_restart_under_load(fault_settings: Settings, db: Database, world: LoadWorld,
-                                         private_rabbit: PrivateRabbit, spawn: Spawn) -> None:
+async def test_broker_restart_under_load(
+    fault_settings: Settings, db: Database, world: LoadWorld, private_rabbit: PrivateRabbit, spawn: Spawn
+) -> None:
     cfg = fault_settings.model_copy(update={"amqp_url": private_rabbit.url(), "amqp_heartbeat": 5})
     jobs = world.jobs(copies=3)
     ids = [j.job_id for j in jobs]
@@ -59,8 +60,9 @@ def assert_cancelled_not_acked_late(worker: support.WorkerProcess) -> None:
     assert worker.events("ack lost; the broker will redeliver") == []
 
 
-async def test_connections_closed_by_the_broker(fault_settings: Settings, db: Database, world: LoadWorld,
-                                                private_rabbit: PrivateRabbit, spawn: Spawn) -> None:
+async def test_connections_closed_by_the_broker(
+    fault_settings: Settings, db: Database, world: LoadWorld, private_rabbit: PrivateRabbit, spawn: Spawn
+) -> None:
     """The broker drops every connection (a network blip): deliveries in flight are redelivered, not lost,
     not acked late on the new channel, and every job still completes exactly once."""
     cfg = fault_settings.model_copy(update={"amqp_url": private_rabbit.url()})
@@ -70,10 +72,12 @@ async def test_connections_closed_by_the_broker(fault_settings: Settings, db: Da
     worker = await spawn(cfg, "--stage", "scrape")
     try:
         for round_, target in enumerate((40, 100), start=1):
-            await support.wait_for(lambda t=target: jobs_reached(db, ids, at_least=t), timeout=120,
-                                   what=f"{target} done")
-            await support.wait_for(lambda r=round_: len(worker.events("worker ready")) >= r, timeout=30,
-                                   what="connected")
+            await support.wait_for(
+                lambda t=target: jobs_reached(db, ids, at_least=t), timeout=120, what=f"{target} done"
+            )
+            await support.wait_for(
+                lambda r=round_: len(worker.events("worker ready")) >= r, timeout=30, what="connected"
+            )
             await asyncio.to_thread(private_rabbit.close_connections, "leadworker fault test")
         await support.wait_for(lambda: jobs_reached(db, ids), timeout=180, what="all jobs completed")
     finally:
@@ -84,8 +88,9 @@ async def test_connections_closed_by_the_broker(fault_settings: Settings, db: Da
     assert_cancelled_not_acked_late(worker)
 
 
-async def test_database_outage_under_load(world: LoadWorld, private_postgres: PrivatePostgres,
-                                          private_db_url: str) -> None:
+async def test_database_outage_under_load(
+    world: LoadWorld, private_postgres: PrivatePostgres, private_db_url: str
+) -> None:
     """PostgreSQL goes away under load (its port then only accepts and drops connections, as a proxy before a
     dead server does): deliveries in flight go back to the queue, not to a retry tier; the broker sees no
     consumer; readiness is false; a probe knocks about once a second; all resumes when the server is back."""
@@ -102,8 +107,9 @@ async def test_database_outage_under_load(world: LoadWorld, private_postgres: Pr
             await asyncio.to_thread(private_postgres.stop)
             knocks = await AcceptAndDrop.listen(private_postgres.port)
             try:
-                await support.wait_for(lambda: not worker.readiness.ready, timeout=30,
-                                       what="the worker to notice the outage")
+                await support.wait_for(
+                    lambda: not worker.readiness.ready, timeout=30, what="the worker to notice the outage"
+                )
                 await asyncio.sleep(1.5)  # deliveries in flight settle (given back)
                 assert await support.consumer_count(cfg, queue) == 0, "every consumer pauses"
                 began = time.monotonic()
@@ -125,9 +131,12 @@ async def test_database_outage_under_load(world: LoadWorld, private_postgres: Pr
             await support.wait_for(lambda: worker.readiness.ready, timeout=30, what="ready again")
             assert time.monotonic() - back < 3, "consumption resumes within a probe's second of the server"
             await support.wait_for(lambda: jobs_reached(db, ids), timeout=180, what="all completed")
-            settled = {outcome: worker.metrics.registry.get_sample_value(
-                "leadworker_deliveries_total", {"queue": queue, "outcome": outcome}) for outcome in
-                ("requeued", "retry", "dead")}
+            settled = {
+                outcome: worker.metrics.registry.get_sample_value(
+                    "leadworker_deliveries_total", {"queue": queue, "outcome": outcome}
+                )
+                for outcome in ("requeued", "retry", "dead")
+            }
         requeued = settled["requeued"] or 0
         assert requeued >= 1, "deliveries in flight during the outage go back to the queue"
         # Given back, not retried: no delivery went through a retry tier (which counts an attempt) or died.
@@ -166,8 +175,9 @@ class AcceptAndDrop:
             await self._server.wait_closed()
 
 
-async def test_idle_worker_notices_a_database_outage(world: LoadWorld, private_postgres: PrivatePostgres,
-                                                     private_db_url: str) -> None:
+async def test_idle_worker_notices_a_database_outage(
+    world: LoadWorld, private_postgres: PrivatePostgres, private_db_url: str
+) -> None:
     """With nothing to do, readiness must still follow the database (its probe runs on its own connection)."""
     cfg = support.test_settings(private_db_url, resolve=world.resolve(), enrich=False)
     try:

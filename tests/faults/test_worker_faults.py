@@ -27,8 +27,9 @@ def expected(world: LoadWorld, jobs: list[ScrapeJob]) -> dict[uuid.UUID, set[str
     return {job.job_id: {by_host[job.targets[0].split("//")[1].split(":")[0]]} for job in jobs}
 
 
-async def test_kill9_mid_batch_then_a_new_worker(fault_settings: Settings, db: Database, world: LoadWorld,
-                                                 spawn: Spawn) -> None:
+async def test_kill9_mid_batch_then_a_new_worker(
+    fault_settings: Settings, db: Database, world: LoadWorld, spawn: Spawn
+) -> None:
     jobs = world.jobs(copies=3)
     ids = [j.job_id for j in jobs]
     await support.publish(fault_settings, db, jobs)
@@ -48,8 +49,9 @@ async def test_kill9_mid_batch_then_a_new_worker(fault_settings: Settings, db: D
     assert not [line for line in second.logs() if line.get("level") == "error"]
 
 
-async def test_sigterm_lets_long_jobs_finish_within_the_grace(fault_settings: Settings, db: Database,
-                                                              spawn: Spawn) -> None:
+async def test_sigterm_lets_long_jobs_finish_within_the_grace(
+    fault_settings: Settings, db: Database, spawn: Spawn
+) -> None:
     slow = support.ThreadedServer(LoadWorld(8, delay=1.0))
     world: LoadWorld = slow.start()
     try:
@@ -57,8 +59,9 @@ async def test_sigterm_lets_long_jobs_finish_within_the_grace(fault_settings: Se
         jobs = world.jobs()
         await support.publish(cfg, db, jobs)
         worker = await spawn(cfg, "--stage", "scrape")
-        await support.wait_for(lambda: jobs_reached(db, [j.job_id for j in jobs], "running"), timeout=60,
-                               what="8 jobs running")
+        await support.wait_for(
+            lambda: jobs_reached(db, [j.job_id for j in jobs], "running"), timeout=60, what="8 jobs running"
+        )
         worker.terminate()
         await support.wait_for(lambda: bool(worker.events("stopping")), timeout=10, what="stopping")
         worker.terminate()  # service managers signal every process of a group, maybe twice: not a hurry
@@ -70,8 +73,7 @@ async def test_sigterm_lets_long_jobs_finish_within_the_grace(fault_settings: Se
         slow.stop()
 
 
-async def test_sigterm_past_the_grace_returns_messages(fault_settings: Settings, db: Database,
-                                                       spawn: Spawn) -> None:
+async def test_sigterm_past_the_grace_returns_messages(fault_settings: Settings, db: Database, spawn: Spawn) -> None:
     slow = support.ThreadedServer(LoadWorld(4, delay=30.0))
     world: LoadWorld = slow.start()
     try:
@@ -79,8 +81,9 @@ async def test_sigterm_past_the_grace_returns_messages(fault_settings: Settings,
         jobs = world.jobs()
         await support.publish(cfg, db, jobs)
         worker = await spawn(cfg, "--stage", "scrape")
-        await support.wait_for(lambda: jobs_reached(db, [j.job_id for j in jobs], "running"), timeout=60,
-                               what="4 jobs running")
+        await support.wait_for(
+            lambda: jobs_reached(db, [j.job_id for j in jobs], "running"), timeout=60, what="4 jobs running"
+        )
         worker.terminate()
         assert await worker.wait(30) == 0
         queue = Topology.from_settings(cfg).work_queue("scrape")
@@ -95,20 +98,23 @@ async def test_sigterm_past_the_grace_returns_messages(fault_settings: Settings,
         slow.stop()
 
 
-async def test_a_second_ctrl_c_cancels_in_flight_deliveries_at_once(fault_settings: Settings, db: Database,
-                                                                    spawn: Spawn) -> None:
+async def test_a_second_ctrl_c_cancels_in_flight_deliveries_at_once(
+    fault_settings: Settings, db: Database, spawn: Spawn
+) -> None:
     """Ctrl-C starts the graceful stop; a second Ctrl-C does not wait out the grace: what still runs is
     cancelled now and its messages go back to the queue."""
     slow = support.ThreadedServer(LoadWorld(4, delay=30.0))
     world: LoadWorld = slow.start()
     try:
-        cfg = fault_settings.model_copy(update={"resolve": world.resolve(), "shutdown_grace": 120.0,
-                                                "page_timeout": 60.0})  # the pages take 30 s
+        cfg = fault_settings.model_copy(
+            update={"resolve": world.resolve(), "shutdown_grace": 120.0, "page_timeout": 60.0}
+        )  # the pages take 30 s
         jobs = world.jobs()
         await support.publish(cfg, db, jobs)
         worker = await spawn(cfg, "--stage", "scrape")
-        await support.wait_for(lambda: jobs_reached(db, [j.job_id for j in jobs], "running"), timeout=60,
-                               what="4 jobs running")
+        await support.wait_for(
+            lambda: jobs_reached(db, [j.job_id for j in jobs], "running"), timeout=60, what="4 jobs running"
+        )
         worker.interrupt()
         await support.wait_for(lambda: bool(worker.events("stopping")), timeout=10, what="stopping")
         (stopping,) = worker.events("stopping")

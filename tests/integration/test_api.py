@@ -62,8 +62,9 @@ async def test_health_tokens_and_scopes(settings: Settings, db: Database) -> Non
         assert_error(await client.get("/api/v1/jobs"), 401, "unauthorized")
         assert_error(await client.get("/api/v1/jobs", headers={"Authorization": "Bearer lw_nope"}), 401)
         assert (await client.get("/api/v1/jobs", headers=read)).status_code == 200
-        assert_error(await client.post("/api/v1/jobs", headers=read, json={"targets": ["https://a.test/"]}),
-                     403, "forbidden")
+        assert_error(
+            await client.post("/api/v1/jobs", headers=read, json={"targets": ["https://a.test/"]}), 403, "forbidden"
+        )
         names = [t.name for t in await tokenstore.list_tokens(db)]
         assert await tokenstore.revoke_token(db, next(n for n in names if n.startswith("read-")))
         assert_error(await client.get("/api/v1/jobs", headers=read), 401)
@@ -75,11 +76,15 @@ async def test_health_tokens_and_scopes(settings: Settings, db: Database) -> Non
     assert 'route="/api/v1/jobs",status="200"' in metrics and "leadworker_api_request_seconds_bucket" in metrics
 
 
-async def test_submit_idempotently_follow_and_download(settings: Settings, db: Database,
-                                                       demo_site: SiteServer) -> None:
+async def test_submit_idempotently_follow_and_download(settings: Settings, db: Database, demo_site: SiteServer) -> None:
     write = await token(db, "write")
-    body = {"targets": [demo_site.url("acme-plumbing.test")], "max_pages": 5, "industry": "plumbing",
-            "geography": "Portland, US", "user_id": "u-1"}
+    body = {
+        "targets": [demo_site.url("acme-plumbing.test")],
+        "max_pages": 5,
+        "industry": "plumbing",
+        "geography": "Portland, US",
+        "user_id": "u-1",
+    }
     async with api_client(settings) as client:
         first = await client.post("/api/v1/jobs", headers={**write, "Idempotency-Key": "k-1"}, json=body)
         assert first.status_code == 202, first.text
@@ -103,12 +108,14 @@ async def test_submit_idempotently_follow_and_download(settings: Settings, db: D
         assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(download.text)))
         assert [r["domain"] for r in rows] == ["acme-plumbing.test"]
-        lines = (await client.get(f"/api/v1/jobs/{job_id}/leads", params={"format": "jsonl"},
-                                  headers=write)).text.splitlines()
+        lines = (
+            await client.get(f"/api/v1/jobs/{job_id}/leads", params={"format": "jsonl"}, headers=write)
+        ).text.splitlines()
         assert [json.loads(line)["domain"] for line in lines] == ["acme-plumbing.test"]
 
-        leads = (await client.get("/api/v1/leads", params={"job_id": job_id, "q": "ACME", "country": "us"},
-                                  headers=write)).json()
+        leads = (
+            await client.get("/api/v1/leads", params={"job_id": job_id, "q": "ACME", "country": "us"}, headers=write)
+        ).json()
         assert [lead["domain"] for lead in leads["leads"]] == ["acme-plumbing.test"] and leads["next"] is None
         lead_id = leads["leads"][0]["lead_id"]
         assert (await client.get("/api/v1/leads", params={"q": "nobody-such"}, headers=write)).json()["leads"] == []
@@ -118,8 +125,9 @@ async def test_submit_idempotently_follow_and_download(settings: Settings, db: D
         exported = await client.get("/api/v1/leads/export", params={"format": "jsonl"}, headers=write)
         assert [json.loads(line)["lead_id"] for line in exported.text.splitlines()] == [lead_id]
 
-        listed = (await client.get("/api/v1/jobs", params={"status": "completed", "user_id": "u-1"},
-                                   headers=write)).json()
+        listed = (
+            await client.get("/api/v1/jobs", params={"status": "completed", "user_id": "u-1"}, headers=write)
+        ).json()
         assert [j["job_id"] for j in listed["jobs"]] == [job_id] and listed["next"] is None
         assert_error(await client.post(f"/api/v1/jobs/{job_id}/cancel", headers=write), 409, "conflict")
 
@@ -159,25 +167,37 @@ async def test_bad_input_is_a_4xx_naming_the_field(database_url: str, db: Databa
     write = await token(db, "write")
     try:
         async with api_client(cfg) as client:
-            private = await client.post("/api/v1/jobs", headers=write, json={
-                "targets": ["https://ok.example/", "http://127.0.0.1:8080/admin", "http://localhost/"]})
+            private = await client.post(
+                "/api/v1/jobs",
+                headers=write,
+                json={"targets": ["https://ok.example/", "http://127.0.0.1:8080/admin", "http://localhost/"]},
+            )
             error = assert_error(private, 422, "forbidden_target")
             assert set(error["fields"]) == {"targets.1", "targets.2"}  # type: ignore[arg-type]
-            bad = await client.post("/api/v1/jobs", headers=write, json={"targets": ["https://a.example/"],
-                                                                          "max_pages": 0})
+            bad = await client.post(
+                "/api/v1/jobs", headers=write, json={"targets": ["https://a.example/"], "max_pages": 0}
+            )
             assert "max_pages" in assert_error(bad, 422, "invalid")["fields"]  # type: ignore[operator]
-            assert_error(await client.post("/api/v1/jobs", headers={**write, "Content-Type": "application/json"},
-                                           content=b"{not json"), 422)
+            assert_error(
+                await client.post(
+                    "/api/v1/jobs", headers={**write, "Content-Type": "application/json"}, content=b"{not json"
+                ),
+                422,
+            )
             big = {"source_types": ["inline"], "leads": [{"company_name": "x" * 100}] * 100}
             assert_error(await client.post("/api/v1/jobs", headers=write, json=big), 413, "too_large")
             assert_error(await client.get("/api/v1/nothing", headers=write), 404)
             # What PostgreSQL cannot store or compare is the client's input, never a 500:
-            nul = await client.post("/api/v1/jobs", headers=write, json={
-                "source_types": ["inline"], "leads": [{"company_name": "a\u0000b"}]})
+            nul = await client.post(
+                "/api/v1/jobs",
+                headers=write,
+                json={"source_types": ["inline"], "leads": [{"company_name": "a\u0000b"}]},
+            )
             assert "leads.0.company_name" in assert_error(nul, 422)["fields"]  # type: ignore[operator]
             assert_error(await client.get("/api/v1/jobs", params={"user_id": "a\x00"}, headers=write), 422)
-            assert_error(await client.get("/api/v1/jobs", params={"since": "0001-01-01T00:00:00+14:00"},
-                                          headers=write), 422)
+            assert_error(
+                await client.get("/api/v1/jobs", params={"since": "0001-01-01T00:00:00+14:00"}, headers=write), 422
+            )
             assert_error(await client.get("/api/v1/jobs/not-a-uuid", headers=write), 422)
             assert await db.fetchval("SELECT count(*) FROM scrape_jobs") == 0
     finally:
@@ -188,16 +208,18 @@ async def test_broker_down_is_503_and_the_row_waits(database_url: str, db: Datab
     cfg = support.test_settings(database_url, amqp_url="amqp://guest:guest@127.0.0.1:1/")
     write = await token(db, "write")
     async with api_client(cfg) as client:
-        answer = await client.post("/api/v1/jobs", headers={**write, "Idempotency-Key": "down"},
-                                   json={"source_types": ["inline"], "leads": [{"company_name": "Acme"}]})
+        answer = await client.post(
+            "/api/v1/jobs",
+            headers={**write, "Idempotency-Key": "down"},
+            json={"source_types": ["inline"], "leads": [{"company_name": "Acme"}]},
+        )
         assert_error(answer, 503, "unavailable")
         assert (await client.get("/readyz")).status_code == 503
     assert await db.fetchval("SELECT status FROM scrape_jobs") == "queued"
 
 
 async def test_api_and_tokens_commands(settings: Settings) -> None:
-    created = await asyncio.to_thread(support.run_cli, settings, "tokens", "create", "ci", "--scope", "admin",
-                                      "--json")
+    created = await asyncio.to_thread(support.run_cli, settings, "tokens", "create", "ci", "--scope", "admin", "--json")
     assert created.returncode == 0, created.stderr
     issued = json.loads(created.stdout)
     assert issued["name"] == "ci" and issued["scope"] == "admin" and issued["token"].startswith("lw_")
@@ -205,8 +227,11 @@ async def test_api_and_tokens_commands(settings: Settings) -> None:
     assert issued["token"] not in listed.stdout and json.loads(listed.stdout)[0]["name"] == "ci"
     port = support.free_port()
     process = await asyncio.create_subprocess_exec(
-        *support.leadworker_cmd("api", "--port", str(port)), env=support.cli_env(settings),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        *support.leadworker_cmd("api", "--port", str(port)),
+        env=support.cli_env(settings),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         await support.wait_for(lambda: _answers(base + "/healthz"), timeout=30, what="api up")
@@ -237,20 +262,37 @@ async def test_schemathesis_finds_no_server_error(settings: Settings, db: Databa
     admin = (await token(db, "admin"))["Authorization"]
     port = support.free_port()
     process = await asyncio.create_subprocess_exec(
-        *support.leadworker_cmd("api", "--port", str(port)), env=support.cli_env(settings),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        *support.leadworker_cmd("api", "--port", str(port)),
+        env=support.cli_env(settings),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         await support.wait_for(lambda: _answers(base + "/healthz"), timeout=30, what="api up")
         run = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "schemathesis"), "run", f"{base}/openapi.json",
-            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
-                        "response_schema_conformance",
-            "--phases", "examples,coverage,fuzzing", "--max-examples", "25", "--seed", "13",
+            str(Path(sys.executable).parent / "schemathesis"),
+            "run",
+            f"{base}/openapi.json",
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            "25",
+            "--seed",
+            "13",
             # one worker: schemathesis 4's coverage phase is not thread-safe (hypothesis' lambda cache)
-            "--header", f"Authorization: {admin}", "--workers", "1",
-            "--exclude-path", "/api/v1/events",  # a stream that never ends; test_event_stream covers it
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path)
+            "--header",
+            f"Authorization: {admin}",
+            "--workers",
+            "1",
+            "--exclude-path",
+            "/api/v1/events",  # a stream that never ends; test_event_stream covers it
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=tmp_path,
+        )
         output, _ = await asyncio.wait_for(run.communicate(), 240)
         (tmp_path / "schemathesis.out").write_bytes(output)
         assert run.returncode == 0, output.decode()[-12000:]
@@ -271,8 +313,11 @@ async def test_operations_dead_letters_queues_and_stats(settings: Settings, db: 
         listed = (await client.get("/api/v1/dead-letters", params={"queue": "scrape"}, headers=admin)).json()
         assert [d["message_id"] for d in listed["dead_letters"]] == ["poison-1"]
         assert listed["dead_letters"][0]["kind"] == "invalid_message"
-        scrape = next(q for q in (await client.get("/api/v1/queues", headers=write)).json()["queues"]
-                      if q["queue"] == topology.work_queue("scrape"))
+        scrape = next(
+            q
+            for q in (await client.get("/api/v1/queues", headers=write)).json()["queues"]
+            if q["queue"] == topology.work_queue("scrape")
+        )
         assert scrape["dead_letters"] == 1
         assert_error(await client.get("/api/v1/dead-letters", params={"queue": "nope"}, headers=admin), 422)
         replayed = await client.post("/api/v1/dead-letters/replay", json={"queue": "scrape"}, headers=admin)
@@ -313,8 +358,11 @@ async def test_event_stream_shows_transitions_and_resumes(settings: Settings, db
     read, write = await token(db, "read"), await token(db, "write")
     port = support.free_port()
     process = await asyncio.create_subprocess_exec(
-        *support.leadworker_cmd("api", "--port", str(port)), env=support.cli_env(settings),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        *support.leadworker_cmd("api", "--port", str(port)),
+        env=support.cli_env(settings),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         await support.wait_for(lambda: _answers(base + "/healthz"), timeout=30, what="api up")
@@ -324,11 +372,15 @@ async def test_event_stream_shows_transitions_and_resumes(settings: Settings, db
             seen: list[tuple[int, str]] = []
             async with client.stream("GET", "/api/v1/events", headers=read) as stream:
                 assert stream.headers["content-type"].startswith("text/event-stream")
-                submitted = await client.post("/api/v1/jobs", headers=write, json={
-                    "source_types": ["inline"], "leads": [{"company_name": "Acme", "website": "acme.example"}]})
+                submitted = await client.post(
+                    "/api/v1/jobs",
+                    headers=write,
+                    json={"source_types": ["inline"], "leads": [{"company_name": "Acme", "website": "acme.example"}]},
+                )
                 job_id = submitted.json()["job_id"]
                 worker = asyncio.create_task(
-                    support.run_until_idle(settings, ("scrape", "normalize", "score"), idle=0.6))
+                    support.run_until_idle(settings, ("scrape", "normalize", "score"), idle=0.6)
+                )
                 progress: list[dict[str, Any]] = []
                 async for event in _events(stream):
                     assert event["data"]["job_id"] == job_id
@@ -342,8 +394,9 @@ async def test_event_stream_shows_transitions_and_resumes(settings: Settings, db
             assert [name for _, name in seen] == ["job.queued", "job.running", "job.completed"]
             assert progress[-1]["scored"] == 1 and progress[-1]["normalized"] == 1
             first = seen[0][0]
-            async with client.stream("GET", "/api/v1/events", params={"job_id": job_id},
-                                     headers={**read, "Last-Event-ID": str(first)}) as resumed:
+            async with client.stream(
+                "GET", "/api/v1/events", params={"job_id": job_id}, headers={**read, "Last-Event-ID": str(first)}
+            ) as resumed:
                 again = []
                 async for event in _events(resumed):
                     again.append(int(event["id"]))
@@ -368,12 +421,14 @@ async def _events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
             event[field] = json.loads(value) if field == "data" else value
 
 
-
 async def test_retry_takes_the_parked_message_instead_of_duplicating_it(settings: Settings, db: Database) -> None:
     admin = await token(db, "admin")
     async with api_client(settings) as client:
-        submitted = await client.post("/api/v1/jobs", headers=admin, json={
-            "source_types": ["directory:no-such-recipe"], "search_query": "plumbers"})
+        submitted = await client.post(
+            "/api/v1/jobs",
+            headers=admin,
+            json={"source_types": ["directory:no-such-recipe"], "search_query": "plumbers"},
+        )
         job_id = submitted.json()["job_id"]
         await support.run_until_idle(settings, ("scrape",), idle=0.6)
         shown = (await client.get(f"/api/v1/jobs/{job_id}", headers=admin)).json()
@@ -393,31 +448,44 @@ async def test_inbound_webhook_becomes_one_inline_job(settings: Settings, db: Da
     sources.write_text(
         "hubspot:\n  secret: s3cret-s3cret-s3cret\n  signature_header: X-Signature\n  event_id: eventId\n"
         "  fields:\n    company_name: properties.company\n    emails: properties.email\n"
-        "    website: properties.website\n")
+        "    website: properties.website\n"
+    )
     cfg = settings.model_copy(update={"inbound_sources": sources})
-    event = {"eventId": 4711, "properties": {"company": "Acme Plumbing", "email": "info@acme.example",
-                                             "website": "acme.example", "ignored": "x"}}
+    event = {
+        "eventId": 4711,
+        "properties": {
+            "company": "Acme Plumbing",
+            "email": "info@acme.example",
+            "website": "acme.example",
+            "ignored": "x",
+        },
+    }
     body = json.dumps(event).encode()
     signature = hmac.new(b"s3cret-s3cret-s3cret", body, hashlib.sha256).hexdigest()
     headers = {"Content-Type": "application/json"}
     async with api_client(cfg) as client:
         assert_error(await client.post("/api/v1/inbound/hubspot", content=body, headers=headers), 401)
-        assert_error(await client.post("/api/v1/inbound/hubspot", content=body,
-                                       headers={**headers, "X-Signature": "0" * 64}), 401)
+        assert_error(
+            await client.post("/api/v1/inbound/hubspot", content=body, headers={**headers, "X-Signature": "0" * 64}),
+            401,
+        )
         assert_error(await client.post("/api/v1/inbound/nope", content=body, headers=headers), 404)
-        first = await client.post("/api/v1/inbound/hubspot", content=body,
-                                  headers={**headers, "X-Signature": f"sha256={signature}"})
+        first = await client.post(
+            "/api/v1/inbound/hubspot", content=body, headers={**headers, "X-Signature": f"sha256={signature}"}
+        )
         assert first.status_code == 202, first.text
         job = first.json()
         assert job["criteria"]["source_types"] == ["inline"]
         assert job["criteria"]["leads"][0]["company_name"] == "Acme Plumbing"
-        repeat = await client.post("/api/v1/inbound/hubspot", content=body,
-                                   headers={**headers, "X-Signature": signature})
+        repeat = await client.post(
+            "/api/v1/inbound/hubspot", content=body, headers={**headers, "X-Signature": signature}
+        )
         assert repeat.status_code == 200 and repeat.json()["job_id"] == job["job_id"]
         no_id = json.dumps({"properties": {"company": "x"}}).encode()
         signed = hmac.new(b"s3cret-s3cret-s3cret", no_id, hashlib.sha256).hexdigest()
-        assert_error(await client.post("/api/v1/inbound/hubspot", content=no_id,
-                                       headers={**headers, "X-Signature": signed}), 422)
+        assert_error(
+            await client.post("/api/v1/inbound/hubspot", content=no_id, headers={**headers, "X-Signature": signed}), 422
+        )
     assert await db.fetchval("SELECT count(*) FROM scrape_jobs") == 1
     await support.run_until_idle(settings, ("scrape",), idle=0.6)
     assert await support.jobs_reached(db, [uuid.UUID(job["job_id"])], "completed")

@@ -49,8 +49,9 @@ def scripted_contact_site(site: support.ScriptedSite) -> None:
     site.page("/api/phone.json", '{"phone": "+44 20 7946 0123"}')
 
 
-async def test_auto_render_finds_contacts_that_script_injects(settings: Settings, db: Database, browser_mark: str,
-                                                              scripted_site: support.ScriptedSite) -> None:
+async def test_auto_render_finds_contacts_that_script_injects(
+    settings: Settings, db: Database, browser_mark: str, scripted_site: support.ScriptedSite
+) -> None:
     scripted_contact_site(scripted_site)
     cfg = settings.model_copy(update={"resolve": {"script-co.test": "127.0.0.1"}})
     auto = ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url("script-co.test")], render="auto")
@@ -61,8 +62,10 @@ async def test_auto_render_finds_contacts_that_script_injects(settings: Settings
 
     records = {}
     for job in (auto, static):
-        row = await db.fetchrow("SELECT r.record FROM raw_leads r JOIN scrape_job_leads l ON l.raw_lead_id = r.id "
-                                "WHERE l.job_id = $1", job.job_id)
+        row = await db.fetchrow(
+            "SELECT r.record FROM raw_leads r JOIN scrape_job_leads l ON l.raw_lead_id = r.id WHERE l.job_id = $1",
+            job.job_id,
+        )
         assert row is not None, job.render
         records[job.render] = row["record"]
     assert records["auto"]["emails"] == ["hello@script-co.test"]
@@ -74,8 +77,9 @@ async def test_auto_render_finds_contacts_that_script_injects(settings: Settings
     assert chromium_processes(browser_mark) == []  # the worker closed its browser on the way out
 
 
-async def test_browser_requests_go_through_the_network_guard(browser_mark: str,
-                                                             scripted_site: support.ScriptedSite) -> None:
+async def test_browser_requests_go_through_the_network_guard(
+    browser_mark: str, scripted_site: support.ScriptedSite
+) -> None:
     """A public page whose script reaches for private services: nothing private is contacted unless allowed."""
     scripted_site.page("/secret.js", "document.title = 'leaked';")
     scripted_site.page("/api", '{"secret": true}')
@@ -89,13 +93,19 @@ async def test_browser_requests_go_through_the_network_guard(browser_mark: str,
                           fetch("http://10.1.2.3:{port}/api")])
         .then(() => {{ document.getElementById("state").textContent = "done"; }});
     </script></body></html>"""
-    document = Page(url="http://shop.test/", final_url="http://shop.test/", status=200, content_type="text/html",
-                    text=html)
+    document = Page(
+        url="http://shop.test/", final_url="http://shop.test/", status=200, content_type="text/html", text=html
+    )
     overrides = {"shop.test": "93.184.216.34", "internal.test": "127.0.0.1", "metadata.test": "169.254.169.254"}
 
     async def render(allow_private: bool) -> tuple[str, list[str]]:
-        cfg = Settings(_env_file=None, allow_private_networks=allow_private, resolve=overrides,  # type: ignore[call-arg]
-                       render_settle=1.0, page_timeout=10)
+        cfg = Settings(
+            _env_file=None,
+            allow_private_networks=allow_private,
+            resolve=overrides,  # type: ignore[call-arg]
+            render_settle=1.0,
+            page_timeout=10,
+        )
         fetcher = StaticFetcher(cfg, NetworkGuard(allow_private=allow_private, overrides=overrides))
         pool = BrowserPool(cfg, fetcher)
         try:
@@ -119,16 +129,25 @@ async def test_browser_requests_go_through_the_network_guard(browser_mark: str,
     assert chromium_processes(browser_mark) == []
 
 
-async def test_restarts_after_page_budget_and_after_a_crash(browser_mark: str,
-                                                            scripted_site: support.ScriptedSite) -> None:
-    slow = ('<html><body><p id="x">wait</p><script>fetch("/slow-ping").then(function () { setTimeout(function () {'
-            'document.getElementById("x").textContent = "late@crash.test"; }, 1500); });</script></body></html>')
+async def test_restarts_after_page_budget_and_after_a_crash(
+    browser_mark: str, scripted_site: support.ScriptedSite
+) -> None:
+    slow = (
+        '<html><body><p id="x">wait</p><script>fetch("/slow-ping").then(function () { setTimeout(function () {'
+        'document.getElementById("x").textContent = "late@crash.test"; }, 1500); });</script></body></html>'
+    )
     scripted_site.page("/slow-ping", "pong")  # its hits say when Chromium renders the slow page
     for i in range(4):
         scripted_site.page(f"/p{i}", f"<html><body>page {i} info{i}@crash.test</body></html>")
     scripted_site.page("/slow", slow)
-    cfg = Settings(_env_file=None, allow_private_networks=True, resolve={"crash.test": "127.0.0.1"},  # type: ignore[call-arg]
-                   browser_restart_pages=2, render_settle=3.0, page_timeout=10)
+    cfg = Settings(
+        _env_file=None,
+        allow_private_networks=True,
+        resolve={"crash.test": "127.0.0.1"},  # type: ignore[call-arg]
+        browser_restart_pages=2,
+        render_settle=3.0,
+        page_timeout=10,
+    )
     metrics = Metrics()
     fetcher = StaticFetcher(cfg, NetworkGuard(allow_private=True, overrides=cfg.resolve), metrics=metrics)
     pool = BrowserPool(cfg, fetcher, metrics=metrics)
@@ -142,8 +161,9 @@ async def test_restarts_after_page_budget_and_after_a_crash(browser_mark: str,
             # Kill the browser while a page renders: the render is retried once on a new browser.
             before = pool.launches
             task = asyncio.create_task(session.render(scripted_site.url("crash.test", "/slow")))
-            await support.wait_for(lambda: scripted_site.hits.get("/slow-ping", 0) == 1,
-                                   what="slow page in the browser")
+            await support.wait_for(
+                lambda: scripted_site.hits.get("/slow-ping", 0) == 1, what="slow page in the browser"
+            )
             kill_chromium(browser_mark)
             page = await asyncio.wait_for(task, 60)
             assert "late@crash.test" in page.text and scripted_site.hits["/slow-ping"] == 2
@@ -175,8 +195,15 @@ def kill_chromium(mark: str) -> None:
 async def test_a_hung_page_fails_alone(browser_mark: str, scripted_site: support.ScriptedSite) -> None:
     scripted_site.page("/hang", "<html><body><script>while (true) {}</script></body></html>")
     scripted_site.page("/fine", "<html><body>fine@hang.test</body></html>")
-    cfg = Settings(_env_file=None, allow_private_networks=True, resolve={"hang.test": "127.0.0.1"},  # type: ignore[call-arg]
-                   page_timeout=2, render_settle=0.5, browser_close_timeout=2, browser_pages=1)
+    cfg = Settings(
+        _env_file=None,
+        allow_private_networks=True,
+        resolve={"hang.test": "127.0.0.1"},  # type: ignore[call-arg]
+        page_timeout=2,
+        render_settle=0.5,
+        browser_close_timeout=2,
+        browser_pages=1,
+    )
     fetcher = StaticFetcher(cfg, NetworkGuard(allow_private=True, overrides=cfg.resolve))
     pool = BrowserPool(cfg, fetcher)
     try:
@@ -192,18 +219,24 @@ async def test_a_hung_page_fails_alone(browser_mark: str, scripted_site: support
     assert chromium_processes(browser_mark) == []
 
 
-async def test_worker_shutdown_and_kill_leave_no_chromium(settings: Settings, db: Database, browser_mark: str,
-                                                          scripted_site: support.ScriptedSite) -> None:
+async def test_worker_shutdown_and_kill_leave_no_chromium(
+    settings: Settings, db: Database, browser_mark: str, scripted_site: support.ScriptedSite
+) -> None:
     scripted_contact_site(scripted_site)
     cfg = settings.model_copy(update={"resolve": {"script-co.test": "127.0.0.1"}})
-    jobs = [ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url("script-co.test")], render="browser")
-            for _ in range(2)]
+    jobs = [
+        ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url("script-co.test")], render="browser")
+        for _ in range(2)
+    ]
 
     # SIGTERM after a job: graceful stop, the browser closed with the worker.
     await support.publish(cfg, db, jobs[:1])
     process = await asyncio.create_subprocess_exec(
-        *support.leadworker_cmd("run", "--stage", "scrape"), env=support.cli_env(cfg),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        *support.leadworker_cmd("run", "--stage", "scrape"),
+        env=support.cli_env(cfg),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     await support.wait_for(lambda: support.jobs_reached(db, [jobs[0].job_id]), timeout=60, what="first job completed")
     assert chromium_processes(browser_mark)  # the browser stays up between jobs
     process.terminate()
@@ -215,20 +248,28 @@ async def test_worker_shutdown_and_kill_leave_no_chromium(settings: Settings, db
     scripted_site.page("/contact", CONTACT, delay=0.5)
     await support.publish(cfg, db, jobs[1:])
     process = await asyncio.create_subprocess_exec(
-        *support.leadworker_cmd("run", "--stage", "scrape"), env=support.cli_env(cfg),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        *support.leadworker_cmd("run", "--stage", "scrape"),
+        env=support.cli_env(cfg),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     await support.wait_for(lambda: bool(chromium_processes(browser_mark)), timeout=60, what="browser started")
     process.kill()
     await process.wait()
-    await support.wait_for(lambda: not chromium_processes(browser_mark), timeout=30,
-                           what="no Chromium left after kill -9")
+    await support.wait_for(
+        lambda: not chromium_processes(browser_mark), timeout=30, what="no Chromium left after kill -9"
+    )
 
 
-async def test_an_idle_browser_is_closed_and_comes_back(browser_mark: str,
-                                                        scripted_site: support.ScriptedSite) -> None:
+async def test_an_idle_browser_is_closed_and_comes_back(browser_mark: str, scripted_site: support.ScriptedSite) -> None:
     scripted_site.page("/", "<html><body>idle@idle.test</body></html>")
-    cfg = Settings(_env_file=None, allow_private_networks=True, resolve={"idle.test": "127.0.0.1"},  # type: ignore[call-arg]
-                   browser_idle_seconds=0.3, render_settle=0.5)
+    cfg = Settings(
+        _env_file=None,
+        allow_private_networks=True,
+        resolve={"idle.test": "127.0.0.1"},  # type: ignore[call-arg]
+        browser_idle_seconds=0.3,
+        render_settle=0.5,
+    )
     metrics = Metrics()
     fetcher = StaticFetcher(cfg, NetworkGuard(allow_private=True, overrides=cfg.resolve))
     pool = BrowserPool(cfg, fetcher, metrics=metrics)
@@ -237,8 +278,7 @@ async def test_an_idle_browser_is_closed_and_comes_back(browser_mark: str,
             async with pool.session() as session:
                 page = await session.render(scripted_site.url("idle.test"))
                 assert "idle@idle.test" in page.text and chromium_processes(browser_mark)
-            await support.wait_for(lambda: not chromium_processes(browser_mark), timeout=20,
-                                   what="idle browser closed")
+            await support.wait_for(lambda: not chromium_processes(browser_mark), timeout=20, what="idle browser closed")
             assert not pool.running
         assert pool.launches == 2
         assert metric(metrics, "leadworker_browser_restarts_total") == 0  # closing when idle is not a restart
@@ -247,28 +287,34 @@ async def test_an_idle_browser_is_closed_and_comes_back(browser_mark: str,
         await fetcher.close()
 
 
-async def test_robots_txt_applies_to_requests_the_page_makes(settings: Settings, db: Database, browser_mark: str,
-                                                             scripted_site: support.ScriptedSite) -> None:
+async def test_robots_txt_applies_to_requests_the_page_makes(
+    settings: Settings, db: Database, browser_mark: str, scripted_site: support.ScriptedSite
+) -> None:
     """A page that draws its cards from a robots-disallowed API: the browser does not fetch it, so no card that
     only a disallowed request could give is collected; an allowed API on the same page is fetched."""
     scripted_site.page("/robots.txt", "User-agent: *\nDisallow: /api/private/\n")
     scripted_site.page("/api/private/cards.json", '{"email": "hidden@robots-co.test"}')
     scripted_site.page("/api/public/cards.json", '{"email": "open@robots-co.test"}')
-    scripted_site.page("/", """<html><body><h1>Robots Co</h1><div id="cards"></div><script>
+    scripted_site.page(
+        "/",
+        """<html><body><h1>Robots Co</h1><div id="cards"></div><script>
       for (const part of ["private", "public"]) {
         fetch("/api/" + part + "/cards.json").then(r => r.json()).then(d => {
           const a = document.createElement("a"); a.href = "mailto:" + d.email; a.textContent = d.email;
           document.getElementById("cards").appendChild(a);
         }, () => {});
       }
-    </script></body></html>""")
+    </script></body></html>""",
+    )
     cfg = settings.model_copy(update={"resolve": {"robots-co.test": "127.0.0.1"}})
     job = ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url("robots-co.test")], render="browser", max_pages=1)
     await support.publish(cfg, db, [job])
     await support.run_until_idle(cfg, idle=1.0, timeout=90)
 
-    row = await db.fetchrow("SELECT r.record FROM raw_leads r JOIN scrape_job_leads l ON l.raw_lead_id = r.id "
-                            "WHERE l.job_id = $1", job.job_id)
+    row = await db.fetchrow(
+        "SELECT r.record FROM raw_leads r JOIN scrape_job_leads l ON l.raw_lead_id = r.id WHERE l.job_id = $1",
+        job.job_id,
+    )
     assert row is not None
     assert row["record"]["emails"] == ["open@robots-co.test"]
     assert scripted_site.hits.get("/api/public/cards.json") == 1

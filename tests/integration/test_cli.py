@@ -43,7 +43,9 @@ def test_bad_environment_is_a_usage_error(settings: Settings) -> None:
 
 def test_unreachable_database_is_a_runtime_error_with_masked_url(settings: Settings) -> None:
     result = support.run_cli(
-        settings, "jobs", "stats",
+        settings,
+        "jobs",
+        "stats",
         LEADWORKER_DATABASE_URL="postgresql://lw:hunter2@127.0.0.1:1/leadworker",
     )
     assert result.returncode == 1
@@ -52,8 +54,9 @@ def test_unreachable_database_is_a_runtime_error_with_masked_url(settings: Setti
 
 
 def test_publish_json_wait_and_jobs_commands(settings: Settings, demo_site: SiteServer) -> None:
-    result = support.run_cli(settings, "publish", "--target", demo_site.url("acme-plumbing.test"),
-                             "--count", "3", "--json")
+    result = support.run_cli(
+        settings, "publish", "--target", demo_site.url("acme-plumbing.test"), "--count", "3", "--json"
+    )
     assert result.returncode == 0, result.stderr
     ids = json.loads(result.stdout)["job_ids"]
     assert len(ids) == 3 and len(set(ids)) == 3
@@ -74,11 +77,25 @@ def test_publish_json_wait_and_jobs_commands(settings: Settings, demo_site: Site
 def test_publish_wait_follows_jobs_to_the_end(settings: Settings, demo_site: SiteServer) -> None:
     import subprocess
 
-    worker = subprocess.Popen(support.leadworker_cmd("run", "--stage", "scrape"), env=support.cli_env(settings),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        support.leadworker_cmd("run", "--stage", "scrape"),
+        env=support.cli_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        result = support.run_cli(settings, "publish", "--target", demo_site.url("nordlicht-solar.test"),
-                                 "--count", "2", "--wait", "--json", "--timeout", "60")
+        result = support.run_cli(
+            settings,
+            "publish",
+            "--target",
+            demo_site.url("nordlicht-solar.test"),
+            "--count",
+            "2",
+            "--wait",
+            "--json",
+            "--timeout",
+            "60",
+        )
     finally:
         worker.terminate()
         assert worker.wait(30) == 0
@@ -93,16 +110,24 @@ def test_publish_file_and_leads(settings: Settings, db: Database, tmp_path: Path
     jobs_file.write_text(
         json.dumps({"source_types": ["inline"], "leads": [{"company_name": "Alpha", "emails": ["a@alpha.de"]}]})
         + "\n\n"
-        + json.dumps({"source_types": ["inline"], "leads": [{"company_name": "Beta", "phones": ["+49 30 1"]}],
-                      "job_id": str(uuid.uuid4())}) + "\n"
+        + json.dumps(
+            {
+                "source_types": ["inline"],
+                "leads": [{"company_name": "Beta", "phones": ["+49 30 1"]}],
+                "job_id": str(uuid.uuid4()),
+            }
+        )
+        + "\n"
     )
     result = support.run_cli(settings, "publish", "--file", str(jobs_file), "--json")
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["job_ids"]) == 2
 
     leads_file = tmp_path / "leads.jsonl"
-    leads_file.write_text('{"company_name": "Gamma", "website": "gamma.io", "crm_id": 7}\n'
-                          '{"company_name": "Delta", "emails": "d@delta.io; info@delta.io"}\n')
+    leads_file.write_text(
+        '{"company_name": "Gamma", "website": "gamma.io", "crm_id": 7}\n'
+        '{"company_name": "Delta", "emails": "d@delta.io; info@delta.io"}\n'
+    )
     result = support.run_cli(settings, "publish", "--leads", str(leads_file), "--json")
     assert result.returncode == 0, result.stderr
     (inline_id,) = json.loads(result.stdout)["job_ids"]
@@ -120,8 +145,9 @@ def test_publish_file_and_leads(settings: Settings, db: Database, tmp_path: Path
 
 
 def test_cancel(settings: Settings, demo_site: SiteServer) -> None:
-    (job_id,) = json.loads(support.run_cli(
-        settings, "publish", "--target", demo_site.url("acme-plumbing.test"), "--json").stdout)["job_ids"]
+    (job_id,) = json.loads(
+        support.run_cli(settings, "publish", "--target", demo_site.url("acme-plumbing.test"), "--json").stdout
+    )["job_ids"]
     result = support.run_cli(settings, "jobs", "cancel", job_id)
     assert result.returncode == 0 and "cancelled" in result.stdout
     again = support.run_cli(settings, "jobs", "cancel", job_id)
@@ -136,8 +162,7 @@ def test_dlq_list_replay_purge(settings: Settings, db: Database, demo_site: Site
     topology = Topology.from_settings(settings)
     queue = topology.work_queue("scrape")
     poison_id = uuid.uuid4()
-    body = json.dumps({"job_id": str(poison_id), "source_types": ["website"], "targets": [],
-                       "max_pages": 1}).encode()
+    body = json.dumps({"job_id": str(poison_id), "source_types": ["website"], "targets": [], "max_pages": 1}).encode()
     assert support.run_cli(settings, "topology", "declare").returncode == 0
 
     async def put() -> None:
@@ -181,7 +206,13 @@ def test_topology_declare_lists_every_queue(settings: Settings) -> None:
     result = support.run_cli(settings, "topology", "declare")
     assert result.returncode == 0, result.stderr
     prefix = settings.queue_prefix
-    for name in ("scrape_jobs", "scrape_jobs.retry.1", "scrape_jobs.retry.3", "scrape_jobs.dead",
-                 "leads.normalize", "jobs.notify.dead"):
+    for name in (
+        "scrape_jobs",
+        "scrape_jobs.retry.1",
+        "scrape_jobs.retry.3",
+        "scrape_jobs.dead",
+        "leads.normalize",
+        "jobs.notify.dead",
+    ):
         assert f"  {prefix}{name}" in result.stdout
     assert "(quorum)" in result.stdout

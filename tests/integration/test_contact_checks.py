@@ -52,8 +52,9 @@ async def zone() -> AsyncIterator[ZoneServer]:
 
 
 def checked(settings: Settings, zone: ZoneServer, **extra: Any) -> Settings:
-    return settings.model_copy(update={"verify_emails": True, "dns_servers": [f"127.0.0.1:{zone.port}"],
-                                       "dns_timeout": 0.5, **extra})
+    return settings.model_copy(
+        update={"verify_emails": True, "dns_servers": [f"127.0.0.1:{zone.port}"], "dns_timeout": 0.5, **extra}
+    )
 
 
 def inline_job(leads: list[dict[str, Any]]) -> ScrapeJob:
@@ -62,8 +63,10 @@ def inline_job(leads: list[dict[str, Any]]) -> ScrapeJob:
 
 async def test_mail_dns_outcomes(zone: ZoneServer) -> None:
     resolver = MailDnsResolver([f"127.0.0.1:{zone.port}"], timeout=0.5)
-    found = {d: await resolver.lookup(d) for d in ("acme.test", "aonly.test", "nullmx.test", "nomail.test",
-                                                   "ghost.test", "silent.test")}
+    found = {
+        d: await resolver.lookup(d)
+        for d in ("acme.test", "aonly.test", "nullmx.test", "nomail.test", "ghost.test", "silent.test")
+    }
     assert found["acme.test"].outcome == "mx" and found["acme.test"].mx_hosts == ("mx.acme.test",)
     assert found["acme.test"].ttl == 300
     assert found["aonly.test"].outcome == "address"
@@ -75,8 +78,14 @@ async def test_mail_dns_outcomes(zone: ZoneServer) -> None:
 
 
 LEADS = [
-    {"company_name": "Acme", "website": "https://acme.test/", "city": "Berlin", "country": "DE",
-     "emails": ["jane.doe@acme.test", "info@acme.test", "acme.berlin@gmail.com"], "phones": ["+49 151 23456789"]},
+    {
+        "company_name": "Acme",
+        "website": "https://acme.test/",
+        "city": "Berlin",
+        "country": "DE",
+        "emails": ["jane.doe@acme.test", "info@acme.test", "acme.berlin@gmail.com"],
+        "phones": ["+49 151 23456789"],
+    },
     {"company_name": "A Only", "website": "https://aonly.test/", "emails": ["bob@aonly.test"]},
     {"company_name": "Null MX", "website": "https://nullmx.test/", "emails": ["x@nullmx.test"]},
     {"company_name": "No Mail", "website": "https://nomail.test/", "emails": ["y@nomail.test"]},
@@ -84,8 +93,13 @@ LEADS = [
     {"company_name": "Throwaway", "emails": ["someone@mailinator.com"]},
     {"company_name": "Silent", "website": "https://silent.test/", "emails": ["q@silent.test"]},
     {"company_name": "Parked", "website": "https://parked.test/", "emails": ["p@parked.test"]},
-    {"company_name": "Weisswurst Works", "website": "https://muenchen-co.test/", "city": "München", "country": "DE",
-     "phones": ["+49 89 12345678"]},
+    {
+        "company_name": "Weisswurst Works",
+        "website": "https://muenchen-co.test/",
+        "city": "München",
+        "country": "DE",
+        "phones": ["+49 89 12345678"],
+    },
 ]
 
 
@@ -123,13 +137,23 @@ async def test_pipeline_verifies_places_and_exports(settings: Settings, db: Data
     # An invalid e-mail counts for nothing in the score.
     assert rows["Null MX"]["components"]["contact_quality"]["detail"].startswith("no valid e-mail")
 
-    near = support.run_cli(cfg, "leads", "export", "--format", "jsonl", "--near", "52.52,13.405",
-                           "--radius-km", "25")
+    near = support.run_cli(cfg, "leads", "export", "--format", "jsonl", "--near", "52.52,13.405", "--radius-km", "25")
     assert near.returncode == 0, near.stderr
     close = support.json_lines(near.stdout)
     assert [r["company_name"] for r in close] == ["Acme"] and close[0]["distance_km"] < 25
-    for_job = support.run_cli(cfg, "leads", "export", "--format", "jsonl", "--job", str(job.job_id),
-                              "--near", "52.52,13.405", "--radius-km", "25")
+    for_job = support.run_cli(
+        cfg,
+        "leads",
+        "export",
+        "--format",
+        "jsonl",
+        "--job",
+        str(job.job_id),
+        "--near",
+        "52.52,13.405",
+        "--radius-km",
+        "25",
+    )
     assert [r["company_name"] for r in support.json_lines(for_job.stdout)] == ["Acme"], for_job.stderr
     csv_out = support.run_cli(cfg, "leads", "export", "--near", "48.137,11.575", "--radius-km", "30")
     assert csv_out.returncode == 0 and "Weisswurst Works" in csv_out.stdout and "Acme" not in csv_out.stdout
@@ -141,8 +165,9 @@ async def test_pipeline_verifies_places_and_exports(settings: Settings, db: Data
     assert bad.returncode == 2 and "latitude" in bad.stderr
 
 
-async def test_a_thousand_leads_on_one_domain_cost_one_question(settings: Settings, db: Database,
-                                                                zone: ZoneServer) -> None:
+async def test_a_thousand_leads_on_one_domain_cost_one_question(
+    settings: Settings, db: Database, zone: ZoneServer
+) -> None:
     cfg = checked(settings, zone)
     leads = [{"company_name": f"Bulk {i}", "emails": [f"person{i}@bulk.test"]} for i in range(1000)]
     job = inline_job(leads)
@@ -151,7 +176,8 @@ async def test_a_thousand_leads_on_one_domain_cost_one_question(settings: Settin
     assert zone.questions[("bulk.test", "MX")] == 1, zone.questions
     counts = await db.fetchrow(
         "SELECT count(*) FILTER (WHERE status = 'safe') AS safe, count(*) AS n FROM email_checks "
-        "WHERE domain = 'bulk.test'")
+        "WHERE domain = 'bulk.test'"
+    )
     assert counts is not None and counts["safe"] == counts["n"] == 1000
 
 
@@ -159,8 +185,7 @@ async def test_dns_outage_is_unknown_then_asked_again(settings: Settings, db: Da
     cfg = checked(settings, zone)
     verifier = email_verifier(cfg, db)
     assert verifier is not None
-    lead_id = await db.fetchval(
-        "INSERT INTO leads (emails, domain) VALUES ('{a@acme.test}', 'acme.test') RETURNING id")
+    lead_id = await db.fetchval("INSERT INTO leads (emails, domain) VALUES ('{a@acme.test}', 'acme.test') RETURNING id")
     zone.silent.add("acme.test")
     report = await verifier.verify_leads([lead_id])
     assert report.unknown_domains == 1
@@ -181,14 +206,16 @@ class Mailboxes:
     def __init__(self) -> None:
         self.greeted: list[float] = []
 
-    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
-                          responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
         self.greeted.append(time.monotonic())
         session.host_name = hostname
         return responses
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
         if address == "jane.doe@acme.test" or address.endswith("@catchall.test"):
             envelope.rcpt_tos.append(address)
             return "250 OK"
@@ -206,7 +233,8 @@ async def test_smtp_probe_and_catch_all(settings: Settings, db: Database, zone: 
         assert verifier is not None
         lead_id = await db.fetchval(
             """INSERT INTO leads (emails, domain) VALUES
-               ('{jane.doe@acme.test,nobody@acme.test,sales.team@catchall.test}', 'acme.test') RETURNING id""")
+               ('{jane.doe@acme.test,nobody@acme.test,sales.team@catchall.test}', 'acme.test') RETURNING id"""
+        )
         await verifier.verify_leads([lead_id])
     finally:
         controller.stop()
@@ -239,8 +267,17 @@ class Nominatim:
             return web.Response(status=503)
         if "Unter den Linden" not in request.query.get("q", ""):
             return web.json_response([])
-        return web.json_response([{"lat": "52.5170365", "lon": "13.3888599", "place_rank": 30,
-                                   "addresstype": "building", "display_name": "Unter den Linden 1, Berlin"}])
+        return web.json_response(
+            [
+                {
+                    "lat": "52.5170365",
+                    "lon": "13.3888599",
+                    "place_rank": 30,
+                    "addresstype": "building",
+                    "display_name": "Unter den Linden 1, Berlin",
+                }
+            ]
+        )
 
 
 @pytest_asyncio.fixture
@@ -257,15 +294,19 @@ async def nominatim() -> AsyncIterator[tuple[Nominatim, str]]:
         await runner.cleanup()
 
 
-async def test_http_geocoder_refines_caches_and_paces(settings: Settings, db: Database,
-                                                      nominatim: tuple[Nominatim, str]) -> None:
+async def test_http_geocoder_refines_caches_and_paces(
+    settings: Settings, db: Database, nominatim: tuple[Nominatim, str]
+) -> None:
     server, url = nominatim
     cfg = settings.model_copy(update={"geocoder_url": url, "geocoder_rate": 4.0})
     placer = lead_placer(cfg, db)
     try:
-        ids = [await db.fetchval(
-            "INSERT INTO leads (city, country, address) VALUES ('Berlin', 'DE', $1) RETURNING id", address)
-            for address in ("Unter den Linden 1", "Unter den Linden 1", "Nowhere Street 5")]
+        ids = [
+            await db.fetchval(
+                "INSERT INTO leads (city, country, address) VALUES ('Berlin', 'DE', $1) RETURNING id", address
+            )
+            for address in ("Unter den Linden 1", "Unter den Linden 1", "Nowhere Street 5")
+        ]
         report = await placer.place_leads(ids)
     finally:
         await placer.close()
@@ -281,11 +322,13 @@ async def test_http_geocoder_refines_caches_and_paces(settings: Settings, db: Da
     assert server.requests[0][1]["countrycodes"] == "de"
 
 
-async def test_unavailable_geocoder_then_background_refinement(settings: Settings, db: Database,
-                                                              nominatim: tuple[Nominatim, str]) -> None:
+async def test_unavailable_geocoder_then_background_refinement(
+    settings: Settings, db: Database, nominatim: tuple[Nominatim, str]
+) -> None:
     server, url = nominatim
     lead_id = await db.fetchval(
-        "INSERT INTO leads (city, country, address) VALUES ('Berlin', 'DE', 'Unter den Linden 1') RETURNING id")
+        "INSERT INTO leads (city, country, address) VALUES ('Berlin', 'DE', 'Unter den Linden 1') RETURNING id"
+    )
     server.failing = True
     placer = lead_placer(settings.model_copy(update={"geocoder_url": url, "geocoder_rate": 20.0}), db)
     try:

@@ -23,11 +23,22 @@ def page(body: str, head: str = "") -> str:
     return f"<html><head>{head}</head><body>{body}</body></html>"
 
 
-async def crawl(site: support.ScriptedSite, host: str, *, max_pages: int = 20, max_depth: int = 3,
-                include: list[str] | None = None, exclude: list[str] | None = None,
-                concurrency: int = 1) -> tuple[list[str], int]:
-    cfg = Settings(_env_file=None, allow_private_networks=True, resolve={host: "127.0.0.1"},  # type: ignore[call-arg]
-                   fetch_retries=0)
+async def crawl(
+    site: support.ScriptedSite,
+    host: str,
+    *,
+    max_pages: int = 20,
+    max_depth: int = 3,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    concurrency: int = 1,
+) -> tuple[list[str], int]:
+    cfg = Settings(
+        _env_file=None,
+        allow_private_networks=True,
+        resolve={host: "127.0.0.1"},  # type: ignore[call-arg]
+        fetch_retries=0,
+    )
     fetcher = StaticFetcher(cfg, NetworkGuard(allow_private=True, overrides=cfg.resolve))
     order: list[str] = []
     original = fetcher.fetch
@@ -39,15 +50,21 @@ async def crawl(site: support.ScriptedSite, host: str, *, max_pages: int = 20, m
 
     fetcher.fetch = recording  # type: ignore[method-assign]
     job = ScrapeJob(job_id=uuid.uuid4(), targets=[site.url(host)], max_pages=max_pages)
-    settings = CrawlSettings(max_pages=max_pages, max_depth=max_depth, include=include or [], exclude=exclude or [],
-                             user_agent=cfg.user_agent, concurrency=concurrency, render="static")
+    settings = CrawlSettings(
+        max_pages=max_pages,
+        max_depth=max_depth,
+        include=include or [],
+        exclude=exclude or [],
+        user_agent=cfg.user_agent,
+        concurrency=concurrency,
+        render="static",
+    )
 
     async def nothing() -> None:
         return None
 
     try:
-        result = await crawl_site(site.url(host), job, fetcher, RobotsCache(fetcher, cfg.user_agent), settings,
-                                  nothing)
+        result = await crawl_site(site.url(host), job, fetcher, RobotsCache(fetcher, cfg.user_agent), settings, nothing)
     finally:
         await fetcher.close()
     return order, result.pages
@@ -56,18 +73,25 @@ async def crawl(site: support.ScriptedSite, host: str, *, max_pages: int = 20, m
 async def test_frontier_rules(scripted_site: support.ScriptedSite) -> None:
     site = scripted_site
     site.page("/robots.txt", "User-agent: *\nDisallow: /private/\n")
-    site.page("/", page('<a href="/blog">Blog</a> <a href="/about-us?utm_source=nav#team">About</a> '
-                        '<a href="/kontakt">Kontakt</a> <a href="/ads" rel="nofollow sponsored">Ads</a> '
-                        '<a href="/private/staff">Staff</a> <a href="/report.pdf">PDF</a> '
-                        '<a href="https://elsewhere.test/">Partner</a> <a href="/Blog/">Blog again</a>'))
+    site.page(
+        "/",
+        page(
+            '<a href="/blog">Blog</a> <a href="/about-us?utm_source=nav#team">About</a> '
+            '<a href="/kontakt">Kontakt</a> <a href="/ads" rel="nofollow sponsored">Ads</a> '
+            '<a href="/private/staff">Staff</a> <a href="/report.pdf">PDF</a> '
+            '<a href="https://elsewhere.test/">Partner</a> <a href="/Blog/">Blog again</a>'
+        ),
+    )
     site.page("/kontakt", page('<a href="/kontakt/anfahrt">Anfahrt</a>'))
     site.page("/kontakt/anfahrt", page('<a href="/deep/1">deeper</a>'))
     site.page("/deep/1", page('<a href="/deep/2">deeper</a>'))
     site.page("/deep/2", page("too deep to reach with max_depth=3"))
     site.page("/about-us", page('<a href="/team">Team</a>', '<meta name="robots" content="nofollow">'))
     site.page("/team", page("not followed from a nofollow page"))
-    site.page("/blog", page('<a href="/blog/post-1">Post</a> <a href="/about-us">About</a>',
-                            '<link rel="canonical" href="/blog/">'))
+    site.page(
+        "/blog",
+        page('<a href="/blog/post-1">Post</a> <a href="/about-us">About</a>', '<link rel="canonical" href="/blog/">'),
+    )
     site.page("/blog/post-1", page("a post"))
 
     order, pages = await crawl(site, "frontier.test")
@@ -94,8 +118,11 @@ async def test_x_robots_tag_and_moved_entry(scripted_site: support.ScriptedSite)
     site = scripted_site
 
     async def no_follow_header(request: web.Request) -> web.StreamResponse:
-        return web.Response(text=page('<a href="/hidden">x</a>'), content_type="text/html",
-                            headers={"X-Robots-Tag": "noindex, nofollow"})
+        return web.Response(
+            text=page('<a href="/hidden">x</a>'),
+            content_type="text/html",
+            headers={"X-Robots-Tag": "noindex, nofollow"},
+        )
 
     site.routes["/"] = no_follow_header
     order, _ = await crawl(site, "header.test")
@@ -113,8 +140,12 @@ async def test_x_robots_tag_and_moved_entry(scripted_site: support.ScriptedSite)
     site.routes["/home"] = moved
     site.routes["/contact"] = moved
     cfg_hosts = {"old-name.test": "127.0.0.1", "new-name.test": "127.0.0.1"}
-    settings = Settings(_env_file=None, allow_private_networks=True, resolve=cfg_hosts,  # type: ignore[call-arg]
-                        fetch_retries=0)
+    settings = Settings(
+        _env_file=None,
+        allow_private_networks=True,
+        resolve=cfg_hosts,  # type: ignore[call-arg]
+        fetch_retries=0,
+    )
     fetcher = StaticFetcher(settings, NetworkGuard(allow_private=True, overrides=cfg_hosts))
     job = ScrapeJob(job_id=uuid.uuid4(), targets=[site.url("old-name.test")])
 
@@ -122,9 +153,14 @@ async def test_x_robots_tag_and_moved_entry(scripted_site: support.ScriptedSite)
         return None
 
     try:
-        result = await crawl_site(site.url("old-name.test"), job, fetcher, RobotsCache(fetcher, settings.user_agent),
-                                  CrawlSettings(max_pages=5, max_depth=2, include=[], exclude=[],
-                                                user_agent=settings.user_agent), nothing)
+        result = await crawl_site(
+            site.url("old-name.test"),
+            job,
+            fetcher,
+            RobotsCache(fetcher, settings.user_agent),
+            CrawlSettings(max_pages=5, max_depth=2, include=[], exclude=[], user_agent=settings.user_agent),
+            nothing,
+        )
     finally:
         await fetcher.close()
     assert result.record is not None and result.record.emails == ["info@new-name.test"]
@@ -144,8 +180,12 @@ async def test_a_redirect_into_a_disallowed_path_is_not_read(scripted_site: supp
 
     site.routes["/staff"] = to_private
     site.page("/private/staff", page("decoy@robots.test"))
-    cfg = Settings(_env_file=None, allow_private_networks=True, resolve={"robots.test": "127.0.0.1"},  # type: ignore[call-arg]
-                   fetch_retries=0)
+    cfg = Settings(
+        _env_file=None,
+        allow_private_networks=True,
+        resolve={"robots.test": "127.0.0.1"},  # type: ignore[call-arg]
+        fetch_retries=0,
+    )
     fetcher = StaticFetcher(cfg, NetworkGuard(allow_private=True, overrides=cfg.resolve))
     job = ScrapeJob(job_id=uuid.uuid4(), targets=[site.url("robots.test")])
 
@@ -153,9 +193,14 @@ async def test_a_redirect_into_a_disallowed_path_is_not_read(scripted_site: supp
         return None
 
     try:
-        result = await crawl_site(site.url("robots.test"), job, fetcher, RobotsCache(fetcher, cfg.user_agent),
-                                  CrawlSettings(max_pages=5, max_depth=2, include=[], exclude=[],
-                                                user_agent=cfg.user_agent), nothing)
+        result = await crawl_site(
+            site.url("robots.test"),
+            job,
+            fetcher,
+            RobotsCache(fetcher, cfg.user_agent),
+            CrawlSettings(max_pages=5, max_depth=2, include=[], exclude=[], user_agent=cfg.user_agent),
+            nothing,
+        )
     finally:
         await fetcher.close()
     assert result.record is not None and result.record.emails == ["info@robots.test"]
@@ -165,9 +210,12 @@ async def test_a_redirect_into_a_disallowed_path_is_not_read(scripted_site: supp
 def _huge_site(site: support.ScriptedSite, pages: int, page_bytes: int) -> None:
     """An entry page, a contact page and ``pages`` pages of ``page_bytes`` of visible text each."""
     links = " ".join(f'<a href="/p/{i}">Page {i}</a>' for i in range(pages))
-    site.page("/", page(f'<h1>Bigpage Ltd</h1> <a href="/contact">Contact</a> {links}', '<title>Bigpage Ltd</title>'))
-    site.page("/contact", '<html lang="en-GB"><body><p>Write to <a href="mailto:hello@bigpage.test">hello@bigpage.'
-                          'test</a> or call 020 7946 0958.</p></body></html>')
+    site.page("/", page(f'<h1>Bigpage Ltd</h1> <a href="/contact">Contact</a> {links}', "<title>Bigpage Ltd</title>"))
+    site.page(
+        "/contact",
+        '<html lang="en-GB"><body><p>Write to <a href="mailto:hello@bigpage.test">hello@bigpage.'
+        "test</a> or call 020 7946 0958.</p></body></html>",
+    )
     filler = "<p>" + "We make very large pages about nothing in particular. " * 40 + "</p>"
     body = filler * (page_bytes // len(filler))
     for i in range(pages):
@@ -177,12 +225,17 @@ def _huge_site(site: support.ScriptedSite, pages: int, page_bytes: int) -> None:
 async def _crawl_measured(site: support.ScriptedSite, host: str, **options: Any) -> tuple[Any, int]:
     """Crawl ``host`` a page at a time; return the result and the most memory Python held between pages (when
     no page is in flight: what the crawl kept of the pages it read)."""
-    cfg = Settings(_env_file=None, allow_private_networks=True, resolve={host: "127.0.0.1"},  # type: ignore[call-arg]
-                   fetch_retries=0)
+    cfg = Settings(
+        _env_file=None,
+        allow_private_networks=True,
+        resolve={host: "127.0.0.1"},  # type: ignore[call-arg]
+        fetch_retries=0,
+    )
     fetcher = StaticFetcher(cfg, NetworkGuard(allow_private=True, overrides=cfg.resolve))
     job = ScrapeJob(job_id=uuid.uuid4(), targets=[site.url(host)], max_pages=100)
-    settings = CrawlSettings(max_pages=100, max_depth=2, include=[], exclude=[], user_agent=cfg.user_agent,
-                             concurrency=1, render="static")
+    settings = CrawlSettings(
+        max_pages=100, max_depth=2, include=[], exclude=[], user_agent=cfg.user_agent, concurrency=1, render="static"
+    )
     held = [0]
 
     async def between_pages() -> None:
@@ -193,8 +246,9 @@ async def _crawl_measured(site: support.ScriptedSite, host: str, **options: Any)
     tracemalloc.start()
     baseline = tracemalloc.get_traced_memory()[0]
     try:
-        result = await crawl_site(site.url(host), job, fetcher, RobotsCache(fetcher, cfg.user_agent), settings,
-                                  between_pages, **options)
+        result = await crawl_site(
+            site.url(host), job, fetcher, RobotsCache(fetcher, cfg.user_agent), settings, between_pages, **options
+        )
     finally:
         tracemalloc.stop()
         await fetcher.close()

@@ -19,12 +19,19 @@ from leadworker.store.leads import job_leads
 from leadworker.store.pool import Database
 
 
-async def test_bundled_recipe_reads_the_sample_directory(settings: Settings, db: Database,
-                                                         demo_site: SiteServer) -> None:
-    cfg = settings.model_copy(update={
-        "recipe_base_urls": {DIRECTORY_RECIPE: demo_site.url(DIRECTORY_HOST).rstrip("/")}})
-    job = ScrapeJob(job_id=uuid.uuid4(), source_types=[f"directory:{DIRECTORY_RECIPE}"], search_query="plumbers",
-                    geography="Portland, US", max_pages=10)
+async def test_bundled_recipe_reads_the_sample_directory(
+    settings: Settings, db: Database, demo_site: SiteServer
+) -> None:
+    cfg = settings.model_copy(
+        update={"recipe_base_urls": {DIRECTORY_RECIPE: demo_site.url(DIRECTORY_HOST).rstrip("/")}}
+    )
+    job = ScrapeJob(
+        job_id=uuid.uuid4(),
+        source_types=[f"directory:{DIRECTORY_RECIPE}"],
+        search_query="plumbers",
+        geography="Portland, US",
+        max_pages=10,
+    )
     await support.publish(cfg, db, [job])
 
     await support.run_until_idle(cfg)
@@ -45,18 +52,23 @@ async def test_bundled_recipe_reads_the_sample_directory(settings: Settings, db:
     assert acme["evidence"]["+15035550142"].startswith(demo_site.url(DIRECTORY_HOST, "/search"))
     assert acme["evidence"]["billing@acme-plumbing.test"].startswith(demo_site.url("acme-plumbing.test"))
     assert acme["attributes"]["directory"] == DIRECTORY_RECIPE and acme["attributes"]["website_crawled"]
-    assert records["Nordlicht Solar GmbH"]["evidence"]["+494030708090"] == demo_site.url(DIRECTORY_HOST,
-                                                                                         "/search/page-2")
+    assert records["Nordlicht Solar GmbH"]["evidence"]["+494030708090"] == demo_site.url(
+        DIRECTORY_HOST, "/search/page-2"
+    )
     # 2 listing pages + 3 detail pages + the three websites (4 + 3 + 4 pages)
     assert row["pages"] == 2 + 3 + 11
 
 
-@pytest.mark.parametrize(("recipe", "kind", "words"), [
-    ("search_url: not-a-url\nresults: .r\nfields: {company_name: h3}", "invalid_recipe", "absolute http(s) URL"),
-    (None, "unknown_source", "no directory recipe named 'missing'"),
-])
-async def test_bad_recipes_fail_the_job_for_good(settings: Settings, db: Database, tmp_path: Path,
-                                                 recipe: str | None, kind: str, words: str) -> None:
+@pytest.mark.parametrize(
+    ("recipe", "kind", "words"),
+    [
+        ("search_url: not-a-url\nresults: .r\nfields: {company_name: h3}", "invalid_recipe", "absolute http(s) URL"),
+        (None, "unknown_source", "no directory recipe named 'missing'"),
+    ],
+)
+async def test_bad_recipes_fail_the_job_for_good(
+    settings: Settings, db: Database, tmp_path: Path, recipe: str | None, kind: str, words: str
+) -> None:
     name = "missing"
     if recipe is not None:
         name = "broken"
@@ -73,8 +85,9 @@ async def test_bad_recipes_fail_the_job_for_good(settings: Settings, db: Databas
     assert words in str(row["error"]) and "\n" not in str(row["error"])
 
 
-async def test_demo_runs_website_directory_and_inline_jobs(settings: Settings, db: Database,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+async def test_demo_runs_website_directory_and_inline_jobs(
+    settings: Settings, db: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = await run_demo(settings)
 
     out = capsys.readouterr().out
@@ -86,5 +99,6 @@ async def test_demo_runs_website_directory_and_inline_jobs(settings: Settings, d
     # render=auto rendered BrightSmile's contact page, whose booking address only script writes
     found = await db.fetchval(
         "SELECT count(*) FROM raw_leads WHERE source_type = 'website' AND record->'emails' ? $1",
-        "bookings@brightsmile-dental.test")
+        "bookings@brightsmile-dental.test",
+    )
     assert found == 1

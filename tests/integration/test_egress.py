@@ -73,8 +73,9 @@ class RebindingResolver(AbstractResolver):
         self.answers: dict[str, list[str]] = {}
         self._system = ThreadedResolver()
 
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         if not host.startswith("rebind"):
             return await self._system.resolve(host, port, family)
         answers = self.answers.setdefault(host, [])
@@ -140,11 +141,18 @@ def notes(html: str) -> dict[str, str]:
 
 
 async def test_chromium_reaches_nothing_private_through_redirects_websockets_or_rebinding(
-        browser_mark: str, services: tuple[Service, Service]) -> None:
+    browser_mark: str, services: tuple[Service, Service]
+) -> None:
     forbidden, permitted = services
     overrides = {"shop.test": PERMITTED}
-    cfg = Settings(_env_file=None, allow_private_networks=False, resolve=overrides,  # type: ignore[call-arg]
-                   allowed_networks=[f"{PERMITTED}/32"], render_settle=2.0, page_timeout=10)
+    cfg = Settings(
+        _env_file=None,
+        allow_private_networks=False,
+        resolve=overrides,  # type: ignore[call-arg]
+        allowed_networks=[f"{PERMITTED}/32"],
+        render_settle=2.0,
+        page_timeout=10,
+    )
     resolver = RebindingResolver()
     fetcher = StaticFetcher(cfg, NetworkGuard.from_settings(cfg))
     pool = BrowserPool(cfg, fetcher, resolver=resolver)
@@ -182,19 +190,22 @@ async def test_chromium_reaches_nothing_private_through_redirects_websockets_or_
     assert chromium_processes(browser_mark) == []
 
 
-async def test_the_proxy_refuses_a_client_that_is_not_a_browser_the_same_way(
-        services: tuple[Service, Service]) -> None:
+async def test_the_proxy_refuses_a_client_that_is_not_a_browser_the_same_way(services: tuple[Service, Service]) -> None:
     """Raw proxy requests, as a page could not even write them: absolute forms, CONNECT, numeric spellings."""
     forbidden, _ = services
-    pool = BrowserPool(Settings(_env_file=None, allow_private_networks=False),  # type: ignore[call-arg]
-                       StaticFetcher(Settings(_env_file=None), NetworkGuard(allow_private=False)))  # type: ignore[call-arg]
+    pool = BrowserPool(
+        Settings(_env_file=None, allow_private_networks=False),  # type: ignore[call-arg]
+        StaticFetcher(Settings(_env_file=None), NetworkGuard(allow_private=False)),
+    )  # type: ignore[call-arg]
     await pool.egress.start()
     try:
-        for request in (f"GET http://{FORBIDDEN}:{forbidden.port}/a HTTP/1.1\r\nHost: x\r\n\r\n",
-                        f"CONNECT {FORBIDDEN}:{forbidden.port} HTTP/1.1\r\nHost: x\r\n\r\n",
-                        f"GET http://2130706433:{forbidden.port}/b HTTP/1.1\r\nHost: x\r\n\r\n",
-                        f"CONNECT [::ffff:127.0.0.1]:{forbidden.port} HTTP/1.1\r\n\r\n",
-                        f"CONNECT 0x7f.1:{forbidden.port} HTTP/1.1\r\n\r\n"):
+        for request in (
+            f"GET http://{FORBIDDEN}:{forbidden.port}/a HTTP/1.1\r\nHost: x\r\n\r\n",
+            f"CONNECT {FORBIDDEN}:{forbidden.port} HTTP/1.1\r\nHost: x\r\n\r\n",
+            f"GET http://2130706433:{forbidden.port}/b HTTP/1.1\r\nHost: x\r\n\r\n",
+            f"CONNECT [::ffff:127.0.0.1]:{forbidden.port} HTTP/1.1\r\n\r\n",
+            f"CONNECT 0x7f.1:{forbidden.port} HTTP/1.1\r\n\r\n",
+        ):
             reader, writer = await asyncio.open_connection("127.0.0.1", pool.egress.port)
             writer.write(request.encode())
             await writer.drain()

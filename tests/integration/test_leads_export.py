@@ -22,12 +22,24 @@ async def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str
 
 
 async def test_export_and_show(settings: Settings, db: Database, demo_site: SiteServer, tmp_path: Path) -> None:
-    site = ScrapeJob(job_id=uuid.uuid4(), targets=[demo_site.url("acme-plumbing.test")], max_pages=5,
-                     industry="plumbing", keywords=["boiler"], geography="Portland, US")
-    crm = ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[
-        LeadRecord(company_name="Acme Plumbing & Heating", website="acme-plumbing.test", phones=["+1 503 555 0100"]),
-        LeadRecord(company_name="Lonely Ltd", emails=["info@gmail.com"]),
-    ])
+    site = ScrapeJob(
+        job_id=uuid.uuid4(),
+        targets=[demo_site.url("acme-plumbing.test")],
+        max_pages=5,
+        industry="plumbing",
+        keywords=["boiler"],
+        geography="Portland, US",
+    )
+    crm = ScrapeJob(
+        job_id=uuid.uuid4(),
+        source_types=["inline"],
+        leads=[
+            LeadRecord(
+                company_name="Acme Plumbing & Heating", website="acme-plumbing.test", phones=["+1 503 555 0100"]
+            ),
+            LeadRecord(company_name="Lonely Ltd", emails=["info@gmail.com"]),
+        ],
+    )
     await support.publish(settings, db, [site, crm])
     await support.run_until_idle(settings, ("scrape", "normalize", "score"), idle=0.6)
     acme = await db.fetchrow("SELECT id, score, segment FROM leads WHERE domain = 'acme-plumbing.test'")
@@ -46,13 +58,13 @@ async def test_export_and_show(settings: Settings, db: Database, demo_site: Site
     assert office["raw_lead_id"] is not None and office["url"].endswith("/contact")
 
     out = tmp_path / "site.csv"
-    result = await cli(settings, "leads", "export", "--job", str(site.job_id), "--format", "csv",
-                       "--output", str(out))
+    result = await cli(settings, "leads", "export", "--job", str(site.job_id), "--format", "csv", "--output", str(out))
     assert result.returncode == 0, result.stderr
     table = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [int(r["lead_id"]) for r in table] == [acme["id"]] and not (tmp_path / "site.csv.partial").exists()
-    site_score = await db.fetchrow("SELECT score, segment FROM lead_scores WHERE lead_id = $1 AND job_id = $2",
-                                   acme["id"], site.job_id)
+    site_score = await db.fetchrow(
+        "SELECT score, segment FROM lead_scores WHERE lead_id = $1 AND job_id = $2", acme["id"], site.job_id
+    )
     assert site_score is not None
     assert (int(table[0]["score"]), table[0]["segment"]) == (site_score["score"], site_score["segment"])
     assert json.loads(table[0]["components"])["industry"]["value"] == 1.0
@@ -67,8 +79,10 @@ async def test_export_and_show(settings: Settings, db: Database, demo_site: Site
     shown = await cli(settings, "leads", "show", str(acme["id"]), "--json")
     assert shown.returncode == 0, shown.stderr
     detail = json.loads(shown.stdout)
-    assert len(detail["sources"]) == 2 and {s["job_id"] for s in detail["scores"]} == {str(site.job_id),
-                                                                                        str(crm.job_id)}
+    assert len(detail["sources"]) == 2 and {s["job_id"] for s in detail["scores"]} == {
+        str(site.job_id),
+        str(crm.job_id),
+    }
     text = await cli(settings, "leads", "show", str(acme["id"]))
     assert text.returncode == 0 and "values (provenance)" in text.stdout and "+15035550100" in text.stdout
     missing = await cli(settings, "leads", "show", "999999")
@@ -131,7 +145,9 @@ async def peak_rss_of_export(settings: Settings, out: Path, *args: str) -> int:
     """Run ``leads export`` into ``out`` and sample its resident memory until it exits; return the peak in KiB."""
     process = await asyncio.create_subprocess_exec(
         *support.leadworker_cmd("leads", "export", "--format", "jsonl", "--output", str(out), *args),
-        env=support.cli_env(settings), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        env=support.cli_env(settings),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
         cwd=support.ROOT,
     )
     finished = asyncio.ensure_future(process.communicate())
@@ -151,8 +167,10 @@ async def test_export_of_a_large_table_keeps_memory_flat(settings: Settings, db:
     small = await peak_rss_of_export(settings, few, "--min-score", "100")  # ~1% of the rows
     large = await peak_rss_of_export(settings, every)
     size = every.stat().st_size
-    print(f"\nexport peak RSS: {few.stat().st_size / 2**20:.1f} MiB written: {small} KiB; "
-          f"{size / 2**20:.0f} MiB written ({leads} leads): {large} KiB")
+    print(
+        f"\nexport peak RSS: {few.stat().st_size / 2**20:.1f} MiB written: {small} KiB; "
+        f"{size / 2**20:.0f} MiB written ({leads} leads): {large} KiB"
+    )
     assert sum(1 for _ in every.open()) == leads
     assert size > 60 * 2**20  # far more data than the bound below
     assert large - small < 40 * 1024, (small, large)

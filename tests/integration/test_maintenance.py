@@ -24,8 +24,10 @@ async def test_cleanup_deletes_old_jobs_and_only_unreferenced_leads(settings: Se
     await support.publish(settings, db, [old_enriched])  # this one is normalized and merged into a lead
     await support.run_until_idle(settings, ("scrape", "normalize", "score"))
     assert await db.fetchval("SELECT count(*) FROM lead_sources") == 1
-    await db.execute("UPDATE scrape_jobs SET completed_at = now() - interval '100 days' WHERE id = ANY($1)",
-                     [old.job_id, old_enriched.job_id])
+    await db.execute(
+        "UPDATE scrape_jobs SET completed_at = now() - interval '100 days' WHERE id = ANY($1)",
+        [old.job_id, old_enriched.job_id],
+    )
 
     dry = support.run_cli(settings, "maintenance", "cleanup", "--older-than", "90d", "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr

@@ -45,10 +45,15 @@ async def insert_raw(db: Database, records: list[LeadRecord], job_id: uuid.UUID 
         digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode() + uuid.uuid4().bytes).digest()
         raw_id = await db.fetchval(
             "INSERT INTO raw_leads (content_hash, source_type, source_url, record) VALUES ($1, 'inline', $2, $3) "
-            "RETURNING id", digest, record.source_url, data)
+            "RETURNING id",
+            digest,
+            record.source_url,
+            data,
+        )
         if job_id is not None:
-            await db.execute("INSERT INTO scrape_job_leads (job_id, raw_lead_id, is_new) VALUES ($1, $2, true)",
-                             job_id, raw_id)
+            await db.execute(
+                "INSERT INTO scrape_job_leads (job_id, raw_lead_id, is_new) VALUES ($1, $2, true)", job_id, raw_id
+            )
         ids.append(raw_id)
     return ids
 
@@ -59,7 +64,10 @@ async def assert_one_lead_per_company(db: Database, tag: str, companies: int) ->
         domain = f"{tag}-co{c}.test"
         owners = await db.fetch(
             "SELECT DISTINCT lead_id FROM lead_keys WHERE value = $1 OR value LIKE $2 OR value = $3",
-            domain, f"%@{domain}", phone_of(tag, c))
+            domain,
+            f"%@{domain}",
+            phone_of(tag, c),
+        )
         assert len(owners) == 1, (domain, [dict(o) for o in owners])
         lead_id = owners[0]["lead_id"]
         lead = await db.fetchrow("SELECT * FROM leads WHERE id = $1", lead_id)
@@ -74,7 +82,8 @@ async def assert_one_lead_per_company(db: Database, tag: str, companies: int) ->
     # nothing points at a tombstone
     for table in ("lead_keys", "lead_sources", "lead_values", "lead_scores"):
         stray = await db.fetchval(
-            f"SELECT count(*) FROM {table} t JOIN leads l ON l.id = t.lead_id WHERE l.merged_into IS NOT NULL")
+            f"SELECT count(*) FROM {table} t JOIN leads l ON l.id = t.lead_id WHERE l.merged_into IS NOT NULL"
+        )
         assert stray == 0, table
     return live
 
@@ -106,8 +115,12 @@ async def test_parallel_transactions_merge_one_company_into_one_lead(database_ur
 
 
 async def test_parallel_workers_merge_one_company_into_one_lead(settings: Settings, db: Database) -> None:
-    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[LeadRecord(company_name="placeholder")],
-                    keywords=["company"])
+    job = ScrapeJob(
+        job_id=uuid.uuid4(),
+        source_types=["inline"],
+        leads=[LeadRecord(company_name="placeholder")],
+        keywords=["company"],
+    )
     await create_jobs(db, [job])
     await db.execute("UPDATE scrape_jobs SET status = 'completed', attempts = 1 WHERE id = $1", job.job_id)
     records = [r for c in range(6) for r in company_records("w", c)]
@@ -119,8 +132,10 @@ async def test_parallel_workers_merge_one_company_into_one_lead(settings: Settin
         await support.publish_raw(settings, topology.work_queue("normalize"), body)
     cfg = settings.model_copy(update={"prefetch": 8})
 
-    await asyncio.gather(support.run_until_idle(cfg, ("normalize", "score"), idle=0.6),
-                         support.run_until_idle(cfg, ("normalize", "score"), idle=0.6))
+    await asyncio.gather(
+        support.run_until_idle(cfg, ("normalize", "score"), idle=0.6),
+        support.run_until_idle(cfg, ("normalize", "score"), idle=0.6),
+    )
 
     live = await assert_one_lead_per_company(db, "w", 6)
     scored = await db.fetch("SELECT lead_id FROM lead_scores WHERE job_id = $1", job.job_id)
@@ -144,7 +159,7 @@ async def test_parallel_batches_merge_one_company_into_one_lead(database_url: st
                 raws.append((raw, normalize_record(record)))
         work = raws + raws
         rng.shuffle(work)
-        batches = [work[i:i + 7] for i in range(0, len(work), 7)]
+        batches = [work[i : i + 7] for i in range(0, len(work), 7)]
         singles = rng.sample(raws, 10)
         results = await asyncio.gather(
             *(canonical.merge_raw_leads(db, batch) for batch in batches),
@@ -173,8 +188,22 @@ async def lead_picture(db: Database) -> dict[str, Any]:
         keys = await db.fetch("SELECT kind, value FROM lead_keys WHERE lead_id = $1", row["id"])
         values = await db.fetch("SELECT field, value, raw_lead_id FROM lead_values WHERE lead_id = $1", row["id"])
         leads[name] = {
-            "fields": {k: row[k] for k in ("company_name", "legal_form", "domain", "website", "emails", "phones",
-                                           "address", "city", "country", "categories", "socials")},
+            "fields": {
+                k: row[k]
+                for k in (
+                    "company_name",
+                    "legal_form",
+                    "domain",
+                    "website",
+                    "emails",
+                    "phones",
+                    "address",
+                    "city",
+                    "country",
+                    "categories",
+                    "socials",
+                )
+            },
             "keys": sorted((k["kind"], k["value"]) for k in keys),
             "values": sorted((v["field"], v["value"], v["raw_lead_id"]) for v in values),
         }
@@ -208,8 +237,9 @@ def mixed_records() -> list[LeadRecord]:
     return records
 
 
-async def test_batched_merge_gives_the_same_leads_as_one_by_one(services: tuple[str, str],
-                                                                template_database: str) -> None:
+async def test_batched_merge_gives_the_same_leads_as_one_by_one(
+    services: tuple[str, str], template_database: str
+) -> None:
     _, admin = services
     records = mixed_records()
     pictures = []
@@ -219,11 +249,16 @@ async def test_batched_merge_gives_the_same_leads_as_one_by_one(services: tuple[
         db = await Database.connect(support.database_url_for(admin, name), min_size=1, max_size=2)
         try:
             ids = await insert_raw(db, records)
-            pairs = [(canonical.RawLead(raw_id, record.model_dump(mode="json"), "inline", None, False),
-                      normalize_record(record)) for raw_id, record in zip(ids, records, strict=True)]
+            pairs = [
+                (
+                    canonical.RawLead(raw_id, record.model_dump(mode="json"), "inline", None, False),
+                    normalize_record(record),
+                )
+                for raw_id, record in zip(ids, records, strict=True)
+            ]
             outcomes = []
             for i in range(0, len(pairs), 8):
-                batch = pairs[i:i + 8]
+                batch = pairs[i : i + 8]
                 if batched:
                     outcomes += await canonical.merge_raw_leads(db, batch)
                 else:

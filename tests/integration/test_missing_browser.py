@@ -25,8 +25,7 @@ NO_BROWSER = "/nonexistent/chromium-headless-shell"
 
 def script_site_job(site: SiteServer) -> ScrapeJob:
     # BrightSmile's contact page writes its booking address with script: render=auto must render it.
-    return ScrapeJob(job_id=uuid.uuid4(), targets=[site.url("brightsmile-dental.test")], max_pages=10,
-                     render="auto")
+    return ScrapeJob(job_id=uuid.uuid4(), targets=[site.url("brightsmile-dental.test")], max_pages=10, render="auto")
 
 
 @pytest.fixture
@@ -39,10 +38,17 @@ def receiver() -> Iterator[WebhookReceiver]:
         runner.stop()
 
 
-async def test_a_job_counts_the_pages_it_could_not_render(settings: Settings, db: Database, demo_site: SiteServer,
-                                                         receiver: WebhookReceiver) -> None:
-    cfg = settings.model_copy(update={"browser_executable": NO_BROWSER, "webhook_url": receiver.url,
-                                      "webhook_secret": WEBHOOK_SECRET, "enrich": False})
+async def test_a_job_counts_the_pages_it_could_not_render(
+    settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver
+) -> None:
+    cfg = settings.model_copy(
+        update={
+            "browser_executable": NO_BROWSER,
+            "webhook_url": receiver.url,
+            "webhook_secret": WEBHOOK_SECRET,
+            "enrich": False,
+        }
+    )
     job = script_site_job(demo_site)
     await support.publish(cfg, db, [job])
 
@@ -51,8 +57,10 @@ async def test_a_job_counts_the_pages_it_could_not_render(settings: Settings, db
     row = await jobstore.get_job(db, job.job_id)
     assert row is not None and row["status"] == "completed", dict(row or {})  # what static gave is kept
     assert row["pages_degraded"] >= 1
-    assert worker.metrics.registry.get_sample_value(
-        "leadworker_pages_degraded_total", {"kind": "browser_unavailable"}) == row["pages_degraded"]
+    assert (
+        worker.metrics.registry.get_sample_value("leadworker_pages_degraded_total", {"kind": "browser_unavailable"})
+        == row["pages_degraded"]
+    )
     [completed] = [w for w in receiver.delivered(job.job_id) if w.event == "job.completed"]
     assert completed.body["job"]["pages_degraded"] == row["pages_degraded"]
 
@@ -68,13 +76,15 @@ async def test_with_a_browser_nothing_is_degraded(settings: Settings, db: Databa
     assert row is not None and (row["status"], row["pages_degraded"]) == ("completed", 0)
 
 
-async def test_the_worker_warns_once_and_jobs_show_says_it(settings: Settings, db: Database,
-                                                           demo_site: SiteServer) -> None:
+async def test_the_worker_warns_once_and_jobs_show_says_it(
+    settings: Settings, db: Database, demo_site: SiteServer
+) -> None:
     jobs = [script_site_job(demo_site) for _ in range(2)]
     await support.publish(settings, db, jobs)
 
-    run = support.run_cli(settings, "run", "--stage", "scrape", "--exit-when-idle", "1",
-                          LEADWORKER_BROWSER_EXECUTABLE=NO_BROWSER)
+    run = support.run_cli(
+        settings, "run", "--stage", "scrape", "--exit-when-idle", "1", LEADWORKER_BROWSER_EXECUTABLE=NO_BROWSER
+    )
 
     assert run.returncode == 0, run.stderr
     warnings = [line for line in support.json_lines(run.stderr) if line.get("event", "").startswith("no browser")]

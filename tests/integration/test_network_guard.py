@@ -19,11 +19,11 @@ from leadworker.store.pool import Database
 
 
 @pytest.mark.browser
-async def test_private_targets_are_refused_unless_allowed(settings: Settings, db: Database,
-                                                          scripted_site: support.ScriptedSite) -> None:
+async def test_private_targets_are_refused_unless_allowed(
+    settings: Settings, db: Database, scripted_site: support.ScriptedSite
+) -> None:
     scripted_site.page("/", "<html><body>Intranet · it@intranet.test · +44 20 7946 0111</body></html>")
-    guarded = settings.model_copy(update={"allow_private_networks": False,
-                                          "resolve": {"intranet.test": "127.0.0.1"}})
+    guarded = settings.model_copy(update={"allow_private_networks": False, "resolve": {"intranet.test": "127.0.0.1"}})
     targets = {
         "override to loopback": scripted_site.url("intranet.test"),
         "cloud metadata": "http://169.254.169.254/latest/meta-data/",
@@ -51,7 +51,9 @@ async def test_private_targets_are_refused_unless_allowed(settings: Settings, db
         assert row is not None
         assert (row["status"], row["error_kind"]) == ("failed", "forbidden_target"), (name, dict(row))
         assert any(why in str(row["error"]) for why in ("not a public address", "numeric spelling", "read by HTTP")), (
-            name, row["error"])
+            name,
+            row["error"],
+        )
         assert row["attempts"] == 1, name  # permanent: not retried
     assert scripted_site.hits == {}  # nothing private was contacted, by the fetcher or the browser
     topology = Topology.from_settings(guarded)
@@ -75,13 +77,19 @@ async def test_the_connector_refuses_an_address_whatever_asked_for_it(scripted_s
     scripted_site.page("/", "secret")
     guard = NetworkGuard(allow_private=False)
     async with aiohttp.ClientSession(connector=guard.connector()) as session:
-        for url in (f"http://127.0.0.1:{scripted_site.port}/", f"http://１２７.０.０.１:{scripted_site.port}/",
-                    f"http://[::ffff:127.0.0.1]:{scripted_site.port}/", f"http://localhost:{scripted_site.port}/"):
+        for url in (
+            f"http://127.0.0.1:{scripted_site.port}/",
+            f"http://１２７.０.０.１:{scripted_site.port}/",
+            f"http://[::ffff:127.0.0.1]:{scripted_site.port}/",
+            f"http://localhost:{scripted_site.port}/",
+        ):
             with pytest.raises(ForbiddenTarget):
                 await session.get(url)
     assert scripted_site.hits == {}
     # The control: the same connector with private networks allowed does connect.
-    async with (aiohttp.ClientSession(connector=NetworkGuard(allow_private=True).connector()) as session,
-                session.get(f"http://127.0.0.1:{scripted_site.port}/") as response):
+    async with (
+        aiohttp.ClientSession(connector=NetworkGuard(allow_private=True).connector()) as session,
+        session.get(f"http://127.0.0.1:{scripted_site.port}/") as response,
+    ):
         assert await response.text() == "secret"
     assert scripted_site.hits == {"/": 1}

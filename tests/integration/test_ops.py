@@ -33,9 +33,13 @@ FAMILIES = {family.name for family in Metrics().registry.collect()}
 
 
 def inline_job(*companies: str) -> ScrapeJob:
-    return ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[
-        LeadRecord(company_name=name, emails=[f"info@{name.lower().replace(' ', '')}.test"]) for name in companies
-    ])
+    return ScrapeJob(
+        job_id=uuid.uuid4(),
+        source_types=["inline"],
+        leads=[
+            LeadRecord(company_name=name, emails=[f"info@{name.lower().replace(' ', '')}.test"]) for name in companies
+        ],
+    )
 
 
 async def wait_http(url: str, status: int, *, timeout: float = 60, what: str = "") -> str:
@@ -55,6 +59,7 @@ async def wait_http(url: str, status: int, *, timeout: float = 60, what: str = "
 
 # --- a worker with passwords in both URLs, on a broker of its own ------------------------------------------
 
+
 async def test_running_worker_metrics_logs_readiness_and_no_secrets(
     private_rabbit: support.PrivateRabbit, scripted_site: support.ScriptedSite, tmp_path: Path
 ) -> None:
@@ -67,19 +72,31 @@ async def test_running_worker_metrics_logs_readiness_and_no_secrets(
         database_url = postgres.url("leadworker")
         await migrate(database_url)  # creates it; the password is checked for real (scram-sha-256)
         port = support.free_port()
-        cfg = support.test_settings(database_url, amqp_url=private_rabbit.url(user, mq_secret), metrics_port=port,
-                                    resolve={"retry-co.test": "127.0.0.1"})
+        cfg = support.test_settings(
+            database_url,
+            amqp_url=private_rabbit.url(user, mq_secret),
+            metrics_port=port,
+            resolve={"retry-co.test": "127.0.0.1"},
+        )
         db = await Database.connect(database_url, min_size=1, max_size=2)
         try:
-            await _exercise_worker(cfg, db, private_rabbit, scripted_site, tmp_path, port,
-                                   secrets=(mq_secret, pg_secret))
+            await _exercise_worker(
+                cfg, db, private_rabbit, scripted_site, tmp_path, port, secrets=(mq_secret, pg_secret)
+            )
         finally:
             await db.close()
 
 
-async def _exercise_worker(cfg: Settings, db: Database, rabbit: support.PrivateRabbit,
-                           site: support.ScriptedSite, tmp_path: Path, port: int, *,
-                           secrets: tuple[str, ...]) -> None:
+async def _exercise_worker(
+    cfg: Settings,
+    db: Database,
+    rabbit: support.PrivateRabbit,
+    site: support.ScriptedSite,
+    tmp_path: Path,
+    port: int,
+    *,
+    secrets: tuple[str, ...],
+) -> None:
     topology = Topology.from_settings(cfg)
     queue = topology.work_queue("scrape")
     # The batch: four inline jobs (6 records, 4 distinct), one job that is cancelled before it is consumed,
@@ -90,13 +107,19 @@ async def _exercise_worker(cfg: Settings, db: Database, rabbit: support.PrivateR
     await support.publish(cfg, db, [*inline, cancelled, retried])
     assert (await jobstore.cancel_job(db, cancelled.job_id))[0]
     dead_id = uuid.uuid4()
-    await support.publish_raw(cfg, queue, json.dumps({"job_id": str(dead_id), "source_types": ["carrier-pigeon"],
-                                                      "targets": ["http://x.test/"]}).encode(),
-                              message_id=str(dead_id))
+    await support.publish_raw(
+        cfg,
+        queue,
+        json.dumps(
+            {"job_id": str(dead_id), "source_types": ["carrier-pigeon"], "targets": ["http://x.test/"]}
+        ).encode(),
+        message_id=str(dead_id),
+    )
     deliveries = len(inline) + 1 + 2 + 1
 
-    worker = await support.WorkerProcess.start(cfg, tmp_path, "--stage", "scrape",
-                                               LEADWORKER_DB_POOL_MAX=str(cfg.db_pool_max))
+    worker = await support.WorkerProcess.start(
+        cfg, tmp_path, "--stage", "scrape", LEADWORKER_DB_POOL_MAX=str(cfg.db_pool_max)
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_http(f"{base}/readyz", 200, what="worker ready")
@@ -168,8 +191,11 @@ async def _exercise_worker(cfg: Settings, db: Database, rabbit: support.PrivateR
         await wait_http(f"{base}/readyz", 200, what="ready again after the broker is back")
         after = inline_job("Epsilon")
         await support.publish(cfg, db, [after])
-        await support.wait_for(lambda: support.jobs_reached(db, [after.job_id]), timeout=30,
-                               what="a job published after the outage completes")
+        await support.wait_for(
+            lambda: support.jobs_reached(db, [after.job_id]),
+            timeout=30,
+            what="a job published after the outage completes",
+        )
     finally:
         code = await worker.stop()
     assert code == 0, worker.output()[-3000:]
@@ -200,8 +226,7 @@ async def _exercise_worker(cfg: Settings, db: Database, rabbit: support.PrivateR
         assert events(job.job_id) == [("job started", 1), ("job completed", 1)]
         done = by_job[str(job.job_id)][-1]
         assert {"seconds", "pages", "found", "new", "duplicates"} <= set(done)
-    assert events(retried.job_id) == [("job started", 1), ("retrying", 1), ("job started", 2),
-                                      ("job completed", 2)]
+    assert events(retried.job_id) == [("job started", 1), ("retrying", 1), ("job started", 2), ("job completed", 2)]
     assert "seconds" in by_job[str(retried.job_id)][1]
     assert events(cancelled.job_id) == [("job skipped", 1)]
     assert events(dead_id) == [("dead-lettered", 1)]
@@ -213,8 +238,9 @@ async def test_metrics_port_in_use_is_a_clear_failure(settings: Settings, tmp_pa
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        worker = await support.WorkerProcess.start(settings.model_copy(update={"metrics_port": port}), tmp_path,
-                                                   "--stage", "scrape")
+        worker = await support.WorkerProcess.start(
+            settings.model_copy(update={"metrics_port": port}), tmp_path, "--stage", "scrape"
+        )
         code = await worker.wait(60)
     assert code == 1
     errors = [line for line in worker.logs() if line["level"] == "error"]
@@ -222,6 +248,7 @@ async def test_metrics_port_in_use_is_a_clear_failure(settings: Settings, tmp_pa
 
 
 # --- --processes N: one port for the metrics of several worker processes -------------------------------------
+
 
 async def test_multiprocess_metrics_and_readiness_from_two_worker_processes(
     settings: Settings, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -236,8 +263,10 @@ async def test_multiprocess_metrics_and_readiness_from_two_worker_processes(
     assert os.environ[multiproc.ENV] == str(directory) and not list(directory.iterdir())
 
     cfg = settings.model_copy(update={"prefetch": 1})
-    children = [await support.WorkerProcess.start(cfg, tmp_path, "--stage", "scrape",
-                                                  PROMETHEUS_MULTIPROC_DIR=str(directory)) for _ in range(2)]
+    children = [
+        await support.WorkerProcess.start(cfg, tmp_path, "--stage", "scrape", PROMETHEUS_MULTIPROC_DIR=str(directory))
+        for _ in range(2)
+    ]
     expected = 2
     server = aggregate_server(directory, host="127.0.0.1", port=0, expected=lambda: expected)
     port = await server.start()
@@ -248,8 +277,9 @@ async def test_multiprocess_metrics_and_readiness_from_two_worker_processes(
 
         jobs = [inline_job(f"Multi {i}", "Shared Lead") for i in range(12)]
         await support.publish(cfg, db, jobs)
-        await support.wait_for(lambda: support.jobs_reached(db, [j.job_id for j in jobs]), timeout=60,
-                               what="every job completed")
+        await support.wait_for(
+            lambda: support.jobs_reached(db, [j.job_id for j in jobs]), timeout=60, what="every job completed"
+        )
         rows = [dict(r) for r in await db.fetch("SELECT found, new, duplicates FROM scrape_jobs")]
         queue = Topology.from_settings(cfg).work_queue("scrape")
 
@@ -263,9 +293,18 @@ async def test_multiprocess_metrics_and_readiness_from_two_worker_processes(
         await support.wait_for(settled, timeout=30, what="aggregated acks")
         # In multiprocess mode a family is listed once some process recorded a sample of it; those whose label
         # values only exist after an event (dead letters by kind, pages by mode and status...) come later.
-        recorded = {"deliveries", "handler_duration_seconds", "in_flight", "jobs_finished", "leads",
-                    "broker_connected", "database_available", "db_pool_connections", "event_loop_lag_seconds",
-                    "resident_memory_bytes"}
+        recorded = {
+            "deliveries",
+            "handler_duration_seconds",
+            "in_flight",
+            "jobs_finished",
+            "leads",
+            "broker_connected",
+            "database_available",
+            "db_pool_connections",
+            "event_loop_lag_seconds",
+            "resident_memory_bytes",
+        }
         assert set(families) >= {f"leadworker_{name}" for name in recorded}, set(families)
         per_process = _acks_per_process(directory, queue)
         assert set(per_process) == {c.pid for c in children} and all(per_process.values()), per_process
@@ -317,6 +356,7 @@ def _acks_per_process(directory: Path, queue: str) -> dict[int, float]:
 
 # --- systemd: the notify protocol over a real NOTIFY_SOCKET ----------------------------------------------
 
+
 async def test_systemd_notify_ready_watchdog_stopping(settings: Settings, tmp_path: Path) -> None:
     name = f"lw-notify-{uuid.uuid4().hex[:8]}"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -331,8 +371,9 @@ async def test_systemd_notify_ready_watchdog_stopping(settings: Settings, tmp_pa
         received.append(data.decode())
         return received[-1]
 
-    worker = await support.WorkerProcess.start(settings, tmp_path, "--stage", "scrape", NOTIFY_SOCKET="@" + name,
-                                               WATCHDOG_USEC="400000")
+    worker = await support.WorkerProcess.start(
+        settings, tmp_path, "--stage", "scrape", NOTIFY_SOCKET="@" + name, WATCHDOG_USEC="400000"
+    )
     try:
         while "READY=1" not in (message := await next_message()).split("\n"):
             assert "STOPPING=1" not in message
@@ -356,6 +397,7 @@ async def test_systemd_notify_ready_watchdog_stopping(settings: Settings, tmp_pa
 
 # --- jobs stats --json equals the database ----------------------------------------------------------------
 
+
 async def test_jobs_stats_json_equals_the_database(settings: Settings, db: Database) -> None:
     topology = Topology.from_settings(settings)
     queue = topology.work_queue("scrape")
@@ -366,8 +408,11 @@ async def test_jobs_stats_json_equals_the_database(settings: Settings, db: Datab
     await support.publish_raw(settings, queue, b"{not json", message_id="broken-1")
     await support.run_until_idle(settings)
     # One completed job finished two hours ago: outside a 1h window, still counted by status.
-    await db.execute("UPDATE scrape_jobs SET completed_at = now() - interval '2 hours', "
-                     "started_at = now() - interval '2 hours 1 second' WHERE id = $1", done[0].job_id)
+    await db.execute(
+        "UPDATE scrape_jobs SET completed_at = now() - interval '2 hours', "
+        "started_at = now() - interval '2 hours 1 second' WHERE id = $1",
+        done[0].job_id,
+    )
     waiting = [inline_job("Stats Waiting A"), inline_job("Stats Waiting B")]
     await support.publish(settings, db, waiting)
 
@@ -399,8 +444,14 @@ async def test_jobs_stats_json_equals_the_database(settings: Settings, db: Datab
 
     assert doc["broker"] == {"reachable": True}
     scrape = next(q for q in doc["queues"] if q["queue"] == queue)
-    assert scrape == {"queue": queue, "stage": "scrape", "messages_ready": 2, "consumers": 0,
-                      "retry_waiting": 0, "dead_letters": 1}
+    assert scrape == {
+        "queue": queue,
+        "stage": "scrape",
+        "messages_ready": 2,
+        "consumers": 0,
+        "retry_waiting": 0,
+        "dead_letters": 1,
+    }
     assert scrape["messages_ready"] == await support.queue_depth(settings, queue)
     assert doc["dead_letters"][queue] == await support.queue_depth(settings, topology.dead_queue(queue)) == 1
 
@@ -418,4 +469,3 @@ def percentile(values: list[float], fraction: float) -> float:
     position = fraction * (len(ordered) - 1)
     low, high = math.floor(position), math.ceil(position)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-

@@ -42,10 +42,29 @@ class Sent:
         self.messages += messages
 
 
-async def add(db: Database, name: str, cron: str, *, tz: str = "UTC", at: datetime = T0, catch_up: str = "latest",
-              overlap: str = "allow", jitter: int = 0) -> int:
-    row = await store.add_schedule(db, name=name, cron=cron, time_zone=tz, template=TEMPLATE, catch_up=catch_up,
-                                   overlap=overlap, jitter_seconds=jitter, next_fire_at=None, due_at=None)
+async def add(
+    db: Database,
+    name: str,
+    cron: str,
+    *,
+    tz: str = "UTC",
+    at: datetime = T0,
+    catch_up: str = "latest",
+    overlap: str = "allow",
+    jitter: int = 0,
+) -> int:
+    row = await store.add_schedule(
+        db,
+        name=name,
+        cron=cron,
+        time_zone=tz,
+        template=TEMPLATE,
+        catch_up=catch_up,
+        overlap=overlap,
+        jitter_seconds=jitter,
+        next_fire_at=None,
+        due_at=None,
+    )
     assert row is not None
     nxt, due = stage.next_due(row["id"], cron, tz, jitter, at)
     await store.set_enabled(db, name, True, nxt, due)
@@ -59,7 +78,9 @@ async def fire(db: Database, sent: Sent, now: datetime) -> stage.Round:
 async def fires_of(db: Database, name: str) -> list[Any]:
     return await db.fetch(
         """SELECT f.fire_time, f.result, f.job_id, f.previous_job_id, f.kind FROM schedule_fires f
-             JOIN schedules s ON s.id = f.schedule_id WHERE s.name = $1 ORDER BY f.fire_time""", name)
+             JOIN schedules s ON s.id = f.schedule_id WHERE s.name = $1 ORDER BY f.fire_time""",
+        name,
+    )
 
 
 async def test_each_fire_time_makes_one_job_whoever_races_for_it(db: Database, database_url: str) -> None:
@@ -91,13 +112,17 @@ async def test_each_fire_time_makes_one_job_whoever_races_for_it(db: Database, d
     assert schedule["next_fire_at"] == T0 + timedelta(minutes=6)
 
 
-@pytest.mark.parametrize(("policy", "expected_fires", "missed"), [
-    ("latest", [timedelta(minutes=10)], 9),
-    ("skip", [], 10),
-    ("all", [timedelta(minutes=m) for m in range(4, 11)], 3),  # bounded: the 7 latest (LIMITS below)
-])
-async def test_catch_up_after_an_outage(db: Database, policy: str, expected_fires: list[timedelta],
-                                        missed: int) -> None:
+@pytest.mark.parametrize(
+    ("policy", "expected_fires", "missed"),
+    [
+        ("latest", [timedelta(minutes=10)], 9),
+        ("skip", [], 10),
+        ("all", [timedelta(minutes=m) for m in range(4, 11)], 3),  # bounded: the 7 latest (LIMITS below)
+    ],
+)
+async def test_catch_up_after_an_outage(
+    db: Database, policy: str, expected_fires: list[timedelta], missed: int
+) -> None:
     await add(db, "outage", "* * * * *", catch_up=policy)
     sent = Sent()
     now = T0 + timedelta(minutes=10, seconds=30)  # ten fire times passed while nothing ran
@@ -109,8 +134,9 @@ async def test_catch_up_after_an_outage(db: Database, policy: str, expected_fire
     schedule = await store.get_schedule(db, "outage")
     assert schedule is not None and schedule["next_fire_at"] == T0 + timedelta(minutes=11)
     # back to normal: the next time fires on time, whatever the policy
-    again = await stage.fire_due(db, sent, TOPOLOGY, now=T0 + timedelta(minutes=11, seconds=2), limits=limits,
-                                 worker="test:1")
+    again = await stage.fire_due(
+        db, sent, TOPOLOGY, now=T0 + timedelta(minutes=11, seconds=2), limits=limits, worker="test:1"
+    )
     assert [f.fire_time - T0 for f in again.fires] == [timedelta(minutes=11)] and not again.missed
 
 
@@ -137,10 +163,13 @@ async def test_overlap_skip_waits_for_the_previous_job(db: Database) -> None:
         assert [f.job is not None for f in result.fires if f.schedule == "fast"] == [True]
 
 
-@pytest.mark.parametrize(("zone", "spring", "autumn"), [
-    ("Europe/Berlin", datetime(2026, 3, 29, tzinfo=UTC), datetime(2026, 10, 25, tzinfo=UTC)),
-    ("America/New_York", datetime(2026, 3, 8, 5, tzinfo=UTC), datetime(2026, 11, 1, 4, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("zone", "spring", "autumn"),
+    [
+        ("Europe/Berlin", datetime(2026, 3, 29, tzinfo=UTC), datetime(2026, 10, 25, tzinfo=UTC)),
+        ("America/New_York", datetime(2026, 3, 8, 5, tzinfo=UTC), datetime(2026, 11, 1, 4, tzinfo=UTC)),
+    ],
+)
 async def test_daylight_saving_days_fire_once(db: Database, zone: str, spring: datetime, autumn: datetime) -> None:
     """A daily schedule at a time that does not exist (02:30 when clocks jump forward) and at one that exists
     twice (02:30 in Berlin, 01:30 in New York when they go back), the clock stepping 5 minutes at a time through
@@ -157,8 +186,12 @@ async def test_daylight_saving_days_fire_once(db: Database, zone: str, spring: d
         times = [f["fire_time"].astimezone(stage.time_zone(zone)) for f in await fires_of(db, name)]
         assert len(times) == 1, times
         shown = times[0].strftime("%H:%M %Z")
-        expected = {("Europe/Berlin", 0): "03:00 CEST", ("Europe/Berlin", 1): "02:30 CEST",
-                    ("America/New_York", 0): "03:00 EDT", ("America/New_York", 1): "01:30 EDT"}[zone, n]
+        expected = {
+            ("Europe/Berlin", 0): "03:00 CEST",
+            ("Europe/Berlin", 1): "02:30 CEST",
+            ("America/New_York", 0): "03:00 EDT",
+            ("America/New_York", 1): "01:30 EDT",
+        }[zone, n]
         assert shown == expected
 
 
@@ -185,8 +218,9 @@ async def test_a_crash_after_the_commit_leaves_a_job_the_stuck_sweep_publishes(d
     assert (await fire(db, sent, T0 + timedelta(minutes=1, seconds=5))).fires == []  # the time is handled
     await asyncio.sleep(0.05)
     policy = RetryPolicy(max_attempts=3, backoff=(1.0,), delivery_limit=20)
-    swept = await requeue_stuck_jobs(db, sent, work_queue="scrape_jobs", stale_seconds=0.01, policy=policy,
-                                     include_queued=True)
+    swept = await requeue_stuck_jobs(
+        db, sent, work_queue="scrape_jobs", stale_seconds=0.01, policy=policy, include_queued=True
+    )
     assert swept.requeued == [job_id]
     assert [m.message_id for m in sent.messages] == [str(job_id)]
     assert json.loads(sent.messages[0].body)["job_id"] == str(job_id)
@@ -207,18 +241,34 @@ async def test_run_now_makes_a_manual_run_and_keeps_the_next_fire(db: Database) 
 
 # --- the CLI --------------------------------------------------------------------------------------------------
 
+
 def test_schedules_cli(settings: Settings) -> None:
     bad = support.run_cli(settings, "schedules", "add", "x", "--cron", "61 * * * *", "--target", "https://a.test/")
     assert bad.returncode == 2 and "--cron" in bad.stderr and "Bad minute" in bad.stderr
-    bad = support.run_cli(settings, "schedules", "add", "x", "--cron", "@daily", "--tz", "Mars/Olympus",
-                          "--target", "https://a.test/")
+    bad = support.run_cli(
+        settings, "schedules", "add", "x", "--cron", "@daily", "--tz", "Mars/Olympus", "--target", "https://a.test/"
+    )
     assert bad.returncode == 2 and "--tz" in bad.stderr and "unknown time zone" in bad.stderr
     bad = support.run_cli(settings, "schedules", "add", "x", "--cron", "@daily")
     assert bad.returncode == 2 and "nothing to scrape" in bad.stderr
 
-    added = support.run_cli(settings, "schedules", "add", "plumbers", "--cron", "0 6 * * MON", "--tz",
-                            "Europe/Berlin", "--target", "https://plumber.test/", "--geography", "München",
-                            "--catch-up", "skip", "--json")
+    added = support.run_cli(
+        settings,
+        "schedules",
+        "add",
+        "plumbers",
+        "--cron",
+        "0 6 * * MON",
+        "--tz",
+        "Europe/Berlin",
+        "--target",
+        "https://plumber.test/",
+        "--geography",
+        "München",
+        "--catch-up",
+        "skip",
+        "--json",
+    )
     assert added.returncode == 0, added.stderr
     shown = json.loads(added.stdout)
     assert shown["enabled"] is True and shown["time_zone"] == "Europe/Berlin"
@@ -229,7 +279,8 @@ def test_schedules_cli(settings: Settings) -> None:
 
     listed = json.loads(support.run_cli(settings, "schedules", "list", "--json").stdout)["schedules"]
     assert [(s["name"], s["last_fire_at"], s["next_fire_at"]) for s in listed] == [
-        ("plumbers", None, shown["next_fire_at"])]
+        ("plumbers", None, shown["next_fire_at"])
+    ]
     assert support.run_cli(settings, "schedules", "pause", "plumbers").returncode == 0
     assert json.loads(support.run_cli(settings, "schedules", "show", "plumbers", "--json").stdout)["enabled"] is False
     ran = support.run_cli(settings, "schedules", "run-now", "plumbers", "--json")
@@ -248,12 +299,18 @@ def test_schedules_cli(settings: Settings) -> None:
     assert support.run_cli(settings, "schedules", "run-now", "plumbers").returncode == 1
 
 
-async def test_export_new_gives_only_what_the_previous_run_did_not_find(settings: Settings, db: Database,
-                                                                       tmp_path: Any) -> None:
+async def test_export_new_gives_only_what_the_previous_run_did_not_find(
+    settings: Settings, db: Database, tmp_path: Any
+) -> None:
     """Two runs of a schedule (inline leads: A and B, then B and C): ``--new`` exports C only."""
+
     def lead(name: str) -> dict[str, Any]:
-        return {"company_name": f"{name} GmbH", "website": f"https://{name.lower()}-example.de/",
-                "emails": [f"info@{name.lower()}-example.de"], "country": "DE"}
+        return {
+            "company_name": f"{name} GmbH",
+            "website": f"https://{name.lower()}-example.de/",
+            "emails": [f"info@{name.lower()}-example.de"],
+            "country": "DE",
+        }
 
     await add(db, "inline", "* * * * *")
     receiver_runner = support.ThreadedServer(WebhookReceiver())
@@ -266,8 +323,9 @@ async def test_export_new_gives_only_what_the_previous_run_did_not_find(settings
         for n, names in enumerate((["Alpha", "Beta"], ["Beta", "Gamma"])):
             template = {"source_types": ["inline"], "leads": [lead(x) for x in names]}
             await db.execute("UPDATE schedules SET template = $1::jsonb WHERE name = 'inline'", template)
-            result = await stage.fire_due(db, publisher.publish_many, topology, worker="test:1", limits=LIMITS,
-                                          now=T0 + timedelta(minutes=n + 1))
+            result = await stage.fire_due(
+                db, publisher.publish_many, topology, worker="test:1", limits=LIMITS, now=T0 + timedelta(minutes=n + 1)
+            )
             assert len(result.fires) == 1
             await support.run_until_idle(settings, ["scrape", "normalize", "score", "notify"], idle=1.0)
     finally:

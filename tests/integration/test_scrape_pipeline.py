@@ -53,7 +53,9 @@ async def test_publish_consume_complete_with_counts(settings: Settings, db: Data
     record = leads[0]["record"]
     assert record["company_name"] == "Acme Plumbing & Heating"
     assert set(record["emails"]) == {
-        "office@acme-plumbing.test", "billing@acme-plumbing.test", "maria.lopez@acme-plumbing.test"
+        "office@acme-plumbing.test",
+        "billing@acme-plumbing.test",
+        "maria.lopez@acme-plumbing.test",
     }
     assert "do-not-collect@acme-plumbing.test" not in record["emails"]  # robots-disallowed decoy
     assert set(record["phones"]) == {"+15035550142", "+15035550199"}
@@ -66,8 +68,9 @@ async def test_publish_consume_complete_with_counts(settings: Settings, db: Data
     deferred = "SELECT fanout_deferred, enriched_at FROM scrape_jobs WHERE id = $1"
     assert dict(await db.fetchrow(deferred, job.job_id)) == {"fanout_deferred": True, "enriched_at": None}
     shown = await asyncio.to_thread(support.run_cli, settings, "jobs", "show", str(job.job_id))
-    assert shown.returncode == 0 and "waiting in the database for a worker that runs the normalize stage" \
-        in shown.stdout, shown.stdout + shown.stderr
+    assert (
+        shown.returncode == 0 and "waiting in the database for a worker that runs the normalize stage" in shown.stdout
+    ), shown.stdout + shown.stderr
 
     # A normalize worker starting publishes what was deferred, and the job's leads are enriched.
     await support.run_until_idle(settings, ("normalize", "score"), idle=0.6)
@@ -78,14 +81,19 @@ async def test_publish_consume_complete_with_counts(settings: Settings, db: Data
     assert all(depth == 0 for depth in depths.values()), depths
 
 
-async def test_second_job_on_same_site_is_all_duplicates(settings: Settings, db: Database,
-                                                         demo_site: SiteServer) -> None:
+async def test_second_job_on_same_site_is_all_duplicates(
+    settings: Settings, db: Database, demo_site: SiteServer
+) -> None:
     first = website_job(demo_site, "nordlicht-solar.test")
     second = website_job(demo_site, "nordlicht-solar.test")
-    inline = ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[
-        LeadRecord(company_name="Kiel Bikes", emails=["hello@kielbikes.de"]),
-        LeadRecord(company_name="Kiel Bikes", emails=["HELLO@kielbikes.de "]),  # same identity: stored once
-    ])
+    inline = ScrapeJob(
+        job_id=uuid.uuid4(),
+        source_types=["inline"],
+        leads=[
+            LeadRecord(company_name="Kiel Bikes", emails=["hello@kielbikes.de"]),
+            LeadRecord(company_name="Kiel Bikes", emails=["HELLO@kielbikes.de "]),  # same identity: stored once
+        ],
+    )
     await support.publish(settings, db, [first])
     await support.run_until_idle(settings)
     await support.publish(settings, db, [second, inline])
@@ -103,15 +111,19 @@ async def test_second_job_on_same_site_is_all_duplicates(settings: Settings, db:
     assert count == 2
 
 
-async def test_poison_messages_are_dead_lettered_and_worker_goes_on(settings: Settings, db: Database,
-                                                                    demo_site: SiteServer) -> None:
+async def test_poison_messages_are_dead_lettered_and_worker_goes_on(
+    settings: Settings, db: Database, demo_site: SiteServer
+) -> None:
     topology = Topology.from_settings(settings)
     queue = topology.work_queue("scrape")
     bad_field_id = uuid.uuid4()
     await support.publish_raw(settings, queue, b"{not json", message_id="m-1")
-    await support.publish_raw(settings, queue, json.dumps(
-        {"job_id": str(bad_field_id), "targets": ["ftp://acme.test/"], "max_pages": 0}).encode(),
-        message_id=str(bad_field_id))
+    await support.publish_raw(
+        settings,
+        queue,
+        json.dumps({"job_id": str(bad_field_id), "targets": ["ftp://acme.test/"], "max_pages": 0}).encode(),
+        message_id=str(bad_field_id),
+    )
     good = website_job(demo_site, "brightsmile-dental.test")
     await support.publish(settings, db, [good])
 
@@ -132,10 +144,12 @@ async def test_poison_messages_are_dead_lettered_and_worker_goes_on(settings: Se
     assert await support.queue_depth(settings, queue) == 0
 
 
-async def test_transient_failures_retry_through_the_tiers(settings: Settings, db: Database,
-                                                          scripted_site: support.ScriptedSite) -> None:
-    scripted_site.page("/", "<html><body>Flaky Ltd · flaky@flaky.test · +44 20 7946 0000</body></html>",
-                       statuses=[503, 503])
+async def test_transient_failures_retry_through_the_tiers(
+    settings: Settings, db: Database, scripted_site: support.ScriptedSite
+) -> None:
+    scripted_site.page(
+        "/", "<html><body>Flaky Ltd · flaky@flaky.test · +44 20 7946 0000</body></html>", statuses=[503, 503]
+    )
     cfg = settings.model_copy(update={"resolve": {"flaky.test": "127.0.0.1"}})
     job = ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url("flaky.test")], max_pages=1)
     await support.publish(cfg, db, [job])
@@ -150,8 +164,9 @@ async def test_transient_failures_retry_through_the_tiers(settings: Settings, db
     assert path == ["queued", "running", "retrying", "running", "retrying", "running", "completed"]
 
 
-async def test_target_that_always_fails_exhausts_attempts(settings: Settings, db: Database,
-                                                          scripted_site: support.ScriptedSite) -> None:
+async def test_target_that_always_fails_exhausts_attempts(
+    settings: Settings, db: Database, scripted_site: support.ScriptedSite
+) -> None:
     scripted_site.page("/", "never", statuses=[500] * 50)
     cfg = settings.model_copy(update={"resolve": {"broken.test": "127.0.0.1"}})
     job = ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url("broken.test")], max_pages=1)
@@ -183,8 +198,7 @@ async def test_cancel_before_consume_skips_the_job(settings: Settings, db: Datab
     assert await support.queue_depth(settings, Topology.from_settings(settings).work_queue("scrape")) == 0
 
 
-async def test_redelivered_running_job_is_taken_over(settings: Settings, db: Database,
-                                                     demo_site: SiteServer) -> None:
+async def test_redelivered_running_job_is_taken_over(settings: Settings, db: Database, demo_site: SiteServer) -> None:
     """A worker claims the job and dies (its channel closes without an ack); the next worker takes it over."""
     job = website_job(demo_site, "brightsmile-dental.test")
     await support.publish(settings, db, [job])
@@ -205,12 +219,16 @@ async def test_redelivered_running_job_is_taken_over(settings: Settings, db: Dat
     assert row["status"] == "completed" and row["attempts"] == 2
     assert row["worker"] == worker_id()
     events = [(e["from_status"], e["to_status"], e["worker"]) for e in await jobstore.job_events(db, job.job_id)]
-    assert events[1:] == [("queued", "running", "dead-host:1"), ("running", "running", worker_id()),
-                          ("running", "completed", worker_id())]
+    assert events[1:] == [
+        ("queued", "running", "dead-host:1"),
+        ("running", "running", worker_id()),
+        ("running", "completed", worker_id()),
+    ]
 
 
-async def test_completed_job_redelivered_is_acked_without_redoing(settings: Settings, db: Database,
-                                                                  demo_site: SiteServer) -> None:
+async def test_completed_job_redelivered_is_acked_without_redoing(
+    settings: Settings, db: Database, demo_site: SiteServer
+) -> None:
     job = website_job(demo_site, "acme-plumbing.test")
     await support.publish(settings, db, [job])
     await support.run_until_idle(settings)
@@ -222,27 +240,32 @@ async def test_completed_job_redelivered_is_acked_without_redoing(settings: Sett
     assert after["completed_at"] == before["completed_at"]
 
 
-async def test_prefetch_bounds_deliveries_in_flight(settings: Settings, db: Database,
-                                                    scripted_site: support.ScriptedSite) -> None:
+async def test_prefetch_bounds_deliveries_in_flight(
+    settings: Settings, db: Database, scripted_site: support.ScriptedSite
+) -> None:
     scripted_site.page("/", "<html><body>slow@slow.test</body></html>", delay=0.3)
     cfg = settings.model_copy(update={"resolve": {"slow.test": "127.0.0.1"}, "prefetch": 3})
-    jobs = [ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url("slow.test")], max_pages=1)
-            for _ in range(9)]
+    jobs = [ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url("slow.test")], max_pages=1) for _ in range(9)]
     await support.publish(cfg, db, jobs)
     peak = 0
     async with support.running_worker(cfg) as worker:
+
         async def sample() -> bool:
             nonlocal peak
             peak = max(peak, worker.in_flight)
-            done = await db.fetchval("SELECT count(*) FROM scrape_jobs WHERE id = ANY($1::uuid[]) "
-                                     "AND status = 'completed'", [j.job_id for j in jobs])
+            done = await db.fetchval(
+                "SELECT count(*) FROM scrape_jobs WHERE id = ANY($1::uuid[]) AND status = 'completed'",
+                [j.job_id for j in jobs],
+            )
             return bool(done == len(jobs))
+
         await support.wait_for(sample, timeout=30, interval=0.02, what="all jobs completed")
     assert peak == 3
 
 
-async def test_sigterm_lets_the_job_in_flight_finish(settings: Settings, db: Database,
-                                                     scripted_site: support.ScriptedSite) -> None:
+async def test_sigterm_lets_the_job_in_flight_finish(
+    settings: Settings, db: Database, scripted_site: support.ScriptedSite
+) -> None:
     scripted_site.page("/", '<html><body><a href="/contact">c</a></body></html>', delay=1.0)
     scripted_site.page("/contact", "<html><body>slowpoke@slowpoke.test</body></html>", delay=1.0)
     cfg = settings.model_copy(update={"resolve": {"slowpoke.test": "127.0.0.1"}})
@@ -250,8 +273,10 @@ async def test_sigterm_lets_the_job_in_flight_finish(settings: Settings, db: Dat
     await support.publish(cfg, db, [job])
 
     process = await asyncio.create_subprocess_exec(
-        *support.leadworker_cmd("run", "--stage", "scrape"), env=support.cli_env(cfg),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        *support.leadworker_cmd("run", "--stage", "scrape"),
+        env=support.cli_env(cfg),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     await support.wait_for(lambda: scripted_site.hits.get("/", 0) >= 1, timeout=30, what="crawl started")
     process.terminate()  # SIGTERM while the job is in flight
@@ -270,10 +295,18 @@ async def test_completions_batched_together_attribute_new_leads_once(settings: S
     """Many inline jobs completing in the same statements, sharing leads: every lead stored once, "new" for
     exactly one job, linked to every job that found it; a job delivered twice completes once."""
     shared = [LeadRecord(company_name=f"Shared {i}", emails=[f"s{i}@shared.test"]) for i in range(5)]
-    jobs = [ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"],
-                      leads=[shared[n % 5], shared[(n + 1) % 5],
-                             LeadRecord(company_name=f"Own {n}", emails=[f"own{n}@own.test"])])
-            for n in range(60)]
+    jobs = [
+        ScrapeJob(
+            job_id=uuid.uuid4(),
+            source_types=["inline"],
+            leads=[
+                shared[n % 5],
+                shared[(n + 1) % 5],
+                LeadRecord(company_name=f"Own {n}", emails=[f"own{n}@own.test"]),
+            ],
+        )
+        for n in range(60)
+    ]
     cfg = settings.model_copy(update={"prefetch": 60})
     await support.publish(cfg, db, jobs)
     await support.publish(cfg, db, jobs[:10])  # duplicates of ten messages, possibly in the same batch

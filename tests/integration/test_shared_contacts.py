@@ -21,9 +21,11 @@ VENDOR_PHONE = "+442079460999"
 def _site(index: int) -> dict[str, Response]:
     host = f"bakery-{index}.test"
     own_phone = f"020 7946 01{index:02d}"
-    body = (f'<!doctype html><html lang="en-GB"><head><title>Bakery {index}</title></head><body><main>'
-            f"<h1>Bakery {index}</h1><p>Email: hello@{host}</p><p>Tel: {own_phone}</p>"
-            f"<p>Bookings and vouchers: {VENDOR_EMAIL} · 020 7946 0999</p></main></body></html>")
+    body = (
+        f'<!doctype html><html lang="en-GB"><head><title>Bakery {index}</title></head><body><main>'
+        f"<h1>Bakery {index}</h1><p>Email: hello@{host}</p><p>Tel: {own_phone}</p>"
+        f"<p>Bookings and vouchers: {VENDOR_EMAIL} · 020 7946 0999</p></main></body></html>"
+    )
     return {"/": Response(body=body), "/robots.txt": Response(body="", content_type="text/plain")}
 
 
@@ -40,17 +42,24 @@ def world_server() -> Iterator[WorldServer]:
 
 
 async def _records(db: Database, job: ScrapeJob) -> dict[str, dict[str, object]]:
-    rows = await db.fetch("SELECT r.record FROM raw_leads r JOIN scrape_job_leads l ON l.raw_lead_id = r.id"
-                          " WHERE l.job_id = $1", job.job_id)
+    rows = await db.fetch(
+        "SELECT r.record FROM raw_leads r JOIN scrape_job_leads l ON l.raw_lead_id = r.id WHERE l.job_id = $1",
+        job.job_id,
+    )
     return {str(r["record"]["attributes"]["domain"]): r["record"] for r in rows}
 
 
-async def test_a_contact_on_three_unrelated_sites_is_a_vendors(settings: Settings, db: Database,
-                                                               world_server: WorldServer) -> None:
+async def test_a_contact_on_three_unrelated_sites_is_a_vendors(
+    settings: Settings, db: Database, world_server: WorldServer
+) -> None:
     cfg = settings.model_copy(update={"resolve": {f"bakery-{i}.test": "127.0.0.1" for i in range(5)}})
     # One job of three sites: the three show the vendor's line, so it is nobody's own.
-    first = ScrapeJob(job_id=uuid.uuid4(), targets=[world_server.url(f"bakery-{i}.test") for i in range(3)],
-                      geography="London, UK", render="static")
+    first = ScrapeJob(
+        job_id=uuid.uuid4(),
+        targets=[world_server.url(f"bakery-{i}.test") for i in range(3)],
+        geography="London, UK",
+        render="static",
+    )
     await support.publish(cfg, db, [first])
     await support.run_until_idle(cfg)
     records = await _records(db, first)
@@ -61,12 +70,12 @@ async def test_a_contact_on_three_unrelated_sites_is_a_vendors(settings: Setting
         kept = {(t["value"], t["reason"]) for t in record["third_party"]}  # type: ignore[attr-defined]
         assert kept == {(VENDOR_EMAIL, "shared"), (VENDOR_PHONE, "shared")}
     # A later job of another site: the stored sightings count.
-    later = ScrapeJob(job_id=uuid.uuid4(), targets=[world_server.url("bakery-3.test")], geography="London, UK",
-                      render="static")
+    later = ScrapeJob(
+        job_id=uuid.uuid4(), targets=[world_server.url("bakery-3.test")], geography="London, UK", render="static"
+    )
     await support.publish(cfg, db, [later])
     await support.run_until_idle(cfg)
     record = (await _records(db, later))["bakery-3.test"]
     assert record["emails"] == ["hello@bakery-3.test"] and record["phones"] == ["+442079460103"]
     assert {t["value"] for t in record["third_party"]} == {VENDOR_EMAIL, VENDOR_PHONE}  # type: ignore[attr-defined]
-    assert await db.fetchval("SELECT count(DISTINCT domain) FROM shared_contacts WHERE value = $1",
-                             VENDOR_EMAIL) == 4
+    assert await db.fetchval("SELECT count(DISTINCT domain) FROM shared_contacts WHERE value = $1", VENDOR_EMAIL) == 4

@@ -28,11 +28,16 @@ def receivers() -> Iterator[tuple[WebhookReceiver, WebhookReceiver]]:
 
 
 async def test_a_signature_replayed_to_another_receiver_is_refused(
-        settings: Settings, db: Database, receivers: tuple[WebhookReceiver, WebhookReceiver]) -> None:
+    settings: Settings, db: Database, receivers: tuple[WebhookReceiver, WebhookReceiver]
+) -> None:
     first, second = receivers
     cfg = settings.model_copy(update={"webhook_secret": WEBHOOK_SECRET, "enrich": False})
-    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], webhook_url=first.url,
-                    leads=[LeadRecord(company_name="Replay GmbH", emails=["info@replay.test"])])
+    job = ScrapeJob(
+        job_id=uuid.uuid4(),
+        source_types=["inline"],
+        webhook_url=first.url,
+        leads=[LeadRecord(company_name="Replay GmbH", emails=["info@replay.test"])],
+    )
     await support.publish(cfg, db, [job])
     await support.run_until_idle(cfg, ("scrape", "notify"), idle=1.0)
 
@@ -44,8 +49,10 @@ async def test_a_signature_replayed_to_another_receiver_is_refused(
 
     # The second receiver holds its own key; the replayed POST, within the timestamp tolerance, is refused.
     replay = {k: v for k, v in posted.headers.items() if k.lower().startswith("x-leadworker-")}
-    async with aiohttp.ClientSession() as session, session.post(
-            second.url, data=posted.raw, headers={**replay, "Content-Type": "application/json"}) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(second.url, data=posted.raw, headers={**replay, "Content-Type": "application/json"}) as response,
+    ):
         assert response.status == 200
     (replayed,) = second.received
     assert replayed.body == posted.body and not replayed.signature_valid
@@ -65,13 +72,18 @@ async def test_a_refused_webhook_urls_token_is_not_stored_with_the_error(setting
     from leadworker.broker.topology import Topology
 
     cfg = settings.model_copy(update={"allow_private_networks": False, "enrich": False})
-    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], webhook_url="http://127.1:9/in?token=tok-s3cret",
-                    leads=[LeadRecord(company_name="Token Ltd", emails=["info@token.test"])])
+    job = ScrapeJob(
+        job_id=uuid.uuid4(),
+        source_types=["inline"],
+        webhook_url="http://127.1:9/in?token=tok-s3cret",
+        leads=[LeadRecord(company_name="Token Ltd", emails=["info@token.test"])],
+    )
     await support.publish(cfg, db, [job])
     await support.run_until_idle(cfg, ("scrape", "notify"), idle=1.0)
 
-    delivery = await db.fetchrow("SELECT event_id, status, last_error FROM webhook_deliveries WHERE job_id = $1",
-                                 job.job_id)
+    delivery = await db.fetchrow(
+        "SELECT event_id, status, last_error FROM webhook_deliveries WHERE job_id = $1", job.job_id
+    )
     assert delivery is not None and delivery["status"] == "dead", delivery
     attempts = await db.fetch("SELECT error FROM webhook_attempts WHERE event_id = $1", delivery["event_id"])
     topology = Topology.from_settings(cfg)

@@ -62,13 +62,15 @@ def world_server(world: World) -> Iterator[WorldServer]:
 
 
 @pytest.mark.browser
-async def test_world_precision_and_recall(settings: Settings, db: Database, world: World, world_server: WorldServer,
-                                          browser_mark: str) -> None:
+async def test_world_precision_and_recall(
+    settings: Settings, db: Database, world: World, world_server: WorldServer, browser_mark: str
+) -> None:
     cfg = settings.model_copy(update={"resolve": world.resolve_override(), "render_settle": 3.0})
     jobs: dict[str, ScrapeJob] = {}
     for truth in world.sites:
-        jobs[truth.host] = ScrapeJob(job_id=uuid.uuid4(), targets=[truth.target(world_server.port)],
-                                     geography=truth.geography, render="auto")
+        jobs[truth.host] = ScrapeJob(
+            job_id=uuid.uuid4(), targets=[truth.target(world_server.port)], geography=truth.geography, render="auto"
+        )
     await support.publish(cfg, db, list(jobs.values()))
 
     await support.run_until_idle(cfg, idle=1.5, timeout=60 + SITES * 3)
@@ -83,8 +85,10 @@ async def test_world_precision_and_recall(settings: Settings, db: Database, worl
             assert (row["status"], row["error_kind"]) == ("failed", "redirects"), dict(row)
             continue
         assert row["status"] == "completed", (truth.host, dict(row))
-        record = await db.fetchval("SELECT r.record FROM raw_leads r JOIN scrape_job_leads l ON l.raw_lead_id = r.id"
-                                   " WHERE l.job_id = $1", job.job_id)
+        record = await db.fetchval(
+            "SELECT r.record FROM raw_leads r JOIN scrape_job_leads l ON l.raw_lead_id = r.id WHERE l.job_id = $1",
+            job.job_id,
+        )
         assert record is not None, truth.host
         found[truth.host] = (record.get("emails", []), record.get("phones", []))
         third_parties[truth.host] = [t["value"] for t in record.get("third_party", [])]
@@ -103,30 +107,46 @@ async def test_world_precision_and_recall(settings: Settings, db: Database, worl
     assert report.third_party.recall >= THIRD_PARTY_BAR, report.summary()
     # robots.txt was read and its disallowed pages never fetched
     for truth in world.sites:
-        disallowed = [path for (host, path) in world_server.hits if host == truth.host and path.startswith(
-            ("/private/", "/intern/", "/admin/", "/drafts/"))]
+        disallowed = [
+            path
+            for (host, path) in world_server.hits
+            if host == truth.host and path.startswith(("/private/", "/intern/", "/admin/", "/drafts/"))
+        ]
         assert disallowed == [], (truth.host, disallowed)
     assert chromium_processes(browser_mark) == []
 
 
-async def test_world_directory_is_read_page_by_page(settings: Settings, db: Database, world: World,
-                                                    world_server: WorldServer, tmp_path: Path) -> None:
+async def test_world_directory_is_read_page_by_page(
+    settings: Settings, db: Database, world: World, world_server: WorldServer, tmp_path: Path
+) -> None:
     (tmp_path / "world-directory.yaml").write_text(WORLD_RECIPE)
-    cfg = settings.model_copy(update={
-        "resolve": world.resolve_override(), "recipes_dir": tmp_path,
-        "recipe_base_urls": {"world-directory": world_server.url(world.directory_host).rstrip("/")},
-    })
-    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["directory:world-directory"], search_query="anything",
-                    max_pages=100, render="static")
+    cfg = settings.model_copy(
+        update={
+            "resolve": world.resolve_override(),
+            "recipes_dir": tmp_path,
+            "recipe_base_urls": {"world-directory": world_server.url(world.directory_host).rstrip("/")},
+        }
+    )
+    job = ScrapeJob(
+        job_id=uuid.uuid4(),
+        source_types=["directory:world-directory"],
+        search_query="anything",
+        max_pages=100,
+        render="static",
+    )
     await support.publish(cfg, db, [job])
 
     await support.run_until_idle(cfg, idle=1.0)
 
     row = await jobstore.get_job(db, job.job_id)
     assert row is not None and row["status"] == "completed", dict(row or {})
-    records = [r["record"] for r in await db.fetch(
-        "SELECT r.record FROM raw_leads r JOIN scrape_job_leads l ON l.raw_lead_id = r.id WHERE l.job_id = $1",
-        job.job_id)]
+    records = [
+        r["record"]
+        for r in await db.fetch(
+            "SELECT r.record FROM raw_leads r JOIN scrape_job_leads l ON l.raw_lead_id = r.id WHERE l.job_id = $1",
+            job.job_id,
+        )
+    ]
     listing = world.directory_listing
     assert row["pages"] == (len(listing) + 9) // 10
     assert len(records) == len(listing)
@@ -139,16 +159,25 @@ async def test_world_directory_is_read_page_by_page(settings: Settings, db: Data
 
 
 async def test_platform_businesses_in_the_directory_are_one_lead_each(
-        settings: Settings, db: Database, world: World, world_server: WorldServer, tmp_path: Path) -> None:
+    settings: Settings, db: Database, world: World, world_server: WorldServer, tmp_path: Path
+) -> None:
     # Three Facebook pages, two Shopify shops, two Wix sites of one account...: a lead each, identified by the
     # page (issue #11); the page listed twice under two URLs of it is one lead with both listings' phones.
     (tmp_path / "world-directory.yaml").write_text(WORLD_RECIPE)
-    cfg = settings.model_copy(update={
-        "resolve": world.resolve_override(), "recipes_dir": tmp_path,
-        "recipe_base_urls": {"world-directory": world_server.url(world.directory_host).rstrip("/")},
-    })
-    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["directory:world-directory"], search_query="anything",
-                    max_pages=100, render="static")
+    cfg = settings.model_copy(
+        update={
+            "resolve": world.resolve_override(),
+            "recipes_dir": tmp_path,
+            "recipe_base_urls": {"world-directory": world_server.url(world.directory_host).rstrip("/")},
+        }
+    )
+    job = ScrapeJob(
+        job_id=uuid.uuid4(),
+        source_types=["directory:world-directory"],
+        search_query="anything",
+        max_pages=100,
+        render="static",
+    )
     await support.publish(cfg, db, [job])
 
     await support.run_until_idle(cfg, ("scrape", "normalize"), idle=1.0)

@@ -17,7 +17,19 @@ async def test_concurrent_requests_share_batches_and_get_their_own_results() -> 
     group: GroupCommit[int, int] = GroupCommit(execute, max_batch=5, max_concurrent=1)
     results = await asyncio.gather(*(group.submit(n) for n in range(12)), return_exceptions=True)
     assert [r if not isinstance(r, Exception) else str(r) for r in results] == [
-        0, 10, 20, 30, 40, 50, 60, "bad 7", 80, 90, 100, 110]
+        0,
+        10,
+        20,
+        30,
+        40,
+        50,
+        60,
+        "bad 7",
+        80,
+        90,
+        100,
+        110,
+    ]
     assert calls[0] == [0]  # the first request does not wait for company
     assert all(len(c) <= 5 for c in calls) and sum(len(c) for c in calls) == 12
     assert len(calls) <= 4

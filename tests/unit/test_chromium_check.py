@@ -37,7 +37,8 @@ async def test_no_chromium_says_so(tmp_path: Path) -> None:
 
 
 def test_playwrights_own_download_is_found_without_starting_playwright(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
     monkeypatch.setattr("leadworker.scrape.browser.DEBIAN_EXECUTABLES", ())
     assert locate_chromium(Settings()).executable is None

@@ -83,6 +83,7 @@ def test_every_setting_is_in_the_readme_table() -> None:
         names.add(first)
         stem = first.rsplit("_", 1)[0]
         names.update(stem + part if part.startswith("_") else part for part in written[1:])
-    missing = [f"LEADWORKER_{field.upper()}" for field in Settings.model_fields
-               if f"LEADWORKER_{field.upper()}" not in names]
+    missing = [
+        f"LEADWORKER_{field.upper()}" for field in Settings.model_fields if f"LEADWORKER_{field.upper()}" not in names
+    ]
     assert not missing, missing

@@ -37,10 +37,14 @@ def test_valid_job_round_trips() -> None:
         (b'{"max_pages": 1e999}', "1e999 is out of range"),
         (body(user_id="a\x00b"), "user_id: text contains a NUL character"),
         (body(user_id="\ud800"), "user_id: text contains a lone surrogate"),
-        (body(source_types=["inline"], leads=[{"company_name": "A", "crm": {"note": "\udfff"}}]),
-         "leads.0.crm.note: text contains a lone surrogate"),
-        (body(source_types=["inline"], leads=[{"company_name": "A", "crm": 0}]).replace(b": 0}", b": 1e999}"),
-         "1e999 is out of range"),
+        (
+            body(source_types=["inline"], leads=[{"company_name": "A", "crm": {"note": "\udfff"}}]),
+            "leads.0.crm.note: text contains a lone surrogate",
+        ),
+        (
+            body(source_types=["inline"], leads=[{"company_name": "A", "crm": 0}]).replace(b": 0}", b": 1e999}"),
+            "1e999 is out of range",
+        ),
     ],
 )
 def test_undecodable_bodies_are_invalid(raw: bytes, expected: str) -> None:
@@ -115,13 +119,21 @@ def test_normalize_batch_reads_the_single_job_shape() -> None:
         NormalizeBatch.model_validate({"job_id": str(ident)})
 
 
-@pytest.mark.parametrize(("globs", "expected"), [
-    ({"include_paths": ["*" * 5_000] * 100}, "include_paths: List should have at most"),
-    ({"include_paths": ["*" * 5_000]},
-     f"include_paths.0: a path glob is 5000 characters, over the limit of {MAX_GLOB_LENGTH}"),
-    ({"exclude_paths": ["/ok/*", "/*a" * 30]}, "exclude_paths.1: a path glob has 30 wildcards (* ? [), over the limit"),
-    ({"exclude_paths": [" "]}, "exclude_paths.0: a path glob cannot be empty"),
-])
+@pytest.mark.parametrize(
+    ("globs", "expected"),
+    [
+        ({"include_paths": ["*" * 5_000] * 100}, "include_paths: List should have at most"),
+        (
+            {"include_paths": ["*" * 5_000]},
+            f"include_paths.0: a path glob is 5000 characters, over the limit of {MAX_GLOB_LENGTH}",
+        ),
+        (
+            {"exclude_paths": ["/ok/*", "/*a" * 30]},
+            "exclude_paths.1: a path glob has 30 wildcards (* ? [), over the limit",
+        ),
+        ({"exclude_paths": [" "]}, "exclude_paths.0: a path glob cannot be empty"),
+    ],
+)
 def test_path_globs_are_bounded(globs: dict[str, list[str]], expected: str) -> None:
     started = time.perf_counter()
     with pytest.raises(InvalidMessage) as caught:
@@ -135,13 +147,15 @@ def test_the_costliest_globs_a_job_may_give_are_cheap() -> None:
     from leadworker.scrape.crawl import path_allowed
 
     salt = uuid.uuid4().hex[:8]  # patterns fnmatch has not compiled (and cached) before
-    glob = ("/*a" * MAX_GLOB_WILDCARDS)[:MAX_GLOB_LENGTH - 12]
+    glob = ("/*a" * MAX_GLOB_WILDCARDS)[: MAX_GLOB_LENGTH - 12]
     include = [f"{glob}{salt}{i:04d}" for i in range(MAX_GLOBS)]
     exclude = [f"{glob}{i:04d}{salt}" for i in range(MAX_GLOBS)]
     legit = ["/de/*", "/kontakt*", "/team/[a-z]*/", "*/about?us*"]
     job = decode_scrape_job(body(include_paths=include[:-4] + legit, exclude_paths=exclude), LIMIT)
     started = time.perf_counter()
-    allowed = [path_allowed(path, job.include_paths, job.exclude_paths)
-               for path in ["/kontakt", "/de/impressum", "/team/anna/", "/x/about-us/", "/blog/1", "/a" * 1000]]
+    allowed = [
+        path_allowed(path, job.include_paths, job.exclude_paths)
+        for path in ["/kontakt", "/de/impressum", "/team/anna/", "/x/about-us/", "/blog/1", "/a" * 1000]
+    ]
     assert time.perf_counter() - started < 0.25
     assert allowed == [True, True, True, True, False, False]

@@ -13,9 +13,14 @@ HOSTILE = "\x1b[2J\x1b]8;;http://evil.test/\x1b\\Acme\x1b]8;;\x1b\\ \x1b[31mPlum
 
 def test_normalization_strips_escape_sequences_controls_and_bidi_overrides() -> None:
     record = LeadRecord(
-        company_name=HOSTILE, emails=["info@acme.test\x1b[0m"], phones=["+1 503 555 0100\x1b[8m"],
-        address="1 Main St\x1b[1m\nPortland\u202e", city="Port\x00land", contact_name="Jane\u2067 Doe",
-        categories=["plumb\x1bcing"], socials={"facebook": "https://facebook.com/acme\x1b[0m"},
+        company_name=HOSTILE,
+        emails=["info@acme.test\x1b[0m"],
+        phones=["+1 503 555 0100\x1b[8m"],
+        address="1 Main St\x1b[1m\nPortland\u202e",
+        city="Port\x00land",
+        contact_name="Jane\u2067 Doe",
+        categories=["plumb\x1bcing"],
+        socials={"facebook": "https://facebook.com/acme\x1b[0m"},
     )
     lead = normalize_record(record)
     assert lead.company is not None and lead.company.name == "Acme Plumbing LLC"

@@ -28,7 +28,9 @@ def test_registrable_domains() -> None:
 
 
 def test_canonical_url_drops_tracking_and_session_ids() -> None:
-    assert canonical_url("https://acme.test/contact?utm_source=nav&gclid=x&fbclid=y#form") == "https://acme.test/contact"
+    assert (
+        canonical_url("https://acme.test/contact?utm_source=nav&gclid=x&fbclid=y#form") == "https://acme.test/contact"
+    )
     assert canonical_url("https://acme.test/a;jsessionid=ABC?b=1&PHPSESSID=2&ref=x") == "https://acme.test/a?b=1"
     assert canonical_url("https://acme.test/team/index.html") == "https://acme.test/team"
     assert canonical_url("https://ACME.test:443/Contact/") == "https://acme.test/Contact"

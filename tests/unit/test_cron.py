@@ -26,22 +26,42 @@ def local(times: list[datetime], zone: str) -> list[str]:
     return [t.astimezone(time_zone(zone)).strftime("%m-%d %H:%M %Z") for t in times]
 
 
-@pytest.mark.parametrize(("zone", "day", "expected"), [
-    # Clocks jump 02:00 -> 03:00: 02:30 does not exist; it fires once, at 03:00 (Debian cron's rule).
-    ("Europe/Berlin", datetime(2026, 3, 29, tzinfo=UTC), ["03-28 02:30 CET", "03-29 03:00 CEST", "03-30 02:30 CEST"]),
-    ("America/New_York", datetime(2026, 3, 8, tzinfo=UTC),
-     ["03-07 02:30 EST", "03-08 03:00 EDT", "03-09 02:30 EDT"]),
-])
+@pytest.mark.parametrize(
+    ("zone", "day", "expected"),
+    [
+        # Clocks jump 02:00 -> 03:00: 02:30 does not exist; it fires once, at 03:00 (Debian cron's rule).
+        (
+            "Europe/Berlin",
+            datetime(2026, 3, 29, tzinfo=UTC),
+            ["03-28 02:30 CET", "03-29 03:00 CEST", "03-30 02:30 CEST"],
+        ),
+        (
+            "America/New_York",
+            datetime(2026, 3, 8, tzinfo=UTC),
+            ["03-07 02:30 EST", "03-08 03:00 EDT", "03-09 02:30 EDT"],
+        ),
+    ],
+)
 def test_a_time_that_does_not_exist_fires_once_after_the_jump(zone: str, day: datetime, expected: list[str]) -> None:
     assert local(fires("30 2 * * *", zone, day - timedelta(days=1), day + timedelta(days=2)), zone) == expected
 
 
-@pytest.mark.parametrize(("zone", "day", "expected"), [
-    # Clocks go back 03:00 -> 02:00 (Berlin), 02:00 -> 01:00 (New York): the time exists twice; it fires once.
-    ("Europe/Berlin", datetime(2026, 10, 25, tzinfo=UTC), ["10-24 02:30 CEST", "10-25 02:30 CEST", "10-26 02:30 CET"]),
-    ("America/New_York", datetime(2026, 11, 1, 4, tzinfo=UTC),
-     ["10-31 01:30 EDT", "11-01 01:30 EDT", "11-02 01:30 EST"]),
-])
+@pytest.mark.parametrize(
+    ("zone", "day", "expected"),
+    [
+        # Clocks go back 03:00 -> 02:00 (Berlin), 02:00 -> 01:00 (New York): the time exists twice; it fires once.
+        (
+            "Europe/Berlin",
+            datetime(2026, 10, 25, tzinfo=UTC),
+            ["10-24 02:30 CEST", "10-25 02:30 CEST", "10-26 02:30 CET"],
+        ),
+        (
+            "America/New_York",
+            datetime(2026, 11, 1, 4, tzinfo=UTC),
+            ["10-31 01:30 EDT", "11-01 01:30 EDT", "11-02 01:30 EST"],
+        ),
+    ],
+)
 def test_a_time_that_exists_twice_fires_once(zone: str, day: datetime, expected: list[str]) -> None:
     expr = "30 2 * * *" if zone == "Europe/Berlin" else "30 1 * * *"
     assert local(fires(expr, zone, day - timedelta(days=1), day + timedelta(days=2)), zone) == expected
@@ -49,8 +69,12 @@ def test_a_time_that_exists_twice_fires_once(zone: str, day: datetime, expected:
 
 @pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York"])
 def test_every_quarter_hour_across_both_switches_is_one_fire_per_instant(zone: str) -> None:
-    for day in (datetime(2026, 3, 8, tzinfo=UTC), datetime(2026, 3, 29, tzinfo=UTC),
-                datetime(2026, 10, 25, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)):
+    for day in (
+        datetime(2026, 3, 8, tzinfo=UTC),
+        datetime(2026, 3, 29, tzinfo=UTC),
+        datetime(2026, 10, 25, tzinfo=UTC),
+        datetime(2026, 11, 1, tzinfo=UTC),
+    ):
         times = fires("*/15 * * * *", zone, day - timedelta(hours=6), day + timedelta(hours=18))
         assert times == sorted(set(times))
         gaps = {b - a for a, b in itertools.pairwise(times)}
@@ -74,8 +98,12 @@ def test_expressions_and_zones_are_checked() -> None:
     assert cron_expression("@daily") == "0 0 * * *"
     assert cron_expression(" @Hourly ") == "0 * * * *"
     assert cron_expression("0  6 * * MON") == "0 6 * * MON"
-    for bad, reason in [("* * *", "3 fields"), ("61 * * * *", "Bad minute"), ("@sometimes", "1 fields"),
-                        ("0 0 31 2 *", "Bad day-of-month")]:
+    for bad, reason in [
+        ("* * *", "3 fields"),
+        ("61 * * * *", "Bad minute"),
+        ("@sometimes", "1 fields"),
+        ("0 0 31 2 *", "Bad day-of-month"),
+    ]:
         with pytest.raises(ValueError, match=reason):
             cron_expression(bad)
     with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):

@@ -18,8 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 UNIT = DEPLOY / "systemd" / "leadworker@.service"
 _OUR_NAME = re.compile(r"\bleadworker_[a-z0-9_]+")
-_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",),
-             "summary": ("_sum", "_count", "")}
+_SUFFIXES = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_sum", "_count"),
+    "gauge": ("",),
+    "summary": ("_sum", "_count", ""),
+}
 
 
 def exported_sample_names() -> set[str]:
@@ -70,8 +74,14 @@ def test_alerts_and_dashboard_use_only_exported_metrics() -> None:
 
 def test_alerts_cover_the_operator_questions() -> None:
     rules = {rule["alert"]: rule for rule in alert_rules()}
-    for name in ("LeadworkerQueueBackingUp", "LeadworkerDeadLettersGrowing", "LeadworkerNoConsumer",
-                 "LeadworkerDown", "LeadworkerRetryRateHigh", "LeadworkerScheduleNotFiring"):
+    for name in (
+        "LeadworkerQueueBackingUp",
+        "LeadworkerDeadLettersGrowing",
+        "LeadworkerNoConsumer",
+        "LeadworkerDown",
+        "LeadworkerRetryRateHigh",
+        "LeadworkerScheduleNotFiring",
+    ):
         assert name in rules, name
     for rule in rules.values():
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}
@@ -83,9 +93,13 @@ def test_dashboard_panels_cover_throughput_latency_backlog_failures_memory() -> 
     rows = [p["title"] for p in doc["panels"] if p["type"] == "row"]
     assert rows == ["Throughput", "Latency", "Backlog", "Failures", "Process"]
     text = json.dumps(doc)
-    for needle in ("leadworker_deliveries_total", "leadworker_handler_duration_seconds_bucket",
-                   "rabbitmq_queue_messages_ready", "leadworker_dead_letters_total",
-                   "leadworker_resident_memory_bytes"):
+    for needle in (
+        "leadworker_deliveries_total",
+        "leadworker_handler_duration_seconds_bucket",
+        "rabbitmq_queue_messages_ready",
+        "leadworker_dead_letters_total",
+        "leadworker_resident_memory_bytes",
+    ):
         assert needle in text
     ids = [p["id"] for p in doc["panels"]]
     assert len(ids) == len(set(ids))
@@ -112,8 +126,12 @@ def test_systemd_unit_has_the_service_contract() -> None:
     assert int(s["TimeoutStopSec"][0]) > grace
     env = (DEPLOY / "systemd" / "leadworker.env").read_text()
     assert f"LEADWORKER_SHUTDOWN_GRACE={int(grace)}" in env
-    for key, value in {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "PrivateTmp": "yes",
-                       "ProtectHome": "yes"}.items():
+    for key, value in {
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "PrivateTmp": "yes",
+        "ProtectHome": "yes",
+    }.items():
         assert s[key] == [value], key
     for key in ("StateDirectory", "CacheDirectory", "RuntimeDirectory"):
         assert s[key] == ["leadworker/%i"]
@@ -129,8 +147,13 @@ def test_systemd_instance_port_and_stages_as_the_shell_computes_them(tmp_path: P
     script = match.group(1).replace("$$", "$").replace("%i", "3")
     assert "exec /opt/leadworker/venv/bin/leadworker run " in script
     script = script.replace("/opt/leadworker/venv/bin/leadworker", "printf '%s\\n'")
-    out = subprocess.run(["/bin/sh", "-c", script], env={"METRICS_PORT_BASE": "9463", "WORKER_STAGES": "scrape"},
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        ["/bin/sh", "-c", script],
+        env={"METRICS_PORT_BASE": "9463", "WORKER_STAGES": "scrape"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert out == ["run", "--stage", "scrape", "--metrics-port", "9466"]
     from typer.testing import CliRunner
 
@@ -149,8 +172,13 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
     (tmp_path / "broken@.service").write_text(bad)
 
     def verify(name: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["systemd-analyze", "verify", str(tmp_path / name)], capture_output=True, text=True,
-                              cwd=tmp_path, timeout=60)
+        return subprocess.run(
+            ["systemd-analyze", "verify", str(tmp_path / name)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
 
     for name in ("leadworker@.service", "leadworker@1.service"):
         result = verify(name)
@@ -162,13 +190,24 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
 def test_nssm_scripts() -> None:
     install = (DEPLOY / "nssm" / "install.ps1").read_text()
     uninstall = (DEPLOY / "nssm" / "uninstall.ps1").read_text()
-    for needle in ('$parameters = "run --stage $Stages --metrics-port $port"', "AppParameters $parameters",
-                   '$parameters = "api --port $ApiPort"', "[switch] $Api",
-                   "AppStopMethodSkip 6", "AppStopMethodConsole $stopWaitMs",
-                   "$stopWaitMs = ($ShutdownGraceSeconds + $StopMarginSeconds) * 1000",
-                   "AppStdout", "AppStderr", "AppRotateFiles 1", "AppRotateOnline 1", "AppRotateBytes",
-                   "AppRestartDelay $RestartDelayMs", "AppExit Default Restart", "AppEnvironmentExtra @environment",
-                   "AppKillProcessTree 1"):
+    for needle in (
+        '$parameters = "run --stage $Stages --metrics-port $port"',
+        "AppParameters $parameters",
+        '$parameters = "api --port $ApiPort"',
+        "[switch] $Api",
+        "AppStopMethodSkip 6",
+        "AppStopMethodConsole $stopWaitMs",
+        "$stopWaitMs = ($ShutdownGraceSeconds + $StopMarginSeconds) * 1000",
+        "AppStdout",
+        "AppStderr",
+        "AppRotateFiles 1",
+        "AppRotateOnline 1",
+        "AppRotateBytes",
+        "AppRestartDelay $RestartDelayMs",
+        "AppExit Default Restart",
+        "AppEnvironmentExtra @environment",
+        "AppKillProcessTree 1",
+    ):
         assert needle in install, needle
     from leadworker.config import Settings
 
@@ -201,7 +240,6 @@ def test_compose_file() -> None:
     assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     build = services["migrate"]["build"]
     assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == (DEPLOY / "Dockerfile").resolve()
-    assert (DEPLOY / "rabbitmq" / "enabled_plugins").read_text().strip() == \
-        "[rabbitmq_management,rabbitmq_prometheus]."
+    assert (DEPLOY / "rabbitmq" / "enabled_plugins").read_text().strip() == "[rabbitmq_management,rabbitmq_prometheus]."
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["tini", "--", "leadworker"]' in dockerfile and "chromium-headless-shell" in dockerfile

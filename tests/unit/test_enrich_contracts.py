@@ -28,8 +28,7 @@ def test_score_batch_and_job_event() -> None:
     event = JobEvent(event_id="e", event="job.enriched", job_id=job_id)
     assert decode_message(event.model_dump_json().encode(), JobEvent, 10_000) == event
     with pytest.raises(InvalidMessage, match="event"):
-        decode_message(f'{{"event_id": "e", "event": "job.exploded", "job_id": "{job_id}"}}'.encode(),
-                       JobEvent, 10_000)
+        decode_message(f'{{"event_id": "e", "event": "job.exploded", "job_id": "{job_id}"}}'.encode(), JobEvent, 10_000)
 
 
 def test_enrichment_settings(monkeypatch: pytest.MonkeyPatch) -> None:

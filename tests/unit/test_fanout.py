@@ -21,8 +21,13 @@ def test_fanouts_of_jobs_share_messages_up_to_the_batch_size() -> None:
     assert all(m.routing_key == "p.leads.normalize" for m in messages)
     assert [m.message_id for m in messages] == [f"{a}:1", f"{b}:10", f"{b}:15"]
     # every raw lead exactly once
-    assert sorted(i for batch in batches for item in batch.items for i in item.raw_lead_ids) == \
-        [1, 2, 3, *range(10, 17), 20]
+    assert sorted(i for batch in batches for item in batch.items for i in item.raw_lead_ids) == [
+        1,
+        2,
+        3,
+        *range(10, 17),
+        20,
+    ]
 
 
 def test_no_requests_no_messages() -> None:

@@ -11,9 +11,18 @@ from leadworker.scrape.guard import ForbiddenTarget, GuardedResolver, NetworkGua
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1/", "http://169.254.169.254/latest/meta-data/", "http://10.1.2.3/", "http://[::1]/",
-     "http://192.168.0.1:8080/", "http://0.0.0.0/", "http://224.0.0.1/", "http://[::ffff:127.0.0.1]/",
-     "file:///etc/passwd", "gopher://x/"],
+    [
+        "http://127.0.0.1/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.1.2.3/",
+        "http://[::1]/",
+        "http://192.168.0.1:8080/",
+        "http://0.0.0.0/",
+        "http://224.0.0.1/",
+        "http://[::ffff:127.0.0.1]/",
+        "file:///etc/passwd",
+        "gopher://x/",
+    ],
 )
 def test_forbidden_urls(url: str) -> None:
     with pytest.raises(ForbiddenTarget):
@@ -162,8 +171,13 @@ def ipv6_spellings(draw: st.DrawFn) -> str:
     if form == "mapped-dotted":
         return f"[::ffff:{ipaddress.IPv4Address(v4)}]"
     if form == "v6":
-        address = draw(st.one_of(st.ip_addresses(v=6, network="fc00::/7"), st.ip_addresses(v=6, network="fe80::/10"),
-                                 st.just(ipaddress.IPv6Address("::1"))))
+        address = draw(
+            st.one_of(
+                st.ip_addresses(v=6, network="fc00::/7"),
+                st.ip_addresses(v=6, network="fe80::/10"),
+                st.just(ipaddress.IPv6Address("::1")),
+            )
+        )
     else:
         base = {"mapped": 0xFFFF << 32, "6to4": 0x2002 << 112 | v4 << 80, "nat64": 0x64FF9B << 96}[form]
         address = ipaddress.IPv6Address(base | (v4 if form != "6to4" else 0))
@@ -171,8 +185,11 @@ def ipv6_spellings(draw: st.DrawFn) -> str:
     return f"[{text.upper() if draw(st.booleans()) else text}]"
 
 
-@given(host=st.one_of(ipv4_spellings(), ipv6_spellings()), port=st.one_of(st.just(""), st.integers(1, 65535).map(
-    lambda p: f":{p}")), scheme=st.sampled_from(["http", "https", "HTTP"]))
+@given(
+    host=st.one_of(ipv4_spellings(), ipv6_spellings()),
+    port=st.one_of(st.just(""), st.integers(1, 65535).map(lambda p: f":{p}")),
+    scheme=st.sampled_from(["http", "https", "HTTP"]),
+)
 @settings(max_examples=600, deadline=None)
 def test_fuzz_no_spelling_of_a_private_address_passes(host: str, port: str, scheme: str) -> None:
     url = f"{scheme}://{host}{port}/path"

@@ -20,17 +20,23 @@ def needs(html: str, cards: int, next_selector: str | None = None, has_next_url:
     return listing_needs_rendering(tree, html, cards, next_node=node, has_next_url=has_next_url)
 
 
-@pytest.mark.parametrize(("html", "cards", "why"), [
-    (f'<main><div class="results"></div></main>{APP_SCRIPT}', 0, "no_cards"),
-    ('<div id="root"></div><script>' + "x" * 300 + "</script>", 0, "no_cards"),
-    (f'<div id="root"></div>{APP_SCRIPT}', 3, "hydration"),  # an empty mount point
-    (f'<div class="card">A</div><script id="__NEXT_DATA__" type="application/json">{{}}</script>{APP_SCRIPT}',
-     1, "hydration"),
-    (f"<p>128 results for plumbers</p><div class='card'>A</div>{APP_SCRIPT}", 1, "fewer_cards_than_claimed"),
-    (f"<p>Es wurden 57 Treffer gefunden</p><div class='card'>A</div>{APP_SCRIPT}", 1, "fewer_cards_than_claimed"),
-    (f"<h2>1 234 résultats</h2><div class='card'>A</div>{APP_SCRIPT}", 1, "fewer_cards_than_claimed"),
-    (f"<span>12 resultaten</span><div class='card'>A</div>{APP_SCRIPT}", 2, "fewer_cards_than_claimed"),
-])
+@pytest.mark.parametrize(
+    ("html", "cards", "why"),
+    [
+        (f'<main><div class="results"></div></main>{APP_SCRIPT}', 0, "no_cards"),
+        ('<div id="root"></div><script>' + "x" * 300 + "</script>", 0, "no_cards"),
+        (f'<div id="root"></div>{APP_SCRIPT}', 3, "hydration"),  # an empty mount point
+        (
+            f'<div class="card">A</div><script id="__NEXT_DATA__" type="application/json">{{}}</script>{APP_SCRIPT}',
+            1,
+            "hydration",
+        ),
+        (f"<p>128 results for plumbers</p><div class='card'>A</div>{APP_SCRIPT}", 1, "fewer_cards_than_claimed"),
+        (f"<p>Es wurden 57 Treffer gefunden</p><div class='card'>A</div>{APP_SCRIPT}", 1, "fewer_cards_than_claimed"),
+        (f"<h2>1 234 résultats</h2><div class='card'>A</div>{APP_SCRIPT}", 1, "fewer_cards_than_claimed"),
+        (f"<span>12 resultaten</span><div class='card'>A</div>{APP_SCRIPT}", 2, "fewer_cards_than_claimed"),
+    ],
+)
 def test_signs_of_cards_drawn_by_script(html: str, cards: int, why: str) -> None:
     assert needs(html, cards) == why
 
@@ -42,19 +48,30 @@ def test_a_next_page_that_only_script_can_follow() -> None:
     assert needs(html, 1, ".next") == "next_needs_script"
 
 
-@pytest.mark.parametrize(("html", "cards", "kwargs"), [
-    ("<div class='results'></div>", 0, {}),  # no script: nothing can draw cards; the recipe simply found none
-    (f"<p>3 results</p><div class='card'>A</div><div class='card'>B</div><div class='card'>C</div>{APP_SCRIPT}",
-     3, {}),  # as many cards as claimed
-    (f"<p>Showing 1-10 of 128 results</p><div class='card'>A</div>{APP_SCRIPT}", 10,
-     {"next_selector": "a.next", "has_next_url": True}),  # the rest is on the next pages
-    (f"<p>Open 24 hours, 7 days</p><div class='card'>A</div>{APP_SCRIPT}", 1, {}),  # numbers that count nothing
-])
+@pytest.mark.parametrize(
+    ("html", "cards", "kwargs"),
+    [
+        ("<div class='results'></div>", 0, {}),  # no script: nothing can draw cards; the recipe simply found none
+        (
+            f"<p>3 results</p><div class='card'>A</div><div class='card'>B</div><div class='card'>C</div>{APP_SCRIPT}",
+            3,
+            {},
+        ),  # as many cards as claimed
+        (
+            f"<p>Showing 1-10 of 128 results</p><div class='card'>A</div>{APP_SCRIPT}",
+            10,
+            {"next_selector": "a.next", "has_next_url": True},
+        ),  # the rest is on the next pages
+        (f"<p>Open 24 hours, 7 days</p><div class='card'>A</div>{APP_SCRIPT}", 1, {}),  # numbers that count nothing
+    ],
+)
 def test_static_listings_are_not_rendered(html: str, cards: int, kwargs: dict[str, object]) -> None:
     next_selector = kwargs.get("next_selector")
     html += '<a class="next" href="/page-2">Next</a>' if next_selector else ""
-    assert needs(html, cards, next_selector if isinstance(next_selector, str) else None,
-                 bool(kwargs.get("has_next_url"))) is None
+    assert (
+        needs(html, cards, next_selector if isinstance(next_selector, str) else None, bool(kwargs.get("has_next_url")))
+        is None
+    )
 
 
 def test_claimed_results_reads_thousands_separators_and_takes_the_largest() -> None:
@@ -64,15 +81,37 @@ def test_claimed_results_reads_thousands_separators_and_takes_the_largest() -> N
 
 
 ITEM_LIST = {
-    "@context": "https://schema.org", "@type": "ItemList",
+    "@context": "https://schema.org",
+    "@type": "ItemList",
     "itemListElement": [
-        {"@type": "ListItem", "position": 1, "item": {
-            "@type": "Plumber", "name": "Flow Bros", "telephone": "030 1234567", "url": "https://flow.example",
-            "address": {"@type": "PostalAddress", "streetAddress": "Hauptstr. 1", "addressLocality": "Berlin",
-                        "postalCode": "10115", "addressCountry": "DE"}}},
-        {"@type": "ListItem", "position": 2, "item": {
-            "@type": "LocalBusiness", "name": "Pipe & Co", "telephone": ["+49 40 123456", "+49 40 654321"],
-            "email": "info@pipe.example", "address": "Elbchaussee 2, 22763 Hamburg"}},
+        {
+            "@type": "ListItem",
+            "position": 1,
+            "item": {
+                "@type": "Plumber",
+                "name": "Flow Bros",
+                "telephone": "030 1234567",
+                "url": "https://flow.example",
+                "address": {
+                    "@type": "PostalAddress",
+                    "streetAddress": "Hauptstr. 1",
+                    "addressLocality": "Berlin",
+                    "postalCode": "10115",
+                    "addressCountry": "DE",
+                },
+            },
+        },
+        {
+            "@type": "ListItem",
+            "position": 2,
+            "item": {
+                "@type": "LocalBusiness",
+                "name": "Pipe & Co",
+                "telephone": ["+49 40 123456", "+49 40 654321"],
+                "email": "info@pipe.example",
+                "address": "Elbchaussee 2, 22763 Hamburg",
+            },
+        },
     ],
 }
 
@@ -90,12 +129,21 @@ def test_json_ld_item_lists_give_every_business() -> None:
 
 
 def test_hydration_blobs_by_recipe_path() -> None:
-    state = {"search": {"total": 2, "results": [{"title": "A GmbH", "contact": {"phone": "089 1111"}},
-                                                {"title": "B GmbH", "contact": {"phone": "089 2222"}}]}}
+    state = {
+        "search": {
+            "total": 2,
+            "results": [
+                {"title": "A GmbH", "contact": {"phone": "089 1111"}},
+                {"title": "B GmbH", "contact": {"phone": "089 2222"}},
+            ],
+        }
+    }
     html = f"<script>window.__INITIAL_STATE__ = {json.dumps(state)};</script>"
     items = json_items(LexborHTMLParser(html), "script", "search.results")
     assert [item_values(i, {"company_name": "title", "phones": "contact.phone"}) for i in items] == [
-        {"company_name": ["A GmbH"], "phones": ["089 1111"]}, {"company_name": ["B GmbH"], "phones": ["089 2222"]}]
+        {"company_name": ["A GmbH"], "phones": ["089 1111"]},
+        {"company_name": ["B GmbH"], "phones": ["089 2222"]},
+    ]
 
 
 def test_get_path_walks_lists_and_indexes() -> None:

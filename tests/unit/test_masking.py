@@ -39,8 +39,10 @@ def test_a_password_with_at_signs_is_masked_whole() -> None:
 
 def test_tokens_in_urls_are_masked() -> None:
     assert mask_url("https://hooks.test/in?token=abc123&page=2") == "https://hooks.test/in?token=***&page=2"
-    assert mask_url("https://h.test/x?api_key=k1&sig=s2&X-Amz-Signature=s3") == \
-        "https://h.test/x?api_key=***&sig=***&X-Amz-Signature=***"
+    assert (
+        mask_url("https://h.test/x?api_key=k1&sig=s2&X-Amz-Signature=s3")
+        == "https://h.test/x?api_key=***&sig=***&X-Amz-Signature=***"
+    )
     assert mask_url("https://app.test/cb#access_token=t0k&state=1") == "https://app.test/cb#access_token=***&state=1"
     assert mask_url("https://ghp_s3cr3t@git.test/repo") == "https://***@git.test/repo"
     assert mask_url("https://h.test/?key=&q=plumbers") == "https://h.test/?key=&q=plumbers"
@@ -48,9 +50,14 @@ def test_tokens_in_urls_are_masked() -> None:
 
 def test_log_lines_mask_urls_and_nested_values(log_lines: io.StringIO) -> None:
     log = structlog.get_logger("test.masking")
-    log.info("connecting to amqp://worker:p@ss@broker/ now", target="https://hooks.test/in?token=abc123&page=2",
-             nested={"db": {"password": "pw-nested", "url": "postgresql://u:pw-in-url@h/d"},
-                     "hooks": ["https://hooks.test/x?sig=sig-in-list", ("https://tok-in-tuple@h.test/",)]})
+    log.info(
+        "connecting to amqp://worker:p@ss@broker/ now",
+        target="https://hooks.test/in?token=abc123&page=2",
+        nested={
+            "db": {"password": "pw-nested", "url": "postgresql://u:pw-in-url@h/d"},
+            "hooks": ["https://hooks.test/x?sig=sig-in-list", ("https://tok-in-tuple@h.test/",)],
+        },
+    )
     logging.getLogger("aiormq.connection").warning("lost amqp://worker:p@ss@broker/")
     text = log_lines.getvalue()
     for secret in ("ss@broker", "p@ss", "abc123", "pw-nested", "pw-in-url", "sig-in-list", "tok-in-tuple"):

@@ -62,7 +62,11 @@ def test_emails_are_lower_cased_checked_and_flagged() -> None:
     email = normalize_email("  mailto:Info@ACME-Plumbing.co.uk ")
     assert isinstance(email, Email)
     assert (email.address, email.role, email.free, email.domain) == (
-        "info@acme-plumbing.co.uk", True, False, "acme-plumbing.co.uk")
+        "info@acme-plumbing.co.uk",
+        True,
+        False,
+        "acme-plumbing.co.uk",
+    )
     person = normalize_email("Maria.Lopez@gmail.com")
     assert isinstance(person, Email) and not person.role and person.free
     assert isinstance(normalize_email("customer-service@shop.de"), Email)
@@ -75,26 +79,31 @@ def test_emails_are_lower_cased_checked_and_flagged() -> None:
 def test_websites_reduce_to_registrable_domains() -> None:
     assert normalize_website("https://shop.Acme.co.uk/about?x=1") == ("https://shop.acme.co.uk/", "acme.co.uk")
     assert normalize_website("www.acme.com") == ("http://www.acme.com/", "acme.com")
-    assert normalize_website("http://acme-plumbing.test:8080/") == ("http://acme-plumbing.test:8080/",
-                                                                     "acme-plumbing.test")
+    assert normalize_website("http://acme-plumbing.test:8080/") == (
+        "http://acme-plumbing.test:8080/",
+        "acme-plumbing.test",
+    )
     assert normalize_website("http://192.0.2.1/") == ("http://192.0.2.1/", None)
     assert normalize_website("ftp://acme.com/") == (None, None)
 
 
-@pytest.mark.parametrize(("raw", "name", "legal_form"), [
-    ("ACME PLUMBING LLC", "Acme Plumbing LLC", "LLC"),
-    ("  Nordlicht   Solar GmbH ", "Nordlicht Solar GmbH", "GmbH"),
-    ("brightsmile dental pty. ltd.", "Brightsmile Dental Pty Ltd", "Pty Ltd"),
-    ("Acme, Inc.", "Acme Inc.", "Inc."),
-    ("Müller GmbH & Co. KG", "Müller GmbH & Co. KG", "GmbH & Co. KG"),
-    ("Tallinn Tech OÜ", "Tallinn Tech OÜ", "OÜ"),
-    ("Hansen A/S", "Hansen A/S", "A/S"),
-    ("Smith & Co. Limited", "Smith & Co. Ltd", "Ltd"),
-    ("Smith & Co", "Smith & Co", None),
-    ("IBM", "IBM", None),
-    ("McDonald's", "McDonald's", None),
-    ("THE HOUSE OF TEA", "The House of Tea", None),
-])
+@pytest.mark.parametrize(
+    ("raw", "name", "legal_form"),
+    [
+        ("ACME PLUMBING LLC", "Acme Plumbing LLC", "LLC"),
+        ("  Nordlicht   Solar GmbH ", "Nordlicht Solar GmbH", "GmbH"),
+        ("brightsmile dental pty. ltd.", "Brightsmile Dental Pty Ltd", "Pty Ltd"),
+        ("Acme, Inc.", "Acme Inc.", "Inc."),
+        ("Müller GmbH & Co. KG", "Müller GmbH & Co. KG", "GmbH & Co. KG"),
+        ("Tallinn Tech OÜ", "Tallinn Tech OÜ", "OÜ"),
+        ("Hansen A/S", "Hansen A/S", "A/S"),
+        ("Smith & Co. Limited", "Smith & Co. Ltd", "Ltd"),
+        ("Smith & Co", "Smith & Co", None),
+        ("IBM", "IBM", None),
+        ("McDonald's", "McDonald's", None),
+        ("THE HOUSE OF TEA", "The House of Tea", None),
+    ],
+)
 def test_company_names(raw: str, name: str, legal_form: str | None) -> None:
     cleaned = clean_company_name(raw)
     assert cleaned is not None
@@ -113,10 +122,14 @@ def test_addresses_are_tidied() -> None:
 
 def test_record_country_inference_and_counts() -> None:
     record = LeadRecord(
-        company_name="NORDLICHT SOLAR GMBH", website="https://www.nordlicht-solar.de/kontakt",
+        company_name="NORDLICHT SOLAR GMBH",
+        website="https://www.nordlicht-solar.de/kontakt",
         emails=["Vertrieb@Nordlicht-Solar.de", "broken@", "vertrieb@nordlicht-solar.de"],
-        phones=["040 30 70 80 90", "+49 40 30708090", "12345"], address="Hafenstraße 1, 20457 Hamburg",
-        city="HAMBURG", categories=["Solar", "solar", "Photovoltaik"], socials={"LinkedIn": "https://li.test/n"},
+        phones=["040 30 70 80 90", "+49 40 30708090", "12345"],
+        address="Hafenstraße 1, 20457 Hamburg",
+        city="HAMBURG",
+        categories=["Solar", "solar", "Photovoltaik"],
+        socials={"LinkedIn": "https://li.test/n"},
     )
     lead = normalize_record(record, geography="Portland, US")
     assert lead.domain == "nordlicht-solar.de"
@@ -150,6 +163,7 @@ class NetworkUsed(AssertionError):
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every way Python opens a connection or resolves a name fails the test."""
+
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise NetworkUsed(f"network used: {args[:2]!r}")
 
@@ -171,18 +185,28 @@ def test_normalization_touches_no_network(no_network: None) -> None:
     # A fresh extractor, so that the public suffix list is loaded now, with the network blocked.
     importlib.reload(leadworker.common.domains)
     records = [
-        LeadRecord(company_name="Acme Ltd", website="https://www.acme.co.uk/", emails=["Sales@Acme.co.uk"],
-                   phones=["020 7946 0000"]),
-        LeadRecord(company_name="Kyoto KK", website="kyoto-shop.jp", emails=["info@kyoto-shop.jp"],
-                   phones=["+81 3-1234-5678"]),
+        LeadRecord(
+            company_name="Acme Ltd",
+            website="https://www.acme.co.uk/",
+            emails=["Sales@Acme.co.uk"],
+            phones=["020 7946 0000"],
+        ),
+        LeadRecord(
+            company_name="Kyoto KK", website="kyoto-shop.jp", emails=["info@kyoto-shop.jp"], phones=["+81 3-1234-5678"]
+        ),
         LeadRecord(company_name="New TLD", website="https://brand.photography/", emails=["hi@brand.photography"]),
         LeadRecord(company_name="Unicode", website="https://bücher.de/", emails=["kontakt@bücher.de"]),
         LeadRecord(company_name="Private suffix", website="https://mysite.github.io/", emails=["me@gmail.com"]),
     ]
     leads = [normalize_record(r, geography="London, UK") for r in records]
     # a site on a hosting platform of the list's private section is its own (issue #11), not github.io's
-    assert [lead.domain for lead in leads] == ["acme.co.uk", "kyoto-shop.jp", "brand.photography", "bücher.de",
-                                               "mysite.github.io"]
+    assert [lead.domain for lead in leads] == [
+        "acme.co.uk",
+        "kyoto-shop.jp",
+        "brand.photography",
+        "bücher.de",
+        "mysite.github.io",
+    ]
     assert all(lead.emails for lead in leads)
     assert leads[0].phones[0].e164 == "+442079460000"
     assert leads[4].emails[0].free

@@ -23,10 +23,19 @@ from leadworker.ops.service import prime_metrics, readiness_report
 from leadworker.ops.systemd import SystemdNotifier, notify, socket_address, watchdog_seconds
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("90s", 90), ("15m", 900), ("1h", 3600), ("1h30m", 5400), ("7d", 604800), ("2w", 1209600),
-    ("1.5h", 5400), (" 2H ", 7200),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90s", 90),
+        ("15m", 900),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        ("7d", 604800),
+        ("2w", 1209600),
+        ("1.5h", 5400),
+        (" 2H ", 7200),
+    ],
+)
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
@@ -117,8 +126,12 @@ def test_notifier_speaks_to_path_and_abstract_sockets(tmp_path: Path, abstract: 
         notifier.ping()
         notifier.stopping()
         got = [sock.recv(4096).decode() for _ in range(4)]
-    assert got == ["READY=1\nSTATUS=consuming q", "STATUS=x", "WATCHDOG=1",
-                   "STOPPING=1\nSTATUS=draining in-flight deliveries"]
+    assert got == [
+        "READY=1\nSTATUS=consuming q",
+        "STATUS=x",
+        "WATCHDOG=1",
+        "STOPPING=1\nSTATUS=draining in-flight deliveries",
+    ]
 
 
 def test_notify_without_listener_does_not_raise(tmp_path: Path) -> None:
@@ -166,8 +179,11 @@ def test_prime_metrics_creates_the_series_at_zero() -> None:
     metrics = Metrics()
     topology = Topology.from_settings(Settings(_env_file=None, queue_prefix="p."))
     prime_metrics(metrics, topology, ["scrape"])
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in metrics.registry.collect() for s in family.samples}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in metrics.registry.collect()
+        for s in family.samples
+    }
     for outcome in ("ack", "retry", "dead", "requeued"):
         assert samples[("leadworker_deliveries_total", (("outcome", outcome), ("queue", "p.scrape_jobs")))] == 0
     assert samples[("leadworker_jobs_finished_total", (("status", "failed"),))] == 0
@@ -179,8 +195,13 @@ def test_aggregate_readiness() -> None:
     now = 1000.0
 
     def state(pid: int, ready: bool = True, age: float = 1.0) -> multiproc.WorkerState:
-        return multiproc.WorkerState(pid=pid, worker=f"h:{pid}", ready=ready,
-                                     problems=[] if ready else ["broker not connected"], updated=now - age)
+        return multiproc.WorkerState(
+            pid=pid,
+            worker=f"h:{pid}",
+            ready=ready,
+            problems=[] if ready else ["broker not connected"],
+            updated=now - age,
+        )
 
     assert multiproc.aggregate_readiness([state(1), state(2)], expected=2, now=now)[0]
     assert multiproc.aggregate_readiness([state(1)], now=now)[0]

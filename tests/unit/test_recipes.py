@@ -17,10 +17,14 @@ def settings(recipes_dir: Path | None = None) -> Settings:
 
 def test_bundled_recipe_loads_and_fills_its_template() -> None:
     recipe = find_recipe("demo-directory", settings())
-    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["directory:demo-directory"], search_query="solar & wind",
-                    geography="Hamburg, Germany")
+    job = ScrapeJob(
+        job_id=uuid.uuid4(),
+        source_types=["directory:demo-directory"],
+        search_query="solar & wind",
+        geography="Hamburg, Germany",
+    )
     assert recipe.search_url_for(job) == "http://bizdirectory.test/search?q=solar+%26+wind&where=Hamburg%2C+Germany"
-    assert recipe.search_url_for(job, "http://127.0.0.1:8080") .startswith("http://127.0.0.1:8080/search?")
+    assert recipe.search_url_for(job, "http://127.0.0.1:8080").startswith("http://127.0.0.1:8080/search?")
     assert recipe.fields["website"].attribute == "href" and recipe.fields["website"].selector == "a.website"
     assert recipe.detail_fields["emails"].attribute == "href" and recipe.detail_fields["emails"].all
     assert "demo-directory" in available_recipes(settings())
@@ -28,30 +32,46 @@ def test_bundled_recipe_loads_and_fills_its_template() -> None:
 
 def test_recipes_dir_comes_first_and_json_works(tmp_path: Path) -> None:
     (tmp_path / "demo-directory.json").write_text(
-        '{"search_url": "https://dir.test/?q={query}", "results": ".r", "fields": {"company_name": "h3"}}')
+        '{"search_url": "https://dir.test/?q={query}", "results": ".r", "fields": {"company_name": "h3"}}'
+    )
     recipe = find_recipe("demo-directory", settings(tmp_path))
     assert recipe.search_url == "https://dir.test/?q={query}" and recipe.name == "demo-directory"
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("search_url: x\nresults: .r\nfields: {company_name: h3}", "absolute http(s) URL"),
-    ("search_url: 'https://d.test/?q={query}&p={page}'\nresults: .r\nfields: {company_name: h3}",
-     "unknown placeholders ['page']"),
-    ("search_url: 'https://d.test/'\nresults: .r\nfields: {telefax: h3}", "fields.telefax"),
-    ("search_url: 'https://d.test/'\nresults: '[[['\nfields: {company_name: h3}", "not a CSS selector"),
-    ("search_url: 'https://d.test/'\nresults: .r\nfields: {company_name: h3}\nmax_pages: 0", "max_pages"),
-    ("search_url: 'https://d.test/'\nresults: .r\nfields: {company_name: h3}\nfollow_websites: true",
-     "follow_websites: Extra inputs are not permitted"),
-    ("search_url: 'https://d.test/'\nresults: .r\nfields: {company_name: h3}\ndetail_fields: {emails: a}",
-     "detail_fields need a detail_link"),
-    ("search_url: 'https://d.test/'\n  results: [", "not YAML"),
-    ("- just\n- a list", "expected a mapping"),
-    ("search_url: '{base_url}/s'\nresults: .r\nfields: {company_name: h3}", "has no base_url"),
-    ("search_url: 'https://d.test/'\nresults: .r\nfields: {company_name: {selector: h3, pattern: '('}}",
-     "not a regular expression"),
-    ("search_url: 'https://d.test/'\nresults: .r\nfields: {company_name: {selector: h3, pattern: '" + "a" * 501
-     + "'}}", "pattern is 501 characters, over the limit of 500"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("search_url: x\nresults: .r\nfields: {company_name: h3}", "absolute http(s) URL"),
+        (
+            "search_url: 'https://d.test/?q={query}&p={page}'\nresults: .r\nfields: {company_name: h3}",
+            "unknown placeholders ['page']",
+        ),
+        ("search_url: 'https://d.test/'\nresults: .r\nfields: {telefax: h3}", "fields.telefax"),
+        ("search_url: 'https://d.test/'\nresults: '[[['\nfields: {company_name: h3}", "not a CSS selector"),
+        ("search_url: 'https://d.test/'\nresults: .r\nfields: {company_name: h3}\nmax_pages: 0", "max_pages"),
+        (
+            "search_url: 'https://d.test/'\nresults: .r\nfields: {company_name: h3}\nfollow_websites: true",
+            "follow_websites: Extra inputs are not permitted",
+        ),
+        (
+            "search_url: 'https://d.test/'\nresults: .r\nfields: {company_name: h3}\ndetail_fields: {emails: a}",
+            "detail_fields need a detail_link",
+        ),
+        ("search_url: 'https://d.test/'\n  results: [", "not YAML"),
+        ("- just\n- a list", "expected a mapping"),
+        ("search_url: '{base_url}/s'\nresults: .r\nfields: {company_name: h3}", "has no base_url"),
+        (
+            "search_url: 'https://d.test/'\nresults: .r\nfields: {company_name: {selector: h3, pattern: '('}}",
+            "not a regular expression",
+        ),
+        (
+            "search_url: 'https://d.test/'\nresults: .r\nfields: {company_name: {selector: h3, pattern: '"
+            + "a" * 501
+            + "'}}",
+            "pattern is 501 characters, over the limit of 500",
+        ),
+    ],
+)
 def test_invalid_recipes_get_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -69,12 +89,21 @@ def test_unknown_recipe_names_the_available_ones() -> None:
 
 
 def test_fields_are_read_with_evidence() -> None:
-    recipe = Recipe.model_validate({
-        "name": "t", "search_url": "https://d.test/", "results": ".r",
-        "fields": {"company_name": "h3", "website": "a.w::attr(href)", "phones": {"selector": ".t", "all": True},
-                   "emails": "a.m::attr(href)", "categories": {"selector": "li", "all": True},
-                   "postal_code": {"selector": ".a", "pattern": r"(\d{5})"}},
-    })
+    recipe = Recipe.model_validate(
+        {
+            "name": "t",
+            "search_url": "https://d.test/",
+            "results": ".r",
+            "fields": {
+                "company_name": "h3",
+                "website": "a.w::attr(href)",
+                "phones": {"selector": ".t", "all": True},
+                "emails": "a.m::attr(href)",
+                "categories": {"selector": "li", "all": True},
+                "postal_code": {"selector": ".a", "pattern": r"(\d{5})"},
+            },
+        }
+    )
     card = LexborHTMLParser("""<div class="r"><h3> Nordlicht  Solar </h3><a class="w" href="/go/nordlicht">w</a>
       <span class="t">040 30708090</span><span class="t">+49 40 30708099</span>
       <a class="m" href="mailto:Info@Nordlicht.test?subject=x">mail</a><li>Solar</li><li>PV</li>
@@ -82,9 +111,14 @@ def test_fields_are_read_with_evidence() -> None:
     data: dict[str, object] = {}
     evidence: dict[str, str] = {}
     read_fields(card, recipe.fields, "https://d.test/results?page=2", "DE", data, evidence)
-    assert data == {"company_name": "Nordlicht Solar", "website": "https://d.test/go/nordlicht",
-                    "phones": ["+494030708090", "+494030708099"], "emails": ["info@nordlicht.test"],
-                    "categories": ["Solar", "PV"], "postal_code": "22767"}
+    assert data == {
+        "company_name": "Nordlicht Solar",
+        "website": "https://d.test/go/nordlicht",
+        "phones": ["+494030708090", "+494030708099"],
+        "emails": ["info@nordlicht.test"],
+        "categories": ["Solar", "PV"],
+        "postal_code": "22767",
+    }
     assert evidence["info@nordlicht.test"] == evidence["+494030708090"] == "https://d.test/results?page=2"
 
 
@@ -95,10 +129,14 @@ def _hostile_cards(count: int, text: str) -> list[object]:
 
 def test_a_backtracking_pattern_on_hostile_text_is_cut_short() -> None:
     """``(a|aa)+c`` on 34 a's takes seconds with ``re``; a recipe pattern gets 50 ms, then matches nothing."""
-    recipe = Recipe.model_validate({
-        "name": "t", "search_url": "https://d.test/", "results": ".r",
-        "fields": {"company_name": "h3", "postal_code": {"selector": ".a", "pattern": r"(a|aa)+c"}},
-    })
+    recipe = Recipe.model_validate(
+        {
+            "name": "t",
+            "search_url": "https://d.test/",
+            "results": ".r",
+            "fields": {"company_name": "h3", "postal_code": {"selector": ".a", "pattern": r"(a|aa)+c"}},
+        }
+    )
     (card,) = _hostile_cards(1, "a" * 34)
     data: dict[str, object] = {}
     started = time.perf_counter()
@@ -110,11 +148,17 @@ def test_a_backtracking_pattern_on_hostile_text_is_cut_short() -> None:
 def test_patterns_of_one_run_share_a_time_budget() -> None:
     from leadworker.scrape.patterns import RUN_SECONDS, PatternClock
 
-    recipe = Recipe.model_validate({
-        "name": "t", "search_url": "https://d.test/", "results": ".r",
-        "fields": {"company_name": {"selector": "h3", "pattern": r"Firm (\d+)"},
-                   "postal_code": {"selector": ".a", "pattern": r"(a|aa)+c"}},
-    })
+    recipe = Recipe.model_validate(
+        {
+            "name": "t",
+            "search_url": "https://d.test/",
+            "results": ".r",
+            "fields": {
+                "company_name": {"selector": "h3", "pattern": r"Firm (\d+)"},
+                "postal_code": {"selector": ".a", "pattern": r"(a|aa)+c"},
+            },
+        }
+    )
     clock = PatternClock(recipe="t")
     started = time.perf_counter()
     names = []

@@ -18,11 +18,18 @@ from leadworker.enrich.scoring import (
 POLICY = ScoringPolicy.build()
 
 PLUMBER = LeadProfile(
-    company_name="Acme Plumbing & Heating", domain="acme-plumbing.test", website="http://acme-plumbing.test/",
-    address="1200 SE Morrison St, Portland, OR 97214", country="US", contact_name="Maria Lopez",
-    description="Boiler repair and emergency plumbing in Portland.", categories=("Plumber",),
-    emails=(EmailFacts("maria.lopez@acme-plumbing.test", role=False, free=False),
-            EmailFacts("office@acme-plumbing.test", role=True, free=False)),
+    company_name="Acme Plumbing & Heating",
+    domain="acme-plumbing.test",
+    website="http://acme-plumbing.test/",
+    address="1200 SE Morrison St, Portland, OR 97214",
+    country="US",
+    contact_name="Maria Lopez",
+    description="Boiler repair and emergency plumbing in Portland.",
+    categories=("Plumber",),
+    emails=(
+        EmailFacts("maria.lopez@acme-plumbing.test", role=False, free=False),
+        EmailFacts("office@acme-plumbing.test", role=True, free=False),
+    ),
     phones=(PhoneFacts("+15035550142", "fixed_line_or_mobile", "US"),),
     source_types={"website": 1, "directory:yellow": 1},
 )
@@ -59,8 +66,11 @@ def test_mismatches_lower_the_score() -> None:
 
 def test_contact_quality_prefers_direct_over_role_over_free_mail() -> None:
     def quality(*emails: EmailFacts) -> float:
-        value = score_lead(LeadProfile(domain="a.com", emails=emails), JobCriteria(), POLICY) \
-            .components["contact_quality"].value
+        value = (
+            score_lead(LeadProfile(domain="a.com", emails=emails), JobCriteria(), POLICY)
+            .components["contact_quality"]
+            .value
+        )
         assert value is not None
         return value
 
@@ -70,8 +80,11 @@ def test_contact_quality_prefers_direct_over_role_over_free_mail() -> None:
     assert direct > role > free > 0
 
     def phone(kind: str) -> float:
-        value = score_lead(LeadProfile(phones=(PhoneFacts("+1", kind, "US"),)), JobCriteria(), POLICY) \
-            .components["contact_quality"].value
+        value = (
+            score_lead(LeadProfile(phones=(PhoneFacts("+1", kind, "US"),)), JobCriteria(), POLICY)
+            .components["contact_quality"]
+            .value
+        )
         assert value is not None
         return value
 

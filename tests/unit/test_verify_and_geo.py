@@ -17,23 +17,32 @@ from leadworker.enrich.verify import MailDomain, is_disposable, verdict
 MX = MailDomain("acme.com", "mx", ("mx1.acme.com",), 300)
 
 
-@pytest.mark.parametrize(("role", "disposable", "mail", "smtp", "status", "reason"), [
-    (False, False, MX, None, "safe", "via MX"),
-    (False, False, MailDomain("acme.com", "address", ("acme.com",)), None, "safe", "no MX"),
-    (True, False, MX, None, "risky", "role address"),
-    (False, True, MX, None, "invalid", "disposable"),
-    (False, False, MailDomain("acme.com", "null_mx"), None, "invalid", "null MX"),
-    (False, False, MailDomain("acme.com", "no_mail"), None, "invalid", "no mail servers"),
-    (False, False, MailDomain("acme.com", "no_domain"), None, "invalid", "does not exist"),
-    (False, False, MailDomain("acme.com", "unknown", error="timeout"), None, "unknown", "timeout"),
-    (False, False, MailDomain("acme.com", "mx", ("mx.sedoparking.com",)), None, "risky", "parking"),
-    (False, False, MX, "rejected", "invalid", "refused"),
-    (False, False, MX, "accepted", "safe", "accepts the address"),
-    (False, False, MailDomain("acme.com", "mx", ("mx1.acme.com",), catch_all=True), "accepted", "risky", "catch-all"),
-    (False, False, MX, "deferred", "safe", "via MX"),
-])
-def test_verdicts(role: bool, disposable: bool, mail: MailDomain, smtp: str | None, status: str,
-                  reason: str) -> None:
+@pytest.mark.parametrize(
+    ("role", "disposable", "mail", "smtp", "status", "reason"),
+    [
+        (False, False, MX, None, "safe", "via MX"),
+        (False, False, MailDomain("acme.com", "address", ("acme.com",)), None, "safe", "no MX"),
+        (True, False, MX, None, "risky", "role address"),
+        (False, True, MX, None, "invalid", "disposable"),
+        (False, False, MailDomain("acme.com", "null_mx"), None, "invalid", "null MX"),
+        (False, False, MailDomain("acme.com", "no_mail"), None, "invalid", "no mail servers"),
+        (False, False, MailDomain("acme.com", "no_domain"), None, "invalid", "does not exist"),
+        (False, False, MailDomain("acme.com", "unknown", error="timeout"), None, "unknown", "timeout"),
+        (False, False, MailDomain("acme.com", "mx", ("mx.sedoparking.com",)), None, "risky", "parking"),
+        (False, False, MX, "rejected", "invalid", "refused"),
+        (False, False, MX, "accepted", "safe", "accepts the address"),
+        (
+            False,
+            False,
+            MailDomain("acme.com", "mx", ("mx1.acme.com",), catch_all=True),
+            "accepted",
+            "risky",
+            "catch-all",
+        ),
+        (False, False, MX, "deferred", "safe", "via MX"),
+    ],
+)
+def test_verdicts(role: bool, disposable: bool, mail: MailDomain, smtp: str | None, status: str, reason: str) -> None:
     result = verdict(role=role, disposable=disposable, mail=mail, smtp=smtp)
     assert result.status == status and reason in result.reason
 
@@ -54,12 +63,28 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
-@pytest.mark.parametrize(("text", "country"), [
-    ("muenchen", "DE"), ("München", "DE"), ("Munich", "DE"), ("chicago", "US"), ("new-york", "US"),
-    ("New York", "US"), ("koeln", "DE"), ("zuerich", "CH"), ("wien", "AT"), ("sao-paulo", "BR"),
-    ("Deutschland", "DE"), ("GB", "GB"), ("no-such-place-xyz", None), ("", None), ("Portland, US", "US"),
-    ("Hamburg, Deutschland", "DE"), ("Lyon, somewhere", "FR"),
-])
+@pytest.mark.parametrize(
+    ("text", "country"),
+    [
+        ("muenchen", "DE"),
+        ("München", "DE"),
+        ("Munich", "DE"),
+        ("chicago", "US"),
+        ("new-york", "US"),
+        ("New York", "US"),
+        ("koeln", "DE"),
+        ("zuerich", "CH"),
+        ("wien", "AT"),
+        ("sao-paulo", "BR"),
+        ("Deutschland", "DE"),
+        ("GB", "GB"),
+        ("no-such-place-xyz", None),
+        ("", None),
+        ("Portland, US", "US"),
+        ("Hamburg, Deutschland", "DE"),
+        ("Lyon, somewhere", "FR"),
+    ],
+)
 def test_place_country_reads_places_and_slugs(no_network: None, text: str, country: str | None) -> None:
     assert place_country(text) == country
 

@@ -22,16 +22,24 @@ def test_sign_and_verify() -> None:
     assert not webhooks.verify("s3cret", "1700000000", signature, body + b" ", now=1_700_000_100)
     assert not webhooks.verify("s3cret", "1700000001", signature, body, now=1_700_000_100)  # timestamp is signed
     assert not webhooks.verify("s3cret", "1700000000", signature, body, now=1_700_000_000 + 3600)  # replay
-    headers = webhooks.headers(event="job.failed", event_id_="e1", body=body, url="https://a.test/hook", secret=None,
-                               timestamp=1, attempt=2)
+    headers = webhooks.headers(
+        event="job.failed", event_id_="e1", body=body, url="https://a.test/hook", secret=None, timestamp=1, attempt=2
+    )
     assert webhooks.SIGNATURE_HEADER not in headers and headers[webhooks.ATTEMPT_HEADER] == "2"
 
 
 def test_a_signature_is_bound_to_its_destination() -> None:
     body = b'{"type":"job.completed"}'
     now = 1_700_000_000
-    to_a = webhooks.headers(event="job.completed", event_id_="e", body=body, url="https://a.test/hook",
-                            secret="master", timestamp=now, attempt=1)
+    to_a = webhooks.headers(
+        event="job.completed",
+        event_id_="e",
+        body=body,
+        url="https://a.test/hook",
+        secret="master",
+        timestamp=now,
+        attempt=1,
+    )
     signature, timestamp = to_a[webhooks.SIGNATURE_HEADER], to_a[webhooks.TIMESTAMP_HEADER]
     key_a = webhooks.destination_secret("master", "https://a.test/hook")
     key_b = webhooks.destination_secret("master", "https://b.test/hook")
@@ -54,8 +62,9 @@ def test_readme_snippet_verifies_our_signature() -> None:
 
     now = int(time.time())
     url = "https://crm.test/hooks/leadworker"
-    headers = webhooks.headers(event="job.enriched", event_id_="x", body=body, url=url, secret="s3cret",
-                               timestamp=now, attempt=1)
+    headers = webhooks.headers(
+        event="job.enriched", event_id_="x", body=body, url=url, secret="s3cret", timestamp=now, attempt=1
+    )
     key = webhooks.destination_secret("s3cret", url)
     assert verify(key, headers, body)
     assert not verify("s3cret", headers, body)
@@ -79,8 +88,9 @@ def test_event_ids_and_payload() -> None:
     assert webhooks.event_id(job_id, "job.failed", 17) == f"{job_id}:job.failed:17"
     assert webhooks.event_id(job_id, "job.enriched") == f"{job_id}:job.enriched"
     at = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-    payload = webhooks.build_payload("e", "job.enriched", {"id": job_id, "status": "completed", "found": 3},
-                                     {"hot": 1, "cold": 2}, at)
+    payload = webhooks.build_payload(
+        "e", "job.enriched", {"id": job_id, "status": "completed", "found": 3}, {"hot": 1, "cold": 2}, at
+    )
     assert payload["job"]["id"] == str(job_id) and payload["created_at"] == "2024-01-02T03:04:05Z"
     assert payload["leads"] == {"total": 3, "hot": 1, "warm": 0, "cold": 2}
     assert webhooks.encode(payload) == webhooks.encode(dict(reversed(payload.items())))  # stable bytes

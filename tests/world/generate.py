@@ -116,29 +116,140 @@ COUNTRIES = {
     "CA": (["Canada"], ["Toronto", "Calgary", "Ottawa"], "en-CA", False, 1),
     "IE": (["Ireland"], ["Dublin", "Cork", "Galway"], "en-IE", True, 1),
 }
-ADJECTIVES = ["Blue", "Golden", "Northern", "Bright", "Green", "Silver", "Quick", "Harbor", "Summit", "Oak",
-              "Maple", "Cedar", "Red", "Sunny", "Urban", "Royal", "Alpine", "Coastal", "Prime", "Noble"]
-NOUNS = ["River", "Stone", "Bridge", "Valley", "Peak", "Lake", "Forest", "Field", "Harbour", "Hill", "Star",
-         "Wave", "Rock", "Garden", "Castle", "Lantern", "Anchor", "Compass"]
-TRADES = ["Plumbing", "Dental", "Solar", "Bakery", "Roofing", "Law", "Consulting", "Electric", "Design",
-          "Motors", "Cleaning", "Physio", "Accounting", "Print", "Coffee", "Joinery", "Vets", "Optics"]
-SUFFIXES = {"US": ["Inc.", "LLC", "Co."], "GB": ["Ltd", "& Sons", "LLP"], "DE": ["GmbH", "KG", "e.K."],
-            "FR": ["SARL", "SAS"], "NL": ["B.V.", "V.O.F."], "AU": ["Pty Ltd"], "CA": ["Inc.", "Ltd."],
-            "IE": ["Ltd", "DAC"]}
-LOCALS = ["info", "hello", "contact", "office", "sales", "support", "team", "enquiries", "admin", "bookings",
-          "post", "service", "kontakt", "bonjour", "mail", "reception", "orders"]
-PEOPLE = ["anna.schmidt", "j.smith", "m.dubois", "pieter", "sarah.jones", "tom", "l.nguyen", "k.mueller",
-          "e.van.dijk", "o.brien", "r.patel", "claire"]
+ADJECTIVES = [
+    "Blue",
+    "Golden",
+    "Northern",
+    "Bright",
+    "Green",
+    "Silver",
+    "Quick",
+    "Harbor",
+    "Summit",
+    "Oak",
+    "Maple",
+    "Cedar",
+    "Red",
+    "Sunny",
+    "Urban",
+    "Royal",
+    "Alpine",
+    "Coastal",
+    "Prime",
+    "Noble",
+]
+NOUNS = [
+    "River",
+    "Stone",
+    "Bridge",
+    "Valley",
+    "Peak",
+    "Lake",
+    "Forest",
+    "Field",
+    "Harbour",
+    "Hill",
+    "Star",
+    "Wave",
+    "Rock",
+    "Garden",
+    "Castle",
+    "Lantern",
+    "Anchor",
+    "Compass",
+]
+TRADES = [
+    "Plumbing",
+    "Dental",
+    "Solar",
+    "Bakery",
+    "Roofing",
+    "Law",
+    "Consulting",
+    "Electric",
+    "Design",
+    "Motors",
+    "Cleaning",
+    "Physio",
+    "Accounting",
+    "Print",
+    "Coffee",
+    "Joinery",
+    "Vets",
+    "Optics",
+]
+SUFFIXES = {
+    "US": ["Inc.", "LLC", "Co."],
+    "GB": ["Ltd", "& Sons", "LLP"],
+    "DE": ["GmbH", "KG", "e.K."],
+    "FR": ["SARL", "SAS"],
+    "NL": ["B.V.", "V.O.F."],
+    "AU": ["Pty Ltd"],
+    "CA": ["Inc.", "Ltd."],
+    "IE": ["Ltd", "DAC"],
+}
+LOCALS = [
+    "info",
+    "hello",
+    "contact",
+    "office",
+    "sales",
+    "support",
+    "team",
+    "enquiries",
+    "admin",
+    "bookings",
+    "post",
+    "service",
+    "kontakt",
+    "bonjour",
+    "mail",
+    "reception",
+    "orders",
+]
+PEOPLE = [
+    "anna.schmidt",
+    "j.smith",
+    "m.dubois",
+    "pieter",
+    "sarah.jones",
+    "tom",
+    "l.nguyen",
+    "k.mueller",
+    "e.van.dijk",
+    "o.brien",
+    "r.patel",
+    "claire",
+]
 PAGES = {
-    "en": {"contact": ["contact", "contact-us", "get-in-touch", "reach-us"], "about": ["about", "about-us", "team"],
-           "services": ["services", "what-we-do", "prices"], "legal": ["legal", "imprint", "privacy"],
-           "news": ["news", "blog"]},
-    "de": {"contact": ["kontakt"], "about": ["ueber-uns", "team"], "services": ["leistungen", "angebot"],
-           "legal": ["impressum", "datenschutz"], "news": ["aktuelles"]},
-    "fr": {"contact": ["contact", "contactez-nous"], "about": ["a-propos", "equipe"],
-           "services": ["services", "tarifs"], "legal": ["mentions-legales"], "news": ["actualites"]},
-    "nl": {"contact": ["contact"], "about": ["over-ons", "team"], "services": ["diensten"],
-           "legal": ["colofon", "privacy"], "news": ["nieuws"]},
+    "en": {
+        "contact": ["contact", "contact-us", "get-in-touch", "reach-us"],
+        "about": ["about", "about-us", "team"],
+        "services": ["services", "what-we-do", "prices"],
+        "legal": ["legal", "imprint", "privacy"],
+        "news": ["news", "blog"],
+    },
+    "de": {
+        "contact": ["kontakt"],
+        "about": ["ueber-uns", "team"],
+        "services": ["leistungen", "angebot"],
+        "legal": ["impressum", "datenschutz"],
+        "news": ["aktuelles"],
+    },
+    "fr": {
+        "contact": ["contact", "contactez-nous"],
+        "about": ["a-propos", "equipe"],
+        "services": ["services", "tarifs"],
+        "legal": ["mentions-legales"],
+        "news": ["actualites"],
+    },
+    "nl": {
+        "contact": ["contact"],
+        "about": ["over-ons", "team"],
+        "services": ["diensten"],
+        "legal": ["colofon", "privacy"],
+        "news": ["nieuws"],
+    },
 }
 LABELS = {
     "en": ["Tel:", "Phone:", "Call us:", "T:", "Ph:", "Call", "Office:", "Mobile:", "Fax:", "", "", "☎"],
@@ -146,17 +257,63 @@ LABELS = {
     "fr": ["Tél. :", "Téléphone :", "Tel:", "Portable :", "Fax :", ""],
     "nl": ["Tel:", "Telefoon:", "T:", "Mobiel:", ""],
 }
-EMAIL_LABELS = {"en": ["Email:", "E-mail:", "Write to", "Mail:", ""], "de": ["E-Mail:", "Mail:", ""],
-                "fr": ["E-mail :", "Courriel :", ""], "nl": ["E-mail:", "Mail:", ""]}
-LOREM = ("We have served our neighbours for many years with honest work and fair prices. Our team is small, "
-         "skilled and proud of every job. Ask us anything; we answer within a day. ")
+EMAIL_LABELS = {
+    "en": ["Email:", "E-mail:", "Write to", "Mail:", ""],
+    "de": ["E-Mail:", "Mail:", ""],
+    "fr": ["E-mail :", "Courriel :", ""],
+    "nl": ["E-mail:", "Mail:", ""],
+}
+LOREM = (
+    "We have served our neighbours for many years with honest work and fair prices. Our team is small, "
+    "skilled and proud of every job. Ask us anything; we answer within a day. "
+)
 
-EMAIL_FORMATS = ["plain", "plain", "mailto", "mailto", "mailto_text", "mailto_query", "mailto_upper", "bracket",
-                 "paren", "words", "curly", "at_only", "entity", "entity_at", "span", "null_span", "cf",
-                 "jsonld", "microdata", "reversed", "upper_words", "spaced_at"]
-PHONE_FORMATS = ["intl", "intl", "national", "national", "national", "intl_dash", "intl_dots", "trunk", "idd00",
-                 "national_dash", "national_dots", "national_slash", "compact_labeled", "e164", "tel_link",
-                 "tel_link", "tel_icon", "jsonld", "microdata", "ext"]
+EMAIL_FORMATS = [
+    "plain",
+    "plain",
+    "mailto",
+    "mailto",
+    "mailto_text",
+    "mailto_query",
+    "mailto_upper",
+    "bracket",
+    "paren",
+    "words",
+    "curly",
+    "at_only",
+    "entity",
+    "entity_at",
+    "span",
+    "null_span",
+    "cf",
+    "jsonld",
+    "microdata",
+    "reversed",
+    "upper_words",
+    "spaced_at",
+]
+PHONE_FORMATS = [
+    "intl",
+    "intl",
+    "national",
+    "national",
+    "national",
+    "intl_dash",
+    "intl_dots",
+    "trunk",
+    "idd00",
+    "national_dash",
+    "national_dots",
+    "national_slash",
+    "compact_labeled",
+    "e164",
+    "tel_link",
+    "tel_link",
+    "tel_icon",
+    "jsonld",
+    "microdata",
+    "ext",
+]
 
 
 def _valid_number(rng: random.Random, region: str, mobile: bool) -> PhoneNumber:
@@ -169,7 +326,9 @@ def _valid_number(rng: random.Random, region: str, mobile: bool) -> PhoneNumber:
         digits = national[:keep] + "".join(rng.choice(string.digits) for _ in range(len(national) - keep))
         number = phonenumbers.parse("+" + str(example.country_code) + digits, None)
         if phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
-                kind, PhoneNumberType.FIXED_LINE_OR_MOBILE):
+            kind,
+            PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        ):
             return number
     return example
 
@@ -205,8 +364,11 @@ def phone_text(number: PhoneNumber, fmt: str, region: str, trunk: bool, rng: ran
     if fmt == "e164":
         return phonenumbers.format_number(number, PhoneNumberFormat.E164)
     if fmt == "compact_labeled":
-        return phonenumbers.national_significant_number(number) if region in ("US", "CA") else \
-            "0" + phonenumbers.national_significant_number(number)
+        return (
+            phonenumbers.national_significant_number(number)
+            if region in ("US", "CA")
+            else "0" + phonenumbers.national_significant_number(number)
+        )
     return national
 
 
@@ -224,10 +386,12 @@ _EMAIL_WRITERS: dict[str, Callable[[str, str, str, random.Random], str]] = {
     # fmt: (email, local part, domain, rng) -> html
     "plain": lambda email, local, domain, rng: escape(email),
     "mailto": lambda email, local, domain, rng: f'<a href="mailto:{email}">{escape(email)}</a>',
-    "mailto_text": lambda email, local, domain, rng:
-        f'<a href="mailto:{email}">{rng.choice(["Email us", "Write to us", "Send a message"])}</a>',
-    "mailto_query": lambda email, local, domain, rng:
-        f'<a href="mailto:{email}?subject=Enquiry%20from%20website&amp;body=Hello">Contact form</a>',
+    "mailto_text": lambda email, local, domain, rng: (
+        f'<a href="mailto:{email}">{rng.choice(["Email us", "Write to us", "Send a message"])}</a>'
+    ),
+    "mailto_query": lambda email, local, domain, rng: (
+        f'<a href="mailto:{email}?subject=Enquiry%20from%20website&amp;body=Hello">Contact form</a>'
+    ),
     "mailto_upper": lambda email, local, domain, rng: f'<a href="MAILTO:{email.upper()}">{escape(email.upper())}</a>',
     "bracket": lambda email, local, domain, rng: f"{local} [at] {domain.replace('.', ' [dot] ')}",
     "paren": lambda email, local, domain, rng: f"{local}(at){domain.replace('.', '(dot)')}",
@@ -239,13 +403,16 @@ _EMAIL_WRITERS: dict[str, Callable[[str, str, str, random.Random], str]] = {
     "entity": lambda email, local, domain, rng: "".join(f"&#{ord(c)};" for c in email),
     "entity_at": lambda email, local, domain, rng: email.replace("@", "&#64;").replace(".", "&#46;"),
     "span": lambda email, local, domain, rng: f"{local}<span>@</span>{domain}",
-    "null_span": lambda email, local, domain, rng:
-        f'{local}<span style="display:none">null</span>@<span style="display: none;">x</span>{domain}',
-    "cf": lambda email, local, domain, rng:
-        (f'<a href="/cdn-cgi/l/email-protection#{_cf(email, rng)}"><span class="__cf_email__" '
-         f'data-cfemail="{_cf(email, rng)}">[email&#160;protected]</span></a>'),
-    "reversed": lambda email, local, domain, rng:
-        f'<span style="unicode-bidi:bidi-override; direction: rtl;">{escape(email[::-1])}</span>',
+    "null_span": lambda email, local, domain, rng: (
+        f'{local}<span style="display:none">null</span>@<span style="display: none;">x</span>{domain}'
+    ),
+    "cf": lambda email, local, domain, rng: (
+        f'<a href="/cdn-cgi/l/email-protection#{_cf(email, rng)}"><span class="__cf_email__" '
+        f'data-cfemail="{_cf(email, rng)}">[email&#160;protected]</span></a>'
+    ),
+    "reversed": lambda email, local, domain, rng: (
+        f'<span style="unicode-bidi:bidi-override; direction: rtl;">{escape(email[::-1])}</span>'
+    ),
 }
 """How each e-mail format of :data:`EMAIL_FORMATS` writes an address in HTML (JSON-LD and microdata have none)."""
 
@@ -260,6 +427,7 @@ def email_html(email: str, fmt: str, rng: random.Random) -> tuple[str, bool]:
 
 
 # --- decoys ---------------------------------------------------------------------------------------------
+
 
 def decoy_snippets(rng: random.Random, region: str, lang: str) -> list[str]:
     """Text that holds numbers and addresses that are not the company's contacts."""
@@ -288,7 +456,8 @@ def decoy_snippets(rng: random.Random, region: str, lang: str) -> list[str]:
         "Emergency: 911" if region in ("US", "CA") else "Emergency: 999",
         f"Serving our customers {rng.randint(1985, 2005)}–2024.",
         "Opening hours: Mon–Fri 08:00–18:00, Sat 9:30–13:00",
-        f"Prices from £{rng.randint(1, 9)},{rng.randint(100, 999)}.00" if region == "GB"
+        f"Prices from £{rng.randint(1, 9)},{rng.randint(100, 999)}.00"
+        if region == "GB"
         else f"Preise ab {rng.randint(1, 9)}.{rng.randint(100, 999)},00 €",
         f"Find us: {rng.uniform(40, 60):.5f}, {rng.uniform(-5, 15):.5f}",
         "SKU 4006381333931",
@@ -306,12 +475,15 @@ def decoy_snippets(rng: random.Random, region: str, lang: str) -> list[str]:
 
 # --- pages ----------------------------------------------------------------------------------------------
 
+
 def _page(title: str, lang: str | None, nav: str, main: str, footer: str, head: str = "") -> str:
     lang_attr = f' lang="{lang}"' if lang else ""
-    return (f"<!doctype html>\n<html{lang_attr}><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
-            f"<link rel=\"stylesheet\" href=\"/css/site.css\">{head}</head><body>\n<header>"
-            f"<img src=\"/img/logo@2x.png\" alt=\"logo\"><nav>{nav}</nav></header>\n<main>{main}</main>\n"
-            f"<footer>{footer}</footer>\n</body></html>")
+    return (
+        f'<!doctype html>\n<html{lang_attr}><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f'<link rel="stylesheet" href="/css/site.css">{head}</head><body>\n<header>'
+        f'<img src="/img/logo@2x.png" alt="logo"><nav>{nav}</nav></header>\n<main>{main}</main>\n'
+        f"<footer>{footer}</footer>\n</body></html>"
+    )
 
 
 @dataclass
@@ -324,8 +496,7 @@ class _Item:
     label: str = ""
 
 
-def _site(index: int, rng: random.Random, script_site: bool, hosts: list[str]) -> tuple[SiteTruth,
-                                                                                          dict[str, Response]]:
+def _site(index: int, rng: random.Random, script_site: bool, hosts: list[str]) -> tuple[SiteTruth, dict[str, Response]]:
     region = rng.choices(list(COUNTRIES), weights=[c[4] for c in COUNTRIES.values()])[0]
     names, cities, region_lang, trunk, _ = COUNTRIES[region]
     base_lang = region_lang.split("-")[0]
@@ -338,8 +509,11 @@ def _site(index: int, rng: random.Random, script_site: bool, hosts: list[str]) -
     host = f"{slug}.test"
     city = rng.choice(cities)
     country_name = rng.choice(names)
-    lang = rng.choice([region_lang, region_lang, base_lang, None]) if base_lang != "en" else \
-        rng.choice([region_lang, "en", "en", None])
+    lang = (
+        rng.choice([region_lang, region_lang, base_lang, None])
+        if base_lang != "en"
+        else rng.choice([region_lang, "en", "en", None])
+    )
     geography = f"{city}, {country_name}" if rng.random() < 0.5 else None
     truth = SiteTruth(host=host, target_path="/", region=region, geography=geography, name=name)
     routes: dict[str, Response] = {}
@@ -359,9 +533,11 @@ def _site(index: int, rng: random.Random, script_site: bool, hosts: list[str]) -
 
     nav = _nav(rng, paths, robots_path, slug, lang, hosts, truth, routes)
     address = f"{rng.randint(1, 200)} {rng.choice(NOUNS)} Street, {city}, {country_name}"
-    footer = (f"<p>{escape(name)} · <span class=\"addr\">{escape(address)}</span></p>"
-              f"{_render(items, 'footer', table_layout)}"
-              f"<p>© {rng.randint(2015, 2025)} {escape(name)}</p>")
+    footer = (
+        f'<p>{escape(name)} · <span class="addr">{escape(address)}</span></p>'
+        f"{_render(items, 'footer', table_layout)}"
+        f"<p>© {rng.randint(2015, 2025)} {escape(name)}</p>"
+    )
     decoys = decoy_snippets(rng, region, base_lang)
     honeypot = f'<p style="display:none">Spam trap: trap-{index}@{host}</p>' if rng.random() < 0.3 else ""
     comment = f"<!-- old address: legacy-{index}@{host} -->" if rng.random() < 0.3 else ""
@@ -376,40 +552,48 @@ def _site(index: int, rng: random.Random, script_site: bool, hosts: list[str]) -
     def render(where: str) -> str:
         return _render(items, where, table_layout)
 
-    home_main = (f"<h1>{escape(name)}</h1><p>{LOREM}</p>{micro_html}{decoy_block(0)}{honeypot}{comment}"
-                 f'<p><a href="{paths.contact}">Contact us</a></p>')
+    home_main = (
+        f"<h1>{escape(name)}</h1><p>{LOREM}</p>{micro_html}{decoy_block(0)}{honeypot}{comment}"
+        f'<p><a href="{paths.contact}">Contact us</a></p>'
+    )
     pages = {
         "/": _page(f"{name} | {trade} in {city}", lang, nav, home_main, footer, head),
         paths.services: page("Services", f"<h1>Services</h1><ul><li>{trade}</li><li>Advice</li></ul>{decoy_block(1)}"),
         paths.about: page("About", f"<h1>About us</h1><p>{LOREM * 2}</p>{render('about')}"),
-        paths.legal: page("Legal", f"<h1>Legal notice</h1><p>{escape(name)}, {escape(address)}</p>{render('legal')}"
-                                   f"{decoy_block(0)}"),
+        paths.legal: page(
+            "Legal", f"<h1>Legal notice</h1><p>{escape(name)}, {escape(address)}</p>{render('legal')}{decoy_block(0)}"
+        ),
         paths.news: page("News", f"<h1>News</h1><p>{LOREM}</p>{decoy_block(1)}"),
     }
-    contact_main = f"<h1>Contact</h1>{render('contact')}<form><input placeholder=\"you@example.com\"></form>"
+    contact_main = f'<h1>Contact</h1>{render("contact")}<form><input placeholder="you@example.com"></form>'
     if script_kind:
-        contact_main, extra_routes, spa = _script_contact(script_kind, [it for it in items if it.page == "script"],
-                                                          rng, name, nav)
+        contact_main, extra_routes, spa = _script_contact(
+            script_kind, [it for it in items if it.page == "script"], rng, name, nav
+        )
         routes.update(extra_routes)
         contact_main = f"<h1>Contact</h1>{render('contact')}{contact_main}"
         if spa:
-            pages["/"] = _page(f"{name}", lang, "", f'<div id="root"></div>{micro_html}<script src="/app.js"></script>',
-                               "", head)
+            pages["/"] = _page(
+                f"{name}", lang, "", f'<div id="root"></div>{micro_html}<script src="/app.js"></script>', "", head
+            )
             routes["/app.js"] = Response(body=spa, content_type="application/javascript")
     pages[paths.contact] = page("Contact", contact_main)
     # the legal page links to the contact page too, so it is reachable from every page
     for path, html in pages.items():
         routes[path] = Response(body=html)
 
-    robots_main = (f"<h1>Staff only</h1><p>Internal: {robots_email}, "
-                   f"{phonenumbers.format_number(robots_phone_number, PhoneNumberFormat.INTERNATIONAL)}</p>")
+    robots_main = (
+        f"<h1>Staff only</h1><p>Internal: {robots_email}, "
+        f"{phonenumbers.format_number(robots_phone_number, PhoneNumberFormat.INTERNATIONAL)}</p>"
+    )
     _add_robots_and_assets(routes, robots_path, _page("Internal", lang, nav, robots_main, ""))
     _entry_quirks(rng, routes, truth, paths.about)
     return truth, routes
 
 
-def _robots_decoys(rng: random.Random, index: int, host: str, region: str,
-                   truth: SiteTruth) -> tuple[str, str, PhoneNumber]:
+def _robots_decoys(
+    rng: random.Random, index: int, host: str, region: str, truth: SiteTruth
+) -> tuple[str, str, PhoneNumber]:
     """``(path, e-mail, phone)`` of the staff page robots.txt disallows: a crawl that obeys never sees them."""
     robots_path = rng.choice(["/private/staff", "/intern/mitarbeiter", "/admin/contacts", "/drafts/old-contact"])
     robots_email = f"do-not-collect-{index}@{host}"
@@ -450,9 +634,16 @@ def _email_items(rng: random.Random, index: int, slug: str, domain: str, email_l
         email = f"{local}@{domain}" if rng.random() > 0.08 else f"{slug.replace('-', '.')}@mailbox-{index}.test"
         fmt = rng.choice(EMAIL_FORMATS)
         html, _ = email_html(email, fmt, rng)
-        items.append(_Item("email", email.lower(), html, fmt, rng.choice(["footer", "contact", "contact", "about",
-                                                                          "legal"]),
-                           rng.choice(email_labels)))
+        items.append(
+            _Item(
+                "email",
+                email.lower(),
+                html,
+                fmt,
+                rng.choice(["footer", "contact", "contact", "about", "legal"]),
+                rng.choice(email_labels),
+            )
+        )
     return items
 
 
@@ -473,21 +664,35 @@ def _phone_items(rng: random.Random, region: str, trunk: bool, labels: list[str]
             value, html = _phone_with_extension(rng, value)
         elif fmt == "tel_link":
             shown = phone_text(number, rng.choice(["national", "intl", "national_dash"]), region, trunk, rng)
-            href = rng.choice([phonenumbers.format_number(number, PhoneNumberFormat.E164),
-                               phonenumbers.format_number(number, PhoneNumberFormat.RFC3966)[4:],
-                               "+" + str(number.country_code) + "-" + "-".join(_groups(number))])
+            href = rng.choice(
+                [
+                    phonenumbers.format_number(number, PhoneNumberFormat.E164),
+                    phonenumbers.format_number(number, PhoneNumberFormat.RFC3966)[4:],
+                    "+" + str(number.country_code) + "-" + "-".join(_groups(number)),
+                ]
+            )
             html = f'<a href="tel:{href}">{escape(shown)}</a>'
         elif fmt == "tel_icon":
-            html = f'<a href="tel:{phonenumbers.format_number(number, PhoneNumberFormat.E164)}" ' \
-                   f'aria-label="Call us" class="icon-phone">☎</a>'
+            html = (
+                f'<a href="tel:{phonenumbers.format_number(number, PhoneNumberFormat.E164)}" '
+                f'aria-label="Call us" class="icon-phone">☎</a>'
+            )
         elif fmt in ("jsonld", "microdata"):
             html = ""
         else:
             if fmt == "compact_labeled":
                 label = label or labels[0]
             html = escape(phone_text(number, fmt, region, trunk, rng))
-        items.append(_Item("phone", value, html, fmt, rng.choice(["footer", "footer", "contact", "contact",
-                                                                   "about", "legal"]), label))
+        items.append(
+            _Item(
+                "phone",
+                value,
+                html,
+                fmt,
+                rng.choice(["footer", "footer", "contact", "contact", "about", "legal"]),
+                label,
+            )
+        )
     return items
 
 
@@ -514,22 +719,30 @@ def _script_kind(rng: random.Random, script_site: bool, items: list[_Item], trut
     return script_kind
 
 
-def _structured_data(rng: random.Random, items: list[_Item], name: str, host: str, slug: str, city: str,
-                     region: str) -> tuple[str, str]:
+def _structured_data(
+    rng: random.Random, items: list[_Item], name: str, host: str, slug: str, city: str, region: str
+) -> tuple[str, str]:
     """``(JSON-LD for the head, microdata block)``: the items written only as structured data, and more."""
-    jsonld: dict[str, object] = {"@context": "https://schema.org",
-                                 "@type": rng.choice(["Organization", "LocalBusiness", "ProfessionalService"]),
-                                 "name": name, "url": f"http://{host}/",
-                                 "address": {"@type": "PostalAddress", "streetAddress": f"{rng.randint(1, 200)} "
-                                             f"{rng.choice(NOUNS)} Street", "addressLocality": city,
-                                             "addressCountry": region}}
+    jsonld: dict[str, object] = {
+        "@context": "https://schema.org",
+        "@type": rng.choice(["Organization", "LocalBusiness", "ProfessionalService"]),
+        "name": name,
+        "url": f"http://{host}/",
+        "address": {
+            "@type": "PostalAddress",
+            "streetAddress": f"{rng.randint(1, 200)} {rng.choice(NOUNS)} Street",
+            "addressLocality": city,
+            "addressCountry": region,
+        },
+    }
     ld_emails = [it.value for it in items if it.fmt == "jsonld" and it.kind == "email"]
     ld_phones = [it for it in items if it.fmt == "jsonld" and it.kind == "phone"]
     if ld_emails:
         jsonld["email"] = ld_emails[0] if len(ld_emails) == 1 else ld_emails
     if ld_phones:
-        jsonld["telephone"] = phonenumbers.format_number(phonenumbers.parse(ld_phones[0].value, None),
-                                                         PhoneNumberFormat.INTERNATIONAL)
+        jsonld["telephone"] = phonenumbers.format_number(
+            phonenumbers.parse(ld_phones[0].value, None), PhoneNumberFormat.INTERNATIONAL
+        )
         if len(ld_phones) > 1:
             jsonld["contactPoint"] = [{"@type": "ContactPoint", "telephone": p.value} for p in ld_phones[1:]]
     jsonld["sameAs"] = [f"https://www.linkedin.com/company/{slug}", f"https://www.facebook.com/{slug}"]
@@ -540,11 +753,15 @@ def _structured_data(rng: random.Random, items: list[_Item], name: str, host: st
     micro_html = ""
     if micro:
         props = "".join(
-            f'<meta itemprop="email" content="{it.value}">' if it.kind == "email"
+            f'<meta itemprop="email" content="{it.value}">'
+            if it.kind == "email"
             else f'<span itemprop="telephone" content="{phonenumbers.format_number(phonenumbers.parse(it.value, None), PhoneNumberFormat.E164)}"></span>'  # noqa: E501
-            for it in micro)
-        micro_html = (f'<div itemscope itemtype="https://schema.org/LocalBusiness">'
-                      f'<span itemprop="name">{escape(name)}</span>{props}</div>')
+            for it in micro
+        )
+        micro_html = (
+            f'<div itemscope itemtype="https://schema.org/LocalBusiness">'
+            f'<span itemprop="name">{escape(name)}</span>{props}</div>'
+        )
     return head, micro_html
 
 
@@ -565,12 +782,26 @@ def _render(items: list[_Item], where: str, table_layout: bool) -> str:
     return "\n".join(parts)
 
 
-def _nav(rng: random.Random, paths: _SitePaths, robots_path: str, slug: str, lang: str | None, hosts: list[str],
-         truth: SiteTruth, routes: dict[str, Response]) -> str:
+def _nav(
+    rng: random.Random,
+    paths: _SitePaths,
+    robots_path: str,
+    slug: str,
+    lang: str | None,
+    hosts: list[str],
+    truth: SiteTruth,
+    routes: dict[str, Response],
+) -> str:
     """The navigation every page shows, with the traps some sites have (404, 500, a redirect loop, a link off
     the site, a nofollow page); the routes of the traps go into ``routes``."""
-    nav_links = [("/", "Home"), (paths.services, "Services"), (paths.about, "About"), (paths.contact, "Contact"),
-                 (paths.news, "News"), (paths.legal, "Legal")]
+    nav_links = [
+        ("/", "Home"),
+        (paths.services, "Services"),
+        (paths.about, "About"),
+        (paths.contact, "Contact"),
+        (paths.news, "News"),
+        (paths.legal, "Legal"),
+    ]
     extra_nav: list[tuple[str, str]] = []
     if rng.random() < 0.5:
         extra_nav.append((robots_path, "Staff"))
@@ -616,8 +847,9 @@ def _entry_quirks(rng: random.Random, routes: dict[str, Response], truth: SiteTr
         truth.features.append("slow-page")
 
 
-def _script_contact(kind: str, items: list[_Item], rng: random.Random, name: str,
-                    nav: str) -> tuple[str, dict[str, Response], str | None]:
+def _script_contact(
+    kind: str, items: list[_Item], rng: random.Random, name: str, nav: str
+) -> tuple[str, dict[str, Response], str | None]:
     """The contact block of a page that shows ``items`` only through script."""
     lines = []
     for it in items:
@@ -633,27 +865,46 @@ def _script_contact(kind: str, items: list[_Item], rng: random.Random, name: str
     delay = rng.choice([150, 300, 500, 700])
     encoded = base64.b64encode(html.encode()).decode()
     if kind == "timeout":
-        return (f'<div id="contact-box">Loading…</div><script>setTimeout(function () {{'
-                f'document.getElementById("contact-box").innerHTML = atob("{encoded}");}}, {delay});</script>',
-                {}, None)
+        return (
+            f'<div id="contact-box">Loading…</div><script>setTimeout(function () {{'
+            f'document.getElementById("contact-box").innerHTML = atob("{encoded}");}}, {delay});</script>',
+            {},
+            None,
+        )
     if kind == "write":
-        parts = [html[i:i + 7] for i in range(0, len(html), 7)]
+        parts = [html[i : i + 7] for i in range(0, len(html), 7)]
         joined = " + ".join(json.dumps(p) for p in parts)
-        return f'<div id="c"></div><script>var c = document.getElementById("c"); c.innerHTML = {joined};</script>', \
-            {}, None
+        return (
+            f'<div id="c"></div><script>var c = document.getElementById("c"); c.innerHTML = {joined};</script>',
+            {},
+            None,
+        )
     if kind == "fetch":
-        return ('<div class="js-contact" data-contact></div><script>fetch("/api/contact.json").then(r => r.json())'
-                '.then(d => { document.querySelector(".js-contact").innerHTML = d.lines.join("<br>"); });</script>',
-                {"/api/contact.json": Response(body=json.dumps({"lines": lines}), content_type="application/json",
-                                               delay=delay / 1000)}, None)
+        return (
+            '<div class="js-contact" data-contact></div><script>fetch("/api/contact.json").then(r => r.json())'
+            '.then(d => { document.querySelector(".js-contact").innerHTML = d.lines.join("<br>"); });</script>',
+            {
+                "/api/contact.json": Response(
+                    body=json.dumps({"lines": lines}), content_type="application/json", delay=delay / 1000
+                )
+            },
+            None,
+        )
     if kind == "external":
-        script = (f'window.addEventListener("DOMContentLoaded", function () {{ setTimeout(function () {{'
-                  f'var box = document.getElementById("reach"); box.innerHTML = atob("{encoded}"); }}, {delay}); }});')
-        return '<div id="reach"></div><script src="/js/contact.js"></script>', \
-            {"/js/contact.js": Response(body=script, content_type="application/javascript")}, None
+        script = (
+            f'window.addEventListener("DOMContentLoaded", function () {{ setTimeout(function () {{'
+            f'var box = document.getElementById("reach"); box.innerHTML = atob("{encoded}"); }}, {delay}); }});'
+        )
+        return (
+            '<div id="reach"></div><script src="/js/contact.js"></script>',
+            {"/js/contact.js": Response(body=script, content_type="application/javascript")},
+            None,
+        )
     # spa: the whole home page (navigation included) is rendered by script
-    spa = (f'document.getElementById("root").innerHTML = "<nav>" + {json.dumps(nav)} + "</nav><h1>" + '
-           f'{json.dumps(name)} + "</h1>" + atob("{encoded}");')
+    spa = (
+        f'document.getElementById("root").innerHTML = "<nav>" + {json.dumps(nav)} + "</nav><h1>" + '
+        f'{json.dumps(name)} + "</h1>" + atob("{encoded}");'
+    )
     return "", {}, spa
 
 
@@ -678,57 +929,98 @@ def generate_world(seed: int, sites: int = 40, *, script_share: float = 0.2, hug
         old_host = f"old-{moved.host}"
         routes[old_host] = {"/": Response(status=301, location=f"http://{moved.host}:{{{{port}}}}/")}
         moved.features.append(f"moved-from:{old_host}")
-        moved_truth = SiteTruth(host=old_host, target_path="/", region=moved.region, geography=moved.geography,
-                                name=moved.name, emails=set(moved.emails), phones=set(moved.phones),
-                                robots_decoys=set(moved.robots_decoys), script_only=set(moved.script_only),
-                                features=["moved"], third_party=set(moved.third_party))
+        moved_truth = SiteTruth(
+            host=old_host,
+            target_path="/",
+            region=moved.region,
+            geography=moved.geography,
+            name=moved.name,
+            emails=set(moved.emails),
+            phones=set(moved.phones),
+            robots_decoys=set(moved.robots_decoys),
+            script_only=set(moved.script_only),
+            features=["moved"],
+            third_party=set(moved.third_party),
+        )
         truths.append(moved_truth)
     # A site whose entry redirects in a loop: nothing to find, the job fails.
     loop_host = f"loop-{seed}.test"
     routes[loop_host] = {"/": Response(status=302, location="/a"), "/a": Response(status=302, location="/")}
-    truths.append(SiteTruth(host=loop_host, target_path="/", region="US", geography=None, name="Loop",
-                            features=["entry-loop"], fails=True))
+    truths.append(
+        SiteTruth(
+            host=loop_host,
+            target_path="/",
+            region="US",
+            geography=None,
+            name="Loop",
+            features=["entry-loop"],
+            fails=True,
+        )
+    )
     # One huge page (3 MB) with its contact details at the end.
     if huge and sites >= 3:
         big = truths[1]
         filler = "".join(f"<p>Item {i}: {LOREM}</p>" for i in range(12000))
         huge_email = f"catalogue@{big.host}"
-        body = (f"<!doctype html><html><head><title>Catalogue</title></head><body><h1>Catalogue</h1>{filler}"
-                f"<footer>Questions about the catalogue: {huge_email}</footer></body></html>")
+        body = (
+            f"<!doctype html><html><head><title>Catalogue</title></head><body><h1>Catalogue</h1>{filler}"
+            f"<footer>Questions about the catalogue: {huge_email}</footer></body></html>"
+        )
         routes[big.host]["/catalogue"] = Response(body=body)
         home = routes[big.host].get("/") or routes[big.host]["/en"]
         if isinstance(home.body, str) and home.status == 200:
             home.body = home.body.replace("</main>", '<p><a href="/catalogue">Catalogue</a></p></main>')
         else:
             routes[big.host]["/en"].body = str(routes[big.host]["/en"].body).replace(
-                "</main>", '<p><a href="/catalogue">Catalogue</a></p></main>')
+                "</main>", '<p><a href="/catalogue">Catalogue</a></p></main>'
+            )
         big.emails.add(huge_email)
         big.features.append("huge-page")
 
     directory_host = f"directory-{seed}.test"
-    listing = [{"company_name": t.name, "phone": sorted(t.phones)[0] if t.phones else "",
-                "website": f"http://{t.host}:{{{{port}}}}/"} for t in truths[:sites]]
+    listing = [
+        {
+            "company_name": t.name,
+            "phone": sorted(t.phones)[0] if t.phones else "",
+            "website": f"http://{t.host}:{{{{port}}}}/",
+        }
+        for t in truths[:sites]
+    ]
     platform, platform_listing, platform_routes = _platform_businesses(
-        random.Random(f"{seed}:platforms"), {p for t in truths for p in t.phones})
+        random.Random(f"{seed}:platforms"), {p for t in truths for p in t.phones}
+    )
     listing += platform_listing
     for host, pages in platform_routes.items():
         routes.setdefault(host, {}).update(pages)
     routes[directory_host] = _directory(listing)
-    return World(seed=seed, routes=routes, sites=truths, directory_host=directory_host, directory_listing=listing,
-                 platform_businesses=platform)
+    return World(
+        seed=seed,
+        routes=routes,
+        sites=truths,
+        directory_host=directory_host,
+        directory_listing=listing,
+        platform_businesses=platform,
+    )
 
 
 PLATFORM_PAGES = (
     # (host, path) of a business's page; {slug} names the business, {user} the account hosting several sites
-    ("www.facebook.com", "/{slug}"), ("www.facebook.com", "/{slug}"), ("www.facebook.com", "/{slug}"),
-    ("{slug}.myshopify.com", "/"), ("{slug}.myshopify.com", "/"),
-    ("{user}.wixsite.com", "/{slug}"), ("{user}.wixsite.com", "/{slug}"),
-    ("www.instagram.com", "/{slug}/"), ("sites.google.com", "/view/{slug}"), ("linktr.ee", "/{slug}"),
+    ("www.facebook.com", "/{slug}"),
+    ("www.facebook.com", "/{slug}"),
+    ("www.facebook.com", "/{slug}"),
+    ("{slug}.myshopify.com", "/"),
+    ("{slug}.myshopify.com", "/"),
+    ("{user}.wixsite.com", "/{slug}"),
+    ("{user}.wixsite.com", "/{slug}"),
+    ("www.instagram.com", "/{slug}/"),
+    ("sites.google.com", "/view/{slug}"),
+    ("linktr.ee", "/{slug}"),
 )
 
 
-def _platform_businesses(rng: random.Random, taken: set[str]) -> tuple[
-        list[ListedBusiness], list[dict[str, str]], dict[str, dict[str, Response]]]:
+def _platform_businesses(
+    rng: random.Random, taken: set[str]
+) -> tuple[list[ListedBusiness], list[dict[str, str]], dict[str, dict[str, Response]]]:
     """Businesses whose website is a page on a shared platform: three on facebook.com, two shops on
     myshopify.com, two sites under one wixsite.com account, one each on Instagram, Google Sites and Linktree.
     The first Facebook page is listed a second time under another URL of the same page (``m.`` host, its
@@ -765,27 +1057,37 @@ def _platform_businesses(rng: random.Random, taken: set[str]) -> tuple[
             entries.append({"company_name": name, "phone": phones[1], "website": variant})
         businesses.append(business)
         shown = phonenumbers.format_number(phonenumbers.parse(phones[0], None), PhoneNumberFormat.INTERNATIONAL)
-        routes.setdefault(host, {})[path] = Response(body=(
-            f"<!doctype html><html><head><title>{escape(name)}</title></head><body><h1>{escape(name)}</h1>"
-            f"<p>Call us: {shown}</p></body></html>"))
+        routes.setdefault(host, {})[path] = Response(
+            body=(
+                f"<!doctype html><html><head><title>{escape(name)}</title></head><body><h1>{escape(name)}</h1>"
+                f"<p>Call us: {shown}</p></body></html>"
+            )
+        )
     routes.setdefault("m.facebook.com", {}).update(routes["www.facebook.com"])
     return businesses, entries, routes
 
 
 def _directory(listing: list[dict[str, str]], per_page: int = 10) -> dict[str, Response]:
     routes: dict[str, Response] = {}
-    pages = [listing[i:i + per_page] for i in range(0, len(listing), per_page)] or [[]]
+    pages = [listing[i : i + per_page] for i in range(0, len(listing), per_page)] or [[]]
     for number, entries in enumerate(pages, start=1):
         cards = []
         for entry in entries:
             phone = entry["phone"].split(";")[0]
-            shown = phonenumbers.format_number(phonenumbers.parse(phone, None), PhoneNumberFormat.INTERNATIONAL) \
-                if phone else ""
-            cards.append(f'<div class="result"><h3 class="name">{escape(entry["company_name"])}</h3>'
-                         f'<span class="tel">{shown}</span> <a class="site" href="{entry["website"]}">Website</a>'
-                         f"</div>")
+            shown = (
+                phonenumbers.format_number(phonenumbers.parse(phone, None), PhoneNumberFormat.INTERNATIONAL)
+                if phone
+                else ""
+            )
+            cards.append(
+                f'<div class="result"><h3 class="name">{escape(entry["company_name"])}</h3>'
+                f'<span class="tel">{shown}</span> <a class="site" href="{entry["website"]}">Website</a>'
+                f"</div>"
+            )
         nav = f'<a class="next" href="/results/page-{number + 1}">Next</a>' if number < len(pages) else ""
-        body = (f"<!doctype html><html><head><title>Directory page {number}</title></head><body>"
-                f"{''.join(cards)}<div class=\"pager\">{nav}</div></body></html>")
+        body = (
+            f"<!doctype html><html><head><title>Directory page {number}</title></head><body>"
+            f'{"".join(cards)}<div class="pager">{nav}</div></body></html>'
+        )
         routes["/results" if number == 1 else f"/results/page-{number}"] = Response(body=body)
     return routes

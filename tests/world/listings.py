@@ -103,11 +103,22 @@ class ListingWorld:
         return {host: address for host in self.routes}
 
 
-COUNTRY_CITY = {"US": ("Chicago", "chicago", "IL 60601"), "DE": ("München", "muenchen", "80331"),
-                "GB": ("Leeds", "leeds", "LS1 4AP"), "FR": ("Lyon", "lyon", "69002"),
-                "NL": ("Utrecht", "utrecht", "3511"), "AU": ("Melbourne", "melbourne", "VIC 3000")}
-COUNTRY_NAME = {"US": "USA", "DE": "Deutschland", "GB": "United Kingdom", "FR": "France", "NL": "Nederland",
-                "AU": "Australia"}
+COUNTRY_CITY = {
+    "US": ("Chicago", "chicago", "IL 60601"),
+    "DE": ("München", "muenchen", "80331"),
+    "GB": ("Leeds", "leeds", "LS1 4AP"),
+    "FR": ("Lyon", "lyon", "69002"),
+    "NL": ("Utrecht", "utrecht", "3511"),
+    "AU": ("Melbourne", "melbourne", "VIC 3000"),
+}
+COUNTRY_NAME = {
+    "US": "USA",
+    "DE": "Deutschland",
+    "GB": "United Kingdom",
+    "FR": "France",
+    "NL": "Nederland",
+    "AU": "Australia",
+}
 
 
 class _Names:
@@ -135,20 +146,29 @@ class _Names:
 
 def _card_html(listing: Listing) -> str:
     site = f' <a class="site" href="{escape(listing.website)}">Website</a>' if listing.website else ""
-    return (f'<article class="card"><h2 class="name">{escape(listing.name)}</h2>'
-            f'<span class="phone">{escape(listing.shown_phone)}</span> '
-            f'<span class="addr">{escape(listing.address)}</span>{site}</article>')
+    return (
+        f'<article class="card"><h2 class="name">{escape(listing.name)}</h2>'
+        f'<span class="phone">{escape(listing.shown_phone)}</span> '
+        f'<span class="addr">{escape(listing.address)}</span>{site}</article>'
+    )
 
 
 def _page(title: str, body: str, head: str = "") -> str:
-    return (f"<!doctype html><html lang=\"en\"><head><title>{escape(title)}</title>{head}</head>"
-            f"<body><header><h1>{escape(title)}</h1></header>{body}</body></html>")
+    return (
+        f'<!doctype html><html lang="en"><head><title>{escape(title)}</title>{head}</head>'
+        f"<body><header><h1>{escape(title)}</h1></header>{body}</body></html>"
+    )
 
 
 def _recipe(mode: str, host: str, **extra: object) -> dict[str, object]:
-    return {"name": f"listings-{mode}", "base_url": f"http://{host}:{{{{port}}}}",
-            "search_url": "{base_url}/search/{query}", "results": "article.card", "fields": dict(CARD_FIELDS),
-            **extra}
+    return {
+        "name": f"listings-{mode}",
+        "base_url": f"http://{host}:{{{{port}}}}",
+        "search_url": "{base_url}/search/{query}",
+        "results": "article.card",
+        "fields": dict(CARD_FIELDS),
+        **extra,
+    }
 
 
 def _static(names: _Names, host: str) -> tuple[ListingDirectory, dict[str, Response]]:
@@ -164,12 +184,12 @@ def _static(names: _Names, host: str) -> tuple[ListingDirectory, dict[str, Respo
 
 def _drawn(names: _Names, host: str) -> tuple[ListingDirectory, dict[str, Response]]:
     listings = [names.business("US") for _ in range(8)]
-    script = (f"<script>{DRAW_SCRIPT}fetch('/api/search/dentists.json').then(r => r.json()).then(drawCards);"
-              "</script>")
+    script = f"<script>{DRAW_SCRIPT}fetch('/api/search/dentists.json').then(r => r.json()).then(drawCards);</script>"
     routes = {
         "/search/dentists": Response(body=_page("Dentists", '<p>8 results</p><main id="results"></main>' + script)),
-        "/api/search/dentists.json": Response(body=json.dumps([x.card() for x in listings]),
-                                              content_type="application/json"),
+        "/api/search/dentists.json": Response(
+            body=json.dumps([x.card() for x in listings]), content_type="application/json"
+        ),
     }
     return ListingDirectory("drawn", host, _recipe("drawn", host), "dentists", "Chicago, USA", listings), routes
 
@@ -177,29 +197,55 @@ def _drawn(names: _Names, host: str) -> tuple[ListingDirectory, dict[str, Respon
 def _hydrated(names: _Names, host: str) -> tuple[ListingDirectory, dict[str, Response]]:
     listings = [names.business("DE") for _ in range(7)]
     blob = json.dumps({"props": {"pageProps": {"results": [x.card() for x in listings]}}}).replace("</", "<\\/")
-    body = ('<main id="results"></main>'
-            f'<script id="__NEXT_DATA__" type="application/json">{blob}</script>'
-            f"<script>{DRAW_SCRIPT}drawCards(JSON.parse(document.getElementById('__NEXT_DATA__').textContent)"
-            ".props.pageProps.results);</script>")
+    body = (
+        '<main id="results"></main>'
+        f'<script id="__NEXT_DATA__" type="application/json">{blob}</script>'
+        f"<script>{DRAW_SCRIPT}drawCards(JSON.parse(document.getElementById('__NEXT_DATA__').textContent)"
+        ".props.pageProps.results);</script>"
+    )
     routes = {"/search/roofers": Response(body=_page("Dachdecker", body))}
-    recipe = _recipe("hydrated", host, results_json={
-        "source": "script#__NEXT_DATA__", "path": "props.pageProps.results",
-        "fields": {"company_name": "name", "phones": "phone", "address": "address", "website": "website"}})
+    recipe = _recipe(
+        "hydrated",
+        host,
+        results_json={
+            "source": "script#__NEXT_DATA__",
+            "path": "props.pageProps.results",
+            "fields": {"company_name": "name", "phones": "phone", "address": "address", "website": "website"},
+        },
+    )
     return ListingDirectory("hydrated", host, recipe, "roofers", "Deutschland", listings), routes
 
 
 def _ldjson(names: _Names, host: str) -> tuple[ListingDirectory, dict[str, Response]]:
     listings = [names.business("FR") for _ in range(6)]
-    item_list = {"@context": "https://schema.org", "@type": "ItemList", "itemListElement": [
-        {"@type": "ListItem", "position": i + 1, "item": {
-            "@type": "LocalBusiness", "name": x.name, "telephone": x.shown_phone,
-            "address": {"@type": "PostalAddress", "streetAddress": x.address.split(",")[0],
-                        "addressLocality": "Lyon", "addressCountry": "FR"}}}
-        for i, x in enumerate(listings)]}
+    item_list = {
+        "@context": "https://schema.org",
+        "@type": "ItemList",
+        "itemListElement": [
+            {
+                "@type": "ListItem",
+                "position": i + 1,
+                "item": {
+                    "@type": "LocalBusiness",
+                    "name": x.name,
+                    "telephone": x.shown_phone,
+                    "address": {
+                        "@type": "PostalAddress",
+                        "streetAddress": x.address.split(",")[0],
+                        "addressLocality": "Lyon",
+                        "addressCountry": "FR",
+                    },
+                },
+            }
+            for i, x in enumerate(listings)
+        ],
+    }
     ld = json.dumps(item_list).replace("</", "<\\/")
     data = json.dumps([x.card() for x in listings]).replace("</", "<\\/")
-    body = (f'<main id="results"></main><script type="application/ld+json">{ld}</script>'
-            f"<script>{DRAW_SCRIPT}drawCards({data});</script>")
+    body = (
+        f'<main id="results"></main><script type="application/ld+json">{ld}</script>'
+        f"<script>{DRAW_SCRIPT}drawCards({data});</script>"
+    )
     routes = {"/search/bakers": Response(body=_page("Boulangers", body))}
     return ListingDirectory("ldjson", host, _recipe("ldjson", host), "bakers", "Lyon, France", listings), routes
 
@@ -207,17 +253,18 @@ def _ldjson(names: _Names, host: str) -> tuple[ListingDirectory, dict[str, Respo
 def _robots_api(names: _Names, host: str) -> tuple[ListingDirectory, dict[str, Response]]:
     shown = [names.business("NL") for _ in range(2)]
     hidden = [names.business("NL") for _ in range(5)]
-    script = (f"<script>{DRAW_SCRIPT}fetch('/api/private/more.json').then(r => r.json()).then(drawCards);"
-              "</script>")
+    script = f"<script>{DRAW_SCRIPT}fetch('/api/private/more.json').then(r => r.json()).then(drawCards);</script>"
     body = '<main id="results">' + "".join(_card_html(x) for x in shown) + "</main>" + script
     routes = {
         "/robots.txt": Response(body="User-agent: *\nDisallow: /api/private/\n", content_type="text/plain"),
         "/search/movers": Response(body=_page("Verhuizers", body)),
-        "/api/private/more.json": Response(body=json.dumps([x.card() for x in hidden]),
-                                           content_type="application/json"),
+        "/api/private/more.json": Response(
+            body=json.dumps([x.card() for x in hidden]), content_type="application/json"
+        ),
     }
-    directory = ListingDirectory("robots_api", host, _recipe("robots_api", host), "movers", "Utrecht, Nederland",
-                                 shown, forbidden=hidden)
+    directory = ListingDirectory(
+        "robots_api", host, _recipe("robots_api", host), "movers", "Utrecht, Nederland", shown, forbidden=hidden
+    )
     return directory, routes
 
 
@@ -226,7 +273,8 @@ def _scroll(names: _Names, host: str) -> tuple[ListingDirectory, dict[str, Respo
     routes: dict[str, Response] = {}
     for batch in range(3):
         routes[f"/api/pane/{batch}.json"] = Response(
-            body=json.dumps([x.card() for x in listings[batch * 5:batch * 5 + 5]]), content_type="application/json")
+            body=json.dumps([x.card() for x in listings[batch * 5 : batch * 5 + 5]]), content_type="application/json"
+        )
     script = f"""<script>{DRAW_SCRIPT}
       let next = 0, busy = false;
       function more() {{
@@ -241,8 +289,10 @@ def _scroll(names: _Names, host: str) -> tuple[ListingDirectory, dict[str, Respo
       }});
       more();
     </script>"""
-    body = ('<div class="map">[map]</div><div id="results" class="pane" style="height:300px;overflow-y:scroll">'
-            "</div>" + script)
+    body = (
+        '<div class="map">[map]</div><div id="results" class="pane" style="height:300px;overflow-y:scroll">'
+        "</div>" + script
+    )
     routes["/search/electricians"] = Response(body=_page("Electricians near you", body))
     recipe = _recipe("scroll", host, actions=[{"scroll": ".pane", "max": 10}])
     return ListingDirectory("scroll", host, recipe, "electricians", "Melbourne, Australia", listings), routes
@@ -253,11 +303,14 @@ def _show_number(names: _Names, host: str) -> tuple[ListingDirectory, dict[str, 
     routes: dict[str, Response] = {}
     cards = []
     for index, listing in enumerate(listings):
-        routes[f"/api/phone/{index}.json"] = Response(body=json.dumps({"phone": listing.shown_phone}),
-                                                      content_type="application/json")
-        cards.append(f'<article class="card"><h2 class="name">{escape(listing.name)}</h2>'
-                     f'<button class="show-number" data-id="{index}">Show number</button> '
-                     f'<span class="addr">{escape(listing.address)}</span></article>')
+        routes[f"/api/phone/{index}.json"] = Response(
+            body=json.dumps({"phone": listing.shown_phone}), content_type="application/json"
+        )
+        cards.append(
+            f'<article class="card"><h2 class="name">{escape(listing.name)}</h2>'
+            f'<button class="show-number" data-id="{index}">Show number</button> '
+            f'<span class="addr">{escape(listing.address)}</span></article>'
+        )
     script = """<script>
       for (const button of document.querySelectorAll('.show-number')) {
         button.addEventListener('click', () => {
@@ -280,8 +333,9 @@ def _national(names: _Names, host: str) -> tuple[ListingDirectory, dict[str, Res
     return ListingDirectory("national", host, _recipe("national", host), "painters", "muenchen", listings), routes
 
 
-def _shared_host(names: _Names, host: str, rng: random.Random) -> tuple[ListingDirectory, dict[str, dict[str,
-                                                                                                         Response]]]:
+def _shared_host(
+    names: _Names, host: str, rng: random.Random
+) -> tuple[ListingDirectory, dict[str, dict[str, Response]]]:
     account = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7)) + ".wixsite.com"
     listings = [names.business("GB") for _ in range(3)]
     slugs = [x.name.lower().replace(" ", "-") for x in listings]
@@ -291,14 +345,29 @@ def _shared_host(names: _Names, host: str, rng: random.Random) -> tuple[ListingD
         email = f"{slug.split('-')[0]}.{slug.split('-')[1]}@example-mail.test"
         listing.own_emails.add(email)
         partners = "".join(f'<li><a href="/{other}">{escape(other)}</a></li>' for other in slugs if other != slug)
-        pages[f"/{slug}"] = Response(body=_page(listing.name, (
-            f'<p>Write to <a href="mailto:{email}">{email}</a></p><a href="/{slug}/contact">Contact</a>'
-            f"<h3>Our partners</h3><ul>{partners}</ul>")))
+        pages[f"/{slug}"] = Response(
+            body=_page(
+                listing.name,
+                (
+                    f'<p>Write to <a href="mailto:{email}">{email}</a></p><a href="/{slug}/contact">Contact</a>'
+                    f"<h3>Our partners</h3><ul>{partners}</ul>"
+                ),
+            )
+        )
         pages[f"/{slug}/contact"] = Response(body=_page(f"{listing.name}: contact", f"<p>Mail: {email}</p>"))
-    routes = {host: {"/search/builders": Response(body=_page("Builders", "".join(_card_html(x) for x in listings)))},
-              account: pages}
-    directory = ListingDirectory("shared_host", host, _recipe("shared_host", host, follow_website=True), "builders",
-                                 "Leeds, UK", listings, follow_website=True)
+    routes = {
+        host: {"/search/builders": Response(body=_page("Builders", "".join(_card_html(x) for x in listings)))},
+        account: pages,
+    }
+    directory = ListingDirectory(
+        "shared_host",
+        host,
+        _recipe("shared_host", host, follow_website=True),
+        "builders",
+        "Leeds, UK",
+        listings,
+        follow_website=True,
+    )
     return directory, routes
 
 
@@ -308,8 +377,16 @@ def generate_listings(seed: int = 11) -> ListingWorld:
     names = _Names(rng)
     routes: dict[str, dict[str, Response]] = {}
     directories = []
-    builders = {"static": _static, "drawn": _drawn, "hydrated": _hydrated, "ldjson": _ldjson,
-                "robots_api": _robots_api, "scroll": _scroll, "show_number": _show_number, "national": _national}
+    builders = {
+        "static": _static,
+        "drawn": _drawn,
+        "hydrated": _hydrated,
+        "ldjson": _ldjson,
+        "robots_api": _robots_api,
+        "scroll": _scroll,
+        "show_number": _show_number,
+        "national": _national,
+    }
     for mode, build in builders.items():
         host = f"{mode.replace('_', '-')}-listings.test"
         directory, pages = build(names, host)

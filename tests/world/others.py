@@ -31,28 +31,58 @@ from world.generate import COUNTRIES, PAGES, Response, SiteTruth, e164, phone_te
 from world.generate import _valid_number as valid_number
 
 AGENCIES = [  # name, slug
-    ("Northgate Digital", "northgate-digital"), ("Pixelwerk Medien", "pixelwerk-medien"),
-    ("Agence Lumen", "agence-lumen"), ("Webbureau Noord", "webbureau-noord"), ("Brightside Studio", "brightside"),
-    ("Kreativköpfe", "kreativkoepfe"), ("Atelier Numérique", "atelier-numerique"), ("Studio Kade", "studio-kade"),
+    ("Northgate Digital", "northgate-digital"),
+    ("Pixelwerk Medien", "pixelwerk-medien"),
+    ("Agence Lumen", "agence-lumen"),
+    ("Webbureau Noord", "webbureau-noord"),
+    ("Brightside Studio", "brightside"),
+    ("Kreativköpfe", "kreativkoepfe"),
+    ("Atelier Numérique", "atelier-numerique"),
+    ("Studio Kade", "studio-kade"),
 ]
 CREDITS = {
-    "en": ["Designed by {a}", "Website by {a}", "Site by {a}", "Web design: {a}", "Made with ♥ by {a}",
-           "Website design & build by {a}", "Powered by {a}"],
-    "de": ["Webdesign: {a}", "Erstellt von {a}", "Gestaltung & Umsetzung: {a}", "Design und Umsetzung: {a}",
-           "Website erstellt durch {a}"],
-    "fr": ["Site réalisé par {a}", "Réalisation : {a}", "Conception et réalisation : {a}", "Création du site : {a}",
-           "Site conçu par {a}"],
+    "en": [
+        "Designed by {a}",
+        "Website by {a}",
+        "Site by {a}",
+        "Web design: {a}",
+        "Made with ♥ by {a}",
+        "Website design & build by {a}",
+        "Powered by {a}",
+    ],
+    "de": [
+        "Webdesign: {a}",
+        "Erstellt von {a}",
+        "Gestaltung & Umsetzung: {a}",
+        "Design und Umsetzung: {a}",
+        "Website erstellt durch {a}",
+    ],
+    "fr": [
+        "Site réalisé par {a}",
+        "Réalisation : {a}",
+        "Conception et réalisation : {a}",
+        "Création du site : {a}",
+        "Site conçu par {a}",
+    ],
     "nl": ["Website door {a}", "Ontwerp: {a}", "Realisatie: {a}", "Webdesign door {a}", "Ontworpen door {a}"],
 }
 SCAM = {
-    "en": ("Phishing mails are on the rise this winter: never answer a message that claims to come from {e} and "
-           "asks for your bank details."),
-    "de": ("Vorsicht: Betrüger verschicken derzeit gefälschte Rechnungen von {e} und bitten um eine "
-           "Überweisung auf ein neues Konto."),
-    "fr": ("Attention aux arnaques : des escrocs envoient en ce moment de fausses factures depuis {e} en se "
-           "faisant passer pour nous."),
-    "nl": ("Pas op voor oplichters: zij sturen op dit moment valse facturen vanaf {e} en vragen om een "
-           "betaling op een nieuw rekeningnummer."),
+    "en": (
+        "Phishing mails are on the rise this winter: never answer a message that claims to come from {e} and "
+        "asks for your bank details."
+    ),
+    "de": (
+        "Vorsicht: Betrüger verschicken derzeit gefälschte Rechnungen von {e} und bitten um eine "
+        "Überweisung auf ein neues Konto."
+    ),
+    "fr": (
+        "Attention aux arnaques : des escrocs envoient en ce moment de fausses factures depuis {e} en se "
+        "faisant passer pour nous."
+    ),
+    "nl": (
+        "Pas op voor oplichters: zij sturen op dit moment valse facturen vanaf {e} en vragen om een "
+        "betaling op een nieuw rekeningnummer."
+    ),
 }
 SWITCHED = {
     "en": "Last spring we switched from {e}, our old supplier, to a local workshop, and deliveries are faster now.",
@@ -81,18 +111,29 @@ OFFER = {
 SUPPLIER = {
     "en": "We work with our supplier {a} ({e}, {p}) for all our materials, and they deliver within the week.",
     "de": "Wir arbeiten mit unserem Lieferanten {a} ({e}, {p}) zusammen, der alle Materialien binnen einer Woche "
-          "liefert.",
+    "liefert.",
     "fr": "Nous travaillons avec notre fournisseur {a} ({e}, {p}) pour tous nos matériaux, livrés en une semaine.",
     "nl": "We werken samen met onze leverancier {a} ({e}, {p}) voor al onze materialen, binnen een week geleverd.",
 }
-HOSTING = {"en": "Hosting: {a}, {p}", "de": "Hosting: {a}, Tel. {p}", "fr": "Hébergeur : {a} – Tél. : {p}",
-           "nl": "Hosting: {a}, tel. {p}"}
+HOSTING = {
+    "en": "Hosting: {a}, {p}",
+    "de": "Hosting: {a}, Tel. {p}",
+    "fr": "Hébergeur : {a} – Tél. : {p}",
+    "nl": "Hosting: {a}, tel. {p}",
+}
 VENDOR = ("BookWell", "bookwell-online.test", "help@bookwell-online.test")
-VENDOR_LINES = {"en": "Online booking powered by {a} · {e}", "de": "Online-Terminbuchung bereitgestellt von {a} · {e}",
-                "fr": "Réservation en ligne fournie par {a} · {e}", "nl": "Online boeken verzorgd door {a} · {e}"}
-HOSTS = [("Hetzner Online GmbH", "Industriestr. 25, 91710 Gunzenhausen"),
-         ("OVH SAS", "2 rue Kellermann, 59100 Roubaix"), ("HostCo Ltd", "1 Cloud Street, Leeds LS1 4AP"),
-         ("TransIP B.V.", "Schipholweg 9B, 2316 XB Leiden")]
+VENDOR_LINES = {
+    "en": "Online booking powered by {a} · {e}",
+    "de": "Online-Terminbuchung bereitgestellt von {a} · {e}",
+    "fr": "Réservation en ligne fournie par {a} · {e}",
+    "nl": "Online boeken verzorgd door {a} · {e}",
+}
+HOSTS = [
+    ("Hetzner Online GmbH", "Industriestr. 25, 91710 Gunzenhausen"),
+    ("OVH SAS", "2 rue Kellermann, 59100 Roubaix"),
+    ("HostCo Ltd", "1 Cloud Street, Leeds LS1 4AP"),
+    ("TransIP B.V.", "Schipholweg 9B, 2316 XB Leiden"),
+]
 PARTNER_TITLES = {"en": "Our partners", "de": "Unsere Partner", "fr": "Nos partenaires", "nl": "Onze partners"}
 FIRST_NAMES = ["joe", "sam", "lena", "marc", "eva", "tom", "ines", "piet"]
 
@@ -106,8 +147,11 @@ def add_others(seed: int, truths: list[SiteTruth], routes: dict[str, dict[str, R
         site = routes[truth.host]
         lang = COUNTRIES[truth.region][2].split("-")[0]
         lang = lang if lang in CREDITS else "en"
-        pages = {path: response for path, response in site.items()
-                 if isinstance(response.body, str) and "<footer>" in response.body and len(response.body) < 100_000}
+        pages = {
+            path: response
+            for path, response in site.items()
+            if isinstance(response.body, str) and "<footer>" in response.body and len(response.body) < 100_000
+        }
         if not pages:
             continue
         own_email = next((e for e in sorted(truth.emails) if e not in truth.script_only), None)
@@ -155,8 +199,9 @@ def _phone_shown(rng: random.Random, number: phonenumbers.PhoneNumber, region: s
     return phone_text(number, rng.choice(["national", "intl", "national", "intl_dash"]), region, trunk, rng)
 
 
-def _agency_credit(rng: random.Random, index: int, truth: SiteTruth, pages: dict[str, Response], lang: str,
-                   own_email: str | None) -> None:
+def _agency_credit(
+    rng: random.Random, index: int, truth: SiteTruth, pages: dict[str, Response], lang: str, own_email: str | None
+) -> None:
     name, slug = rng.choice(AGENCIES)
     domain = f"{slug}.test"
     email = rng.choice(["studio", "hello", "info", "kontakt", "mail"]) + f"@{domain}"
@@ -176,8 +221,9 @@ def _agency_credit(rng: random.Random, index: int, truth: SiteTruth, pages: dict
         html = f'<div class="site-credit"><small>{cue.format(a=link)}</small><p>{email} | {shown}</p></div>'
     elif layout == "links":
         digits = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-        html = (f'<p>{cue.format(a=link)} – <a href="mailto:{email}">{email}</a> – '
-                f'<a href="tel:{digits}">{shown}</a></p>')
+        html = (
+            f'<p>{cue.format(a=link)} – <a href="mailto:{email}">{email}</a> – <a href="tel:{digits}">{shown}</a></p>'
+        )
     else:
         html = f"<p>{cue.format(a=escape(name))}, {email}, {shown}</p>"
     if own_email and layout != "next" and rng.random() < 0.3:
@@ -190,17 +236,34 @@ def _agency_credit(rng: random.Random, index: int, truth: SiteTruth, pages: dict
     truth.features.append(f"credit:{layout}")
 
 
-def _blog(rng: random.Random, truth: SiteTruth, site: dict[str, Response], pages: dict[str, Response], lang: str,
-          own_email: str | None) -> None:
-    scam = rng.choice([f"billing-{rng.randint(10, 99)}@gmail.com", f"invoice@{truth.host.split('.')[0]}-pay.test",
-                       f"support@secure-{rng.randint(100, 999)}-bank.test"])
+def _blog(
+    rng: random.Random,
+    truth: SiteTruth,
+    site: dict[str, Response],
+    pages: dict[str, Response],
+    lang: str,
+    own_email: str | None,
+) -> None:
+    scam = rng.choice(
+        [
+            f"billing-{rng.randint(10, 99)}@gmail.com",
+            f"invoice@{truth.host.split('.')[0]}-pay.test",
+            f"support@secure-{rng.randint(100, 999)}-bank.test",
+        ]
+    )
     supplier = f"orders@{rng.choice(['greenleaf', 'timberline', 'oakwood', 'prima'])}-{rng.randint(1, 99)}.test"
-    example = f"{rng.choice(['m.meyer', 'j.smith', 'c.martin', 'p.devries'])}@{rng.choice(['firma', 'office'])}" \
-              f"-{rng.randint(1, 99)}.test"
+    example = (
+        f"{rng.choice(['m.meyer', 'j.smith', 'c.martin', 'p.devries'])}@{rng.choice(['firma', 'office'])}"
+        f"-{rng.randint(1, 99)}.test"
+    )
     fraud = valid_number(rng, truth.region, False)
     fraud_shown = escape(_phone_shown(rng, fraud, truth.region))
-    paragraphs = [SCAM[lang].format(e=scam), SWITCHED[lang].format(e=supplier), FORMAT[lang].format(e=example),
-                  FRAUD_CALL[lang].format(p=fraud_shown)]
+    paragraphs = [
+        SCAM[lang].format(e=scam),
+        SWITCHED[lang].format(e=supplier),
+        FORMAT[lang].format(e=example),
+        FRAUD_CALL[lang].format(p=fraud_shown),
+    ]
     rng.shuffle(paragraphs)
     if own_email:
         paragraphs.append(OFFER[lang].format(e=own_email))
@@ -253,8 +316,9 @@ def _adjacent_blocks(truth: SiteTruth, pages: dict[str, Response]) -> None:
         return
     label = truth.host.removesuffix(".test")
     shown = phonenumbers.format_number(phonenumbers.parse(phone, None), PhoneNumberFormat.INTERNATIONAL)
-    _append(pages, _path(pages, "contact"), "</main>",
-            f"<p>Jobs: careers AT {label} DOT test.</p><div>Phone: {shown}</div>")
+    _append(
+        pages, _path(pages, "contact"), "</main>", f"<p>Jobs: careers AT {label} DOT test.</p><div>Phone: {shown}</div>"
+    )
     truth.emails.add(f"careers@{truth.host}")
     truth.features.append("adjacent-blocks")
 
@@ -282,8 +346,10 @@ def _partner_section(rng: random.Random, truth: SiteTruth, pages: dict[str, Resp
     number = valid_number(rng, truth.region, False)
     shown = escape(_phone_shown(rng, number, truth.region))
     second = rng.choice(["Prima Supplies", "Holzhandel Berger", "Matériaux Roux", "Bouwmaat Zuid"])
-    html = (f"<h2>{PARTNER_TITLES[lang]}</h2><ul><li><a href=\"https://www.{first}.test/\">{first.title()}</a> – "
-            f"{email}</li><li>{escape(second)} – {shown}</li></ul>")
+    html = (
+        f'<h2>{PARTNER_TITLES[lang]}</h2><ul><li><a href="https://www.{first}.test/">{first.title()}</a> – '
+        f"{email}</li><li>{escape(second)} – {shown}</li></ul>"
+    )
     _append(pages, _path(pages, "about"), "</main>", html)
     truth.third_party |= {email, e164(number)}
     truth.features.append("partner-section")
@@ -291,14 +357,14 @@ def _partner_section(rng: random.Random, truth: SiteTruth, pages: dict[str, Resp
 
 def _own_line_after_a_credit(truth: SiteTruth, pages: dict[str, Response]) -> None:
     """A vendor's credit line without contacts, then the company's own contact line: the company's."""
-    email = next((e for e in sorted(truth.emails) if e.endswith("@" + truth.host) and e not in truth.script_only),
-                 None)
+    email = next((e for e in sorted(truth.emails) if e.endswith("@" + truth.host) and e not in truth.script_only), None)
     phone = next((p for p in sorted(truth.phones) if ";" not in p and p not in truth.script_only), None)
     if email is None or phone is None:
         return
     shown = phonenumbers.format_number(phonenumbers.parse(phone, None), PhoneNumberFormat.INTERNATIONAL)
-    html = (f'<p>Online booking powered by <a href="https://{VENDOR[1]}/">{VENDOR[0]}</a></p>'
-            f"<p>Tel {shown} · {email}</p>")
+    html = (
+        f'<p>Online booking powered by <a href="https://{VENDOR[1]}/">{VENDOR[0]}</a></p><p>Tel {shown} · {email}</p>'
+    )
     for path in pages:
         _append(pages, path, "</footer>", html)
     truth.features.append("own-line-after-credit")

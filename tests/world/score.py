@@ -38,16 +38,21 @@ class Report:
     """One line per wrong or missing value: host, what, value, the site's features."""
 
     def summary(self) -> str:
-        return (f"emails precision {self.emails.precision:.3f} recall {self.emails.recall:.3f} "
-                f"({self.emails.true_positives} found, {self.emails.false_positives} wrong, "
-                f"{self.emails.false_negatives} missed); phones precision {self.phones.precision:.3f} "
-                f"recall {self.phones.recall:.3f} ({self.phones.true_positives} found, "
-                f"{self.phones.false_positives} wrong, {self.phones.false_negatives} missed); third parties "
-                f"kept apart precision {self.third_party.precision:.3f} recall {self.third_party.recall:.3f}")
+        return (
+            f"emails precision {self.emails.precision:.3f} recall {self.emails.recall:.3f} "
+            f"({self.emails.true_positives} found, {self.emails.false_positives} wrong, "
+            f"{self.emails.false_negatives} missed); phones precision {self.phones.precision:.3f} "
+            f"recall {self.phones.recall:.3f} ({self.phones.true_positives} found, "
+            f"{self.phones.false_positives} wrong, {self.phones.false_negatives} missed); third parties "
+            f"kept apart precision {self.third_party.precision:.3f} recall {self.third_party.recall:.3f}"
+        )
 
 
-def score(truths: Iterable[SiteTruth], found: Mapping[str, tuple[Iterable[str], Iterable[str]]],
-          third_parties: Mapping[str, Iterable[str]] | None = None) -> Report:
+def score(
+    truths: Iterable[SiteTruth],
+    found: Mapping[str, tuple[Iterable[str], Iterable[str]]],
+    third_parties: Mapping[str, Iterable[str]] | None = None,
+) -> Report:
     """``found``: host → (emails, phones) a crawl of that site found (absent: found nothing);
     ``third_parties``: host → the values it kept apart as someone else's."""
     report = Report()
@@ -62,8 +67,10 @@ def score(truths: Iterable[SiteTruth], found: Mapping[str, tuple[Iterable[str], 
             for value in sorted(truth.third_party - kept):
                 report.mistakes.append(f"{truth.host} did not keep apart {value} {truth.features}")
         emails, phones = found.get(truth.host, ((), ()))
-        for kind, tally, got, expected in (("email", report.emails, set(emails), truth.emails),
-                                           ("phone", report.phones, set(phones), truth.phones)):
+        for kind, tally, got, expected in (
+            ("email", report.emails, set(emails), truth.emails),
+            ("phone", report.phones, set(phones), truth.phones),
+        ):
             tally.true_positives += len(got & expected)
             tally.false_positives += len(got - expected)
             tally.false_negatives += len(expected - got)

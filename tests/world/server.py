@@ -56,16 +56,18 @@ class WorldServer:
         self.hits[key] = self.hits.get(key, 0) + 1
         answer = routes.get(path) or (routes.get(path.rstrip("/")) if path != "/" else None)
         if answer is None:
-            return web.Response(status=404, text="<html><body><h1>Not found</h1></body></html>",
-                                content_type="text/html")
+            return web.Response(
+                status=404, text="<html><body><h1>Not found</h1></body></html>", content_type="text/html"
+            )
         if answer.delay:
             await asyncio.sleep(answer.delay)
         if answer.location is not None:
             return web.Response(status=answer.status, headers={"Location": self._fill(answer.location)})
         body = answer.body
         data = self._fill(body).encode("utf-8") if isinstance(body, str) else body
-        return web.Response(status=answer.status, body=data, headers={"Content-Type": answer.content_type,
-                                                                      **answer.headers})
+        return web.Response(
+            status=answer.status, body=data, headers={"Content-Type": answer.content_type, **answer.headers}
+        )
 
 
 async def _serve(seed: int, sites: int, script_share: float) -> None:

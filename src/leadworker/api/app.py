@@ -32,10 +32,16 @@ READY_TIMEOUT = 3.0
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"description": description, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
-    for status, description in ((400, "the body is not JSON"), (401, "no valid token"),
-                                (403, "the token's scope is too low"),
-                                (404, "not found"), (409, "not in a state that allows it"),
-                                (413, "body too large"), (422, "invalid input"), (503, "a service is down"))
+    for status, description in (
+        (400, "the body is not JSON"),
+        (401, "no valid token"),
+        (403, "the token's scope is too low"),
+        (404, "not found"),
+        (409, "not in a state that allows it"),
+        (413, "body too large"),
+        (422, "invalid input"),
+        (503, "a service is down"),
+    )
 }
 
 
@@ -53,9 +59,14 @@ def create_app(settings: Settings) -> FastAPI:
             await hub.close()
             await services.close()
 
-    app = FastAPI(title="leadworker", version=VERSION, lifespan=lifespan, responses=_ERRORS,
-                  description="Submit scrape jobs, follow them and download their leads. "
-                              "Every route but health and metrics needs `Authorization: Bearer <token>`.")
+    app = FastAPI(
+        title="leadworker",
+        version=VERSION,
+        lifespan=lifespan,
+        responses=_ERRORS,
+        description="Submit scrape jobs, follow them and download their leads. "
+        "Every route but health and metrics needs `Authorization: Bearer <token>`.",
+    )
     app.state.services = services
     app.state.metrics = metrics
     app.state.events = hub
@@ -77,8 +88,12 @@ def _health_routes(app: FastAPI, metrics: ApiMetrics) -> None:
     async def healthz() -> dict[str, Any]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Readiness: the database and the broker answer",
-             responses={503: {"description": "not ready"}})
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Readiness: the database and the broker answer",
+        responses={503: {"description": "not ready"}},
+    )
     async def readyz(request: Request) -> JSONResponse:
         services = services_of(request)
         checks: dict[str, Any] = {"database": await services.db.ping(READY_TIMEOUT)}
@@ -91,8 +106,9 @@ def _health_routes(app: FastAPI, metrics: ApiMetrics) -> None:
         ready = checks["database"] is True and checks["broker"] is True
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics: requests by route and status",
-             response_class=Response)
+    @app.get(
+        "/metrics", tags=["health"], summary="Prometheus metrics: requests by route and status", response_class=Response
+    )
     async def metrics_route(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         return Response(encoder(metrics.registry), media_type=content_type)

@@ -33,8 +33,7 @@ def services_of(request: Request) -> ApiServices:
 def require(scope: str) -> Callable[..., Awaitable[Caller]]:
     """A dependency: the caller, whose token must allow ``scope``."""
 
-    async def check(request: Request,
-                    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
+    async def check(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
         if credentials is None or not credentials.credentials:
             raise ApiError(401, "an 'Authorization: Bearer <token>' header is needed", headers=_CHALLENGE)
         token = credentials.credentials

@@ -78,8 +78,11 @@ def load_sources(path: Path | None) -> dict[str, InboundSource]:
     if path is None:
         return {}
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.suffix != ".json" else json.loads(
-            path.read_text(encoding="utf-8"))
+        raw = (
+            yaml.safe_load(path.read_text(encoding="utf-8"))
+            if path.suffix != ".json"
+            else json.loads(path.read_text(encoding="utf-8"))
+        )
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise UsageError(f"LEADWORKER_INBOUND_SOURCES: cannot read {path}: {exc}") from None
     if not isinstance(raw, dict):
@@ -99,6 +102,11 @@ def _source(path: Path, name: str, spec: Any) -> InboundSource:
     unknown = sorted(set(fields) - set(LeadRecord.model_fields))
     if unknown:
         raise UsageError(f"{where}: fields {unknown} are not lead fields")
-    return InboundSource(name=name, secret=spec["secret"].encode(), event_id=spec["event_id"],
-                         signature_header=str(spec.get("signature_header") or DEFAULT_SIGNATURE_HEADER),
-                         records=spec.get("records"), fields={str(k): v for k, v in fields.items()})
+    return InboundSource(
+        name=name,
+        secret=spec["secret"].encode(),
+        event_id=spec["event_id"],
+        signature_header=str(spec.get("signature_header") or DEFAULT_SIGNATURE_HEADER),
+        records=spec.get("records"),
+        fields={str(k): v for k, v in fields.items()},
+    )

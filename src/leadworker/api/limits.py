@@ -19,8 +19,9 @@ class BodyLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _has_nul(scope):
-            response = error_response(422, "invalid", "the path or the query holds a NUL character (%00)",
-                                      {"query": "must not hold NUL"})
+            response = error_response(
+                422, "invalid", "the path or the query holds a NUL character (%00)", {"query": "must not hold NUL"}
+            )
             await response(scope, receive, send)
             return
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
@@ -65,4 +66,3 @@ def _has_nul(scope: Scope) -> bool:
     """PostgreSQL stores no NUL in text: a query parameter holding one could only fail further in."""
     query = scope.get("query_string") or b""
     return "\x00" in scope.get("path", "") or b"\x00" in unquote_to_bytes(query.replace(b"+", b" "))
-

@@ -59,8 +59,7 @@ class EventHub:
         async with self._lock:
             if self._conn is None or self._conn.is_closed():
                 self._lost = asyncio.Event()
-                self._conn = await open_job_event_listener(self.settings, self._wake, self._on_lost,
-                                                          self._on_progress)
+                self._conn = await open_job_event_listener(self.settings, self._wake, self._on_lost, self._on_progress)
 
     async def stream(self, db: Database, after_id: int | None, job_id: uuid.UUID | None) -> AsyncIterator[str]:
         """Server-sent events from ``after_id`` on (None: from now), one job's or all."""

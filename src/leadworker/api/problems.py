@@ -18,16 +18,34 @@ from leadworker.errors import ServiceUnavailable, one_line
 
 log = logging.getLogger("leadworker.api")
 
-_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          406: "not_acceptable", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-          422: "invalid", 429: "too_many_requests", 503: "unavailable"}
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+    503: "unavailable",
+}
 
 
 class ApiError(Exception):
     """An error answer: raise it from a route."""
 
-    def __init__(self, status: int, message: str, *, code: str | None = None, fields: dict[str, str] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code or _CODES.get(status, "error")
@@ -43,14 +61,23 @@ def error_body(code: str, message: str, fields: dict[str, str] | None = None) ->
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {"type": "object", "required": ["code", "message", "fields"], "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"},
-        "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        }
+    },
 }
 
 
-def error_response(status: int, code: str, message: str, fields: dict[str, str] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, fields: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(error_body(code, message, fields), status_code=status, headers=headers)
 
 
@@ -95,8 +122,14 @@ async def _refused_value(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unexpected error in %s %s: %s: %s", request.method, request.url.path, type(exc).__name__,
-              one_line(exc, 500), exc_info=exc)
+    log.error(
+        "unexpected error in %s %s: %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        one_line(exc, 500),
+        exc_info=exc,
+    )
     return error_response(500, "internal", "internal error; the server's log says more")
 
 

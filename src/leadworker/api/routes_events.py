@@ -15,8 +15,12 @@ from leadworker.api.problems import ApiError
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
 
-@router.get("/events", summary="Job transitions as Server-Sent Events (LISTEN/NOTIFY; resume with Last-Event-ID)",
-            response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
+@router.get(
+    "/events",
+    summary="Job transitions as Server-Sent Events (LISTEN/NOTIFY; resume with Last-Event-ID)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
 async def events(
     request: Request,
     job_id: Annotated[uuid.UUID | None, Query(description="only this job's events")] = None,
@@ -26,9 +30,13 @@ async def events(
     after = None
     if last_event_id is not None:
         if not last_event_id.isdigit() or int(last_event_id) >= 2**63:
-            raise ApiError(422, "Last-Event-ID: the id of an event this stream sent",
-                           fields={"Last-Event-ID": "an event id"})
+            raise ApiError(
+                422, "Last-Event-ID: the id of an event this stream sent", fields={"Last-Event-ID": "an event id"}
+            )
         after = int(last_event_id)
     hub: EventHub = request.app.state.events
-    return StreamingResponse(hub.stream(services_of(request).db, after, job_id), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        hub.stream(services_of(request).db, after, job_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

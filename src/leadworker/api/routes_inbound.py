@@ -19,10 +19,13 @@ router = APIRouter(prefix="/api/v1/inbound", tags=["inbound"])
 INBOUND_NAMESPACE = uuid.UUID("5d0e8f7e-2b0c-4c8e-8f8e-1c7a3f0d9b21")
 
 
-@router.post("/{name}", status_code=202, summary="A CRM webhook (HMAC-signed raw body) as an inline job",
-             responses={202: {"description": "the job made"}, 200: {"description": "a repeat: the same job"}})
-async def inbound(request: Request, response: Response,
-                  name: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
+@router.post(
+    "/{name}",
+    status_code=202,
+    summary="A CRM webhook (HMAC-signed raw body) as an inline job",
+    responses={202: {"description": "the job made"}, 200: {"description": "a repeat: the same job"}},
+)
+async def inbound(request: Request, response: Response, name: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
     sources: dict[str, InboundSource] = request.app.state.inbound
     source = sources.get(name)
     if source is None:
@@ -53,8 +56,9 @@ def _job(source: InboundSource, event: Any, job_id: uuid.UUID) -> ScrapeJob:
     if problem is not None:
         raise ApiError(422, problem, fields={"body": problem})
     try:
-        return ScrapeJob.model_validate({"job_id": job_id, "source_types": ["inline"], "leads": records,
-                                         "user_id": f"inbound:{source.name}"})
+        return ScrapeJob.model_validate(
+            {"job_id": job_id, "source_types": ["inline"], "leads": records, "user_id": f"inbound:{source.name}"}
+        )
     except ValidationError as exc:
         fields = validation_fields(exc.errors(include_url=False))
         raise ApiError(422, "; ".join(f"{k}: {v}" for k, v in fields.items()), fields=fields) from None

@@ -35,8 +35,9 @@ async def submit_or_503(services: ApiServices, to_submit: list[ScrapeJob]) -> se
         return await submit_jobs(services.db, services.publisher, services.topology, to_submit)
     except PublishError as exc:
         await services.publish_failed()
-        raise ServiceUnavailable(f"the broker did not confirm the job: {exc}; the job is stored and will be "
-                                 "sent by the stuck-job sweep") from exc
+        raise ServiceUnavailable(
+            f"the broker did not confirm the job: {exc}; the job is stored and will be sent by the stuck-job sweep"
+        ) from exc
 
 
 async def job_view_or_404(services: ApiServices, job_id: uuid.UUID) -> dict[str, Any]:
@@ -47,8 +48,13 @@ async def job_view_or_404(services: ApiServices, job_id: uuid.UUID) -> dict[str,
 
 
 @router.post("", status_code=202, summary="Submit a scrape job")
-async def submit_job(request: Request, response: Response, body: JobSubmission,
-                     idempotency_key: IdempotencyKey = None, caller: Caller = WRITE) -> dict[str, Any]:
+async def submit_job(
+    request: Request,
+    response: Response,
+    body: JobSubmission,
+    idempotency_key: IdempotencyKey = None,
+    caller: Caller = WRITE,
+) -> dict[str, Any]:
     services = services_of(request)
     job = to_job(body, job_id_for(body, caller.token, idempotency_key))
     await check_targets(services.guard, [job])
@@ -60,16 +66,21 @@ async def submit_job(request: Request, response: Response, body: JobSubmission,
 
 
 @router.post("/batch", status_code=202, summary="Submit up to 1,000 scrape jobs")
-async def submit_batch(request: Request, body: JobBatch, idempotency_key: IdempotencyKey = None,
-                       caller: Caller = WRITE) -> dict[str, Any]:
+async def submit_batch(
+    request: Request, body: JobBatch, idempotency_key: IdempotencyKey = None, caller: Caller = WRITE
+) -> dict[str, Any]:
     services = services_of(request)
     batch = [to_job(s, job_id_for(s, caller.token, idempotency_key, n), f"jobs.{n}.") for n, s in enumerate(body.jobs)]
     if len({j.job_id for j in batch}) != len(batch):
         raise ApiError(422, "jobs: two jobs of the batch have the same job_id", fields={"jobs": "duplicate job_id"})
     await check_targets(services.guard, batch, prefix="jobs.")
     created = await submit_or_503(services, batch)
-    return {"jobs": [{"job_id": str(j.job_id), "created": j.job_id in created,
-                      "location": f"/api/v1/jobs/{j.job_id}"} for j in batch]}
+    return {
+        "jobs": [
+            {"job_id": str(j.job_id), "created": j.job_id in created, "location": f"/api/v1/jobs/{j.job_id}"}
+            for j in batch
+        ]
+    }
 
 
 @router.get("", summary="List jobs, newest first")
@@ -90,11 +101,20 @@ async def list_jobs(
             after = (dt.datetime.fromisoformat(created), uuid.UUID(job_id))
         except (TypeError, ValueError):
             raise ApiError(422, "cursor: not a cursor this API gave", fields={"cursor": "invalid"}) from None
-    rows = await jobstore.page_jobs(services_of(request).db, status=status.value if status else None,
-                                    user_id=user_id, since=since, until=until, after=after, limit=limit)
+    rows = await jobstore.page_jobs(
+        services_of(request).db,
+        status=status.value if status else None,
+        user_id=user_id,
+        since=since,
+        until=until,
+        after=after,
+        limit=limit,
+    )
     last = rows[-1] if len(rows) == limit else None
-    return {"jobs": [job_view(r) for r in rows],
-            "next": encode_cursor(last["created_at"], last["id"]) if last is not None else None}
+    return {
+        "jobs": [job_view(r) for r in rows],
+        "next": encode_cursor(last["created_at"], last["id"]) if last is not None else None,
+    }
 
 
 @router.get("/{job_id}", summary="A job: its row, counts, enrichment progress and event timeline")
@@ -124,8 +144,9 @@ async def retry_job(request: Request, job_id: uuid.UUID, _: Caller = WRITE) -> d
         raise ApiError(404, f"no job {job_id}")
     requeued, status = await jobstore.requeue_for_retry(services.db, job_id)
     if not requeued:
-        raise ApiError(409, f"job {job_id} is {status.value if status else 'gone'}; "
-                       "only a failed or cancelled job can be retried")
+        raise ApiError(
+            409, f"job {job_id} is {status.value if status else 'gone'}; only a failed or cancelled job can be retried"
+        )
     job = ScrapeJob.model_validate({**criteria, "job_id": job_id})
     try:
         publisher = await services.publisher()
@@ -135,19 +156,26 @@ async def retry_job(request: Request, job_id: uuid.UUID, _: Caller = WRITE) -> d
         await publisher.publish(job_message(job, services.topology))
     except PublishError as exc:
         await services.publish_failed()
-        raise ServiceUnavailable(f"the broker did not confirm the job: {exc}; it is queued and will be sent "
-                                 "by the stuck-job sweep") from exc
+        raise ServiceUnavailable(
+            f"the broker did not confirm the job: {exc}; it is queued and will be sent by the stuck-job sweep"
+        ) from exc
     return await job_view_or_404(services, job_id)
 
 
-@router.get("/{job_id}/leads", summary="The job's leads as CSV or JSON Lines, streamed",
-            response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}})
-async def job_leads(request: Request, job_id: uuid.UUID,
-                    format: Annotated[Literal["csv", "jsonl"], Query()] = "csv",
-                    _: Caller = READ) -> StreamingResponse:
+@router.get(
+    "/{job_id}/leads",
+    summary="The job's leads as CSV or JSON Lines, streamed",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+)
+async def job_leads(
+    request: Request, job_id: uuid.UUID, format: Annotated[Literal["csv", "jsonl"], Query()] = "csv", _: Caller = READ
+) -> StreamingResponse:
     services = services_of(request)
     if await jobstore.job_status(services.db, job_id) is None:
         raise ApiError(404, f"no job {job_id}")
-    return StreamingResponse(lead_lines(services.db, fmt=format, job_id=job_id), media_type=MEDIA_TYPES[format],
-                             headers={"Content-Disposition": f'attachment; filename="job-{job_id}.{format}"'})
+    return StreamingResponse(
+        lead_lines(services.db, fmt=format, job_id=job_id),
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="job-{job_id}.{format}"'},
+    )

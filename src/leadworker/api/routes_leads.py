@@ -24,7 +24,9 @@ JobId = Annotated[uuid.UUID | None, Query(description="leads this job found")]
 
 @router.get("", summary="List canonical leads by id")
 async def list_leads(
-    request: Request, segment: Segment = None, min_score: MinScore = None,
+    request: Request,
+    segment: Segment = None,
+    min_score: MinScore = None,
     country: Annotated[str | None, Query(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$")] = None,
     job_id: JobId = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200, description="in name, domain or e-mail")] = None,
@@ -39,29 +41,49 @@ async def list_leads(
             raise ApiError(422, "cursor: not a cursor this API gave", fields={"cursor": "invalid"})
     if "\x00" in (q or ""):
         raise ApiError(422, "q: must not hold NUL", fields={"q": "must not hold NUL"})
-    rows = await page_leads(services_of(request).db, segment=segment, min_score=min_score, country=country,
-                            job_id=job_id, q=q, after_id=after, limit=limit)
-    return {"leads": [plain(dict(r)) for r in rows],
-            "next": encode_cursor(rows[-1]["lead_id"]) if len(rows) == limit else None}
+    rows = await page_leads(
+        services_of(request).db,
+        segment=segment,
+        min_score=min_score,
+        country=country,
+        job_id=job_id,
+        q=q,
+        after_id=after,
+        limit=limit,
+    )
+    return {
+        "leads": [plain(dict(r)) for r in rows],
+        "next": encode_cursor(rows[-1]["lead_id"]) if len(rows) == limit else None,
+    }
 
 
-@router.get("/export", summary="Leads as CSV or JSON Lines, streamed in constant memory",
-            response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}})
-async def export(request: Request, format: Annotated[Literal["csv", "jsonl"], Query()] = "csv",
-                 segment: Segment = None, min_score: MinScore = None, job_id: JobId = None,
-                 _: Caller = READ) -> StreamingResponse:
+@router.get(
+    "/export",
+    summary="Leads as CSV or JSON Lines, streamed in constant memory",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+)
+async def export(
+    request: Request,
+    format: Annotated[Literal["csv", "jsonl"], Query()] = "csv",
+    segment: Segment = None,
+    min_score: MinScore = None,
+    job_id: JobId = None,
+    _: Caller = READ,
+) -> StreamingResponse:
     services = services_of(request)
     if job_id is not None and not await job_exists(services.db, job_id):
         raise ApiError(404, f"no job {job_id}")
     lines = lead_lines(services.db, fmt=format, job_id=job_id, segment=segment, min_score=min_score)
-    return StreamingResponse(lines, media_type=MEDIA_TYPES[format],
-                             headers={"Content-Disposition": f'attachment; filename="leads.{format}"'})
+    return StreamingResponse(
+        lines, media_type=MEDIA_TYPES[format], headers={"Content-Disposition": f'attachment; filename="leads.{format}"'}
+    )
 
 
 @router.get("/{lead_id}", summary="One lead: values with provenance, sources, scores per job")
-async def show_lead(request: Request, lead_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
-                    _: Caller = READ) -> dict[str, Any]:
+async def show_lead(
+    request: Request, lead_id: Annotated[int, Path(ge=1, le=2**63 - 1)], _: Caller = READ
+) -> dict[str, Any]:
     detail = await lead_detail(services_of(request).db, lead_id)
     if detail is None:
         raise ApiError(404, f"no lead {lead_id}")

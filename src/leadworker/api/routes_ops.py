@@ -42,9 +42,11 @@ async def queues(request: Request, _: Caller = READ) -> dict[str, Any]:
 
 
 @router.get("/stats", summary="Jobs by status and what finished in the window (as `jobs stats`)")
-async def stats(request: Request,
-                since: Annotated[str, Query(max_length=20, description="window: 90s, 15m, 1h, 7d...")] = "1h",
-                _: Caller = READ) -> dict[str, Any]:
+async def stats(
+    request: Request,
+    since: Annotated[str, Query(max_length=20, description="window: 90s, 15m, 1h, 7d...")] = "1h",
+    _: Caller = READ,
+) -> dict[str, Any]:
     try:
         window = parse_duration(since)
     except ValueError as exc:
@@ -55,8 +57,9 @@ async def stats(request: Request,
 
 
 @router.get("/dead-letters", summary="Parked messages: reason, kind, attempts, job id, first seen (left in place)")
-async def dead_letters(request: Request, queue: QueueName = None,
-                       limit: Annotated[int, Query(ge=1, le=1000)] = 50, _: Caller = ADMIN) -> dict[str, Any]:
+async def dead_letters(
+    request: Request, queue: QueueName = None, limit: Annotated[int, Query(ge=1, le=1000)] = 50, _: Caller = ADMIN
+) -> dict[str, Any]:
     names = _dead_queues(request, queue)
     letters = await dlq.list_dead(await services_of(request).broker(), names, limit)
     return {"dead_letters": [letter.as_json() for letter in letters]}
@@ -80,9 +83,13 @@ async def purge(request: Request, body: DeadLetterAction, _: Caller = ADMIN) -> 
     return {"purged": await dlq.purge_dead(await services_of(request).broker(), names, body.limit)}
 
 
-@router.get("/workers", summary="Worker processes: host, pid, version, stages, started, last seen, in flight, "
-                                "handled; state running, silent or stopped")
-async def workers(request: Request, include_stopped: Annotated[bool, Query()] = False,
-                  _: Caller = READ) -> dict[str, Any]:
+@router.get(
+    "/workers",
+    summary="Worker processes: host, pid, version, stages, started, last seen, in flight, "
+    "handled; state running, silent or stopped",
+)
+async def workers(
+    request: Request, include_stopped: Annotated[bool, Query()] = False, _: Caller = READ
+) -> dict[str, Any]:
     rows = await registry.list_workers(services_of(request).db, include_stopped=include_stopped)
     return {"workers": [plain(dict(r)) for r in rows]}

@@ -42,8 +42,11 @@ def job_id_for(submission: JobSubmission, token: str, idempotency_key: str | Non
         return submission.job_id
     if idempotency_key is not None:
         if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
-            raise ApiError(422, f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
-                           fields={"Idempotency-Key": "1 to 200 characters"})
+            raise ApiError(
+                422,
+                f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
+                fields={"Idempotency-Key": "1 to 200 characters"},
+            )
         return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{token}\n{idempotency_key}\n{index}")
     return uuid.uuid4()
 

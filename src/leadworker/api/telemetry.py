@@ -14,10 +14,13 @@ class ApiMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         labels = ("method", "route", "status")
-        self.requests = Counter("leadworker_api_requests", "API requests answered", labels,
-                                registry=self.registry)
-        self.latency = Histogram("leadworker_api_request_seconds", "API request latency (until the response "
-                                 "starts; a streamed body may take longer)", labels, registry=self.registry)
+        self.requests = Counter("leadworker_api_requests", "API requests answered", labels, registry=self.registry)
+        self.latency = Histogram(
+            "leadworker_api_request_seconds",
+            "API request latency (until the response starts; a streamed body may take longer)",
+            labels,
+            registry=self.registry,
+        )
 
 
 class RequestMetrics:

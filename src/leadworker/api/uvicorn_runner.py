@@ -33,9 +33,15 @@ class _Server(uvicorn.Server):
 
 def serve(settings: Settings) -> bool:
     """Serve until stopped; False if the server could not start (the port taken, a service down)."""
-    config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
-                            log_config=None, access_log=False, server_header=False,
-                            timeout_graceful_shutdown=int(settings.shutdown_grace))
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace),
+    )
     server = _Server(config)
     server.run()
     return server.started

@@ -27,16 +27,29 @@ def plain(value: Any) -> Any:
 def job_view(row: Mapping[str, Any]) -> dict[str, Any]:
     r = dict(row)
     return {
-        "job_id": str(r["id"]), "status": r["status"], "user_id": r["user_id"], "attempts": r["attempts"],
-        "worker": r["worker"], "error": r["error"], "error_kind": r["error_kind"],
-        "created_at": plain(r["created_at"]), "started_at": plain(r["started_at"]),
-        "heartbeat_at": plain(r["heartbeat_at"]), "completed_at": plain(r["completed_at"]),
+        "job_id": str(r["id"]),
+        "status": r["status"],
+        "user_id": r["user_id"],
+        "attempts": r["attempts"],
+        "worker": r["worker"],
+        "error": r["error"],
+        "error_kind": r["error_kind"],
+        "created_at": plain(r["created_at"]),
+        "started_at": plain(r["started_at"]),
+        "heartbeat_at": plain(r["heartbeat_at"]),
+        "completed_at": plain(r["completed_at"]),
         "updated_at": plain(r["updated_at"]),
         "counts": {k: r[k] for k in ("pages", "pages_degraded", "found", "new", "duplicates")},
-        "enrichment": {"normalized": r["normalized"], "scored": r["scored"],
-                       "invalid_phones": r["invalid_phones"], "invalid_emails": r["invalid_emails"],
-                       "enriched_at": plain(r["enriched_at"]), "error": r["enrich_error"],
-                       "error_kind": r["enrich_error_kind"], "fanout_deferred": r["fanout_deferred"]},
+        "enrichment": {
+            "normalized": r["normalized"],
+            "scored": r["scored"],
+            "invalid_phones": r["invalid_phones"],
+            "invalid_emails": r["invalid_emails"],
+            "enriched_at": plain(r["enriched_at"]),
+            "error": r["enrich_error"],
+            "error_kind": r["enrich_error_kind"],
+            "fanout_deferred": r["fanout_deferred"],
+        },
         "criteria": plain(r["criteria"]),
     }
 

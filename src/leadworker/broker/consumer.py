@@ -45,8 +45,16 @@ from leadworker.ops.metrics import Metrics
 
 log = structlog.get_logger("leadworker.consumer")
 
-_BROKER_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
-                   "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason", "x-delivery-count")
+_BROKER_HEADERS = (
+    "x-death",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+    "x-delivery-count",
+)
 
 
 def _header_int(headers: Mapping[str, Any], name: str, default: int) -> int:
@@ -83,9 +91,7 @@ class Delivery:
     """Set by the handler once it knows which job the message is about."""
 
     @classmethod
-    def from_message(
-        cls, message: AbstractIncomingMessage, queue: str, publisher: ConfirmedPublisher
-    ) -> Delivery:
+    def from_message(cls, message: AbstractIncomingMessage, queue: str, publisher: ConfirmedPublisher) -> Delivery:
         headers = message.headers or {}
         return cls(
             message=message,
@@ -247,7 +253,9 @@ class StageConsumer:
         if self._in_flight:
             log.warning(
                 "channel closed; in-flight deliveries will be redelivered",
-                queue=self.queue_name, in_flight=len(self._in_flight), error=str(exc) if exc else None,
+                queue=self.queue_name,
+                in_flight=len(self._in_flight),
+                error=str(exc) if exc else None,
             )
         for task in list(self._in_flight):
             task.cancel()
@@ -309,15 +317,25 @@ class StageConsumer:
                     delay = self.policy.delay(delivery.attempt)
                     await self._record(delivery, self.handler.on_retry(delivery, decision, delay))
                     await self._publish_retry(delivery, decision)
-                    dlog.warning("retrying", attempt=delivery.attempt, kind=decision.kind,
-                                 error=decision.error, delay=delay,
-                                 seconds=round(time.monotonic() - delivery.received, 3))
+                    dlog.warning(
+                        "retrying",
+                        attempt=delivery.attempt,
+                        kind=decision.kind,
+                        error=decision.error,
+                        delay=delay,
+                        seconds=round(time.monotonic() - delivery.received, 3),
+                    )
                 else:
                     await self._record(delivery, self.handler.on_dead(delivery, decision))
                     await self._publish_dead(delivery, decision)
                     self.metrics.dead_letters.labels(self.queue_name, decision.kind).inc()
-                    dlog.error("dead-lettered", attempt=delivery.attempt, kind=decision.kind,
-                               reason=decision.reason, seconds=round(time.monotonic() - delivery.received, 3))
+                    dlog.error(
+                        "dead-lettered",
+                        attempt=delivery.attempt,
+                        kind=decision.kind,
+                        reason=decision.reason,
+                        seconds=round(time.monotonic() - delivery.received, 3),
+                    )
             except ServiceUnavailable as exc:
                 outcome = Outcome.REQUEUE
                 decision = Decision(Outcome.REQUEUE, exc.kind, str(exc), str(exc))
@@ -373,14 +391,16 @@ class StageConsumer:
 
     async def _publish_dead(self, delivery: Delivery, decision: Decision) -> None:
         headers = self._forwarded_headers(delivery)
-        headers.update({
-            ATTEMPT_HEADER: delivery.attempt,
-            REASON_HEADER: decision.reason,
-            ERROR_HEADER: decision.error,
-            ERROR_KIND_HEADER: decision.kind,
-            ORIGINAL_QUEUE_HEADER: self.queue_name,
-            DEAD_AT_HEADER: utc_now_iso(),
-        })
+        headers.update(
+            {
+                ATTEMPT_HEADER: delivery.attempt,
+                REASON_HEADER: decision.reason,
+                ERROR_HEADER: decision.error,
+                ERROR_KIND_HEADER: decision.kind,
+                ORIGINAL_QUEUE_HEADER: self.queue_name,
+                DEAD_AT_HEADER: utc_now_iso(),
+            }
+        )
         await delivery.publisher.publish(
             OutgoingMessage(
                 routing_key=self.topology.dead_queue(self.queue_name),

@@ -147,21 +147,26 @@ async def replay_dead(
                     if message is None:
                         break
                     letter = describe(message, name)
-                    headers = {k: v for k, v in (message.headers or {}).items()
-                               if not k.startswith("x-death") and k not in (
-                                   REASON_HEADER, ERROR_HEADER, ERROR_KIND_HEADER, DEAD_AT_HEADER,
-                                   ORIGINAL_QUEUE_HEADER)}
+                    headers = {
+                        k: v
+                        for k, v in (message.headers or {}).items()
+                        if not k.startswith("x-death")
+                        and k
+                        not in (REASON_HEADER, ERROR_HEADER, ERROR_KIND_HEADER, DEAD_AT_HEADER, ORIGINAL_QUEUE_HEADER)
+                    }
                     headers[ATTEMPT_HEADER] = 1
                     if on_job is not None and letter.original_queue == topology.work_queue("scrape"):
                         with contextlib.suppress(ValueError, TypeError):
                             await on_job(uuid.UUID(_text(message.message_id)))
-                    await publisher.publish(OutgoingMessage(
-                        routing_key=letter.original_queue,
-                        body=message.body,
-                        message_id=message.message_id,
-                        headers=headers,
-                        content_type=message.content_type or "application/json",
-                    ))
+                    await publisher.publish(
+                        OutgoingMessage(
+                            routing_key=letter.original_queue,
+                            body=message.body,
+                            message_id=message.message_id,
+                            headers=headers,
+                            content_type=message.content_type or "application/json",
+                        )
+                    )
                     await message.ack()
                     moved += 1
             finally:

@@ -39,7 +39,9 @@ async def publish_jobs(
 
 
 async def submit_jobs(
-    db: Database, publisher: Callable[[], Awaitable[ConfirmedPublisher]], topology: Topology,
+    db: Database,
+    publisher: Callable[[], Awaitable[ConfirmedPublisher]],
+    topology: Topology,
     jobs_to_submit: Sequence[ScrapeJob],
 ) -> set[uuid.UUID]:
     """The API's submission: create the rows (``queued``, committed), then open the publisher (``publisher()``)

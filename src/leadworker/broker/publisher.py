@@ -47,8 +47,12 @@ def utc_now_iso() -> str:
 class ConfirmedPublisher:
     """Publishes to the leadworker exchange on a channel opened with ``publisher_confirms=True``."""
 
-    def __init__(self, channel: AbstractChannel, exchange: AbstractExchange,
-                 connection: aio_pika.abc.AbstractConnection | None = None) -> None:
+    def __init__(
+        self,
+        channel: AbstractChannel,
+        exchange: AbstractExchange,
+        connection: aio_pika.abc.AbstractConnection | None = None,
+    ) -> None:
         self._channel = channel
         self._exchange = exchange
         self.connection = connection

@@ -63,7 +63,6 @@ class Topology:
     def dead_queue(self, queue: str) -> str:
         return f"{queue}.dead"
 
-
     def queues_of(self, stage: str) -> list[str]:
         """Every queue that belongs to ``stage``: work queue, retry tiers, dead queue."""
         queue = self.work_queue(stage)

@@ -73,10 +73,19 @@ def _global(
     log_level: str | None = typer.Option(None, "--log-level", help="debug, info, warning or error."),
 ) -> None:
     global_overrides.clear()
-    global_overrides.update({k: v for k, v in {
-        "amqp_url": amqp_url, "database_url": database_url, "queue_prefix": queue_prefix,
-        "log_format": log_format, "log_level": log_level,
-    }.items() if v is not None})
+    global_overrides.update(
+        {
+            k: v
+            for k, v in {
+                "amqp_url": amqp_url,
+                "database_url": database_url,
+                "queue_prefix": queue_prefix,
+                "log_format": log_format,
+                "log_level": log_level,
+            }.items()
+            if v is not None
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

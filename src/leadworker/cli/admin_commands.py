@@ -53,8 +53,11 @@ def topology_declare() -> None:
 
 
 @webhooks_app.command("secret")
-def webhooks_secret(url: str | None = typer.Argument(
-        None, help="The webhook URL exactly as the job names it [default: LEADWORKER_WEBHOOK_URL].")) -> None:
+def webhooks_secret(
+    url: str | None = typer.Argument(
+        None, help="The webhook URL exactly as the job names it [default: LEADWORKER_WEBHOOK_URL]."
+    ),
+) -> None:
     """Print the secret a receiver at URL verifies signatures with (derived from LEADWORKER_WEBHOOK_SECRET)."""
     from leadworker.common.webhook_events import destination_secret
 

@@ -45,8 +45,10 @@ def dlq_list(
     if as_json:
         emit_json({"dead_letters": [d.as_json() for d in letters]})
         return
-    print_table([[d.queue, d.message_id, d.kind, d.attempts, d.dead_at, one_line(d.reason, 70)]
-                 for d in letters], ["queue", "message", "kind", "tries", "dead at", "reason"])
+    print_table(
+        [[d.queue, d.message_id, d.kind, d.attempts, d.dead_at, one_line(d.reason, 70)] for d in letters],
+        ["queue", "message", "kind", "tries", "dead at", "reason"],
+    )
 
 
 @dlq_app.command("replay")
@@ -60,8 +62,10 @@ def dlq_replay(
 
     async def go() -> int:
         async with database(cfg) as db, broker(cfg) as connection:
+
             async def reset(job_id: uuid.UUID) -> None:
                 await jobstore.requeue_failed(db, job_id)
+
             return await dlq.replay_dead(connection, topology, queues, limit, on_job=reset)
 
     typer.echo(f"replayed {run_async(go())} message(s)")

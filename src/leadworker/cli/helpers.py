@@ -20,8 +20,17 @@ from leadworker.common.text_table import shown, table_lines
 from leadworker.config import Settings
 from leadworker.errors import ServiceUnavailable, UsageError
 
-__all__ = ["emit_json", "global_overrides", "parse_duration_flag", "parse_job_id", "print_table", "read_jsonl",
-           "run_async", "settings", "shown"]
+__all__ = [
+    "emit_json",
+    "global_overrides",
+    "parse_duration_flag",
+    "parse_job_id",
+    "print_table",
+    "read_jsonl",
+    "run_async",
+    "settings",
+    "shown",
+]
 
 T = TypeVar("T")
 

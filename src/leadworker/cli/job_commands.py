@@ -47,20 +47,35 @@ def jobs_list(
         emit_json({"jobs": [_job_json(r) for r in rows]})
         return
     print_table(
-        [[r["id"], r["status"], r["attempts"], r["pages"], r["found"], r["new"], r["duplicates"],
-          r["created_at"].strftime("%Y-%m-%d %H:%M:%S"), one_line(r["error"] or "", 50)] for r in rows],
+        [
+            [
+                r["id"],
+                r["status"],
+                r["attempts"],
+                r["pages"],
+                r["found"],
+                r["new"],
+                r["duplicates"],
+                r["created_at"].strftime("%Y-%m-%d %H:%M:%S"),
+                one_line(r["error"] or "", 50),
+            ]
+            for r in rows
+        ],
         ["job", "status", "tries", "pages", "found", "new", "dup", "created (UTC)", "error"],
     )
 
 
 def _job_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else str(v) if isinstance(v, uuid.UUID) else v)
-            for k, v in row.items()}
+    return {
+        k: (v.isoformat() if hasattr(v, "isoformat") else str(v) if isinstance(v, uuid.UUID) else v)
+        for k, v in row.items()
+    }
 
 
 @jobs_app.command("show")
-def jobs_show(job_id: str = typer.Argument(..., help="The job's id."),
-              as_json: bool = typer.Option(False, "--json")) -> None:
+def jobs_show(
+    job_id: str = typer.Argument(..., help="The job's id."), as_json: bool = typer.Option(False, "--json")
+) -> None:
     """One job: its row, its history and the leads it found."""
     from leadworker.store.leads import job_leads
     from leadworker.store.webhook_deliveries import job_deliveries
@@ -84,23 +99,50 @@ def jobs_show(job_id: str = typer.Argument(..., help="The job's id."),
         typer.echo(f"leadworker: no job {ident}", err=True)
         raise typer.Exit(1)
     if as_json:
-        emit_json({"job": _job_json(row), "events": [_job_json(e) for e in events],
-                   "leads": [_job_json(lead) for lead in leads], "webhooks": [_job_json(w) for w in hooks]})
+        emit_json(
+            {
+                "job": _job_json(row),
+                "events": [_job_json(e) for e in events],
+                "leads": [_job_json(lead) for lead in leads],
+                "webhooks": [_job_json(w) for w in hooks],
+            }
+        )
         return
     _print_job(row)
     _print_history(events, hooks)
     typer.echo(f"\nleads ({len(leads)}):")
     print_table(
-        [[lead["id"], "new" if lead["is_new"] else "dup", lead["record"].get("company_name"),
-          ", ".join(lead["record"].get("emails", [])), ", ".join(lead["record"].get("phones", []))]
-         for lead in leads[:50]],
+        [
+            [
+                lead["id"],
+                "new" if lead["is_new"] else "dup",
+                lead["record"].get("company_name"),
+                ", ".join(lead["record"].get("emails", [])),
+                ", ".join(lead["record"].get("phones", [])),
+            ]
+            for lead in leads[:50]
+        ],
         ["lead", "", "company", "emails", "phones"],
     )
 
 
 def _print_job(row: dict[str, Any]) -> None:
-    for key in ("id", "status", "user_id", "attempts", "worker", "pages", "found", "new", "duplicates",
-                "error_kind", "error", "created_at", "started_at", "completed_at"):
+    for key in (
+        "id",
+        "status",
+        "user_id",
+        "attempts",
+        "worker",
+        "pages",
+        "found",
+        "new",
+        "duplicates",
+        "error_kind",
+        "error",
+        "created_at",
+        "started_at",
+        "completed_at",
+    ):
         typer.echo(f"{key:>13}: {shown(row[key])}")
     for key in ("normalized", "scored", "invalid_phones", "invalid_emails", "enriched_at", "enrich_error"):
         if key in row:
@@ -108,21 +150,27 @@ def _print_job(row: dict[str, Any]) -> None:
     if row.get("fanout_deferred"):
         typer.echo(f"{'enrichment':>13}: waiting in the database for a worker that runs the normalize stage")
     degraded = row.get("pages_degraded") or 0
-    typer.echo(f"{'degraded':>13}: {degraded} page(s) needed a browser and were not rendered"
-               + (" (see leadworker doctor)" if degraded else ""))
+    typer.echo(
+        f"{'degraded':>13}: {degraded} page(s) needed a browser and were not rendered"
+        + (" (see leadworker doctor)" if degraded else "")
+    )
     typer.echo(f"{'criteria':>13}: {json.dumps(row['criteria'], default=str)[:300]}")
 
 
 def _print_history(events: list[dict[str, Any]], hooks: list[dict[str, Any]]) -> None:
     typer.echo("\nhistory:")
     for e in events:
-        typer.echo(f"  {e['at']:%Y-%m-%d %H:%M:%S}  {e['from_status'] or '-':>9} -> {e['to_status']:<9} "
-                   f"attempt {e['attempts']}  {shown(e['worker'])}  {shown(one_line(e['error'] or '', 60))}")
+        typer.echo(
+            f"  {e['at']:%Y-%m-%d %H:%M:%S}  {e['from_status'] or '-':>9} -> {e['to_status']:<9} "
+            f"attempt {e['attempts']}  {shown(e['worker'])}  {shown(one_line(e['error'] or '', 60))}"
+        )
     if hooks:
         typer.echo("\nwebhooks:")
         for w in hooks:
-            typer.echo(f"  {w['event']:<14} {w['status']:<9} attempts {w['attempts']}  "
-                       f"{shown(one_line(w['last_error'] or '', 60))}")
+            typer.echo(
+                f"  {w['event']:<14} {w['status']:<9} attempts {w['attempts']}  "
+                f"{shown(one_line(w['last_error'] or '', 60))}"
+            )
 
 
 @jobs_app.command("cancel")
@@ -147,8 +195,11 @@ def jobs_cancel(job_id: str = typer.Argument(..., help="The job's id.")) -> None
 
     cancelled, status, problem = run_async(go())
     if problem is not None:
-        typer.echo(f"leadworker: cancelled {ident}, but its webhook event was not published ({problem}); "
-                   "it is sent when the job's message is next delivered", err=True)
+        typer.echo(
+            f"leadworker: cancelled {ident}, but its webhook event was not published ({problem}); "
+            "it is sent when the job's message is next delivered",
+            err=True,
+        )
         raise typer.Exit(1)
     if status is None:
         typer.echo(f"leadworker: no job {ident}", err=True)
@@ -161,8 +212,9 @@ def jobs_cancel(job_id: str = typer.Argument(..., help="The job's id.")) -> None
 
 @jobs_app.command("stats")
 def jobs_stats(
-    since: str = typer.Option("1h", "--since", help="Window for throughput, success rate and durations: "
-                              "90s, 15m, 1h, 1h30m, 7d..."),
+    since: str = typer.Option(
+        "1h", "--since", help="Window for throughput, success rate and durations: 90s, 15m, 1h, 1h30m, 7d..."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Jobs by status; throughput, success rate and durations over a window; queue depths from the broker."""
@@ -183,8 +235,12 @@ def jobs_stats(
             queues = await stats.queue_stats(connection, Topology.from_settings(cfg))
         finally:
             await connection.close()
-        return {**doc, "broker": {"reachable": True}, "queues": queues,
-                "dead_letters": {q["queue"]: q["dead_letters"] for q in queues}}
+        return {
+            **doc,
+            "broker": {"reachable": True},
+            "queues": queues,
+            "dead_letters": {q["queue"]: q["dead_letters"] for q in queues},
+        }
 
     doc = run_async(go())
     if as_json:
@@ -206,12 +262,21 @@ def _print_stats(doc: dict[str, Any]) -> None:
 
     rate = "-" if w["success_rate"] is None else f"{w['success_rate'] * 100:.1f} %"
     typer.echo(f"\nlast {doc['since']} (since {doc['window_start']}):")
-    typer.echo(f"  created {w['created']}, finished {w['finished']} (completed {w['completed']}, "
-               f"failed {w['failed']}, cancelled {w['cancelled']})")
+    typer.echo(
+        f"  created {w['created']}, finished {w['finished']} (completed {w['completed']}, "
+        f"failed {w['failed']}, cancelled {w['cancelled']})"
+    )
     typer.echo(f"  throughput {w['throughput_per_minute']:g} jobs/min, success rate {rate}")
-    typer.echo(f"  duration mean {secs(w['duration_seconds']['mean'])}, p95 {secs(w['duration_seconds']['p95'])}; "
-               f"latency mean {secs(w['latency_seconds']['mean'])}, p95 {secs(w['latency_seconds']['p95'])}")
+    typer.echo(
+        f"  duration mean {secs(w['duration_seconds']['mean'])}, p95 {secs(w['duration_seconds']['p95'])}; "
+        f"latency mean {secs(w['latency_seconds']['mean'])}, p95 {secs(w['latency_seconds']['p95'])}"
+    )
     if doc["queues"]:
         typer.echo("")
-        print_table([[q["queue"], q["messages_ready"], q["consumers"], q["retry_waiting"], q["dead_letters"]]
-                     for q in doc["queues"]], ["queue", "ready", "consumers", "retrying", "dead"])
+        print_table(
+            [
+                [q["queue"], q["messages_ready"], q["consumers"], q["retry_waiting"], q["dead_letters"]]
+                for q in doc["queues"]
+            ],
+            ["queue", "ready", "consumers", "retrying", "dead"],
+        )

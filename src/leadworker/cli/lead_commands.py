@@ -31,7 +31,8 @@ def leads_export(
     near: str | None = typer.Option(None, "--near", help="Only leads near LAT,LON (with --radius-km), nearest first."),
     radius_km: float | None = typer.Option(None, "--radius-km", min=0.001, max=20_000, help="Radius of --near in km."),
     schedule: str | None = typer.Option(
-        None, "--schedule", help="Only the leads the schedule's latest completed run found."),
+        None, "--schedule", help="Only the leads the schedule's latest completed run found."
+    ),
     new: bool = typer.Option(False, "--new", help="With --schedule: only the leads its previous run did not find."),
 ) -> None:
     """Stream canonical leads with score, segment, components, verdicts, coordinates and provenance (constant
@@ -57,8 +58,16 @@ def leads_export(
             chosen = await _export_job(db, job_id, schedule)
             if chosen is None:
                 return None
-            return await export_leads(db, out, fmt=fmt, job_id=chosen[0], segment=segment, min_score=min_score,
-                                      near=center, not_in_job=chosen[1] if new else None)
+            return await export_leads(
+                db,
+                out,
+                fmt=fmt,
+                job_id=chosen[0],
+                segment=segment,
+                min_score=min_score,
+                near=center,
+                not_in_job=chosen[1] if new else None,
+            )
 
     try:
         count = run_async(go())
@@ -72,8 +81,12 @@ def leads_export(
     if count is None:
         if partial is not None:
             partial.unlink(missing_ok=True)
-        typer.echo(f"leadworker: no completed run of schedule {schedule!r}" if schedule is not None
-                   else f"leadworker: no job {job_id}", err=True)
+        typer.echo(
+            f"leadworker: no completed run of schedule {schedule!r}"
+            if schedule is not None
+            else f"leadworker: no job {job_id}",
+            err=True,
+        )
         raise typer.Exit(1)
     if partial is not None and output is not None:
         os.replace(partial, output)
@@ -119,8 +132,9 @@ def _near_option(near: str | None, radius_km: float | None) -> Near | None:
 
 
 @leads_app.command("show")
-def leads_show(lead_id: str = typer.Argument(..., help="The lead's id (a number)."),
-               as_json: bool = typer.Option(False, "--json")) -> None:
+def leads_show(
+    lead_id: str = typer.Argument(..., help="The lead's id (a number)."), as_json: bool = typer.Option(False, "--json")
+) -> None:
     """One canonical lead: its fields, every value with provenance, sources, scores per job, conflicts."""
     from leadworker.store.lead_export import lead_detail
 
@@ -146,8 +160,24 @@ def leads_show(lead_id: str = typer.Argument(..., help="The lead's id (a number)
     lead = detail["lead"]
     if detail["merged_from"] is not None:
         typer.echo(f"lead {detail['merged_from']} was merged into lead {lead['id']}\n")
-    for key in ("id", "company_name", "legal_form", "domain", "website", "emails", "phones", "address", "city",
-                "postal_code", "country", "contact_name", "categories", "score", "segment", "scored_at"):
+    for key in (
+        "id",
+        "company_name",
+        "legal_form",
+        "domain",
+        "website",
+        "emails",
+        "phones",
+        "address",
+        "city",
+        "postal_code",
+        "country",
+        "contact_name",
+        "categories",
+        "score",
+        "segment",
+        "scored_at",
+    ):
         value = lead[key]
         if isinstance(value, list):
             value = ", ".join(value)
@@ -161,36 +191,69 @@ def leads_show(lead_id: str = typer.Argument(..., help="The lead's id (a number)
 def _print_contact_checks(lead: dict[str, Any]) -> None:
     """A lead's location and what its e-mails' verification and its phones' data say."""
     if lead["latitude"] is not None:
-        typer.echo(f"{'location':>13}: {lead['latitude']:.5f},{lead['longitude']:.5f} "
-                   f"({lead['geo_precision']} precision, {shown(lead['geo_source'])})")
+        typer.echo(
+            f"{'location':>13}: {lead['latitude']:.5f},{lead['longitude']:.5f} "
+            f"({lead['geo_precision']} precision, {shown(lead['geo_source'])})"
+        )
     if lead["email_checks"]:
         typer.echo("\ne-mails (verification):")
-        print_table([[c["address"], c["status"] or "not verified", c["reason"] or ""] for c in lead["email_checks"]],
-                    ["address", "status", "reason"])
+        print_table(
+            [[c["address"], c["status"] or "not verified", c["reason"] or ""] for c in lead["email_checks"]],
+            ["address", "status", "reason"],
+        )
     if lead["phone_checks"]:
         typer.echo("\nphones:")
-        print_table([[p["number"], p["type"] or "", p["region"] or "", p["carrier"] or "", p["place"] or ""]
-                     for p in lead["phone_checks"]], ["number", "type", "region", "carrier", "place"])
+        print_table(
+            [
+                [p["number"], p["type"] or "", p["region"] or "", p["carrier"] or "", p["place"] or ""]
+                for p in lead["phone_checks"]
+            ],
+            ["number", "type", "region", "carrier", "place"],
+        )
 
 
 def _print_provenance(detail: dict[str, Any]) -> None:
     """Where a lead's values came from: values, sources, scores by job, conflicts, enrichment providers."""
     typer.echo("\nvalues (provenance):")
-    print_table([[v["field"], v["value"], v["provider"] or f"raw {v['raw_lead_id']}", v["source_url"] or ""]
-                 for v in detail["values"]], ["field", "value", "from", "page"])
+    print_table(
+        [
+            [v["field"], v["value"], v["provider"] or f"raw {v['raw_lead_id']}", v["source_url"] or ""]
+            for v in detail["values"]
+        ],
+        ["field", "value", "from", "page"],
+    )
     typer.echo("\nsources:")
-    print_table([[s["raw_lead_id"], s["source_type"], s["source_url"] or "",
-                  ", ".join(str(j)[:8] for j in s["job_ids"])] for s in detail["sources"]],
-                ["raw lead", "type", "url", "jobs"])
+    print_table(
+        [
+            [s["raw_lead_id"], s["source_type"], s["source_url"] or "", ", ".join(str(j)[:8] for j in s["job_ids"])]
+            for s in detail["sources"]
+        ],
+        ["raw lead", "type", "url", "jobs"],
+    )
     typer.echo("\nscores by job:")
-    print_table([[s["job_id"], s["score"], s["segment"],
-                  ", ".join(f"{k} {v['value']}" for k, v in sorted(s["components"].items()))]
-                 for s in detail["scores"]], ["job", "score", "segment", "components"])
+    print_table(
+        [
+            [
+                s["job_id"],
+                s["score"],
+                s["segment"],
+                ", ".join(f"{k} {v['value']}" for k, v in sorted(s["components"].items())),
+            ]
+            for s in detail["scores"]
+        ],
+        ["job", "score", "segment", "components"],
+    )
     if detail["conflicts"]:
         typer.echo("\nshares a key with (not merged: different domains):")
-        print_table([[c["other_lead_id"], c["kind"], c["value"]] for c in detail["conflicts"]],
-                    ["lead", "kind", "value"])
+        print_table(
+            [[c["other_lead_id"], c["kind"], c["value"]] for c in detail["conflicts"]], ["lead", "kind", "value"]
+        )
     if detail["enrichments"]:
         typer.echo("\nenrichment providers:")
-        print_table([[e["provider"], e["status"], e["attempts"], one_line(e["error"] or "", 60)]
-                     for e in detail["enrichments"]], ["provider", "status", "tries", "error"])
+        print_table(
+            [
+                [e["provider"], e["status"], e["attempts"], one_line(e["error"] or "", 60)]
+                for e in detail["enrichments"]
+            ],
+            ["provider", "status", "tries", "error"],
+        )

@@ -9,8 +9,9 @@ import typer
 from leadworker.cli.helpers import emit_json, parse_duration_flag, run_async, settings
 from leadworker.ops.connections import database, publishing
 
-maintenance_app = typer.Typer(help="Rescue stuck jobs, delete old ones (also run by --stage maintenance).",
-                              no_args_is_help=True)
+maintenance_app = typer.Typer(
+    help="Rescue stuck jobs, delete old ones (also run by --stage maintenance).", no_args_is_help=True
+)
 
 
 @maintenance_app.command("requeue-stuck")
@@ -32,7 +33,10 @@ def maintenance_requeue_stuck(
             queues = [q for q in topology.queues_of("scrape") if not q.endswith(".dead")]
             depths = await queue_depths(connection, queues)
             result = await requeue_stuck_jobs(
-                db, publisher.publish_many, work_queue=topology.work_queue("scrape"), stale_seconds=stale,
+                db,
+                publisher.publish_many,
+                work_queue=topology.work_queue("scrape"),
+                stale_seconds=stale,
                 policy=cfg.retry_policy,
                 include_queued=not any(ready for ready, _ in depths.values()),
             )
@@ -40,8 +44,9 @@ def maintenance_requeue_stuck(
 
     requeued, failed, locked = run_async(go())
     if as_json:
-        emit_json({"requeued": [str(i) for i in requeued], "failed": [str(i) for i in failed],
-                   "skipped_locked": locked})
+        emit_json(
+            {"requeued": [str(i) for i in requeued], "failed": [str(i) for i in failed], "skipped_locked": locked}
+        )
         return
     if locked:
         typer.echo("another instance is running maintenance right now; nothing done")

@@ -24,8 +24,14 @@ from leadworker.store.pool import Database
 FOLLOW_POLL_SECONDS = 0.5
 """How often ``--wait`` reads the jobs' states: often enough to feel live, rare enough to cost nothing."""
 
-_FLAG_OF_FIELD = {"targets": "--target", "source_types": "--source", "max_pages": "--max-pages",
-                  "search_query": "--query", "render": "--render", "webhook_url": "--webhook-url"}
+_FLAG_OF_FIELD = {
+    "targets": "--target",
+    "source_types": "--source",
+    "max_pages": "--max-pages",
+    "search_query": "--query",
+    "render": "--render",
+    "webhook_url": "--webhook-url",
+}
 
 
 def jobs_from_file(jobs_file: Path, count: int) -> list[ScrapeJob]:
@@ -39,8 +45,7 @@ def jobs_from_file(jobs_file: Path, count: int) -> list[ScrapeJob]:
             raise UsageError(f"{jobs_file}:{number}: {describe_validation_error(exc)}") from None
     if not result:
         raise UsageError(f"{jobs_file} holds no jobs")
-    return [job.model_copy(update={"job_id": uuid.uuid4()}) if i else job
-            for job in result for i in range(count)]
+    return [job.model_copy(update={"job_id": uuid.uuid4()}) if i else job for job in result for i in range(count)]
 
 
 def leads_from_file(leads_file: Path) -> list[LeadRecord]:
@@ -77,8 +82,17 @@ def build_jobs(
             raise UsageError("--file takes the jobs from the file; do not combine it with job flags")
         return jobs_from_file(jobs_file, count)
     template = job_from_options(
-        targets=targets, sources=sources, query=query, industry=industry, geography=geography, keywords=keywords,
-        max_pages=max_pages, render=render, user_id=user_id, webhook_url=webhook_url, leads_file=leads_file,
+        targets=targets,
+        sources=sources,
+        query=query,
+        industry=industry,
+        geography=geography,
+        keywords=keywords,
+        max_pages=max_pages,
+        render=render,
+        user_id=user_id,
+        webhook_url=webhook_url,
+        leads_file=leads_file,
     )
     return [template] + [template.model_copy(update={"job_id": uuid.uuid4()}) for _ in range(count - 1)]
 
@@ -105,8 +119,14 @@ def job_from_options(
     if not sources:
         raise UsageError("nothing to scrape: give --target URL, --leads FILE.jsonl, or --source directory:NAME")
     base: dict[str, Any] = {
-        "source_types": sources, "targets": targets, "search_query": query, "industry": industry,
-        "geography": geography, "keywords": keywords, "user_id": user_id, "leads": leads,
+        "source_types": sources,
+        "targets": targets,
+        "search_query": query,
+        "industry": industry,
+        "geography": geography,
+        "keywords": keywords,
+        "user_id": user_id,
+        "leads": leads,
         "webhook_url": webhook_url,
     }
     if max_pages is not None:
@@ -145,9 +165,19 @@ def publish(
     cfg = settings()
     configure_logging(cfg.log_format, cfg.log_level)
     to_publish = build_jobs(
-        targets=target, sources=source, query=query, industry=industry, geography=geography,
-        keywords=keyword, max_pages=max_pages, render=render, user_id=user_id, webhook_url=webhook_url,
-        leads_file=leads, count=count, jobs_file=file,
+        targets=target,
+        sources=source,
+        query=query,
+        industry=industry,
+        geography=geography,
+        keywords=keyword,
+        max_pages=max_pages,
+        render=render,
+        user_id=user_id,
+        webhook_url=webhook_url,
+        leads_file=leads,
+        count=count,
+        jobs_file=file,
     )
     ids = [job.job_id for job in to_publish]
 
@@ -205,8 +235,18 @@ async def follow_jobs(
 
 def summarize_jobs(rows: list[dict[str, Any]]) -> None:
     print_table(
-        [[r["job_id"], r["status"], r.get("pages"), r.get("found"), r.get("new"), r.get("duplicates"),
-          one_line(r.get("error") or "", 60)] for r in rows[:50]],
+        [
+            [
+                r["job_id"],
+                r["status"],
+                r.get("pages"),
+                r.get("found"),
+                r.get("new"),
+                r.get("duplicates"),
+                one_line(r.get("error") or "", 60),
+            ]
+            for r in rows[:50]
+        ],
         ["job", "status", "pages", "found", "new", "dup", "error"],
     )
     counts: dict[str, int] = {}

@@ -18,8 +18,9 @@ def run(
     stage: str = typer.Option("all", "--stage", help="all, or a comma-separated list: scrape,normalize,..."),
     prefetch: int | None = typer.Option(None, "--prefetch", min=1, help="Unacked deliveries per consumer."),
     processes: int = typer.Option(1, "--processes", min=1, max=64, help="Worker processes to run and supervise."),
-    metrics_port: int | None = typer.Option(None, "--metrics-port", min=0, max=65535,
-                                            help="Prometheus metrics and health port (0 = off)."),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", min=0, max=65535, help="Prometheus metrics and health port (0 = off)."
+    ),
     exit_when_idle: float | None = typer.Option(
         None, "--exit-when-idle", min=0.0, help="Drain and exit after this many idle seconds."
     ),
@@ -42,8 +43,7 @@ def run(
     raise typer.Exit(code)
 
 
-def supervise(cfg: Settings, stage: str, processes: int, *, prefetch: int | None,
-              exit_when_idle: float | None) -> int:
+def supervise(cfg: Settings, stage: str, processes: int, *, prefetch: int | None, exit_when_idle: float | None) -> int:
     """Run ``processes`` children of ``leadworker run`` under a :class:`Supervisor`."""
     from leadworker.ops.supervisor import run_supervised
     from leadworker.worker import install_stop_handlers
@@ -61,8 +61,13 @@ def supervise(cfg: Settings, stage: str, processes: int, *, prefetch: int | None
     async def go() -> int:
         loop = asyncio.get_running_loop()
         return await run_supervised(
-            command, processes, env=env, shutdown_grace=cfg.shutdown_grace, batch=exit_when_idle is not None,
-            metrics_host=cfg.metrics_host, metrics_port=cfg.metrics_port,
+            command,
+            processes,
+            env=env,
+            shutdown_grace=cfg.shutdown_grace,
+            batch=exit_when_idle is not None,
+            metrics_host=cfg.metrics_host,
+            metrics_port=cfg.metrics_port,
             install_signals=lambda stop: install_stop_handlers(loop, stop),
         )
 

@@ -67,17 +67,35 @@ def schedules_add(
     if overlap not in stage.OVERLAP_POLICIES:
         raise UsageError(f"--overlap {overlap!r}: choose skip or allow")
     job = job_from_options(
-        targets=target, sources=source, query=query, industry=industry, geography=geography, keywords=keyword,
-        max_pages=max_pages, render=render, user_id=user_id, webhook_url=webhook_url, leads_file=leads,
+        targets=target,
+        sources=source,
+        query=query,
+        industry=industry,
+        geography=geography,
+        keywords=keyword,
+        max_pages=max_pages,
+        render=render,
+        user_id=user_id,
+        webhook_url=webhook_url,
+        leads_file=leads,
     )
     template = {k: v for k, v in job.criteria().items() if k != "job_id"}
     cfg = settings()
 
     async def go() -> dict[str, Any] | None:
         async with database(cfg) as db:
-            row = await store.add_schedule(db, name=name, cron=expr, time_zone=tz, template=template,
-                                           catch_up=catch_up, overlap=overlap, jitter_seconds=jitter,
-                                           next_fire_at=None, due_at=None)
+            row = await store.add_schedule(
+                db,
+                name=name,
+                cron=expr,
+                time_zone=tz,
+                template=template,
+                catch_up=catch_up,
+                overlap=overlap,
+                jitter_seconds=jitter,
+                next_fire_at=None,
+                due_at=None,
+            )
             if row is None:
                 return None
             nxt, due = stage.next_due(row["id"], expr, tz, jitter, stage.utc_now())
@@ -107,14 +125,27 @@ def schedules_list(as_json: bool = typer.Option(False, "--json", help="Print one
     if as_json:
         emit_json({"schedules": rows})
         return
-    print_table([[r["name"], r["cron"], r["time_zone"], "yes" if r["enabled"] else "paused", r["next_fire_at"],
-                  r["last_fire_at"], r["last_job_status"]] for r in rows],
-                ["name", "cron", "zone", "enabled", "next fire", "last fire", "last job"])
+    print_table(
+        [
+            [
+                r["name"],
+                r["cron"],
+                r["time_zone"],
+                "yes" if r["enabled"] else "paused",
+                r["next_fire_at"],
+                r["last_fire_at"],
+                r["last_job_status"],
+            ]
+            for r in rows
+        ],
+        ["name", "cron", "zone", "enabled", "next fire", "last fire", "last job"],
+    )
 
 
 @schedules_app.command("show")
-def schedules_show(name: str = typer.Argument(...),
-                   as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+def schedules_show(
+    name: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")
+) -> None:
     """One schedule: its settings, its job template and its latest fires."""
     cfg = settings()
 
@@ -130,12 +161,25 @@ def schedules_show(name: str = typer.Argument(...),
     if as_json:
         emit_json(shown)
         return
-    for key in ("name", "cron", "time_zone", "enabled", "catch_up", "overlap", "jitter_seconds", "next_fire_at",
-                "last_fire_at", "last_job_id", "last_job_status"):
+    for key in (
+        "name",
+        "cron",
+        "time_zone",
+        "enabled",
+        "catch_up",
+        "overlap",
+        "jitter_seconds",
+        "next_fire_at",
+        "last_fire_at",
+        "last_job_id",
+        "last_job_status",
+    ):
         typer.echo(f"{key:>15}: {shown[key] if shown[key] is not None else ''}")
     typer.echo("\nfires:")
-    print_table([[f["fire_time"], f["kind"], f["result"], f["job_id"], f["status"]] for f in shown["fires"]],
-                ["fire time", "kind", "result", "job", "status"])
+    print_table(
+        [[f["fire_time"], f["kind"], f["result"], f["job_id"], f["status"]] for f in shown["fires"]],
+        ["fire time", "kind", "result", "job", "status"],
+    )
 
 
 def _set_enabled(name: str, enabled: bool) -> None:
@@ -146,8 +190,11 @@ def _set_enabled(name: str, enabled: bool) -> None:
             row = await store.get_schedule(db, name)
             if row is None:
                 return None
-            nxt, due = (stage.next_due(row["id"], row["cron"], row["time_zone"], row["jitter_seconds"],
-                                       stage.utc_now()) if enabled else (None, None))
+            nxt, due = (
+                stage.next_due(row["id"], row["cron"], row["time_zone"], row["jitter_seconds"], stage.utc_now())
+                if enabled
+                else (None, None)
+            )
             await store.set_enabled(db, name, enabled, nxt, due)
             found = await store.get_schedule(db, name)
             return _shown(found) if found is not None else None
@@ -156,16 +203,18 @@ def _set_enabled(name: str, enabled: bool) -> None:
 
 
 @schedules_app.command("pause")
-def schedules_pause(name: str = typer.Argument(...),
-                    as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+def schedules_pause(
+    name: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")
+) -> None:
     """Stop firing a schedule (until resume)."""
     _set_enabled(name, False)
     _done(as_json, name, "paused")
 
 
 @schedules_app.command("resume")
-def schedules_resume(name: str = typer.Argument(...),
-                     as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+def schedules_resume(
+    name: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")
+) -> None:
     """Fire a paused schedule again, from its next fire time after now (times missed while paused are not caught
     up)."""
     _set_enabled(name, True)
@@ -173,8 +222,9 @@ def schedules_resume(name: str = typer.Argument(...),
 
 
 @schedules_app.command("remove")
-def schedules_remove(name: str = typer.Argument(...),
-                     as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+def schedules_remove(
+    name: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")
+) -> None:
     """Delete a schedule and its history of fires (its jobs and leads stay)."""
     cfg = settings()
 
@@ -187,8 +237,9 @@ def schedules_remove(name: str = typer.Argument(...),
 
 
 @schedules_app.command("run-now")
-def schedules_run_now(name: str = typer.Argument(...),
-                      as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+def schedules_run_now(
+    name: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")
+) -> None:
     """Make the schedule's job now (also when paused, whatever its overlap policy); its next fire is unchanged."""
     from leadworker.stages.scrape import worker_id
 
@@ -196,8 +247,9 @@ def schedules_run_now(name: str = typer.Argument(...),
 
     async def go() -> stage.Fire | None:
         async with database(cfg) as db, publishing(cfg) as (_, topology, publisher):
-            return await stage.run_now(db, publisher.publish_many, topology, name, now=stage.utc_now(),
-                                       worker=worker_id())
+            return await stage.run_now(
+                db, publisher.publish_many, topology, name, now=stage.utc_now(), worker=worker_id()
+            )
 
     fire = run_async(go())
     if fire is None or fire.job is None:
@@ -224,8 +276,10 @@ def _done(as_json: bool, name: str, what: str) -> None:
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, datetime) else str(v) if k.endswith("job_id") and v else v)
-            for k, v in row.items()}
+    return {
+        k: (v.isoformat() if isinstance(v, datetime) else str(v) if k.endswith("job_id") and v else v)
+        for k, v in row.items()
+    }
 
 
 def _shown(row: asyncpg.Record) -> dict[str, Any]:

@@ -50,12 +50,20 @@ def list_tokens(as_json: bool = typer.Option(False, "--json", help="Print one JS
             return await tokenstore.list_tokens(db)
 
     found = run_async(go())
-    rows = [[t.name, t.scope, t.created_at.isoformat(timespec="seconds"),
-             t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "",
-             t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else ""] for t in found]
+    rows = [
+        [
+            t.name,
+            t.scope,
+            t.created_at.isoformat(timespec="seconds"),
+            t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "",
+            t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "",
+        ]
+        for t in found
+    ]
     if as_json:
-        emit_json([dict(zip(("name", "scope", "created_at", "last_used_at", "revoked_at"), r, strict=True))
-                   for r in rows])
+        emit_json(
+            [dict(zip(("name", "scope", "created_at", "last_used_at", "revoked_at"), r, strict=True)) for r in rows]
+        )
     else:
         print_table(rows, ["name", "scope", "created", "last used", "revoked"])
 

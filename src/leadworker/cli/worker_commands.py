@@ -27,7 +27,20 @@ def workers(
     if as_json:
         emit_json({"workers": rows})
         return
-    print_table([[r["host"], r["pid"], r["version"], ",".join(r["stages"]),
-                  r["started_at"].isoformat(timespec="seconds"), r["last_seen_at"].isoformat(timespec="seconds"),
-                  r["in_flight"], r["handled"], r["state"]] for r in rows],
-                ["host", "pid", "version", "stages", "started", "last seen", "in flight", "handled", "state"])
+    print_table(
+        [
+            [
+                r["host"],
+                r["pid"],
+                r["version"],
+                ",".join(r["stages"]),
+                r["started_at"].isoformat(timespec="seconds"),
+                r["last_seen_at"].isoformat(timespec="seconds"),
+                r["in_flight"],
+                r["handled"],
+                r["state"],
+            ]
+            for r in rows
+        ],
+        ["host", "pid", "version", "stages", "started", "last seen", "in flight", "handled", "state"],
+    )

@@ -25,8 +25,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 
 ALIASES = {
-    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
 }
 SEARCH_LIMIT = 100_000
 """Candidates a search looks at before it gives up (cronsim itself gives up after 50 years)."""
@@ -38,8 +43,10 @@ def cron_expression(expr: str) -> str:
     text = ALIASES.get(text.lower(), text)
     fields = text.split(" ")
     if len(fields) not in (5, 6):
-        raise ValueError(f"cron expression {expr!r} has {len(fields)} fields; expected 5 "
-                         "(minute hour day-of-month month day-of-week), 6 (seconds first) or @hourly/@daily/@weekly")
+        raise ValueError(
+            f"cron expression {expr!r} has {len(fields)} fields; expected 5 "
+            "(minute hour day-of-month month day-of-week), 6 (seconds first) or @hourly/@daily/@weekly"
+        )
     try:
         next(CronSim(text, datetime(2000, 1, 1, tzinfo=UTC)))
     except CronSimError as exc:

@@ -71,9 +71,22 @@ def country_tld(host: str) -> str | None:
 # The identity ignores scheme, port, ``www.``/``m.`` hosts, case, trailing slashes, queries and fragments.
 
 HOST_PLATFORMS = (
-    "business.site", "company.site", "godaddysites.com", "wordpress.com", "weebly.com", "squarespace.com",
-    "jimdosite.com", "jimdofree.com", "mystrikingly.com", "strikingly.com", "ueniweb.com", "site123.me",
-    "webnode.page", "tumblr.com", "bigcartel.com", "substack.com",
+    "business.site",
+    "company.site",
+    "godaddysites.com",
+    "wordpress.com",
+    "weebly.com",
+    "squarespace.com",
+    "jimdosite.com",
+    "jimdofree.com",
+    "mystrikingly.com",
+    "strikingly.com",
+    "ueniweb.com",
+    "site123.me",
+    "webnode.page",
+    "tumblr.com",
+    "bigcartel.com",
+    "substack.com",
 )
 """Hosting platforms missing from the public suffix list's private section: the label under them names the
 site (``bondi.wordpress.com``)."""
@@ -95,8 +108,14 @@ class PathRule:
     """``(segment, parameter)``: a page named by a query parameter (``facebook.com/profile.php?id=N``)."""
 
 
-def _rule(*, kinds: str = "", plain: bool = True, prefix: str = "", reserved: str = "",
-          query: tuple[tuple[str, str], ...] = ()) -> PathRule:
+def _rule(
+    *,
+    kinds: str = "",
+    plain: bool = True,
+    prefix: str = "",
+    reserved: str = "",
+    query: tuple[tuple[str, str], ...] = (),
+) -> PathRule:
     return PathRule(frozenset(kinds.split()), plain, prefix, frozenset(reserved.split()), query)
 
 
@@ -105,13 +124,15 @@ PATH_PLATFORMS: dict[str, PathRule] = {
     "facebook.com": _rule(
         kinds="pages pg p groups people",
         reserved="sharer sharer.php share share.php dialog plugins login login.php home.php l.php tr watch events "
-                 "marketplace help policies privacy hashtag search gaming business ads settings photo.php "
-                 "permalink.php story.php photos videos",
-        query=(("profile.php", "id"),)),
+        "marketplace help policies privacy hashtag search gaming business ads settings photo.php "
+        "permalink.php story.php photos videos",
+        query=(("profile.php", "id"),),
+    ),
     "instagram.com": _rule(reserved="p reel reels tv stories explore accounts direct about legal developer"),
     "linktr.ee": _rule(reserved="s admin login register help blog"),
-    "x.com": _rule(reserved="home intent share search hashtag i explore settings login messages notifications tos "
-                            "privacy"),
+    "x.com": _rule(
+        reserved="home intent share search hashtag i explore settings login messages notifications tos privacy"
+    ),
     "tiktok.com": _rule(prefix="@"),
     "linkedin.com": _rule(kinds="company school showcase in", plain=False),
     "youtube.com": _rule(kinds="channel c user", prefix="@"),
@@ -119,8 +140,13 @@ PATH_PLATFORMS: dict[str, PathRule] = {
     "*.wixsite.com": _rule(),
     "*.wixstudio.io": _rule(),
     "*.editorx.io": _rule(),
-    "yelp.com": _YELP, "yelp.ca": _YELP, "yelp.co.uk": _YELP, "yelp.com.au": _YELP, "yelp.ie": _YELP,
-    "yelp.de": _YELP, "yelp.fr": _YELP,
+    "yelp.com": _YELP,
+    "yelp.ca": _YELP,
+    "yelp.co.uk": _YELP,
+    "yelp.com.au": _YELP,
+    "yelp.ie": _YELP,
+    "yelp.de": _YELP,
+    "yelp.fr": _YELP,
 }
 """Sites where the path names the page, by registrable domain (any host under it), by exact host
 (``sites.google.com``, with or without ``www.``), or by ``*.suffix`` (a page under a user's host:

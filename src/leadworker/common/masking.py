@@ -25,8 +25,7 @@ _CREDENTIAL_PARAM = re.compile(
     r"(?P<value>[^&;#\s]+)",
     re.IGNORECASE,
 )
-_SECRET_KEYS = ("password", "passwd", "secret", "token", "authorization", "api_key", "apikey", "credential",
-                "cookie")
+_SECRET_KEYS = ("password", "passwd", "secret", "token", "authorization", "api_key", "apikey", "credential", "cookie")
 _MAX_DEPTH = 16
 
 
@@ -66,7 +65,6 @@ def mask_value(value: Any, _depth: int = 0) -> Any:
     if _depth >= _MAX_DEPTH:
         return "<nested too deep to log>"
     if isinstance(value, Mapping):
-        return {k: MASK if is_secret_key(k) and v is not None else mask_value(v, _depth + 1)
-                for k, v in value.items()}
+        return {k: MASK if is_secret_key(k) and v is not None else mask_value(v, _depth + 1) for k, v in value.items()}
     items = [mask_value(v, _depth + 1) for v in value]
     return items if isinstance(value, list) else tuple(items)

@@ -12,8 +12,14 @@ from collections.abc import Awaitable, Callable
 class TokenBucket:
     """Allows ``rate`` acquisitions per second on average and ``burst`` at once. Waiters are served in turn."""
 
-    def __init__(self, rate: float, burst: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("a token bucket needs rate > 0 and burst >= 1")
         self.rate = rate

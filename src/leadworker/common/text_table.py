@@ -28,6 +28,7 @@ def table_lines(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> list[s
         for i, cell in enumerate(row):
             widths[i] = min(max(widths[i], len(cell)), MAX_COLUMN_WIDTH)
     lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip(), "  ".join("-" * w for w in widths)]
-    lines.extend("  ".join(cell[: widths[i]].ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
-                 for row in text_rows)
+    lines.extend(
+        "  ".join(cell[: widths[i]].ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in text_rows
+    )
     return lines

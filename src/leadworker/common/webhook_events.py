@@ -79,8 +79,9 @@ def verify(secret: str, timestamp: str, signature: str, body: bytes, *, now: flo
     return hmac.compare_digest(sign(secret, ts, body), signature)
 
 
-def headers(*, event: str, event_id_: str, body: bytes, url: str, secret: str | None, timestamp: int,
-            attempt: int) -> dict[str, str]:
+def headers(
+    *, event: str, event_id_: str, body: bytes, url: str, secret: str | None, timestamp: int, attempt: int
+) -> dict[str, str]:
     """The headers of one POST of an event to ``url``, signed with that destination's key derived from
     ``secret`` (unsigned without one)."""
     out = {
@@ -103,13 +104,32 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-JOB_FIELDS = ("id", "user_id", "status", "attempts", "pages", "pages_degraded", "found", "new", "duplicates",
-              "error", "error_kind", "created_at", "started_at", "completed_at", "normalized", "scored",
-              "invalid_phones", "invalid_emails", "enriched_at")
+JOB_FIELDS = (
+    "id",
+    "user_id",
+    "status",
+    "attempts",
+    "pages",
+    "pages_degraded",
+    "found",
+    "new",
+    "duplicates",
+    "error",
+    "error_kind",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "normalized",
+    "scored",
+    "invalid_phones",
+    "invalid_emails",
+    "enriched_at",
+)
 
 
-def build_payload(event_id_: str, event: str, job: Mapping[str, Any], segments: Mapping[str, int] | None,
-                  created_at: dt.datetime) -> dict[str, Any]:
+def build_payload(
+    event_id_: str, event: str, job: Mapping[str, Any], segments: Mapping[str, int] | None, created_at: dt.datetime
+) -> dict[str, Any]:
     """The JSON body of an event: the job as it stands, plus lead counts by segment for ``job.enriched``."""
     body: dict[str, Any] = {
         "id": event_id_,

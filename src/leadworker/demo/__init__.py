@@ -48,16 +48,31 @@ def demo_jobs(server: SiteServer) -> list[ScrapeJob]:
         if host not in _GEOGRAPHY:
             continue
         geography, industry = _GEOGRAPHY[host]
-        jobs.append(ScrapeJob(
-            job_id=uuid.uuid4(), source_types=["website"], targets=[server.url(host)], max_pages=10,
-            geography=geography, industry=industry, keywords=[industry] if industry else [],
-        ))
-    jobs.append(ScrapeJob(
-        job_id=uuid.uuid4(), source_types=[f"directory:{DIRECTORY_RECIPE}"], search_query="local services",
-        max_pages=10, user_id="directory-demo",
-    ))
-    leads = [LeadRecord.model_validate(json.loads(line))
-             for line in LEADS_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+        jobs.append(
+            ScrapeJob(
+                job_id=uuid.uuid4(),
+                source_types=["website"],
+                targets=[server.url(host)],
+                max_pages=10,
+                geography=geography,
+                industry=industry,
+                keywords=[industry] if industry else [],
+            )
+        )
+    jobs.append(
+        ScrapeJob(
+            job_id=uuid.uuid4(),
+            source_types=[f"directory:{DIRECTORY_RECIPE}"],
+            search_query="local services",
+            max_pages=10,
+            user_id="directory-demo",
+        )
+    )
+    leads = [
+        LeadRecord.model_validate(json.loads(line))
+        for line in LEADS_FILE.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     jobs.append(ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=leads, user_id="crm-import"))
     return jobs
 
@@ -86,10 +101,13 @@ class DemoWebhookReceiver:
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         timestamp = request.headers.get("X-Leadworker-Timestamp", "0")
-        expected = "sha256=" + hmac.new(self.secret.encode(), timestamp.encode() + b"." + body,
-                                        hashlib.sha256).hexdigest()
-        valid = hmac.compare_digest(expected, request.headers.get("X-Leadworker-Signature", "")) and \
-            abs(time.time() - int(timestamp)) < 300
+        expected = (
+            "sha256=" + hmac.new(self.secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        )
+        valid = (
+            hmac.compare_digest(expected, request.headers.get("X-Leadworker-Signature", ""))
+            and abs(time.time() - int(timestamp)) < 300
+        )
         job_id = str(json.loads(body).get("job", {}).get("id"))
         self.events.append((request.headers.get("X-Leadworker-Event", "?"), job_id, valid))
         return web.Response(text="ok")
@@ -97,6 +115,15 @@ class DemoWebhookReceiver:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+def _print_next_steps(base: Settings) -> None:
+    print("next: leadworker leads export --format jsonl --min-score 80 | head -1;  leadworker leads show ID")
+    print(
+        f"HTTP API: leadworker tokens create me --scope admin; leadworker api  -> open "
+        f"http://{base.api_host}:{base.api_port}/docs (jobs, leads, dead letters, workers, events: see the "
+        "README's HTTP API section)"
+    )
 
 
 async def run_demo(base: Settings, *, serve: bool = False) -> int:
@@ -112,20 +139,21 @@ async def run_demo(base: Settings, *, serve: bool = False) -> int:
     await server.start()
     receiver = DemoWebhookReceiver(secrets.token_hex(16))
     await receiver.start()
-    settings = base.model_copy(update={
-        "queue_prefix": base.queue_prefix or "demo.",
-        "allow_private_networks": True,
-        "resolve": {**base.resolve, **{h: "127.0.0.1" for h in server.hosts}},
-        "metrics_port": 0,
-        "retry_backoff": [1.0, 2.0, 5.0],
-        # The sample sites' .test names exist only in the override above: DNS would call their e-mails invalid.
-        "verify_emails": base.verify_emails and bool(base.dns_servers),
-        "webhook_url": receiver.url,
-        "webhook_secret": receiver.master_secret,
-        # The bundled recipe points at bizdirectory.test; the demo serves it on a port of its own.
-        "recipe_base_urls": {**base.recipe_base_urls,
-                             DIRECTORY_RECIPE: server.url(DIRECTORY_HOST).rstrip("/")},
-    })
+    settings = base.model_copy(
+        update={
+            "queue_prefix": base.queue_prefix or "demo.",
+            "allow_private_networks": True,
+            "resolve": {**base.resolve, **{h: "127.0.0.1" for h in server.hosts}},
+            "metrics_port": 0,
+            "retry_backoff": [1.0, 2.0, 5.0],
+            # The sample sites' .test names exist only in the override above: DNS would call their e-mails invalid.
+            "verify_emails": base.verify_emails and bool(base.dns_servers),
+            "webhook_url": receiver.url,
+            "webhook_secret": receiver.master_secret,
+            # The bundled recipe points at bizdirectory.test; the demo serves it on a port of its own.
+            "recipe_base_urls": {**base.recipe_base_urls, DIRECTORY_RECIPE: server.url(DIRECTORY_HOST).rstrip("/")},
+        }
+    )
     try:
         print(f"sample sites on 127.0.0.1:{server.port}: {', '.join(server.hosts)}")
         applied = await migrate(settings.database_url)
@@ -144,25 +172,51 @@ async def run_demo(base: Settings, *, serve: bool = False) -> int:
         rows: list[list[Any]] = []
         for job in jobs:
             row = outcomes[job.job_id]
-            label = (job.targets[0] if job.targets else f"inline ({len(job.leads)} records)" if job.leads
-                     else ", ".join(job.source_types))
-            rows.append([str(job.job_id)[:8], label, row["status"], row.get("pages"), row.get("found"),
-                         row.get("new"), row.get("duplicates"), row.get("error") or ""])
+            label = (
+                job.targets[0]
+                if job.targets
+                else f"inline ({len(job.leads)} records)"
+                if job.leads
+                else ", ".join(job.source_types)
+            )
+            rows.append(
+                [
+                    str(job.job_id)[:8],
+                    label,
+                    row["status"],
+                    row.get("pages"),
+                    row.get("found"),
+                    row.get("new"),
+                    row.get("duplicates"),
+                    row.get("error") or "",
+                ]
+            )
         all_completed = all(row["status"] == "completed" for row in outcomes.values())
-        lead_rows = [[lead["id"], lead["company_name"] or "", "\n".join(lead["emails"]), "\n".join(lead["phones"]),
-                      lead["country"] or "", lead["sources"], lead["score"], lead["segment"] or ""]
-                     for lead in found]
+        lead_rows = [
+            [
+                lead["id"],
+                lead["company_name"] or "",
+                "\n".join(lead["emails"]),
+                "\n".join(lead["phones"]),
+                lead["country"] or "",
+                lead["sources"],
+                lead["score"],
+                lead["segment"] or "",
+            ]
+            for lead in found
+        ]
         print("jobs")
         print_table(rows, ["job", "target", "status", "pages", "found", "new", "dup", "error"])
         print("\ncanonical leads (merged across jobs and sources; score for the latest job that scored them)")
-        print_table(_flatten(lead_rows), ["lead", "company", "emails", "phones", "country", "sources", "score",
-                                          "segment"])
+        print_table(
+            _flatten(lead_rows), ["lead", "company", "emails", "phones", "country", "sources", "score", "segment"]
+        )
         ours = {str(job.job_id) for job in jobs}
         events = [(event, ok) for event, job_id, ok in receiver.events if job_id in ours]
         valid = sum(1 for _, ok in events if ok)
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(_count(e for e, _ in events).items()))
         print(f"\nwebhooks received: {len(events)} ({kinds}); {valid} with a valid signature")
-        print("next: leadworker leads export --format jsonl --min-score 80 | head -1;  leadworker leads show ID")
+        _print_next_steps(base)
         if serve:
             print(f"\nserving the sample sites until interrupted (resolve: {server.resolve_override()})")
             await asyncio.Event().wait()

@@ -116,8 +116,7 @@ class HttpGeocoder:
     """A Nominatim-compatible ``/search`` client. ``pace`` is awaited before every request (it spaces requests
     out across every worker, :func:`leadworker.store.geocode_cache.reserve_slot`)."""
 
-    def __init__(self, url: str, *, user_agent: str, timeout: float,
-                 pace: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, url: str, *, user_agent: str, timeout: float, pace: Callable[[], Awaitable[None]]) -> None:
         self.endpoint = search_endpoint(url)
         self.source = "geocoder:" + (urlsplit(url).hostname or "http")
         self.user_agent, self.timeout, self.pace = user_agent, timeout, pace
@@ -131,8 +130,9 @@ class HttpGeocoder:
     async def search(self, params: dict[str, str]) -> Location | None:
         """The place ``params`` name, or None if the geocoder knows none; raises :class:`GeocoderUnavailable`."""
         if self._session is None:
-            self._session = aiohttp.ClientSession(headers={"User-Agent": self.user_agent},
-                                                  timeout=aiohttp.ClientTimeout(total=self.timeout))
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": self.user_agent}, timeout=aiohttp.ClientTimeout(total=self.timeout)
+            )
         await self.pace()
         try:
             async with self._session.get(self.endpoint, params=params) as response:

@@ -51,8 +51,10 @@ class MailDnsResolver:
         if self._resolver is None:
             resolver = dns.asyncresolver.Resolver(configure=not self._servers)
             if self._servers:
-                resolver.nameservers = [dns.nameserver.Do53Nameserver(host.strip("[]"), int(port))
-                                        for host, _, port in (s.rpartition(":") for s in self._servers)]
+                resolver.nameservers = [
+                    dns.nameserver.Do53Nameserver(host.strip("[]"), int(port))
+                    for host, _, port in (s.rpartition(":") for s in self._servers)
+                ]
             # A UDP answer lost on the way (resolvers drop bursts) is asked again within the lookup's time.
             resolver.timeout = max(0.2, self.timeout / 3)
             resolver.lifetime = self.timeout
@@ -101,8 +103,9 @@ class MailDnsResolver:
         hosts = tuple(dict.fromkeys(r.exchange.to_text(omit_final_dot=True).lower() for r in records))
         return MailDomain(domain, "mx", mx_hosts=hosts, ttl=ttl)
 
-    async def _address_fallback(self, resolver: dns.asyncresolver.Resolver, domain: str,
-                                negative_ttl: int) -> MailDomain:
+    async def _address_fallback(
+        self, resolver: dns.asyncresolver.Resolver, domain: str, negative_ttl: int
+    ) -> MailDomain:
         """No MX: the domain itself is the mail server if it has an address (RFC 5321 §5.1)."""
         for rdtype in ("A", "AAAA"):
             try:

@@ -70,8 +70,15 @@ class Phone:
     """Where a geographic number belongs (``Berlin``, ``Portland, OR``), or its country."""
 
     def detail(self) -> dict[str, Any]:
-        return {"type": self.type, "region": self.region, "time_zones": list(self.time_zones), "hint": self.hint,
-                "valid": True, "carrier": self.carrier, "place": self.place}
+        return {
+            "type": self.type,
+            "region": self.region,
+            "time_zones": list(self.time_zones),
+            "hint": self.hint,
+            "valid": True,
+            "carrier": self.carrier,
+            "place": self.place,
+        }
 
 
 @dataclass(frozen=True)
@@ -92,8 +99,7 @@ def normalize_phone(raw: str, hints: list[tuple[str, str]]) -> Phone | Rejected:
         return Rejected("phone", raw, "no digits")
     attempts: list[tuple[str, str | None]] = [("+cc", None)] if text.startswith("+") else list(hints)
     if not attempts:
-        return Rejected("phone", raw, "a national number and no region to read it with (no country, TLD or "
-                                      "geography)")
+        return Rejected("phone", raw, "a national number and no region to read it with (no country, TLD or geography)")
     for source, region in attempts:
         try:
             number = phonenumbers.parse(text, region)
@@ -110,8 +116,11 @@ def normalize_phone(raw: str, hints: list[tuple[str, str]]) -> Phone | Rejected:
         # time_zones_for_number(n) would work the type out again; with it known, the geographical lookup
         # is what it does for most numbers.
         geographical = number.country_code is not None and is_number_type_geographical(kind, number.country_code)
-        lookup = phone_timezones.time_zones_for_geographical_number if geographical \
+        lookup = (
+            phone_timezones.time_zones_for_geographical_number
+            if geographical
             else phone_timezones.time_zones_for_number
+        )
         zones = tuple(z for z in lookup(number) if z != "Etc/Unknown")
         mobile = kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
         return Phone(
@@ -142,36 +151,220 @@ def _possibility(text: str, attempts: list[tuple[str, str | None]]) -> str:
 
 # --- e-mails -----------------------------------------------------------------------------------------------
 
-ROLE_LOCAL_PARTS = frozenset((
-    "info", "information", "contact", "contacts", "contactus", "hello", "hi", "hey", "office", "mail", "email",
-    "post", "enquiries", "enquiry", "inquiries", "inquiry", "sales", "sale", "vertrieb", "verkauf", "kontakt",
-    "anfrage", "anfragen", "buero", "bureau", "support", "help", "helpdesk", "service", "services",
-    "customerservice", "customercare", "care", "kundenservice", "billing", "accounts", "accounting", "invoices",
-    "invoice", "rechnung", "finance", "admin", "administrator", "webmaster", "postmaster", "hostmaster", "abuse",
-    "noreply", "donotreply", "marketing", "press", "media", "pr", "news", "newsletter", "jobs", "job", "careers",
-    "career", "karriere", "hr", "recruiting", "bewerbung", "team", "orders", "order", "bookings", "booking",
-    "reservations", "reservation", "reception", "frontdesk", "shop", "store", "general", "privacy", "legal",
-    "datenschutz", "compliance", "security", "it", "tech", "ops", "operations", "partners", "partner",
-))
+ROLE_LOCAL_PARTS = frozenset(
+    (
+        "info",
+        "information",
+        "contact",
+        "contacts",
+        "contactus",
+        "hello",
+        "hi",
+        "hey",
+        "office",
+        "mail",
+        "email",
+        "post",
+        "enquiries",
+        "enquiry",
+        "inquiries",
+        "inquiry",
+        "sales",
+        "sale",
+        "vertrieb",
+        "verkauf",
+        "kontakt",
+        "anfrage",
+        "anfragen",
+        "buero",
+        "bureau",
+        "support",
+        "help",
+        "helpdesk",
+        "service",
+        "services",
+        "customerservice",
+        "customercare",
+        "care",
+        "kundenservice",
+        "billing",
+        "accounts",
+        "accounting",
+        "invoices",
+        "invoice",
+        "rechnung",
+        "finance",
+        "admin",
+        "administrator",
+        "webmaster",
+        "postmaster",
+        "hostmaster",
+        "abuse",
+        "noreply",
+        "donotreply",
+        "marketing",
+        "press",
+        "media",
+        "pr",
+        "news",
+        "newsletter",
+        "jobs",
+        "job",
+        "careers",
+        "career",
+        "karriere",
+        "hr",
+        "recruiting",
+        "bewerbung",
+        "team",
+        "orders",
+        "order",
+        "bookings",
+        "booking",
+        "reservations",
+        "reservation",
+        "reception",
+        "frontdesk",
+        "shop",
+        "store",
+        "general",
+        "privacy",
+        "legal",
+        "datenschutz",
+        "compliance",
+        "security",
+        "it",
+        "tech",
+        "ops",
+        "operations",
+        "partners",
+        "partner",
+    )
+)
 """Local parts that name a function, not a person (compared without dots, dashes and underscores)."""
 
-FREE_MAIL_DOMAINS = frozenset((
-    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoo.es", "yahoo.it",
-    "yahoo.ca", "yahoo.com.au", "yahoo.co.in", "yahoo.co.jp", "ymail.com", "rocketmail.com", "hotmail.com",
-    "hotmail.co.uk", "hotmail.fr", "hotmail.de", "hotmail.it", "hotmail.es", "outlook.com", "outlook.de",
-    "outlook.fr", "live.com", "live.co.uk", "live.de", "live.fr", "msn.com", "aol.com", "aol.de", "icloud.com",
-    "me.com", "mac.com", "gmx.de", "gmx.net", "gmx.at", "gmx.ch", "gmx.com", "web.de", "t-online.de", "freenet.de",
-    "arcor.de", "posteo.de", "mailbox.org", "protonmail.com", "proton.me", "pm.me", "tutanota.com", "tuta.io",
-    "zoho.com", "yandex.ru", "yandex.com", "mail.ru", "bk.ru", "inbox.ru", "list.ru", "rambler.ru", "qq.com",
-    "163.com", "126.com", "sina.com", "naver.com", "daum.net", "hanmail.net", "orange.fr", "wanadoo.fr", "free.fr",
-    "laposte.net", "sfr.fr", "libero.it", "virgilio.it", "tin.it", "alice.it", "btinternet.com", "sky.com",
-    "virginmedia.com", "talktalk.net", "bigpond.com", "bigpond.net.au", "optusnet.com.au", "xtra.co.nz", "shaw.ca",
-    "rogers.com", "sympatico.ca", "comcast.net", "verizon.net", "att.net", "sbcglobal.net", "bellsouth.net",
-    "cox.net", "charter.net", "earthlink.net", "juno.com", "seznam.cz", "wp.pl", "o2.pl", "interia.pl", "onet.pl",
-    "bluewin.ch", "hispeed.ch", "telenet.be", "skynet.be", "ziggo.nl", "kpnmail.nl", "xs4all.nl", "home.nl",
-    "planet.nl", "hetnet.nl", "telia.com", "fastmail.com", "hushmail.com", "mail.com", "email.com", "usa.com",
-    "rediffmail.com", "uol.com.br", "bol.com.br", "terra.com.br",
-))
+FREE_MAIL_DOMAINS = frozenset(
+    (
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "yahoo.fr",
+        "yahoo.de",
+        "yahoo.es",
+        "yahoo.it",
+        "yahoo.ca",
+        "yahoo.com.au",
+        "yahoo.co.in",
+        "yahoo.co.jp",
+        "ymail.com",
+        "rocketmail.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "hotmail.fr",
+        "hotmail.de",
+        "hotmail.it",
+        "hotmail.es",
+        "outlook.com",
+        "outlook.de",
+        "outlook.fr",
+        "live.com",
+        "live.co.uk",
+        "live.de",
+        "live.fr",
+        "msn.com",
+        "aol.com",
+        "aol.de",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "gmx.de",
+        "gmx.net",
+        "gmx.at",
+        "gmx.ch",
+        "gmx.com",
+        "web.de",
+        "t-online.de",
+        "freenet.de",
+        "arcor.de",
+        "posteo.de",
+        "mailbox.org",
+        "protonmail.com",
+        "proton.me",
+        "pm.me",
+        "tutanota.com",
+        "tuta.io",
+        "zoho.com",
+        "yandex.ru",
+        "yandex.com",
+        "mail.ru",
+        "bk.ru",
+        "inbox.ru",
+        "list.ru",
+        "rambler.ru",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "sina.com",
+        "naver.com",
+        "daum.net",
+        "hanmail.net",
+        "orange.fr",
+        "wanadoo.fr",
+        "free.fr",
+        "laposte.net",
+        "sfr.fr",
+        "libero.it",
+        "virgilio.it",
+        "tin.it",
+        "alice.it",
+        "btinternet.com",
+        "sky.com",
+        "virginmedia.com",
+        "talktalk.net",
+        "bigpond.com",
+        "bigpond.net.au",
+        "optusnet.com.au",
+        "xtra.co.nz",
+        "shaw.ca",
+        "rogers.com",
+        "sympatico.ca",
+        "comcast.net",
+        "verizon.net",
+        "att.net",
+        "sbcglobal.net",
+        "bellsouth.net",
+        "cox.net",
+        "charter.net",
+        "earthlink.net",
+        "juno.com",
+        "seznam.cz",
+        "wp.pl",
+        "o2.pl",
+        "interia.pl",
+        "onet.pl",
+        "bluewin.ch",
+        "hispeed.ch",
+        "telenet.be",
+        "skynet.be",
+        "ziggo.nl",
+        "kpnmail.nl",
+        "xs4all.nl",
+        "home.nl",
+        "planet.nl",
+        "hetnet.nl",
+        "telia.com",
+        "fastmail.com",
+        "hushmail.com",
+        "mail.com",
+        "email.com",
+        "usa.com",
+        "rediffmail.com",
+        "uol.com.br",
+        "bol.com.br",
+        "terra.com.br",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -215,21 +408,76 @@ def normalize_email(raw: str) -> Email | Rejected:
 
 LEGAL_FORMS: tuple[tuple[str, str], ...] = (
     # (how it is written when recognised, the tokens it is recognised by)
-    ("GmbH & Co. KG", "gmbh & co kg"), ("GmbH & Co. KG", "gmbh und co kg"), ("AG & Co. KG", "ag & co kg"),
-    ("UG (haftungsbeschränkt)", "ug haftungsbeschränkt"), ("UG (haftungsbeschränkt)", "ug haftungsbeschraenkt"),
-    ("gGmbH", "ggmbh"), ("GmbH", "gmbh"), ("GmbH", "gesellschaft mit beschränkter haftung"), ("UG", "ug"),
-    ("AG", "ag"), ("KG", "kg"), ("OHG", "ohg"), ("e.K.", "e k"), ("e.V.", "e v"), ("KGaA", "kgaa"),
-    ("Pty Ltd", "pty ltd"), ("Pty Ltd", "pty limited"), ("Pty Ltd", "proprietary limited"), ("Pty", "pty"),
-    ("Pte Ltd", "pte ltd"), ("Pvt Ltd", "pvt ltd"), ("Pvt Ltd", "private limited"), ("Sdn Bhd", "sdn bhd"),
-    ("Co., Ltd.", "co ltd"), ("Ltd", "ltd"), ("Ltd", "limited"), ("PLC", "plc"), ("LLP", "llp"),
-    ("LLC", "llc"), ("LLC", "l l c"), ("LP", "lp"), ("Inc.", "inc"), ("Inc.", "incorporated"),
-    ("Corp.", "corp"), ("Corp.", "corporation"), ("Co.", "co"), ("PC", "pc"), ("PLLC", "pllc"),
-    ("S.A.", "s a"), ("S.A.", "sa"), ("SAS", "sas"), ("SARL", "sarl"), ("S.à r.l.", "s à r l"),
-    ("SNC", "snc"), ("S.r.l.", "s r l"), ("S.r.l.", "srl"), ("S.p.A.", "s p a"), ("S.p.A.", "spa"),
-    ("S.L.", "s l"), ("S.L.", "sl"), ("Lda", "lda"), ("Ltda", "ltda"), ("S.A. de C.V.", "s a de c v"),
-    ("B.V.", "b v"), ("B.V.", "bv"), ("N.V.", "n v"), ("N.V.", "nv"), ("BVBA", "bvba"), ("AB", "ab"),
-    ("A/S", "a s"), ("AS", "as"), ("ASA", "asa"), ("ApS", "aps"), ("Oy", "oy"), ("Oyj", "oyj"), ("OÜ", "oü"),
-    ("sp. z o.o.", "sp z o o"), ("s.r.o.", "s r o"), ("Kft.", "kft"), ("K.K.", "k k"),
+    ("GmbH & Co. KG", "gmbh & co kg"),
+    ("GmbH & Co. KG", "gmbh und co kg"),
+    ("AG & Co. KG", "ag & co kg"),
+    ("UG (haftungsbeschränkt)", "ug haftungsbeschränkt"),
+    ("UG (haftungsbeschränkt)", "ug haftungsbeschraenkt"),
+    ("gGmbH", "ggmbh"),
+    ("GmbH", "gmbh"),
+    ("GmbH", "gesellschaft mit beschränkter haftung"),
+    ("UG", "ug"),
+    ("AG", "ag"),
+    ("KG", "kg"),
+    ("OHG", "ohg"),
+    ("e.K.", "e k"),
+    ("e.V.", "e v"),
+    ("KGaA", "kgaa"),
+    ("Pty Ltd", "pty ltd"),
+    ("Pty Ltd", "pty limited"),
+    ("Pty Ltd", "proprietary limited"),
+    ("Pty", "pty"),
+    ("Pte Ltd", "pte ltd"),
+    ("Pvt Ltd", "pvt ltd"),
+    ("Pvt Ltd", "private limited"),
+    ("Sdn Bhd", "sdn bhd"),
+    ("Co., Ltd.", "co ltd"),
+    ("Ltd", "ltd"),
+    ("Ltd", "limited"),
+    ("PLC", "plc"),
+    ("LLP", "llp"),
+    ("LLC", "llc"),
+    ("LLC", "l l c"),
+    ("LP", "lp"),
+    ("Inc.", "inc"),
+    ("Inc.", "incorporated"),
+    ("Corp.", "corp"),
+    ("Corp.", "corporation"),
+    ("Co.", "co"),
+    ("PC", "pc"),
+    ("PLLC", "pllc"),
+    ("S.A.", "s a"),
+    ("S.A.", "sa"),
+    ("SAS", "sas"),
+    ("SARL", "sarl"),
+    ("S.à r.l.", "s à r l"),
+    ("SNC", "snc"),
+    ("S.r.l.", "s r l"),
+    ("S.r.l.", "srl"),
+    ("S.p.A.", "s p a"),
+    ("S.p.A.", "spa"),
+    ("S.L.", "s l"),
+    ("S.L.", "sl"),
+    ("Lda", "lda"),
+    ("Ltda", "ltda"),
+    ("S.A. de C.V.", "s a de c v"),
+    ("B.V.", "b v"),
+    ("B.V.", "bv"),
+    ("N.V.", "n v"),
+    ("N.V.", "nv"),
+    ("BVBA", "bvba"),
+    ("AB", "ab"),
+    ("A/S", "a s"),
+    ("AS", "as"),
+    ("ASA", "asa"),
+    ("ApS", "aps"),
+    ("Oy", "oy"),
+    ("Oyj", "oyj"),
+    ("OÜ", "oü"),
+    ("sp. z o.o.", "sp z o o"),
+    ("s.r.o.", "s r o"),
+    ("Kft.", "kft"),
+    ("K.K.", "k k"),
 )
 
 _FORM_TOKENS: list[tuple[tuple[str, ...], str]] = sorted(
@@ -240,10 +488,30 @@ _FORMS_BY_LENGTH: dict[int, dict[tuple[str, ...], str]] = {}
 for _tokens, _written in _FORM_TOKENS:
     _FORMS_BY_LENGTH.setdefault(len(_tokens), {}).setdefault(_tokens, _written)
 _TOKEN = re.compile(r"[^\W_]+|&", re.UNICODE)
-_SMALL_WORDS = frozenset((
-    "and", "of", "the", "for", "de", "la", "le", "du", "des", "von", "und", "van", "der", "den", "di", "da", "del",
-    "y", "e", "et",
-))
+_SMALL_WORDS = frozenset(
+    (
+        "and",
+        "of",
+        "the",
+        "for",
+        "de",
+        "la",
+        "le",
+        "du",
+        "des",
+        "von",
+        "und",
+        "van",
+        "der",
+        "den",
+        "di",
+        "da",
+        "del",
+        "y",
+        "e",
+        "et",
+    )
+)
 _SPACES = re.compile(r"\s+")
 
 
@@ -343,6 +611,7 @@ def tidy_place(raw: str | None) -> str | None:
 
 # --- websites ----------------------------------------------------------------------------------------------
 
+
 def normalize_website(raw: str | None) -> tuple[str | None, str | None]:
     """``(website, site identity)`` (see :func:`leadworker.common.domains.site_of`): ``https://www.Acme.co.uk/about``
     → ``https://www.acme.co.uk/``, ``acme.co.uk``; ``https://m.facebook.com/BondiBlooms/?ref=x`` →
@@ -358,6 +627,7 @@ def normalize_website(raw: str | None) -> tuple[str | None, str | None]:
 
 
 # --- the whole record --------------------------------------------------------------------------------------
+
 
 @dataclass
 class NormalizedLead:
@@ -464,8 +734,9 @@ def normalize_record(record: LeadRecord, *, geography: str | None = None) -> Nor
     lead.company = clean_company_name(record.company_name) if record.company_name else None
     lead.website, lead.domain = normalize_website(record.website)
     if record.website and lead.website is None:
-        lead.rejected.append(Rejected("website", record.website,
-                                      "not an http(s) address, or a platform's page that names no business"))
+        lead.rejected.append(
+            Rejected("website", record.website, "not an http(s) address, or a platform's page that names no business")
+        )
 
     address = tidy_address(record.address)
     record_country = region_from_name(record.country) if record.country else None
@@ -523,12 +794,19 @@ def _tidy_texts(lead: NormalizedLead, record: LeadRecord) -> None:
     lead.categories = list(categories.values())
     lead.socials = {
         network.strip().lower(): url.strip()
-        for network, url in record.socials.items() if network.strip() and url.strip()
+        for network, url in record.socials.items()
+        if network.strip() and url.strip()
     }
 
 
-def _decide_country(lead: NormalizedLead, record: LeadRecord, record_country: str | None,
-                    stated_country: str | None, tld_region: str | None, geography_region: str | None) -> None:
+def _decide_country(
+    lead: NormalizedLead,
+    record: LeadRecord,
+    record_country: str | None,
+    stated_country: str | None,
+    tld_region: str | None,
+    geography_region: str | None,
+) -> None:
     """The lead's country from the strongest source that names one: the record, the address, the phones,
     the website's TLD, the job's geography."""
     phone_regions = Counter(p.region for p in lead.phones if p.region)

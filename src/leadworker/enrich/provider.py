@@ -103,7 +103,8 @@ class HttpEnrichmentProvider:
             if self.token:
                 headers["Authorization"] = f"Bearer {self.token}"
             self._session = aiohttp.ClientSession(
-                headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
@@ -148,8 +149,9 @@ class HttpEnrichmentProvider:
                 status = response.status
                 if status == 429 or status >= 500:
                     wait = retry_after_seconds(response.headers.get("Retry-After"), _MAX_RETRY_AFTER)
-                    raise ProviderUnavailable(f"enrichment provider {self.endpoint} answered HTTP {status}",
-                                              retry_after=wait)
+                    raise ProviderUnavailable(
+                        f"enrichment provider {self.endpoint} answered HTTP {status}", retry_after=wait
+                    )
                 if status in (204, 404):
                     return ProviderAnswer("empty")
                 if status != 200:
@@ -157,11 +159,13 @@ class HttpEnrichmentProvider:
                 try:
                     data = await response.json(content_type=None)
                 except ValueError as exc:
-                    raise ProviderRefused(f"enrichment provider answered 200 with a body that is not JSON: "
-                                          f"{one_line(exc, 100)}") from None
+                    raise ProviderRefused(
+                        f"enrichment provider answered 200 with a body that is not JSON: {one_line(exc, 100)}"
+                    ) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ProviderUnavailable(f"enrichment provider {self.endpoint}: {type(exc).__name__}: "
-                                      f"{one_line(exc, 200)}") from exc
+            raise ProviderUnavailable(
+                f"enrichment provider {self.endpoint}: {type(exc).__name__}: {one_line(exc, 200)}"
+            ) from exc
         if not isinstance(data, dict):
             raise ProviderRefused(f"enrichment provider answered a JSON {type(data).__name__}, expected an object")
         try:

@@ -46,8 +46,14 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 SEGMENTS = ("hot", "warm", "cold")
 
 _PHONE_QUALITY = {
-    "mobile": 1.0, "fixed_line_or_mobile": 0.8, "fixed_line": 0.7, "voip": 0.5, "uan": 0.5,
-    "personal_number": 0.5, "toll_free": 0.4, "shared_cost": 0.4,
+    "mobile": 1.0,
+    "fixed_line_or_mobile": 0.8,
+    "fixed_line": 0.7,
+    "voip": 0.5,
+    "uan": 0.5,
+    "personal_number": 0.5,
+    "toll_free": 0.4,
+    "shared_cost": 0.4,
 }
 _SOURCE_QUALITY = {"website": 0.8, "directory": 0.6, "inline": 0.5}
 
@@ -142,7 +148,8 @@ class ScoreResult:
             weight = self.weights.get(name, 0.0)
             points = (
                 round(100 * weight * component.value / applicable, 1)
-                if component.value is not None and applicable > 0 else None
+                if component.value is not None and applicable > 0
+                else None
             )
             out[name] = {
                 "value": None if component.value is None else round(component.value, 3),
@@ -182,6 +189,7 @@ def phrase_in(phrase: str, haystack: Sequence[str]) -> bool:
 
 
 # --- components -------------------------------------------------------------------------------------------
+
 
 def _completeness(p: LeadProfile) -> Component:
     parts = {

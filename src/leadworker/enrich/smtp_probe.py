@@ -68,8 +68,16 @@ class SmtpProber:
     """Probes addresses at their domain's mail servers. ``resolve`` gives a host's addresses (the same DNS
     servers as the MX lookup), ``permits`` is the network guard's verdict on an address."""
 
-    def __init__(self, *, resolve: Callable[[str], Awaitable[list[str]]], permits: Callable[[IPAddress], bool],
-                 port: int = 25, helo: str = "leadworker.invalid", timeout: float = 10.0, rate: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        resolve: Callable[[str], Awaitable[list[str]]],
+        permits: Callable[[IPAddress], bool],
+        port: int = 25,
+        helo: str = "leadworker.invalid",
+        timeout: float = 10.0,
+        rate: float = 1.0,
+    ) -> None:
         self.resolve, self.permits = resolve, permits
         self.port, self.helo, self.timeout, self.rate = port, helo, timeout, rate
         self._buckets: dict[str, TokenBucket] = {}

@@ -23,8 +23,18 @@ from leadworker.common.domains import registrable_domain
 STATUSES = ("safe", "risky", "invalid", "unknown")
 
 PARKING_MX_SUFFIXES = (
-    "sedoparking.com", "parkingcrew.net", "bodis.com", "above.com", "parklogic.com", "dan.com", "afternic.com",
-    "domaincontrol.com.parked", "h-email.net", "hugedomains.com", "uniregistry-mail.com", "namebrightmail.com",
+    "sedoparking.com",
+    "parkingcrew.net",
+    "bodis.com",
+    "above.com",
+    "parklogic.com",
+    "dan.com",
+    "afternic.com",
+    "domaincontrol.com.parked",
+    "h-email.net",
+    "hugedomains.com",
+    "uniregistry-mail.com",
+    "namebrightmail.com",
 )
 """MX hosts of domain-parking services: mail to a parked domain is swallowed or bounced by whoever parks it."""
 

@@ -81,13 +81,12 @@ async def publishing(
         yield connection, topology, await open_publisher(connection, topology)
 
 
-async def open_job_event_listener(settings: Settings, on_event: Callable[[], None], on_lost: Callable[[], None],
-                                  on_progress: Callable[[str], None]) -> asyncpg.Connection:
+async def open_job_event_listener(
+    settings: Settings, on_event: Callable[[], None], on_lost: Callable[[], None], on_progress: Callable[[str], None]
+) -> asyncpg.Connection:
     """A database connection of its own LISTENing for job events (the API's live stream); raises
     :class:`ServiceUnavailable` if the database cannot be reached."""
     try:
         return await job_feed.connect_listener(settings.database_url, on_event, on_lost, on_progress)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise ServiceUnavailable(f"database unreachable at {mask_url(settings.database_url)}: "
-                                 f"{one_line(exc)}") from exc
-
+        raise ServiceUnavailable(f"database unreachable at {mask_url(settings.database_url)}: {one_line(exc)}") from exc

@@ -43,8 +43,14 @@ async def run_checks(settings: Settings) -> list[Check]:
         connection = await aio_pika.connect(settings.amqp_url, timeout=_TIMEOUT)
         checks.append(Check("broker", True, f"connected to {mask_url(settings.amqp_url)}"))
     except (aiormq.exceptions.AMQPError, ConnectionError, OSError, TimeoutError) as exc:
-        checks.append(Check("broker", False, f"{mask_url(settings.amqp_url)} unreachable: {one_line(exc)}",
-                            "start RabbitMQ, or set LEADWORKER_AMQP_URL to a reachable broker"))
+        checks.append(
+            Check(
+                "broker",
+                False,
+                f"{mask_url(settings.amqp_url)} unreachable: {one_line(exc)}",
+                "start RabbitMQ, or set LEADWORKER_AMQP_URL to a reachable broker",
+            )
+        )
     checks.extend(await _database(settings))
     try:
         checks.append(await _topology(settings, connection))
@@ -60,17 +66,31 @@ async def _database(settings: Settings) -> list[Check]:
     try:
         pending = await pending_migrations(settings.database_url)
     except asyncpg.exceptions.InvalidCatalogNameError:
-        return [Check("database", False, f"{where}: the database does not exist",
-                      "leadworker db migrate (creates it and its schema)"),
-                Check("migrations", False, "not checked: no database", "leadworker db migrate")]
+        return [
+            Check(
+                "database",
+                False,
+                f"{where}: the database does not exist",
+                "leadworker db migrate (creates it and its schema)",
+            ),
+            Check("migrations", False, "not checked: no database", "leadworker db migrate"),
+        ]
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        return [Check("database", False, f"{where} unreachable: {one_line(exc)}",
-                      "start PostgreSQL, or set LEADWORKER_DATABASE_URL to a reachable database"),
-                Check("migrations", False, "not checked: no database", "leadworker db migrate")]
+        return [
+            Check(
+                "database",
+                False,
+                f"{where} unreachable: {one_line(exc)}",
+                "start PostgreSQL, or set LEADWORKER_DATABASE_URL to a reachable database",
+            ),
+            Check("migrations", False, "not checked: no database", "leadworker db migrate"),
+        ]
     database = Check("database", True, f"connected to {where}")
     if pending:
-        return [database, Check("migrations", False, f"{len(pending)} not applied: {', '.join(pending)}",
-                                "leadworker db migrate")]
+        return [
+            database,
+            Check("migrations", False, f"{len(pending)} not applied: {', '.join(pending)}", "leadworker db migrate"),
+        ]
     return [database, Check("migrations", True, "all applied")]
 
 
@@ -93,14 +113,19 @@ async def _topology(settings: Settings, connection: AbstractConnection | None) -
     if missing or not exchange:
         what = ([f"exchange {topology.exchange}"] if not exchange else []) + missing
         shown = ", ".join(what[:4]) + (f" and {len(what) - 4} more" if len(what) > 4 else "")
-        return Check("topology", False, f"{len(what)} missing: {shown}",
-                     "leadworker topology declare (every worker also declares it when it starts)")
+        return Check(
+            "topology",
+            False,
+            f"{len(what)} missing: {shown}",
+            "leadworker topology declare (every worker also declares it when it starts)",
+        )
     return Check("topology", True, f"exchange {topology.exchange} and {len(names)} queues")
 
 
 async def _chromium(settings: Settings) -> Check:
     found = await check_chromium(settings)
     if found.problem is not None:
-        return Check("chromium", False, f"{found.problem}; render=auto and browser jobs cannot render script",
-                     INSTALL_HINT)
+        return Check(
+            "chromium", False, f"{found.problem}; render=auto and browser jobs cannot render script", INSTALL_HINT
+        )
     return Check("chromium", True, f"{found.executable} ({found.version or 'version unknown'})")

@@ -60,8 +60,7 @@ class OpsServer:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/", self._index)
-        self._runner, self.port = await serve_app(app, self.host, self.port, reuse_address=True,
-                                                  handle_signals=False)
+        self._runner, self.port = await serve_app(app, self.host, self.port, reuse_address=True, handle_signals=False)
         return self.port
 
     async def stop(self) -> None:
@@ -90,8 +89,9 @@ class OpsServer:
 
 
 def _json_response(ok: bool, body: dict[str, Any]) -> web.Response:
-    return web.Response(status=200 if ok else 503, text=json.dumps(body, default=str) + "\n",
-                        content_type="application/json")
+    return web.Response(
+        status=200 if ok else 503, text=json.dumps(body, default=str) + "\n", content_type="application/json"
+    )
 
 
 def worker_server(
@@ -125,13 +125,16 @@ def aggregate_server(
     started = time.monotonic()
 
     def readiness() -> Report:
-        return multiproc.aggregate_readiness(multiproc.read_worker_states(path),
-                                             expected=expected() if expected else None, stale_after=stale_after)
+        return multiproc.aggregate_readiness(
+            multiproc.read_worker_states(path), expected=expected() if expected else None, stale_after=stale_after
+        )
 
     def health() -> Report:
         now = time.time()
-        workers = [{"pid": s.pid, "age_seconds": round(max(now - s.updated, 0.0), 3)}
-                   for s in multiproc.read_worker_states(path)]
+        workers = [
+            {"pid": s.pid, "age_seconds": round(max(now - s.updated, 0.0), 3)}
+            for s in multiproc.read_worker_states(path)
+        ]
         return True, {"alive": True, "uptime_seconds": round(time.monotonic() - started, 3), "workers": workers}
 
     checks = Checks(registry=multiproc.aggregate_registry(path), readiness=readiness, health=health)

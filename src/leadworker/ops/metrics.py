@@ -40,12 +40,14 @@ class Metrics:
         self.deliveries = self._counter(
             "leadworker_deliveries",
             "Deliveries settled, by queue and outcome (ack, retry, dead, requeued).",
-            "queue", "outcome",
+            "queue",
+            "outcome",
         )
         self.dead_letters = self._counter(
             "leadworker_dead_letters",
             "Messages sent to a dead queue, by queue and error kind.",
-            "queue", "kind",
+            "queue",
+            "kind",
         )
         self.hook_failures = self._counter(
             "leadworker_hook_failures",
@@ -72,7 +74,8 @@ class Metrics:
         self.pages_fetched = self._counter(
             "leadworker_pages_fetched",
             "Pages fetched, by mode (static, browser) and status (HTTP class or error kind).",
-            "mode", "status",
+            "mode",
+            "status",
         )
         self.pages_degraded = self._counter(
             "leadworker_pages_degraded",
@@ -95,7 +98,8 @@ class Metrics:
         self.db_pool_connections = self._gauge(
             "leadworker_db_pool_connections",
             "Database pool connections, by state (in_use, idle, max).",
-            "livesum", "state",
+            "livesum",
+            "state",
         )
         self.event_loop_lag = self._gauge(
             "leadworker_event_loop_lag_seconds",
@@ -117,7 +121,8 @@ class Metrics:
             "leadworker_schedule_fires",
             "Fire times of schedules handled by this process, by schedule and result (fired; overlap: skipped "
             "while the previous job ran; missed: left out by the catch-up policy).",
-            "schedule", "result",
+            "schedule",
+            "result",
         )
         self.schedule_lateness = Histogram(
             "leadworker_schedule_lateness_seconds",
@@ -130,7 +135,8 @@ class Metrics:
             "leadworker_schedule_overdue_seconds",
             "Seconds an enabled schedule is past its due time without having fired (0 when it is not due), as "
             "read from the database by each process running the schedule stage.",
-            "livemax", "schedule",
+            "livemax",
+            "schedule",
         )
 
     def _enrichment_metrics(self) -> None:
@@ -138,7 +144,8 @@ class Metrics:
         self.normalized_values = self._counter(
             "leadworker_normalized_values",
             "Phones and e-mails normalized, by field and result (valid, invalid: kept out of the lead).",
-            "field", "result",
+            "field",
+            "result",
         )
         self.merges = self._counter(
             "leadworker_lead_merges",

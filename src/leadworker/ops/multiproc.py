@@ -105,8 +105,9 @@ class WorkerStateFile:
         self._tmp = Path(directory) / f".{STATE_PREFIX}{self.pid}.tmp"
 
     def write(self, worker: str, ready: bool, checks: dict[str, bool], problems: list[str]) -> None:
-        state = WorkerState(pid=self.pid, worker=worker, ready=ready, checks=checks, problems=problems,
-                            updated=time.time())
+        state = WorkerState(
+            pid=self.pid, worker=worker, ready=ready, checks=checks, problems=problems, updated=time.time()
+        )
         self._tmp.write_text(json.dumps(asdict(state)), encoding="utf-8")
         os.replace(self._tmp, self.path)
 
@@ -151,8 +152,16 @@ def aggregate_readiness(
             problems.append(f"worker {state.pid}: no report for {age:.0f} s")
         elif not state.ready:
             problems.append(f"worker {state.pid}: " + (", ".join(state.problems) or "not ready"))
-        workers.append({"pid": state.pid, "worker": state.worker, "ready": ok, "checks": state.checks,
-                        "problems": state.problems, "age_seconds": round(age, 3)})
+        workers.append(
+            {
+                "pid": state.pid,
+                "worker": state.worker,
+                "ready": ok,
+                "checks": state.checks,
+                "problems": state.problems,
+                "age_seconds": round(age, 3),
+            }
+        )
     ready_count = sum(1 for w in workers if w["ready"])
     wanted = 1 if expected is None else expected
     if len(states) < wanted:

@@ -55,12 +55,14 @@ async def queue_stats(connection: AbstractConnection, topology: Topology) -> lis
             continue
         ready, consumers = depths[work]
         tiers = [topology.retry_queue(work, n) for n in range(1, len(topology.retry_backoff) + 1)]
-        result.append({
-            "queue": work,
-            "stage": stage,
-            "messages_ready": ready,
-            "consumers": consumers,
-            "retry_waiting": sum(depths.get(tier, (0, 0))[0] for tier in tiers),
-            "dead_letters": depths.get(topology.dead_queue(work), (0, 0))[0],
-        })
+        result.append(
+            {
+                "queue": work,
+                "stage": stage,
+                "messages_ready": ready,
+                "consumers": consumers,
+                "retry_waiting": sum(depths.get(tier, (0, 0))[0] for tier in tiers),
+                "dead_letters": depths.get(topology.dead_queue(work), (0, 0))[0],
+            }
+        )
     return result

@@ -118,8 +118,9 @@ class LoopMonitor:
             try:
                 callback()
             except Exception as exc:  # a broken callback must not stop the measurements
-                log.warning("loop monitor callback failed", callback=getattr(callback, "__name__", "?"),
-                            error=repr(exc))
+                log.warning(
+                    "loop monitor callback failed", callback=getattr(callback, "__name__", "?"), error=repr(exc)
+                )
 
     async def run(self) -> None:
         """Tick until cancelled."""

@@ -62,6 +62,7 @@ class ServedWorker(Protocol):
     @property
     def database(self) -> Database | None: ...
 
+
 STATE_EVERY = 1.0
 """Seconds between two writes of the multiprocess state file."""
 
@@ -206,9 +207,14 @@ async def operations(worker: ServedWorker, *, notifier: SystemdNotifier | None =
             if settings.metrics_port:
                 from leadworker.ops.health import worker_server  # aiohttp.web: only when serving
 
-                server = worker_server(worker.metrics.registry, ops.readiness, ops.health,
-                                       host=settings.metrics_host, port=settings.metrics_port,
-                                       refresh=ops.refresh_gauges)
+                server = worker_server(
+                    worker.metrics.registry,
+                    ops.readiness,
+                    ops.health,
+                    host=settings.metrics_host,
+                    port=settings.metrics_port,
+                    refresh=ops.refresh_gauges,
+                )
                 try:
                     await server.start()
                 except OSError as exc:

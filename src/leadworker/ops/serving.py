@@ -8,8 +8,15 @@ from typing import Any
 from aiohttp import web
 
 
-async def serve_app(app: web.Application, host: str = "127.0.0.1", port: int = 0, *, backlog: int = 128,
-                    reuse_address: bool | None = None, **runner_options: Any) -> tuple[web.AppRunner, int]:
+async def serve_app(
+    app: web.Application,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    backlog: int = 128,
+    reuse_address: bool | None = None,
+    **runner_options: Any,
+) -> tuple[web.AppRunner, int]:
     """Serve ``app`` on ``host:port`` (port 0: any free one). Returns its runner (``cleanup()`` stops it) and
     the port it is bound to. Access logs are off unless ``runner_options`` say otherwise."""
     runner = web.AppRunner(app, **{"access_log": None, **runner_options})

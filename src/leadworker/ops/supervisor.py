@@ -115,8 +115,14 @@ class Supervisor:
                 delay = child.backoff
                 child.backoff = min(child.backoff * 2, MAX_BACKOFF)
             child.restarts += 1
-            log.warning("worker process exited; restarting", slot=child.slot, pid=child.process.pid,
-                        exit_code=code, ran_seconds=round(ran, 1), restart_in=delay)
+            log.warning(
+                "worker process exited; restarting",
+                slot=child.slot,
+                pid=child.process.pid,
+                exit_code=code,
+                ran_seconds=round(ran, 1),
+                restart_in=delay,
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
 
@@ -187,8 +193,14 @@ async def run_supervised(
     child_env = {**env, multiproc.ENV: str(directory), "LEADWORKER_METRICS_PORT": "0"}
     for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
         child_env.pop(name, None)
-    supervisor = Supervisor(command, count, env=child_env, shutdown_grace=shutdown_grace, batch=batch,
-                            on_child_exit=lambda pid: multiproc.child_exited(pid, directory))
+    supervisor = Supervisor(
+        command,
+        count,
+        env=child_env,
+        shutdown_grace=shutdown_grace,
+        batch=batch,
+        on_child_exit=lambda pid: multiproc.child_exited(pid, directory),
+    )
     server = None
     if metrics_port:
         server = aggregate_server(directory, host=metrics_host, port=metrics_port, expected=lambda: count)

@@ -182,19 +182,20 @@ def find_executable(configured: str | None, playwright_path: str | None = None) 
     if playwright_path:
         candidates.append(playwright_path)
     root = os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or os.path.expanduser("~/.cache/ms-playwright")
-    candidates += sorted(glob.glob(os.path.join(root, "chromium_headless_shell-*", "chrome-*", "headless_shell")),
-                         reverse=True)
+    candidates += sorted(
+        glob.glob(os.path.join(root, "chromium_headless_shell-*", "chrome-*", "headless_shell")), reverse=True
+    )
     candidates += DEBIAN_EXECUTABLES
     for candidate in candidates:
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     raise BrowserUnavailable(
-        "no Chromium found: install chromium-headless-shell (Debian) or chromium, "
-        "or set LEADWORKER_BROWSER_EXECUTABLE"
+        "no Chromium found: install chromium-headless-shell (Debian) or chromium, or set LEADWORKER_BROWSER_EXECUTABLE"
     )
 
 
 # --- our Chromium processes ------------------------------------------------------------------------------
+
 
 def _proc_stat(pid: int) -> tuple[str, int, int] | None:
     """``(comm, ppid, pgid)`` of ``pid`` from /proc, or ``None``."""
@@ -262,6 +263,7 @@ def _kill_group(pgid: int) -> bool:
 
 # --- the pool --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class _Generation:
     """One launched browser. A new generation replaces it after a crash or its page budget."""
@@ -279,8 +281,14 @@ class _Generation:
 class BrowserPool:
     """The process's browser; see the module docstring. Safe to share between concurrent jobs."""
 
-    def __init__(self, settings: Settings, fetcher: StaticFetcher, *, metrics: Metrics | None = None,
-                 resolver: AbstractResolver | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        fetcher: StaticFetcher,
+        *,
+        metrics: Metrics | None = None,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
         """``resolver`` answers the egress proxy's look-ups of names without an override (the system's by
         default)."""
         self.settings = settings
@@ -383,10 +391,18 @@ class BrowserPool:
         await self.egress.start()
         args = [*BROWSER_ARGS, f"--proxy-server={self.egress.url}"]
         try:
-            browser = await asyncio.wait_for(self._playwright.chromium.launch(
-                executable_path=executable, args=args, headless=True, handle_sigint=False,
-                handle_sigterm=False, handle_sighup=False, timeout=_LAUNCH_TIMEOUT * 1000,
-            ), _LAUNCH_TIMEOUT + 5)
+            browser = await asyncio.wait_for(
+                self._playwright.chromium.launch(
+                    executable_path=executable,
+                    args=args,
+                    headless=True,
+                    handle_sigint=False,
+                    handle_sigterm=False,
+                    handle_sighup=False,
+                    timeout=_LAUNCH_TIMEOUT * 1000,
+                ),
+                _LAUNCH_TIMEOUT + 5,
+            )
         except Exception as exc:
             raise BrowserUnavailable(f"cannot launch {executable}: {type(exc).__name__}: {exc}") from exc
         self._launches += 1
@@ -463,8 +479,9 @@ class BrowserPool:
         if self.metrics is not None:
             self.metrics.pages_fetched.labels("browser", status).inc()
 
-    async def render(self, session: RenderSession, url: str, prefetched: Page | None,
-                     actions: Sequence[PageAction] = ()) -> Page:
+    async def render(
+        self, session: RenderSession, url: str, prefetched: Page | None, actions: Sequence[PageAction] = ()
+    ) -> Page:
         page = prefetched if prefetched is not None else await self.fetcher.fetch(url)
         if not page.ok or not page.is_html:
             return page  # nothing to render: the static answer is the answer
@@ -480,8 +497,9 @@ class BrowserPool:
                     raise
                 except TimeoutError:
                     self._count("timeout")
-                    raise RenderError(f"{page.final_url}: rendering took longer than {limit:g} s",
-                                      kind="timeout") from None
+                    raise RenderError(
+                        f"{page.final_url}: rendering took longer than {limit:g} s", kind="timeout"
+                    ) from None
                 except LeadworkerError as exc:
                     self._count(exc.kind)
                     raise
@@ -511,8 +529,9 @@ class BrowserPool:
                 await self._route(route, page, pending, session)
 
             await page.route("**/*", route)
-            response = await page.goto(document.final_url, wait_until="domcontentloaded",
-                                       timeout=self.settings.page_timeout * 1000)
+            response = await page.goto(
+                document.final_url, wait_until="domcontentloaded", timeout=self.settings.page_timeout * 1000
+            )
             settle_ms = self.settings.render_settle * 1000
             remaining = max(100.0, self.settings.page_timeout * 1000 - (time.monotonic() - started) * 1000)
             if settle_ms > 0:
@@ -526,9 +545,13 @@ class BrowserPool:
             html = await page.content()
             final_url = page.url if page.url.startswith(("http://", "https://")) else document.final_url
             return Page(
-                url=document.url, final_url=final_url,
+                url=document.url,
+                final_url=final_url,
                 status=response.status if response is not None else document.status,
-                content_type="text/html", text=html, mode="browser", headers=document.headers,
+                content_type="text/html",
+                text=html,
+                mode="browser",
+                headers=document.headers,
                 elapsed=document.elapsed + time.monotonic() - started,
             )
         finally:
@@ -569,8 +592,7 @@ class BrowserPool:
             except Exception as exc:
                 if _looks_closed(exc):
                     raise
-                log.debug("a page action stopped", action=action.kind, selector=action.selector,
-                          error=_first_line(exc))
+                log.debug("a page action stopped", action=action.kind, selector=action.selector, error=_first_line(exc))
 
     async def _close_page(self, page: PlaywrightPage, generation: _Generation) -> None:
         try:
@@ -598,8 +620,9 @@ class BrowserPool:
             if request.is_navigation_request():
                 if pending and request.frame == page.main_frame:
                     document = pending.pop()
-                    await route.fulfill(status=document.status, body=document.text,
-                                        headers={"content-type": "text/html; charset=utf-8"})
+                    await route.fulfill(
+                        status=document.status, body=document.text, headers={"content-type": "text/html; charset=utf-8"}
+                    )
                 else:
                     # Script navigating away, or a frame: the crawler follows links itself.
                     await route.abort("aborted")
@@ -666,13 +689,20 @@ class RenderSession:
     async def context(self) -> tuple[_Generation, BrowserContext]:
         async with self._lock:
             generation = self._generation
-            if (self._context is None or generation is None or generation.closed
-                    or generation.retiring is not None or self._context_pages >= CONTEXT_PAGES):
+            if (
+                self._context is None
+                or generation is None
+                or generation.closed
+                or generation.retiring is not None
+                or self._context_pages >= CONTEXT_PAGES
+            ):
                 await self._release()
                 generation = await self.pool._generation()
                 self._context = await generation.browser.new_context(
-                    user_agent=self.pool.settings.user_agent, service_workers="block",
-                    java_script_enabled=True, accept_downloads=False,
+                    user_agent=self.pool.settings.user_agent,
+                    service_workers="block",
+                    java_script_enabled=True,
+                    accept_downloads=False,
                 )
                 await self._context.add_init_script(SETTLE_SCRIPT)
                 self._generation = generation
@@ -729,8 +759,9 @@ _SCROLL_SCRIPT = """sel => {
 _MORE_THAN = "([selector, count]) => document.querySelectorAll(selector).length > count"
 
 
-async def _scroll(page: PlaywrightPage, action: PageAction, settle: Callable[[], Awaitable[None]],
-                  wait_ms: float) -> None:
+async def _scroll(
+    page: PlaywrightPage, action: PageAction, settle: Callable[[], Awaitable[None]], wait_ms: float
+) -> None:
     """Scroll to the end until no new ``count`` elements come within ``wait_ms`` (or ``max`` scrolls)."""
     selector = action.count or "body *"
     before = await page.locator(selector).count()
@@ -757,4 +788,3 @@ def _looks_closed(exc: BaseException) -> bool:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
-

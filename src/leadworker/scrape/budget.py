@@ -40,8 +40,11 @@ class MemoryBudget:
         if self.full:
             self.reached += 1
             if self.reached == 1:
-                log.warning("job memory budget reached; its crawls take no more pages",
-                            held_bytes=self.held, limit_bytes=self.limit)
+                log.warning(
+                    "job memory budget reached; its crawls take no more pages",
+                    held_bytes=self.held,
+                    limit_bytes=self.limit,
+                )
 
     def try_hold(self, size: int) -> bool:
         """Count ``size`` bytes kept if they fit; False (nothing counted) if they do not. For what is optional,

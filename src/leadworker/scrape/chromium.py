@@ -20,9 +20,11 @@ from leadworker.scrape.browser import BrowserUnavailable, find_executable
 
 log = structlog.get_logger(__name__)
 
-INSTALL_HINT = ("apt-get install -y chromium-headless-shell (Debian/Ubuntu), or "
-                "python -m playwright install --only-shell chromium, or set LEADWORKER_BROWSER_EXECUTABLE "
-                "to a Chromium executable")
+INSTALL_HINT = (
+    "apt-get install -y chromium-headless-shell (Debian/Ubuntu), or "
+    "python -m playwright install --only-shell chromium, or set LEADWORKER_BROWSER_EXECUTABLE "
+    "to a Chromium executable"
+)
 """What to do about a missing Chromium."""
 
 _VERSION_TIMEOUT = 20.0
@@ -68,7 +70,8 @@ async def check_chromium(settings: Settings) -> ChromiumCheck:
         return found
     try:
         process = await asyncio.create_subprocess_exec(
-            found.executable, "--version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            found.executable, "--version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
     except OSError as exc:
         return ChromiumCheck(found.executable, problem=f"{found.executable} cannot be started: {exc}")
     try:
@@ -76,8 +79,9 @@ async def check_chromium(settings: Settings) -> ChromiumCheck:
     except TimeoutError:
         process.kill()
         await process.wait()
-        return ChromiumCheck(found.executable,
-                             problem=f"{found.executable} --version did not answer in {_VERSION_TIMEOUT:g} s")
+        return ChromiumCheck(
+            found.executable, problem=f"{found.executable} --version did not answer in {_VERSION_TIMEOUT:g} s"
+        )
     text = (out or err).decode(errors="replace").strip()
     if process.returncode != 0:
         last = text.splitlines()[-1] if text else f"exit status {process.returncode}"
@@ -91,6 +95,9 @@ def warn_if_missing(settings: Settings) -> ChromiumCheck:
     found = locate_chromium(settings)
     if found.problem is not None and found.problem not in _WARNED:
         _WARNED.add(found.problem)
-        log.warning("no browser: pages that need script will not be rendered, and jobs count them as "
-                    "pages_degraded", problem=found.problem, install=INSTALL_HINT)
+        log.warning(
+            "no browser: pages that need script will not be rendered, and jobs count them as pages_degraded",
+            problem=found.problem,
+            install=INSTALL_HINT,
+        )
     return found

@@ -53,47 +53,278 @@ _WORDY = re.compile(
     rf"({_LABEL}(?:(?:\s+(?:dot|DOT|Dot)\s+|[^\S\n]*\.(?!\s)|[^\S\n]+\.[^\S\n]+){_LABEL})+)(?![\w@-])"
 )
 _WORDY_DOT = re.compile(r"\s+(?:dot|DOT|Dot)\s+|\s*\.\s*")
-_MAILBOX_WORDS = frozenset({
-    "info", "contact", "hello", "hi", "sales", "office", "support", "admin", "mail", "email", "kontakt",
-    "enquiries", "enquiry", "inquiries", "team", "service", "services", "bookings", "booking", "reception",
-    "orders", "post", "help", "billing", "accounts", "careers", "jobs", "press", "marketing", "bonjour",
-    "contacto", "info.de", "welcome", "studio", "hallo", "verkauf", "vertrieb", "buero", "praxis",
-})
-_LOOSE_STOPWORDS = frozenset({
-    "us", "me", "we", "you", "him", "her", "them", "it", "is", "are", "was", "be", "here", "there", "home",
-    "work", "online", "available", "located", "based", "find", "found", "visit", "open", "sale", "look",
-    "arrive", "stay", "meet", "see", "book", "now", "today", "only", "also", "and", "or", "the", "a", "an",
-    "everything", "anything", "best", "fun", "shop", "buy", "order", "live", "join", "follow", "read",
-    "more", "info?", "hosted", "published", "listed", "sold", "made", "built", "designed",
-})
+_MAILBOX_WORDS = frozenset(
+    {
+        "info",
+        "contact",
+        "hello",
+        "hi",
+        "sales",
+        "office",
+        "support",
+        "admin",
+        "mail",
+        "email",
+        "kontakt",
+        "enquiries",
+        "enquiry",
+        "inquiries",
+        "team",
+        "service",
+        "services",
+        "bookings",
+        "booking",
+        "reception",
+        "orders",
+        "post",
+        "help",
+        "billing",
+        "accounts",
+        "careers",
+        "jobs",
+        "press",
+        "marketing",
+        "bonjour",
+        "contacto",
+        "info.de",
+        "welcome",
+        "studio",
+        "hallo",
+        "verkauf",
+        "vertrieb",
+        "buero",
+        "praxis",
+    }
+)
+_LOOSE_STOPWORDS = frozenset(
+    {
+        "us",
+        "me",
+        "we",
+        "you",
+        "him",
+        "her",
+        "them",
+        "it",
+        "is",
+        "are",
+        "was",
+        "be",
+        "here",
+        "there",
+        "home",
+        "work",
+        "online",
+        "available",
+        "located",
+        "based",
+        "find",
+        "found",
+        "visit",
+        "open",
+        "sale",
+        "look",
+        "arrive",
+        "stay",
+        "meet",
+        "see",
+        "book",
+        "now",
+        "today",
+        "only",
+        "also",
+        "and",
+        "or",
+        "the",
+        "a",
+        "an",
+        "everything",
+        "anything",
+        "best",
+        "fun",
+        "shop",
+        "buy",
+        "order",
+        "live",
+        "join",
+        "follow",
+        "read",
+        "more",
+        "info?",
+        "hosted",
+        "published",
+        "listed",
+        "sold",
+        "made",
+        "built",
+        "designed",
+    }
+)
 
 _ASSET_SUFFIXES = (
-    ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".avif", ".ico", ".bmp", ".tif", ".tiff", ".heic",
-    ".css", ".js", ".mjs", ".map", ".json", ".xml", ".woff", ".woff2", ".ttf", ".eot", ".otf",
-    ".mp4", ".webm", ".mp3", ".wav", ".ogg", ".mov", ".pdf", ".zip", ".gz", ".php", ".html", ".htm",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".svg",
+    ".webp",
+    ".avif",
+    ".ico",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".heic",
+    ".css",
+    ".js",
+    ".mjs",
+    ".map",
+    ".json",
+    ".xml",
+    ".woff",
+    ".woff2",
+    ".ttf",
+    ".eot",
+    ".otf",
+    ".mp4",
+    ".webm",
+    ".mp3",
+    ".wav",
+    ".ogg",
+    ".mov",
+    ".pdf",
+    ".zip",
+    ".gz",
+    ".php",
+    ".html",
+    ".htm",
 )
-_PLACEHOLDER_LOCAL = frozenset({
-    "name", "yourname", "your.name", "your_name", "your-name", "you", "your", "youremail", "your.email",
-    "your-email", "your_email", "yourmail", "youremailaddress", "emailaddress", "email.address",
-    "user", "username", "user.name", "someone", "somebody", "john.doe", "jane.doe",
-    "johndoe", "janedoe", "j.doe", "jdoe", "firstname", "first.last", "firstname.lastname", "first_last",
-    "firstname_lastname", "name.surname", "firstname.surname", "vorname.nachname", "vorname", "nachname",
-    "max.mustermann", "mustermann", "maxmustermann", "erika.mustermann", "prenom.nom", "prénom.nom",
-    "voornaam.achternaam", "nome.cognome", "nombre.apellido", "test", "testing", "example", "sample",
-    "foo", "bar", "foobar", "xxx", "xyz", "abc", "abc123", "dummy", "placeholder", "changeme",
-})
-_PLACEHOLDER_DOMAINS = frozenset({
-    "domain.com", "email.com", "mail.com", "company.com", "website.com", "site.com", "sentry.io",
-    "sentry-next.wixpress.com", "sentry.wixpress.com", "wixpress.com", "test.com", "sample.com",
-    "mustermann.de", "muster.de", "musterfirma.de", "domain.tld", "email.tld", "company.tld",
-})
-_PLACEHOLDER_NAMES = frozenset({
-    "example", "exemple", "beispiel", "voorbeeld", "esempio", "ejemplo", "yourdomain", "your-domain",
-    "yoursite", "your-site", "yourwebsite", "your-website", "yourcompany", "your-company", "yourbusiness",
-    "mydomain", "my-domain", "mysite", "mycompany", "placeholder", "domain", "email-address",
-    "musterfirma", "firma-beispiel", "address", "emailaddress", "mailaddress", "somewhere", "someplace",
-    "company", "website", "site", "email", "mail", "yourmail", "youremail", "xxx", "xyz",
-})
+_PLACEHOLDER_LOCAL = frozenset(
+    {
+        "name",
+        "yourname",
+        "your.name",
+        "your_name",
+        "your-name",
+        "you",
+        "your",
+        "youremail",
+        "your.email",
+        "your-email",
+        "your_email",
+        "yourmail",
+        "youremailaddress",
+        "emailaddress",
+        "email.address",
+        "user",
+        "username",
+        "user.name",
+        "someone",
+        "somebody",
+        "john.doe",
+        "jane.doe",
+        "johndoe",
+        "janedoe",
+        "j.doe",
+        "jdoe",
+        "firstname",
+        "first.last",
+        "firstname.lastname",
+        "first_last",
+        "firstname_lastname",
+        "name.surname",
+        "firstname.surname",
+        "vorname.nachname",
+        "vorname",
+        "nachname",
+        "max.mustermann",
+        "mustermann",
+        "maxmustermann",
+        "erika.mustermann",
+        "prenom.nom",
+        "prénom.nom",
+        "voornaam.achternaam",
+        "nome.cognome",
+        "nombre.apellido",
+        "test",
+        "testing",
+        "example",
+        "sample",
+        "foo",
+        "bar",
+        "foobar",
+        "xxx",
+        "xyz",
+        "abc",
+        "abc123",
+        "dummy",
+        "placeholder",
+        "changeme",
+    }
+)
+_PLACEHOLDER_DOMAINS = frozenset(
+    {
+        "domain.com",
+        "email.com",
+        "mail.com",
+        "company.com",
+        "website.com",
+        "site.com",
+        "sentry.io",
+        "sentry-next.wixpress.com",
+        "sentry.wixpress.com",
+        "wixpress.com",
+        "test.com",
+        "sample.com",
+        "mustermann.de",
+        "muster.de",
+        "musterfirma.de",
+        "domain.tld",
+        "email.tld",
+        "company.tld",
+    }
+)
+_PLACEHOLDER_NAMES = frozenset(
+    {
+        "example",
+        "exemple",
+        "beispiel",
+        "voorbeeld",
+        "esempio",
+        "ejemplo",
+        "yourdomain",
+        "your-domain",
+        "yoursite",
+        "your-site",
+        "yourwebsite",
+        "your-website",
+        "yourcompany",
+        "your-company",
+        "yourbusiness",
+        "mydomain",
+        "my-domain",
+        "mysite",
+        "mycompany",
+        "placeholder",
+        "domain",
+        "email-address",
+        "musterfirma",
+        "firma-beispiel",
+        "address",
+        "emailaddress",
+        "mailaddress",
+        "somewhere",
+        "someplace",
+        "company",
+        "website",
+        "site",
+        "email",
+        "mail",
+        "yourmail",
+        "youremail",
+        "xxx",
+        "xyz",
+    }
+)
 _PLACEHOLDER_SUFFIXES = ("example", "invalid", "localhost", "local", "tld")
 
 
@@ -122,8 +353,11 @@ def clean_email(candidate: str, site_domain: str | None = None) -> str | None:
     if not name or not suffix:
         return None
     own = site_domain is not None and f"{name}.{suffix}" == site_domain
-    if not own and (domain in _PLACEHOLDER_DOMAINS or name in _PLACEHOLDER_NAMES
-                    or suffix.rsplit(".", 1)[-1] in _PLACEHOLDER_SUFFIXES):
+    if not own and (
+        domain in _PLACEHOLDER_DOMAINS
+        or name in _PLACEHOLDER_NAMES
+        or suffix.rsplit(".", 1)[-1] in _PLACEHOLDER_SUFFIXES
+    ):
         return None
     if any(label.startswith("-") or label.endswith("-") for label in domain.split(".")):
         return None
@@ -150,8 +384,9 @@ def _replace_stripped(pattern: re.Pattern[str], replacement: str, text: str) -> 
     if len(pieces) == 1:
         return text
     last = len(pieces) - 1
-    return replacement.join(piece.rstrip() if i == 0 else piece.lstrip() if i == last else piece.strip()
-                            for i, piece in enumerate(pieces))
+    return replacement.join(
+        piece.rstrip() if i == 0 else piece.lstrip() if i == last else piece.strip() for i, piece in enumerate(pieces)
+    )
 
 
 def _close_spaced_at_signs(text: str) -> str:
@@ -160,8 +395,13 @@ def _close_spaced_at_signs(text: str) -> str:
     pieces = text.split("@")
     for i in range(len(pieces) - 1):
         left, right = pieces[i].rstrip(), pieces[i + 1].lstrip()
-        if (len(left) != len(pieces[i]) or len(right) != len(pieces[i + 1])) and left and right \
-                and _is_word_char(left[-1]) and _is_word_char(right[0]):
+        if (
+            (len(left) != len(pieces[i]) or len(right) != len(pieces[i + 1]))
+            and left
+            and right
+            and _is_word_char(left[-1])
+            and _is_word_char(right[0])
+        ):
             pieces[i], pieces[i + 1] = left, right
     return "@".join(pieces)
 
@@ -198,8 +438,7 @@ def find_emails(text: str, site_domain: str | None = None) -> Iterator[str]:
         text = text.replace("＠", "@").replace("﹫", "@")
     yield from _plain_emails(deobfuscate(text))
     lowered = text.lower()
-    if " at " not in lowered and " dot " not in lowered and "[" not in text and "(" not in text \
-            and "{" not in text:
+    if " at " not in lowered and " dot " not in lowered and "[" not in text and "(" not in text and "{" not in text:
         return
     wordy = _replace_stripped(_BRACKETED_AT, " at ", _replace_stripped(_BRACKETED_DOT, " dot ", text))
     for match in _WORDY.finditer(wordy):
@@ -246,48 +485,85 @@ _MASK_CHAR = "|"
 # Decoy patterns grouped under a shorter pattern that every match of theirs contains: most snippets lack the
 # short one, and a pattern that starts with a character class is searched for much faster than one that
 # starts with \b or a lookbehind (tried at every position). A group without a hint always runs.
-_DECOY_PATTERNS = [(re.compile(hint, re.IGNORECASE) if hint else None,
-                    tuple(re.compile(pattern, re.IGNORECASE) for pattern in patterns))
-                   for hint, patterns in (
-    (r"[A-Z]{2}\d{2}", (
-        r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b",          # IBAN
-    )),
-    (r"\d{8}", (
-        r"\b(?:ATU|CHE|[A-Z]{2})-?\d{8,12}(?:[A-Z]\d{1,3})?\b",                      # glued VAT ids
-        r"(?<![\d+])(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)",   # 20240115
-    )),
-    (r"\d{4}[-/.]\d", (
-        r"(?<![\d.])(?:1[89]|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}(?![\d])",             # 2023-10-05
-    )),
-    (r"[-/.]\d{4}", (
-        r"(?<![\d.])\d{1,2}[-/.]\d{1,2}[-/.](?:1[89]|20)\d{2}(?![\d.])",             # 05.10.2023, 10/05/2023
-    )),
-    (r"\d{4}\s*[-–—/]", (
-        r"(?<!\d)(?:1[89]|20)\d{2}\s*[-–—/]\s*(?:1[89]|20)?\d{2}(?!\d)",            # 1998-2024, 2023/24
-    )),
-    (r"\d[:h]\d\d", (
-        r"(?<![\d:])\d{1,2}[:h]\d{2}(?:[:]\d{2})?(?:\s*(?:am|pm|uhr|h)\b)?"           # 08:00, 9h30
-        r"(?:\s*(?:[-–—]|to|bis|à)\s*\d{1,2}[:h]\d{2}(?:\s*(?:am|pm|uhr|h)\b)?)?",
-    )),
-    (r"\d\.\d", (
-        r"\bv(?:er(?:sion)?)?\.?\s?\d+(?:\.\d+)+[a-z0-9-]*",                        # v2.4.1, version 1.2
-        r"(?<![\w.+])\d{1,3}(?:\.\d{1,3}){2,3}(?![\w.])",                            # 2.4.1, 10.0.0.1
-    )),
-    (None, (  # no hint cheaper than the pattern itself
-        r"(?:[$€£¥₹]|\b(?:EUR|USD|GBP|CHF|AUD|CAD|NZD|SEK|NOK|DKK)\b)\s?"
-        r"\d{1,3}(?:[.,' ]\d{3})*(?:[.,]\d{1,2})?(?!\d)",                            # €1,995.00
-    )),
-    (r"\d\s?(?:[$€£¥₹]|EUR|USD|GBP|CHF|AUD|CAD|NZD|SEK|NOK|DKK)", (
-        r"(?<![\d.,])\d{1,3}(?:[.,' ]\d{3})*(?:[.,]\d{1,2})?\s?"
-        r"(?:[$€£¥₹]|EUR|USD|GBP|CHF|AUD|CAD|NZD|SEK|NOK|DKK)(?!\w)",                # 1.234,56 €
-    )),
-    (r"\.\d{4}", (
-        r"(?<![\d.,+])-?\d{1,3}\.\d{4,}\s*[,;/ ]\s*-?\d{1,3}\.\d{4,}(?![\d.])",    # 53.55108, 9.99370
-    )),
-    (r"ISBN", (
-        r"\bISBN(?:-1[03])?:?\s*[\d-]{10,17}",                                     # ISBN
-    )),
-)]
+_DECOY_PATTERNS = [
+    (
+        re.compile(hint, re.IGNORECASE) if hint else None,
+        tuple(re.compile(pattern, re.IGNORECASE) for pattern in patterns),
+    )
+    for hint, patterns in (
+        (
+            r"[A-Z]{2}\d{2}",
+            (
+                r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b",  # IBAN
+            ),
+        ),
+        (
+            r"\d{8}",
+            (
+                r"\b(?:ATU|CHE|[A-Z]{2})-?\d{8,12}(?:[A-Z]\d{1,3})?\b",  # glued VAT ids
+                r"(?<![\d+])(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)",  # 20240115
+            ),
+        ),
+        (
+            r"\d{4}[-/.]\d",
+            (
+                r"(?<![\d.])(?:1[89]|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}(?![\d])",  # 2023-10-05
+            ),
+        ),
+        (
+            r"[-/.]\d{4}",
+            (
+                r"(?<![\d.])\d{1,2}[-/.]\d{1,2}[-/.](?:1[89]|20)\d{2}(?![\d.])",  # 05.10.2023, 10/05/2023
+            ),
+        ),
+        (
+            r"\d{4}\s*[-–—/]",
+            (
+                r"(?<!\d)(?:1[89]|20)\d{2}\s*[-–—/]\s*(?:1[89]|20)?\d{2}(?!\d)",  # 1998-2024, 2023/24
+            ),
+        ),
+        (
+            r"\d[:h]\d\d",
+            (
+                r"(?<![\d:])\d{1,2}[:h]\d{2}(?:[:]\d{2})?(?:\s*(?:am|pm|uhr|h)\b)?"  # 08:00, 9h30
+                r"(?:\s*(?:[-–—]|to|bis|à)\s*\d{1,2}[:h]\d{2}(?:\s*(?:am|pm|uhr|h)\b)?)?",
+            ),
+        ),
+        (
+            r"\d\.\d",
+            (
+                r"\bv(?:er(?:sion)?)?\.?\s?\d+(?:\.\d+)+[a-z0-9-]*",  # v2.4.1, version 1.2
+                r"(?<![\w.+])\d{1,3}(?:\.\d{1,3}){2,3}(?![\w.])",  # 2.4.1, 10.0.0.1
+            ),
+        ),
+        (
+            None,
+            (  # no hint cheaper than the pattern itself
+                r"(?:[$€£¥₹]|\b(?:EUR|USD|GBP|CHF|AUD|CAD|NZD|SEK|NOK|DKK)\b)\s?"
+                r"\d{1,3}(?:[.,' ]\d{3})*(?:[.,]\d{1,2})?(?!\d)",  # €1,995.00
+            ),
+        ),
+        (
+            r"\d\s?(?:[$€£¥₹]|EUR|USD|GBP|CHF|AUD|CAD|NZD|SEK|NOK|DKK)",
+            (
+                r"(?<![\d.,])\d{1,3}(?:[.,' ]\d{3})*(?:[.,]\d{1,2})?\s?"
+                r"(?:[$€£¥₹]|EUR|USD|GBP|CHF|AUD|CAD|NZD|SEK|NOK|DKK)(?!\w)",  # 1.234,56 €
+            ),
+        ),
+        (
+            r"\.\d{4}",
+            (
+                r"(?<![\d.,+])-?\d{1,3}\.\d{4,}\s*[,;/ ]\s*-?\d{1,3}\.\d{4,}(?![\d.])",  # 53.55108, 9.99370
+            ),
+        ),
+        (
+            r"ISBN",
+            (
+                r"\bISBN(?:-1[03])?:?\s*[\d-]{10,17}",  # ISBN
+            ),
+        ),
+    )
+]
 
 _CANDIDATE = re.compile(r"(?<![\w+])(?:\+\s?|\(\+?)?\(?\d[\d \u00a0\u202f\t().\/\-–‐]{4,}\d")
 # "0049 30 ..." is "+49 30 ...", but "00" inside a number ("01 23 45 00 15") is not a prefix.
@@ -364,7 +640,7 @@ def mask_decoys(text: str) -> str:
             for match in pattern.finditer(text):
                 if chars is None:
                     chars = list(text)
-                chars[match.start():match.end()] = _MASK_CHAR * (match.end() - match.start())
+                chars[match.start() : match.end()] = _MASK_CHAR * (match.end() - match.start())
     return "".join(chars) if chars is not None else text
 
 
@@ -381,7 +657,7 @@ def _label_verdict(before: str) -> bool | None:
     number's label.
     """
     cuts = list(_TAIL_CUT.finditer(before))
-    tail = before[cuts[-1].end():] if cuts else before
+    tail = before[cuts[-1].end() :] if cuts else before
     words = [w.strip(":#.()-[]*\"'") for w in re.split(r"[\s/]+", tail) if w.strip(":#.()-[]*\"'")]
     words = words[-4:]
     if not words:
@@ -425,7 +701,7 @@ def _phones_in_snippet(snippet: str, core_start: int, core_end: int, region: str
         if sum(ch.isdigit() for ch in candidate.group(0)) < _MIN_DIGITS:
             continue
         start = max(0, candidate.start() - 2)
-        window = _with_idd_as_plus(masked[start:candidate.end() + 24])  # room for "ext. 1234"
+        window = _with_idd_as_plus(masked[start : candidate.end() + 24])  # room for "ext. 1234"
         run_end = candidate.end() - start  # matches must start in this run; later ones get their own turn
         if region is None and "+" not in window[:run_end]:
             continue  # without a region only "+CC" numbers parse, and a run has a "+" only at its start
@@ -436,20 +712,27 @@ def _phones_in_snippet(snippet: str, core_start: int, core_end: int, region: str
     return tuple(found)
 
 
-def _run_matches(masked: str, candidate: re.Match[str], window: str, run_end: int,
-                 region: str | None) -> list[phonenumbers.PhoneNumberMatch]:
+def _run_matches(
+    masked: str, candidate: re.Match[str], window: str, run_end: int, region: str | None
+) -> list[phonenumbers.PhoneNumberMatch]:
     """phonenumbers' matches that start in the digit run ``candidate`` (``window`` is the text around it,
     starting ``run_end`` characters before the run ends)."""
     try:
-        matches = [m for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID)
-                   if m.start < run_end]
-        if not matches and _possible_is_enough(candidate.group(0),
-                                               masked[max(0, candidate.start() - 48):candidate.start()]):
+        matches = [
+            m
+            for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID)
+            if m.start < run_end
+        ]
+        if not matches and _possible_is_enough(
+            candidate.group(0), masked[max(0, candidate.start() - 48) : candidate.start()]
+        ):
             # Labelled as a phone ("Tel:", "Mobile:") or written with +CC, but outside the ranges
             # phonenumbers knows as allocated (fictional ones such as 07700 900xxx): possible is enough.
-            matches = [m for m in phonenumbers.PhoneNumberMatcher(window, region,
-                                                                  leniency=phonenumbers.Leniency.POSSIBLE)
-                       if m.start < run_end and not _dummy(m.number)]
+            matches = [
+                m
+                for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.POSSIBLE)
+                if m.start < run_end and not _dummy(m.number)
+            ]
     except Exception:  # phonenumbers' matcher on odd input: skip this candidate, never the page
         return []
     return matches
@@ -462,13 +745,13 @@ def _phone_of_match(masked: str, match: phonenumbers.PhoneNumberMatch, start: in
     absolute = start + match.start
     if absolute >= run_end or sum(ch.isdigit() for ch in raw) < _MIN_DIGITS:
         return None  # a number of the text after this run gets its own turn
-    if _label_verdict(masked[max(0, absolute - 48):absolute]) is False:
+    if _label_verdict(masked[max(0, absolute - 48) : absolute]) is False:
         return None
     number = match.number
     end = start + match.end
     if not number.extension:
-        extra = _EXTRA_EXTENSION.match(masked[end:end + 24])
-        if extra and not masked[end:end + 3].lstrip().startswith("("):
+        extra = _EXTRA_EXTENSION.match(masked[end : end + 24])
+        if extra and not masked[end : end + 3].lstrip().startswith("("):
             number.extension = extra.group(1)
     return format_phone(number)
 
@@ -513,7 +796,7 @@ def find_phones(text: str, region: str | None) -> Iterator[str]:
         if sum(ch.isdigit() for ch in candidate.group(0)) < _MIN_DIGITS:
             continue
         low = max(0, candidate.start() - _MARGIN)
-        snippet = text[low:candidate.end() + _MARGIN]
+        snippet = text[low : candidate.end() + _MARGIN]
         core = candidate.start() - low
         for phone in _phones_in_snippet(snippet, core, core + 1, region):
             if phone not in seen:
@@ -524,8 +807,28 @@ def find_phones(text: str, region: str | None) -> Iterator[str]:
 # --- regions ---------------------------------------------------------------------------------------------
 
 _NATIONAL_CANDIDATE = re.compile(r"(?<![\w+\d])\(?0?\d[\d \u00a0().\/\-–]{5,18}\d(?![\d])")
-COMMON_REGIONS = ("US", "GB", "DE", "FR", "NL", "AU", "CA", "IT", "ES", "CH", "AT", "BE", "IE", "NZ",
-                  "SE", "DK", "NO", "PL", "IN", "ZA")
+COMMON_REGIONS = (
+    "US",
+    "GB",
+    "DE",
+    "FR",
+    "NL",
+    "AU",
+    "CA",
+    "IT",
+    "ES",
+    "CH",
+    "AT",
+    "BE",
+    "IE",
+    "NZ",
+    "SE",
+    "DK",
+    "NO",
+    "PL",
+    "IN",
+    "ZA",
+)
 
 
 def national_candidates(text: str, limit: int = 60) -> list[str]:
@@ -539,8 +842,8 @@ def national_candidates(text: str, limit: int = 60) -> list[str]:
         if not _MIN_DIGITS <= digits <= 13 or raw.lstrip("(").startswith("00"):
             continue
         low = max(0, match.start() - _MARGIN)
-        masked = _mask_snippet(text[low:match.end() + 20])
-        if masked[match.start() - low:match.end() - low] != raw:
+        masked = _mask_snippet(text[low : match.end() + 20])
+        if masked[match.start() - low : match.end() - low] != raw:
             continue  # part of a decoy (a date, an IBAN...)
         found.append(raw)
         if len(found) >= limit:

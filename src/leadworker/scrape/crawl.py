@@ -53,13 +53,40 @@ from leadworker.scrape.fetch import Page, StaticFetcher
 log = structlog.get_logger(__name__)
 
 CONTACT_WORDS = (
-    "contact", "kontakt", "contacto", "contatti", "contato", "contactez", "impressum", "imprint",
-    "reach-us", "get-in-touch", "find-us",
+    "contact",
+    "kontakt",
+    "contacto",
+    "contatti",
+    "contato",
+    "contactez",
+    "impressum",
+    "imprint",
+    "reach-us",
+    "get-in-touch",
+    "find-us",
 )
 ABOUT_WORDS = (
-    "about", "ueber-uns", "uber-uns", "über-uns", "over-ons", "a-propos", "qui-sommes", "chi-siamo",
-    "quienes-somos", "team", "legal", "mentions-legales", "company", "unternehmen", "location", "locations",
-    "offices", "privacy", "datenschutz", "reach", "support",
+    "about",
+    "ueber-uns",
+    "uber-uns",
+    "über-uns",
+    "over-ons",
+    "a-propos",
+    "qui-sommes",
+    "chi-siamo",
+    "quienes-somos",
+    "team",
+    "legal",
+    "mentions-legales",
+    "company",
+    "unternehmen",
+    "location",
+    "locations",
+    "offices",
+    "privacy",
+    "datenschutz",
+    "reach",
+    "support",
 )
 _CONTACT_PATTERN = re.compile("|".join(re.escape(w) for w in CONTACT_WORDS), re.IGNORECASE)
 _ABOUT_PATTERN = re.compile("|".join(re.escape(w) for w in ABOUT_WORDS), re.IGNORECASE)
@@ -103,8 +130,9 @@ def canonical_url(url: str) -> str:
     for index_name in ("/index.html", "/index.htm", "/index.php"):
         if path.lower().endswith(index_name):
             path = path[: -len(index_name)] or "/"
-    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                             if not _TRACKING_PARAMS.match(k)))
+    query = urlencode(
+        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING_PARAMS.match(k))
+    )
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
@@ -247,8 +275,7 @@ def _merge_rendered(static: PageFacts, rendered: PageFacts) -> PageFacts:
     known = {link.url for link in rendered.links}
     rendered.links += [link for link in static.links if link.url not in known]
     rendered.phone_inputs.links += [x for x in static.phone_inputs.links if x not in rendered.phone_inputs.links]
-    rendered.phone_inputs.foreign += [x for x in static.phone_inputs.foreign
-                                      if x not in rendered.phone_inputs.foreign]
+    rendered.phone_inputs.foreign += [x for x in static.phone_inputs.foreign if x not in rendered.phone_inputs.foreign]
     for value, third in static.third_party.items():
         if value not in rendered.emails and value not in rendered.phones:
             rendered.third_party.setdefault(value, third)
@@ -284,8 +311,12 @@ _FACTS_BYTES = 2048
 
 
 def _facts_bytes(facts: PageFacts) -> int:
-    return _FACTS_BYTES + sys.getsizeof(facts.phone_inputs.text) + len(facts.description or "") + sum(
-        len(a) for a in facts.addresses)
+    return (
+        _FACTS_BYTES
+        + sys.getsizeof(facts.phone_inputs.text)
+        + len(facts.description or "")
+        + sum(len(a) for a in facts.addresses)
+    )
 
 
 @dataclass
@@ -331,8 +362,7 @@ class SiteCrawl:
 
     async def run(self) -> SiteResult:
         if not await self.robots.allowed(self.start_url):
-            return SiteResult(self.target, None, 0,
-                              PermanentError(f"robots.txt disallows {self.start}", kind="robots"))
+            return SiteResult(self.target, None, 0, PermanentError(f"robots.txt disallows {self.start}", kind="robots"))
         try:
             return await self._run()
         finally:
@@ -346,8 +376,12 @@ class SiteCrawl:
             await self._render_fallback()
         facts = [v.facts for v in self.visited]
         if not facts:
-            return SiteResult(self.target, None, self.pages, self.entry_error or PermanentError(
-                f"{self.start} yielded no page", kind="target_unavailable"))
+            return SiteResult(
+                self.target,
+                None,
+                self.pages,
+                self.entry_error or PermanentError(f"{self.start} yielded no page", kind="target_unavailable"),
+            )
         if self.region is None and sum(len(f.phone_inputs.text) for f in facts) > _INLINE_PARSE_LIMIT:
             # Reading a big site's phones again with the region it turned out to have: off the event loop.
             record = await asyncio.to_thread(fold_site, self.start, self.domain, facts, self.region)
@@ -363,9 +397,13 @@ class SiteCrawl:
         scheduled = 0
         try:
             while self.frontier or in_flight:
-                while (self.frontier and scheduled < self.settings.max_pages
-                       and len(in_flight) < self.settings.concurrency and not self._out_of_time()
-                       and (not self.memory.full or scheduled == 0)):
+                while (
+                    self.frontier
+                    and scheduled < self.settings.max_pages
+                    and len(in_flight) < self.settings.concurrency
+                    and not self._out_of_time()
+                    and (not self.memory.full or scheduled == 0)
+                ):
                     _, depth, _, url = heapq.heappop(self.frontier)
                     if url != self.start_url and not await self.robots.allowed(url):
                         continue
@@ -418,8 +456,12 @@ class SiteCrawl:
             log.warning("page could not be parsed", url=url, error=repr(exc))
             return
         rendered = page.mode == "browser"
-        if (self.settings.render == "auto" and self.renderer is not None and not rendered
-                and await self._wants_render(facts, url, is_entry)):
+        if (
+            self.settings.render == "auto"
+            and self.renderer is not None
+            and not rendered
+            and await self._wants_render(facts, url, is_entry)
+        ):
             facts, rendered = await self._render_into(url, page, facts)
         if facts.canonical and self._on_site(facts.canonical):
             self.seen.add(canonical_url(facts.canonical))
@@ -449,8 +491,12 @@ class SiteCrawl:
 
     def _may_render_later(self, visited: _Visited) -> bool:
         """Whether :meth:`_render_fallback` may render this page (so keeping its HTML saves a fetch)."""
-        return (self.settings.render == "auto" and self.renderer is not None and not visited.rendered
-                and visited.facts.has_scripts)
+        return (
+            self.settings.render == "auto"
+            and self.renderer is not None
+            and not visited.rendered
+            and visited.facts.has_scripts
+        )
 
     def _keep_page(self, visited: _Visited, page: Page) -> None:
         """Keep the HTML of the best few pages a render may want, within the budget; drop all of them as soon
@@ -528,7 +574,8 @@ class SiteCrawl:
                 break
             # A page whose HTML was not kept (the budget was full) is fetched again by the renderer.
             visited.facts, visited.rendered = await self._render_into(
-                visited.facts.url, visited.static_page, visited.facts)
+                visited.facts.url, visited.static_page, visited.facts
+            )
             visited.facts.links = []
             self._drop_page(visited)
             await self.checkpoint()
@@ -551,8 +598,18 @@ async def crawl_site(
 
     ``budget`` is the job's memory budget when it crawls several sites; a site of its own otherwise.
     """
-    return await SiteCrawl(target, job, fetcher, robots, settings, checkpoint, renderer,
-                           scripts or ScriptScanner(fetcher), deadline, budget).run()
+    return await SiteCrawl(
+        target,
+        job,
+        fetcher,
+        robots,
+        settings,
+        checkpoint,
+        renderer,
+        scripts or ScriptScanner(fetcher),
+        deadline,
+        budget,
+    ).run()
 
 
 def fold_site(start: str, domain: str, pages: list[PageFacts], region: str | None = None) -> LeadRecord:
@@ -577,8 +634,10 @@ def fold_site(start: str, domain: str, pages: list[PageFacts], region: str | Non
         page_phones, page_others = facts.phones, facts.third_party
         if site_region != facts.region:
             page_phones = resolve_phones(facts.phone_inputs, site_region, facts.url)
-            page_others = {**{v: t for v, t in facts.third_party.items() if t.kind == "email"},
-                           **resolve_third_party_phones(facts.phone_inputs, site_region, facts.url)}
+            page_others = {
+                **{v: t for v, t in facts.third_party.items() if t.kind == "email"},
+                **resolve_third_party_phones(facts.phone_inputs, site_region, facts.url),
+            }
         for phone, url in page_phones.items():
             phones.setdefault(phone, url)
         for value, third in page_others.items():
@@ -614,9 +673,11 @@ def fold_site(start: str, domain: str, pages: list[PageFacts], region: str | Non
         source_url=start,
         evidence=evidence,
         attributes={"domain": domain, "pages": len(pages), **({"phone_region": site_region} if site_region else {})},
-        third_party=[ThirdPartyContact(value=value, kind=third.kind, reason=third.reason, context=third.context,
-                                       url=third.url)
-                     for value, third in sorted(others.items()) if value not in emails and value not in phones],
+        third_party=[
+            ThirdPartyContact(value=value, kind=third.kind, reason=third.reason, context=third.context, url=third.url)
+            for value, third in sorted(others.items())
+            if value not in emails and value not in phones
+        ],
     )
 
 
@@ -628,8 +689,12 @@ def _credited(pages: list[PageFacts], domain: str, emails: dict[str, str], other
         return
     for email in [e for e in emails if registrable_domain(e.split("@")[1]) in credited]:
         reason = credited[registrable_domain(email.split("@")[1]) or ""]
-        others.setdefault(email, ThirdParty("email", reason, f"an address of {email.split('@')[1]}, "
-                                                     "which the site credits", emails.pop(email)))
+        others.setdefault(
+            email,
+            ThirdParty(
+                "email", reason, f"an address of {email.split('@')[1]}, which the site credits", emails.pop(email)
+            ),
+        )
 
 
 async def crawl_sites(
@@ -659,13 +724,27 @@ async def crawl_sites(
 
     async def one(target: str) -> SiteResult:
         async with slots:
-            return await crawl_site(target, job, fetcher, robots, settings, checkpoint, renderer=renderer,
-                                    scripts=scripts, deadline=deadline, budget=budget)
+            return await crawl_site(
+                target,
+                job,
+                fetcher,
+                robots,
+                settings,
+                checkpoint,
+                renderer=renderer,
+                scripts=scripts,
+                deadline=deadline,
+                budget=budget,
+            )
 
     results = await asyncio.gather(*(one(t) for t in by_site.values()))
     if budget.pages_left:
-        log.warning("crawls stopped at the job's memory budget; pages left unread", pages_left=budget.pages_left,
-                    limit_bytes=budget.limit, peak_bytes=budget.peak)
+        log.warning(
+            "crawls stopped at the job's memory budget; pages left unread",
+            pages_left=budget.pages_left,
+            limit_bytes=budget.limit,
+            peak_bytes=budget.peak,
+        )
     records = [r.record for r in results if r.record is not None]
     pages = sum(r.pages for r in results)
     errors = [r.error for r in results if r.error is not None]

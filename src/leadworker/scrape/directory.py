@@ -83,8 +83,19 @@ _RESULT_BYTES = 1024
 _WEBSITES_AT_ONCE = 4
 
 LeadField = Literal[
-    "company_name", "website", "emails", "phones", "address", "city", "region", "postal_code", "country",
-    "contact_name", "description", "categories", "socials",
+    "company_name",
+    "website",
+    "emails",
+    "phones",
+    "address",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "contact_name",
+    "description",
+    "categories",
+    "socials",
 ]
 _LIST_FIELDS = frozenset({"emails", "phones", "categories", "socials"})
 
@@ -116,8 +127,11 @@ class FieldSelector(BaseModel):
             return {"selector": match.group("css").strip(), "attribute": match.group("attr")}
         if isinstance(value, dict) and isinstance(value.get("selector"), str) and "::" in value["selector"]:
             shorthand = cls.parse(value["selector"])
-            return {**value, "selector": shorthand["selector"],
-                    "attribute": value.get("attribute") or shorthand["attribute"]}
+            return {
+                **value,
+                "selector": shorthand["selector"],
+                "attribute": value.get("attribute") or shorthand["attribute"],
+            }
         return value
 
 
@@ -175,10 +189,17 @@ class RecipeAction(BaseModel):
 
     def page_action(self, results: str) -> PageAction:
         kind: Literal["scroll", "click", "wait_for"] = (
-            "scroll" if self.scroll else "click" if self.click else "wait_for")
+            "scroll" if self.scroll else "click" if self.click else "wait_for"
+        )
         selector = self.scroll or self.click or self.wait_for or ""
-        return PageAction(kind=kind, selector=selector, max=self.max, each=self.each, timeout=self.timeout,
-                          count=results if kind == "scroll" else None)
+        return PageAction(
+            kind=kind,
+            selector=selector,
+            max=self.max,
+            each=self.each,
+            timeout=self.timeout,
+            count=results if kind == "scroll" else None,
+        )
 
 
 class Recipe(BaseModel):
@@ -244,14 +265,18 @@ class Recipe(BaseModel):
     def _check(self) -> Recipe:
         unknown = set(_PLACEHOLDER.findall(self.search_url)) - _TEMPLATE_KEYS
         if unknown:
-            raise ValueError(f"search_url has unknown placeholders {sorted(unknown)}; "
-                             f"use {', '.join(sorted(_TEMPLATE_KEYS))}")
+            raise ValueError(
+                f"search_url has unknown placeholders {sorted(unknown)}; use {', '.join(sorted(_TEMPLATE_KEYS))}"
+            )
         if "{base_url}" in self.search_url and not self.base_url:
             raise ValueError("search_url uses {base_url} but the recipe has no base_url")
         if "{base_url}" not in self.search_url and urlsplit(self.search_url).scheme not in ("http", "https"):
             raise ValueError("search_url must be an absolute http(s) URL or start with {base_url}")
-        for selector in [*self.fields.values(), *self.detail_fields.values(),
-                         *(s for s in (self.next_page, self.detail_link) if s is not None)]:
+        for selector in [
+            *self.fields.values(),
+            *self.detail_fields.values(),
+            *(s for s in (self.next_page, self.detail_link) if s is not None),
+        ]:
             _check_css(selector.selector)
         if self.detail_fields and self.detail_link is None:
             raise ValueError("detail_fields need a detail_link")
@@ -270,6 +295,7 @@ class Recipe(BaseModel):
 
 
 # --- finding and loading recipes -------------------------------------------------------------------------
+
 
 def recipe_dirs(settings: Settings) -> list[Path]:
     """Where recipes are looked up, in order: ``LEADWORKER_RECIPES_DIR``, then the bundled ones."""
@@ -294,16 +320,18 @@ def load_recipe_file(path: Path) -> Recipe:
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except json.JSONDecodeError as exc:
-        raise PermanentError(f"recipe {path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
-                             kind="invalid_recipe") from None
+        raise PermanentError(
+            f"recipe {path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", kind="invalid_recipe"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "syntax error"
         raise PermanentError(f"recipe {path}: not YAML ({problem}{where})", kind="invalid_recipe") from None
     if not isinstance(data, dict):
-        raise PermanentError(f"recipe {path}: expected a mapping of recipe fields, got {type(data).__name__}",
-                             kind="invalid_recipe")
+        raise PermanentError(
+            f"recipe {path}: expected a mapping of recipe fields, got {type(data).__name__}", kind="invalid_recipe"
+        )
     data.setdefault("name", path.stem)
     try:
         return Recipe.model_validate(data)
@@ -320,11 +348,11 @@ def find_recipe(name: str, settings: Settings) -> Recipe:
                 return load_recipe_file(path)
     known = ", ".join(available_recipes(settings)) or "none"
     where = " or ".join(str(d) for d in recipe_dirs(settings))
-    raise PermanentError(f"no directory recipe named {name!r} in {where} (available: {known})",
-                         kind="unknown_source")
+    raise PermanentError(f"no directory recipe named {name!r} in {where} (available: {known})", kind="unknown_source")
 
 
 # --- reading results -------------------------------------------------------------------------------------
+
 
 def _values(node: Any, spec: FieldSelector, base_url: str, clock: PatternClock) -> list[str]:
     matches = node.css(spec.selector) if spec.all else [m for m in [node.css_first(spec.selector)] if m]
@@ -346,16 +374,29 @@ def _values(node: Any, spec: FieldSelector, base_url: str, clock: PatternClock) 
     return values
 
 
-def read_fields(node: Any, fields: Mapping[LeadField, FieldSelector], page_url: str, region: str | None,
-                into: dict[str, Any], evidence: dict[str, str], clock: PatternClock | None = None,
-                unreadable: list[str] | None = None) -> None:
+def read_fields(
+    node: Any,
+    fields: Mapping[LeadField, FieldSelector],
+    page_url: str,
+    region: str | None,
+    into: dict[str, Any],
+    evidence: dict[str, str],
+    clock: PatternClock | None = None,
+    unreadable: list[str] | None = None,
+) -> None:
     """Read ``fields`` from ``node`` into a lead's data, each value's evidence being ``page_url``.
 
     ``clock`` bounds the time of the fields' patterns; a run passes its own, shared by every result it reads.
     """
     clock = clock or PatternClock()
-    store_fields({name: _values(node, spec, page_url, clock) for name, spec in fields.items()}, page_url, region,
-                 into, evidence, unreadable)
+    store_fields(
+        {name: _values(node, spec, page_url, clock) for name, spec in fields.items()},
+        page_url,
+        region,
+        into,
+        evidence,
+        unreadable,
+    )
 
 
 def listing_region(data: Mapping[str, Any]) -> str | None:
@@ -367,8 +408,14 @@ def listing_region(data: Mapping[str, Any]) -> str | None:
     return region_from_place(address) if isinstance(address, str) else None
 
 
-def store_fields(values: Mapping[str, list[str]], page_url: str, region: str | None, into: dict[str, Any],
-                 evidence: dict[str, str], unreadable: list[str] | None = None) -> None:
+def store_fields(
+    values: Mapping[str, list[str]],
+    page_url: str,
+    region: str | None,
+    into: dict[str, Any],
+    evidence: dict[str, str],
+    unreadable: list[str] | None = None,
+) -> None:
     """Put one result's raw ``values`` (by field) into a lead's data. Phones are read last, in the region the
     result names for itself (its country or address), else ``region``; phones that cannot be read are
     appended to ``unreadable``."""
@@ -427,9 +474,17 @@ def _store_emails(values: list[str], page_url: str, into: dict[str, Any], eviden
 class DirectoryRun:
     """One job's run of one recipe."""
 
-    def __init__(self, recipe: Recipe, job: ScrapeJob, fetcher: StaticFetcher, settings: Settings,
-                 checkpoint: Callable[[], Awaitable[None]], *, renderer: RenderSession | None = None,
-                 deadline: float | None = None) -> None:
+    def __init__(
+        self,
+        recipe: Recipe,
+        job: ScrapeJob,
+        fetcher: StaticFetcher,
+        settings: Settings,
+        checkpoint: Callable[[], Awaitable[None]],
+        *,
+        renderer: RenderSession | None = None,
+        deadline: float | None = None,
+    ) -> None:
         self.recipe = recipe
         self.job = job
         self.fetcher = fetcher
@@ -443,9 +498,11 @@ class DirectoryRun:
         self.memory = MemoryBudget(settings.job_memory_bytes)
         """What the run keeps: its results, then the pages of the websites it crawls (see scrape.budget)."""
         host = urlsplit(recipe.base_url or recipe.search_url).hostname or ""
-        self.region = (region_from_place(job.geography)
-                       or (region_from_name(recipe.country) if recipe.country else None)
-                       or region_from_tld(country_tld(host)))
+        self.region = (
+            region_from_place(job.geography)
+            or (region_from_name(recipe.country) if recipe.country else None)
+            or region_from_tld(country_tld(host))
+        )
         self.unreadable_phones: list[str] = []
         """Phone values of results that could not be read in any region the run knew."""
         self.rendered_because: dict[str, int] = {}
@@ -456,7 +513,8 @@ class DirectoryRun:
             raise PermanentError(
                 f"recipe {recipe.name!r} has actions, which need the browser, but the job or the recipe says "
                 "render=static; use render=auto or browser",
-                kind="invalid_recipe")
+                kind="invalid_recipe",
+            )
 
     def _render_mode(self) -> Literal["static", "auto", "browser"]:
         if self.renderer is None or self.job.render == "static" or self.recipe.render == "static":
@@ -482,8 +540,7 @@ class DirectoryRun:
         try:
             return await self.renderer.render(url, prefetched=static, actions=actions)
         except (RenderError, BrowserUnavailable) as exc:
-            log.warning("a listing page could not be rendered; its static cards are kept", url=url,
-                        error=one_line(exc))
+            log.warning("a listing page could not be rendered; its static cards are kept", url=url, error=one_line(exc))
             return None
 
     async def _listing(self, url: str) -> tuple[Page, LexborHTMLParser]:
@@ -503,8 +560,9 @@ class DirectoryRun:
             return page, tree  # the page's own data has the results: nothing to draw
         cards = len(tree.css(self.recipe.results))
         next_node = tree.css_first(self.recipe.next_page.selector) if self.recipe.next_page else None
-        reason = listing_needs_rendering(tree, page.text, cards, next_node=next_node,
-                                         has_next_url=bool(self._next_url(tree, page)))
+        reason = listing_needs_rendering(
+            tree, page.text, cards, next_node=next_node, has_next_url=bool(self._next_url(tree, page))
+        )
         if reason is None:
             return page, tree
         self.rendered_because[reason] = self.rendered_because.get(reason, 0) + 1
@@ -544,8 +602,11 @@ class DirectoryRun:
         while url and len(seen_pages) < limit and url not in seen_pages:
             if self.memory.full:
                 self.memory.stopped(1)
-                log.warning("directory run stopped at the job's memory budget", results=len(found),
-                            limit_bytes=self.memory.limit)
+                log.warning(
+                    "directory run stopped at the job's memory budget",
+                    results=len(found),
+                    limit_bytes=self.memory.limit,
+                )
                 break
             seen_pages.add(url)
             first = len(seen_pages) == 1
@@ -579,14 +640,23 @@ class DirectoryRun:
             records = await self._follow_websites(records)
         return records
 
-    def _results(self, tree: LexborHTMLParser, page: Page) -> Iterator[tuple[dict[str, Any], dict[str, str],
-                                                                               str | None]]:
+    def _results(
+        self, tree: LexborHTMLParser, page: Page
+    ) -> Iterator[tuple[dict[str, Any], dict[str, str], str | None]]:
         """Each result of a listing page: its cards, then the results its JSON carries."""
         for card in tree.css(self.recipe.results):
             data: dict[str, Any] = {}
             evidence: dict[str, str] = {}
-            read_fields(card, self.recipe.fields, page.final_url, self.region, data, evidence, self.clock,
-                        self.unreadable_phones)
+            read_fields(
+                card,
+                self.recipe.fields,
+                page.final_url,
+                self.region,
+                data,
+                evidence,
+                self.clock,
+                self.unreadable_phones,
+            )
             detail = None
             if self.recipe.detail_link is not None:
                 links = _values(card, self.recipe.detail_link, page.final_url, self.clock)
@@ -598,15 +668,21 @@ class DirectoryRun:
         paths: dict[str, str] = {str(name): path for name, path in spec.fields.items()}
         for item in self._json_results(tree):
             data, evidence = {}, {}
-            store_fields(item_values(item, paths or None), page.final_url, self.region, data, evidence,
-                         self.unreadable_phones)
+            store_fields(
+                item_values(item, paths or None), page.final_url, self.region, data, evidence, self.unreadable_phones
+            )
             yield data, evidence, None
 
     def _report_unreadable_phones(self) -> None:
         if self.unreadable_phones:
-            log.warning("listing phones could not be read: no region known for their national format",
-                        recipe=self.recipe.name, job_id=str(self.job.job_id), count=len(self.unreadable_phones),
-                        sample=self.unreadable_phones[:3], geography=self.job.geography)
+            log.warning(
+                "listing phones could not be read: no region known for their national format",
+                recipe=self.recipe.name,
+                job_id=str(self.job.job_id),
+                count=len(self.unreadable_phones),
+                sample=self.unreadable_phones[:3],
+                geography=self.job.geography,
+            )
 
     async def _read_details(self, found: list[tuple[dict[str, Any], dict[str, str], str | None]]) -> None:
         slots = asyncio.Semaphore(_DETAILS_AT_ONCE)
@@ -621,8 +697,7 @@ class DirectoryRun:
                 if not page.ok or not page.is_html:
                     return
                 tree = await self._parse(page)
-                read_fields(tree, self.recipe.detail_fields, page.final_url, self.region, data, evidence,
-                            self.clock)
+                read_fields(tree, self.recipe.detail_fields, page.final_url, self.region, data, evidence, self.clock)
 
         await asyncio.gather(*(one(d, e, link) for d, e, link in found if link))
 
@@ -639,8 +714,10 @@ class DirectoryRun:
         crawl = CrawlSettings(
             max_pages=self.job.max_pages,
             max_depth=self.job.max_depth if self.job.max_depth is not None else self.settings.max_depth,
-            include=self.job.include_paths, exclude=self.job.exclude_paths,
-            user_agent=self.settings.user_agent, concurrency=self.settings.host_concurrency,
+            include=self.job.include_paths,
+            exclude=self.job.exclude_paths,
+            user_agent=self.settings.user_agent,
+            concurrency=self.settings.host_concurrency,
             render=self.job.render if self.renderer is not None else "static",
             memory_bytes=self.settings.job_memory_bytes,
         )
@@ -651,13 +728,25 @@ class DirectoryRun:
             if not record.website:
                 return record
             async with slots:
-                result = await crawl_site(record.website, self.job, self.fetcher, self.robots, crawl,
-                                          self.checkpoint, renderer=self.renderer, scripts=scripts,
-                                          deadline=self.deadline, budget=self.memory)
+                result = await crawl_site(
+                    record.website,
+                    self.job,
+                    self.fetcher,
+                    self.robots,
+                    crawl,
+                    self.checkpoint,
+                    renderer=self.renderer,
+                    scripts=scripts,
+                    deadline=self.deadline,
+                    budget=self.memory,
+                )
             self.pages += result.pages
             if result.record is None:
-                log.info("directory result's website yielded nothing", website=record.website,
-                         error=one_line(result.error) if result.error else None)
+                log.info(
+                    "directory result's website yielded nothing",
+                    website=record.website,
+                    error=one_line(result.error) if result.error else None,
+                )
                 return record
             return merge_records(record, result.record)
 
@@ -681,9 +770,16 @@ def merge_records(listing: LeadRecord, site: LeadRecord) -> LeadRecord:
     return LeadRecord.model_validate(data)
 
 
-async def run_directory(name: str, job: ScrapeJob, fetcher: StaticFetcher, settings: Settings,
-                        checkpoint: Callable[[], Awaitable[None]], *, renderer: RenderSession | None = None,
-                        deadline: float | None = None) -> tuple[list[LeadRecord], int]:
+async def run_directory(
+    name: str,
+    job: ScrapeJob,
+    fetcher: StaticFetcher,
+    settings: Settings,
+    checkpoint: Callable[[], Awaitable[None]],
+    *,
+    renderer: RenderSession | None = None,
+    deadline: float | None = None,
+) -> tuple[list[LeadRecord], int]:
     """Run the recipe ``name`` for ``job``: its leads and the number of pages fetched."""
     recipe = find_recipe(name, settings)
     run = DirectoryRun(recipe, job, fetcher, settings, checkpoint, renderer=renderer, deadline=deadline)
@@ -692,7 +788,14 @@ async def run_directory(name: str, job: ScrapeJob, fetcher: StaticFetcher, setti
 
 
 __all__ = [
-    "BUNDLED_RECIPES", "DirectoryRun", "FieldSelector", "Recipe", "available_recipes", "find_recipe",
-    "load_recipe_file", "merge_records", "read_fields", "run_directory",
+    "BUNDLED_RECIPES",
+    "DirectoryRun",
+    "FieldSelector",
+    "Recipe",
+    "available_recipes",
+    "find_recipe",
+    "load_recipe_file",
+    "merge_records",
+    "read_fields",
+    "run_directory",
 ]
-

@@ -31,8 +31,9 @@ _HEAD_TIMEOUT = 10.0
 _CONNECT_TIMEOUT = 10.0
 _IDLE_TIMEOUT = 60.0
 _CHUNK = 64 * 1024
-_HOP_HEADERS = frozenset({"connection", "proxy-connection", "keep-alive", "proxy-authorization", "te", "trailer",
-                          "upgrade"})
+_HOP_HEADERS = frozenset(
+    {"connection", "proxy-connection", "keep-alive", "proxy-authorization", "te", "trailer", "upgrade"}
+)
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,9 @@ class BadRequest(Exception):
 class EgressProxy:
     """A guarded forward proxy on ``127.0.0.1``; start it, hand :attr:`url` to Chromium, close it with the browser."""
 
-    def __init__(self, guard: NetworkGuard, resolver: GuardedResolver | None = None, *,
-                 keep_refusals: int = 200) -> None:
+    def __init__(
+        self, guard: NetworkGuard, resolver: GuardedResolver | None = None, *, keep_refusals: int = 200
+    ) -> None:
         self.guard = guard
         self.resolver = resolver or GuardedResolver(guard)
         self.refused: collections.deque[Refusal] = collections.deque(maxlen=keep_refusals)
@@ -145,8 +147,7 @@ class EgressProxy:
             address = result["host"]
             self.guard.check_connect(address)
             try:
-                opened = await asyncio.wait_for(asyncio.open_connection(address, port, limit=_CHUNK),
-                                                _CONNECT_TIMEOUT)
+                opened = await asyncio.wait_for(asyncio.open_connection(address, port, limit=_CHUNK), _CONNECT_TIMEOUT)
             except (OSError, TimeoutError) as exc:
                 last = exc
                 continue
@@ -195,8 +196,11 @@ def _split_absolute(target: str) -> tuple[str, int, str]:
 async def _answer(writer: asyncio.StreamWriter, status: int, reason: str) -> None:
     body = reason.encode("utf-8", "replace")[:2000]
     phrase = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway"}[status]
-    writer.write(f"HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("latin-1") + body)
+    writer.write(
+        f"HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("latin-1")
+        + body
+    )
     with contextlib.suppress(Exception):
         await writer.drain()
 
@@ -225,9 +229,14 @@ def _close_delimited(head: bytes) -> bytes:
     return "\r\n".join([status_line, *kept, "Connection: close", "Proxy-Connection: close", "", ""]).encode("latin-1")
 
 
-async def _splice(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter,
-                  up_reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter, *,
-                  rewrite_response: bool = False) -> None:
+async def _splice(
+    client_reader: asyncio.StreamReader,
+    client_writer: asyncio.StreamWriter,
+    up_reader: asyncio.StreamReader,
+    up_writer: asyncio.StreamWriter,
+    *,
+    rewrite_response: bool = False,
+) -> None:
     """Copy both ways until the upstream is done (or either side goes quiet for a minute)."""
     upward = asyncio.ensure_future(_copy(client_reader, up_writer))
     try:

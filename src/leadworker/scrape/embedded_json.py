@@ -31,8 +31,9 @@ SCHEMA_ORG_FIELDS: dict[str, tuple[str, ...]] = {
 }
 """The lead fields a schema.org ``Organization`` / ``LocalBusiness`` item gives, first path that has a value."""
 
-_GENERIC_TYPES = frozenset({"LocalBusiness", "Organization", "Corporation", "Place", "Thing", "ListItem",
-                            "ProfessionalService", "Store"})
+_GENERIC_TYPES = frozenset(
+    {"LocalBusiness", "Organization", "Corporation", "Place", "Thing", "ListItem", "ProfessionalService", "Store"}
+)
 """schema.org types that say nothing about what a business does (``Plumber`` and ``Dentist`` do)."""
 _MAX_SCRIPT = 5_000_000
 _MAX_ITEMS = 5_000
@@ -64,7 +65,7 @@ def _value_starts(text: str) -> Iterator[int]:
     tries = 0
     while position != -1 and tries < 5:
         tries += 1
-        rest = text[position + 1:].lstrip()
+        rest = text[position + 1 :].lstrip()
         offset = len(text) - len(rest)
         if rest[:1] in ("{", "["):
             yield offset
@@ -106,7 +107,8 @@ def _flatten(values: list[Any]) -> Iterator[Any]:
 
 def _looks_like_business(value: Mapping[str, Any]) -> bool:
     return isinstance(value.get("name"), str) and any(
-        key in value for key in ("telephone", "address", "url", "email", "contactPoint"))
+        key in value for key in ("telephone", "address", "url", "email", "contactPoint")
+    )
 
 
 def _businesses(value: Any, depth: int = 0) -> Iterator[Mapping[str, Any]]:
@@ -143,8 +145,9 @@ def json_items(tree: LexborHTMLParser, source: str = LD_JSON, path: str | None =
     return items[:_MAX_ITEMS]
 
 
-def item_values(item: Mapping[str, Any], paths: Mapping[str, str] | Mapping[str, tuple[str, ...]] | None = None
-                ) -> dict[str, list[str]]:
+def item_values(
+    item: Mapping[str, Any], paths: Mapping[str, str] | Mapping[str, tuple[str, ...]] | None = None
+) -> dict[str, list[str]]:
     """Each field's text values in ``item``: by the recipe's dotted ``paths``, else by schema.org's names."""
     values: dict[str, list[str]] = {}
     for name, candidates in (paths or SCHEMA_ORG_FIELDS).items():

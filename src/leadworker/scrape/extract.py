@@ -51,9 +51,23 @@ from leadworker.scrape.layout import layout_text
 from leadworker.scrape.thirdparty import Attribution, attribute, blank
 
 __all__ = [
-    "ForeignText", "Link", "PageFacts", "PhoneInputs", "ThirdParty", "best_name", "clean_email", "extract_page",
-    "find_emails", "find_phones", "format_phone", "infer_region", "parse_tel_link", "resolve_phones",
-    "resolve_third_party_phones", "script_writes_content", "social_network",
+    "ForeignText",
+    "Link",
+    "PageFacts",
+    "PhoneInputs",
+    "ThirdParty",
+    "best_name",
+    "clean_email",
+    "extract_page",
+    "find_emails",
+    "find_phones",
+    "format_phone",
+    "infer_region",
+    "parse_tel_link",
+    "resolve_phones",
+    "resolve_third_party_phones",
+    "script_writes_content",
+    "social_network",
 ]
 
 # --- socials ---------------------------------------------------------------------------------------------
@@ -86,7 +100,7 @@ def social_network(url: str) -> str | None:
     host = (parts.hostname or "").lower()
     for prefix in ("www.", "m.", "mobile.", "de.", "uk.", "fr.", "nl."):
         if host.startswith(prefix):
-            host = host[len(prefix):]
+            host = host[len(prefix) :]
             break
     network = _SOCIAL_HOSTS.get(host)
     if network is None:
@@ -99,18 +113,68 @@ def social_network(url: str) -> str | None:
 
 # --- the page --------------------------------------------------------------------------------------------
 
-ORG_TYPES = frozenset({
-    "organization", "localbusiness", "corporation", "store", "professionalservice", "restaurant",
-    "medicalbusiness", "legalservice", "homeandconstructionbusiness", "automotivebusiness",
-    "financialservice", "foodestablishment", "lodgingbusiness", "ngo", "educationalorganization",
-    "sportsorganization", "dentist", "physician", "attorney", "plumber", "electrician", "hotel",
-    "realestateagent", "accountingservice", "insuranceagency", "travelagency", "onlinebusiness",
-    "generalcontractor", "roofingcontractor", "hvacbusiness", "housepainter", "locksmith", "movingcompany",
-    "healthandbeautybusiness", "dayspa", "hairsalon", "beautysalon", "autorepair", "autodealer",
-    "cafeorcoffeeshop", "bakery", "barorpub", "medicalclinic", "optician", "pharmacy", "veterinarycare",
-    "employmentagency", "itservice", "notary", "lawfirm", "bankorcreditunion", "childcare", "gym",
-    "healthclub", "sportsactivitylocation", "entertainmentbusiness", "shoppingcenter", "emergencyservice",
-})
+ORG_TYPES = frozenset(
+    {
+        "organization",
+        "localbusiness",
+        "corporation",
+        "store",
+        "professionalservice",
+        "restaurant",
+        "medicalbusiness",
+        "legalservice",
+        "homeandconstructionbusiness",
+        "automotivebusiness",
+        "financialservice",
+        "foodestablishment",
+        "lodgingbusiness",
+        "ngo",
+        "educationalorganization",
+        "sportsorganization",
+        "dentist",
+        "physician",
+        "attorney",
+        "plumber",
+        "electrician",
+        "hotel",
+        "realestateagent",
+        "accountingservice",
+        "insuranceagency",
+        "travelagency",
+        "onlinebusiness",
+        "generalcontractor",
+        "roofingcontractor",
+        "hvacbusiness",
+        "housepainter",
+        "locksmith",
+        "movingcompany",
+        "healthandbeautybusiness",
+        "dayspa",
+        "hairsalon",
+        "beautysalon",
+        "autorepair",
+        "autodealer",
+        "cafeorcoffeeshop",
+        "bakery",
+        "barorpub",
+        "medicalclinic",
+        "optician",
+        "pharmacy",
+        "veterinarycare",
+        "employmentagency",
+        "itservice",
+        "notary",
+        "lawfirm",
+        "bankorcreditunion",
+        "childcare",
+        "gym",
+        "healthclub",
+        "sportsactivitylocation",
+        "entertainmentbusiness",
+        "shoppingcenter",
+        "emergencyservice",
+    }
+)
 _ADDRESS_TYPES = frozenset({"postaladdress", "place"})
 
 _REFRESH_URL = re.compile(r"url\s*=\s*(\S+)", re.I)
@@ -236,9 +300,25 @@ def _walk_jsonld(data: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
             yield from _walk_jsonld(item, depth + 1)
     elif isinstance(data, dict):
         yield data
-        for key in ("@graph", "mainEntity", "mainEntityOfPage", "publisher", "provider", "author", "brand",
-                    "organizer", "parentOrganization", "subOrganization", "department", "seller", "about",
-                    "itemListElement", "item", "location", "contactPoint"):
+        for key in (
+            "@graph",
+            "mainEntity",
+            "mainEntityOfPage",
+            "publisher",
+            "provider",
+            "author",
+            "brand",
+            "organizer",
+            "parentOrganization",
+            "subOrganization",
+            "department",
+            "seller",
+            "about",
+            "itemListElement",
+            "item",
+            "location",
+            "contactPoint",
+        ):
             if key in data:
                 yield from _walk_jsonld(data[key], depth + 1)
 
@@ -350,12 +430,22 @@ def script_writes_content(source: str) -> bool:
     return bool(_SCRIPT_WRITES.search(source[:500_000]))
 
 
-_INERT_SCRIPT_TYPES = frozenset({"application/ld+json", "application/json", "text/template", "text/x-template",
-                                 "importmap", "speculationrules", "text/plain"})
+_INERT_SCRIPT_TYPES = frozenset(
+    {
+        "application/ld+json",
+        "application/json",
+        "text/template",
+        "text/x-template",
+        "importmap",
+        "speculationrules",
+        "text/plain",
+    }
+)
 """Script element types that hold data, not code."""
 _APP_MOUNTS = ("#root", "#app", "#__next", "#__nuxt", "[data-reactroot]", "[ng-app]", "[x-data]")
-_CONTACT_SLOTS = ("[data-contact], [data-email], [data-phone], [data-tel], [data-mail], "
-                  ".js-contact, .js-email, .js-phone")
+_CONTACT_SLOTS = (
+    "[data-contact], [data-email], [data-phone], [data-tel], [data-mail], .js-contact, .js-email, .js-phone"
+)
 
 
 def _script_signals(tree: LexborHTMLParser, site: str | None) -> tuple[bool, bool, list[str]]:
@@ -537,8 +627,12 @@ def _read_jsonld_org(obj: dict[str, Any], page: _Page, facts: PageFacts) -> None
         facts.description = _clean(description)[:1000]
 
 
-_MICRODATA_POSTAL = {"addressLocality": "city", "postalCode": "postal_code", "addressRegion": "region",
-                     "addressCountry": "country"}
+_MICRODATA_POSTAL = {
+    "addressLocality": "city",
+    "postalCode": "postal_code",
+    "addressRegion": "region",
+    "addressCountry": "country",
+}
 
 
 def _read_microdata(page: _Page, facts: PageFacts) -> None:
@@ -704,9 +798,11 @@ def _read_emails(page: _Page, facts: PageFacts) -> None:
 def _read_phones(page: _Page, facts: PageFacts) -> None:
     """The phone inputs, parsed with the page's region hint (:func:`resolve_phones` may parse them again)."""
     others = page.others
-    facts.phone_inputs = PhoneInputs(links=[link for link in page.phone_links if link not in others.hrefs]
-                                     + page.structured_phones, text=page.own_text,
-                                     foreign=_foreign_phone_inputs(others, page.visible, page.phone_links))
+    facts.phone_inputs = PhoneInputs(
+        links=[link for link in page.phone_links if link not in others.hrefs] + page.structured_phones,
+        text=page.own_text,
+        foreign=_foreign_phone_inputs(others, page.visible, page.phone_links),
+    )
     facts.phones = resolve_phones(facts.phone_inputs, facts.region, page.url)
     for phone, third in resolve_third_party_phones(facts.phone_inputs, facts.region, page.url).items():
         if phone not in facts.phones:
@@ -740,8 +836,9 @@ _PASSES: tuple[Callable[[_Page, PageFacts], None], ...] = (
 """The passes of :func:`extract_page`, in order: each reads the page's state and adds to its facts."""
 
 
-def _third_party_emails(facts: PageFacts, others: Attribution, visible: str, mailto_links: list[str],
-                        site: str | None) -> None:
+def _third_party_emails(
+    facts: PageFacts, others: Attribution, visible: str, mailto_links: list[str], site: str | None
+) -> None:
     """Move what ``others`` says is someone else's into ``facts.third_party``: the addresses of the foreign
     stretches and links, and the company-looking ones on a domain a credit links to. An address on the
     site's own domain stays the company's."""
@@ -759,12 +856,13 @@ def _third_party_emails(facts: PageFacts, others: Attribution, visible: str, mai
             facts.third_party.setdefault(email, third)
 
 
-def _foreign_emails(others: Attribution, visible: str, mailto_links: list[str], site: str | None,
-                    url: str) -> dict[str, ThirdParty]:
+def _foreign_emails(
+    others: Attribution, visible: str, mailto_links: list[str], site: str | None, url: str
+) -> dict[str, ThirdParty]:
     """The addresses in the foreign stretches of the text and in the foreign ``mailto:`` links."""
     found: dict[str, ThirdParty] = {}
     for stretch in others.stretches:
-        for candidate in find_emails(visible[stretch.start:stretch.end], site):
+        for candidate in find_emails(visible[stretch.start : stretch.end], site):
             email = clean_email(candidate, site)
             if email:
                 found.setdefault(email, ThirdParty("email", stretch.reason, stretch.context, url))
@@ -785,9 +883,9 @@ _LABEL_ROOM = 32
 def _foreign_phone_inputs(others: Attribution, visible: str, phone_links: list[str]) -> list[ForeignText]:
     foreign: list[ForeignText] = []
     for stretch in others.stretches:
-        head = visible[max(0, stretch.start - _LABEL_ROOM):stretch.start]
-        head = head[max(head.rfind("\n"), *(head.rfind(d) for d in "0123456789")) + 1:]
-        foreign.append(ForeignText(head + visible[stretch.start:stretch.end], (), stretch.reason, stretch.context))
+        head = visible[max(0, stretch.start - _LABEL_ROOM) : stretch.start]
+        head = head[max(head.rfind("\n"), *(head.rfind(d) for d in "0123456789")) + 1 :]
+        foreign.append(ForeignText(head + visible[stretch.start : stretch.end], (), stretch.reason, stretch.context))
     for link in phone_links:
         linked = others.hrefs.get(link)
         if linked is not None:
@@ -802,13 +900,41 @@ def best_name(candidates: Iterable[tuple[int, str]]) -> str | None:
 
 # --- the site's region -----------------------------------------------------------------------------------
 
-_LANG_ONLY = {"de": "DE", "fr": "FR", "nl": "NL", "it": "IT", "es": "ES", "pl": "PL", "sv": "SE", "da": "DK",
-              "nb": "NO", "nn": "NO", "no": "NO", "fi": "FI", "pt": "PT", "cs": "CZ", "ja": "JP", "el": "GR",
-              "hu": "HU", "ro": "RO", "sk": "SK", "sl": "SI", "hr": "HR", "bg": "BG", "tr": "TR", "ko": "KR"}
+_LANG_ONLY = {
+    "de": "DE",
+    "fr": "FR",
+    "nl": "NL",
+    "it": "IT",
+    "es": "ES",
+    "pl": "PL",
+    "sv": "SE",
+    "da": "DK",
+    "nb": "NO",
+    "nn": "NO",
+    "no": "NO",
+    "fi": "FI",
+    "pt": "PT",
+    "cs": "CZ",
+    "ja": "JP",
+    "el": "GR",
+    "hu": "HU",
+    "ro": "RO",
+    "sk": "SK",
+    "sl": "SI",
+    "hr": "HR",
+    "bg": "BG",
+    "tr": "TR",
+    "ko": "KR",
+}
 _POSTCODE_HINTS = (
     (re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b"), "GB"),
-    (re.compile(r"\b(?:A[LKZR]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI|"
-                r"S[CD]|T[NX]|UT|V[AT]|W[AIVY]),? \d{5}(?:-\d{4})?\b"), "US"),
+    (
+        re.compile(
+            r"\b(?:A[LKZR]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI|"
+            r"S[CD]|T[NX]|UT|V[AT]|W[AIVY]),? \d{5}(?:-\d{4})?\b"
+        ),
+        "US",
+    ),
     (re.compile(r"\b\d{4} ?[A-Z]{2}\b(?=[ ,]+[A-Z][a-z])"), "NL"),
     (re.compile(r"\b(?:NSW|VIC|QLD|WA|SA|TAS|ACT|NT) \d{4}\b"), "AU"),
 )
@@ -832,8 +958,12 @@ def infer_region(pages: Sequence[PageFacts]) -> str | None:
     for facts in pages:
         _vote_region(facts, votes)
     candidates = [raw for facts in pages for raw in national_candidates(facts.phone_inputs.text)]
-    candidates += [raw.split(":", 1)[-1] for facts in pages for raw in facts.phone_inputs.links
-                   if not raw.split(":", 1)[-1].lstrip().startswith(("+", "00", "%2B"))]
+    candidates += [
+        raw.split(":", 1)[-1]
+        for facts in pages
+        for raw in facts.phone_inputs.links
+        if not raw.split(":", 1)[-1].lstrip().startswith(("+", "00", "%2B"))
+    ]
     ranked = [code for code, _ in votes.most_common()]
     if not candidates:
         return ranked[0] if ranked else None

@@ -68,8 +68,9 @@ class FetchError(TransientError):
 
     kind = "fetch"
 
-    def __init__(self, reason: str, *, kind: str | None = None, retry_after: float | None = None,
-                 status: int | None = None) -> None:
+    def __init__(
+        self, reason: str, *, kind: str | None = None, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(reason, kind=kind)
         self.retry_after = retry_after
         self.status = status
@@ -95,8 +96,14 @@ def status_label(status: int) -> str:
 class StaticFetcher:
     """One aiohttp session per worker process; safe to share between concurrent jobs."""
 
-    def __init__(self, settings: Settings, guard: NetworkGuard, *, limiter: HostLimiter | None = None,
-                 metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        guard: NetworkGuard,
+        *,
+        limiter: HostLimiter | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.settings = settings
         self.guard = guard
         self.limiter = limiter or HostLimiter(concurrency=settings.host_concurrency, rate=settings.host_rate)
@@ -125,8 +132,14 @@ class StaticFetcher:
             )
         return self._session
 
-    async def fetch(self, url: str, *, retries: int | None = None, any_text: bool = False,
-                    may_follow: Callable[[str], Awaitable[bool]] | None = None) -> Page:
+    async def fetch(
+        self,
+        url: str,
+        *,
+        retries: int | None = None,
+        any_text: bool = False,
+        may_follow: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> Page:
         """Fetch ``url`` following redirects; retry transient failures. Raises :class:`FetchError` or
         :class:`~leadworker.scrape.guard.ForbiddenTarget`; any HTTP answer that is not transient is returned
         as a :class:`Page` whatever its status. The body is read for text types (HTML, XML, plain text), or
@@ -175,8 +188,9 @@ class StaticFetcher:
         error = outcome.exception() if outcome is not None else None
         return cls._delay(error, retry_state.attempt_number + 1)  # the first failure came before tenacity
 
-    async def _fetch_once(self, url: str, any_text: bool = False,
-                          may_follow: Callable[[str], Awaitable[bool]] | None = None) -> Page:
+    async def _fetch_once(
+        self, url: str, any_text: bool = False, may_follow: Callable[[str], Awaitable[bool]] | None = None
+    ) -> Page:
         session = self._session_or_open()
         started = time.monotonic()
         current = url

@@ -115,8 +115,13 @@ def _as_ip(host: str) -> IPAddress | None:
 class NetworkGuard:
     """Decides which URLs and addresses a job may reach; knows the resolver override."""
 
-    def __init__(self, *, allow_private: bool, overrides: dict[str, str] | None = None,
-                 allowed_networks: Iterable[str | IPNetwork] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        overrides: dict[str, str] | None = None,
+        allowed_networks: Iterable[str | IPNetwork] = (),
+    ) -> None:
         self.allow_private = allow_private
         self.overrides = {k.lower().rstrip("."): v for k, v in (overrides or {}).items()}
         self.allowed_networks: tuple[IPNetwork, ...] = tuple(
@@ -127,8 +132,11 @@ class NetworkGuard:
     def from_settings(cls, settings: Settings) -> NetworkGuard:
         """The guard ``settings`` describe (``LEADWORKER_ALLOW_PRIVATE_NETWORKS``, ``_RESOLVE``,
         ``_ALLOWED_NETWORKS``)."""
-        return cls(allow_private=settings.allow_private_networks, overrides=settings.resolve,
-                   allowed_networks=settings.allowed_networks)
+        return cls(
+            allow_private=settings.allow_private_networks,
+            overrides=settings.resolve,
+            allowed_networks=settings.allowed_networks,
+        )
 
     def permits(self, address: IPAddress) -> bool:
         """True if a job may connect to ``address``."""
@@ -193,8 +201,9 @@ class NetworkGuard:
 
     def connector(self, resolver: AbstractResolver | None = None, **options: Any) -> aiohttp.TCPConnector:
         """A TCP connector that resolves through the guard and checks every address it connects to."""
-        return aiohttp.TCPConnector(resolver=GuardedResolver(self, resolver), socket_factory=self.open_socket,
-                                    **options)
+        return aiohttp.TCPConnector(
+            resolver=GuardedResolver(self, resolver), socket_factory=self.open_socket, **options
+        )
 
     def override_for(self, host: str) -> str | None:
         return self.overrides.get(host.lower().rstrip("."))
@@ -218,9 +227,7 @@ class GuardedResolver(AbstractResolver):
             ip = ipaddress.ip_address(override)
             self.guard.check_address(host, override)
             fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-            return [
-                ResolveResult(hostname=host, host=override, port=port, family=fam, proto=0, flags=0)
-            ]
+            return [ResolveResult(hostname=host, host=override, port=port, family=fam, proto=0, flags=0)]
         try:
             results = await self._system.resolve(host, port, family)
         except OSError as exc:

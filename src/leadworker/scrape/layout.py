@@ -13,12 +13,56 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-BLOCK_TAGS = frozenset({
-    "body", "p", "div", "section", "article", "header", "footer", "main", "nav", "aside", "h1", "h2", "h3", "h4",
-    "h5", "h6", "li", "ul", "ol", "table", "tr", "tbody", "thead", "tfoot", "caption", "form", "fieldset",
-    "blockquote", "pre", "address", "br", "hr", "dl", "dt", "dd", "figure", "figcaption", "details", "summary",
-    "option", "center", "menu", "dialog", "legend", "hgroup", "search",
-})
+BLOCK_TAGS = frozenset(
+    {
+        "body",
+        "p",
+        "div",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "main",
+        "nav",
+        "aside",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "ul",
+        "ol",
+        "table",
+        "tr",
+        "tbody",
+        "thead",
+        "tfoot",
+        "caption",
+        "form",
+        "fieldset",
+        "blockquote",
+        "pre",
+        "address",
+        "br",
+        "hr",
+        "dl",
+        "dt",
+        "dd",
+        "figure",
+        "figcaption",
+        "details",
+        "summary",
+        "option",
+        "center",
+        "menu",
+        "dialog",
+        "legend",
+        "hgroup",
+        "search",
+    }
+)
 _BREAKS = frozenset({"br", "hr"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _INVISIBLE_CHARS = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
@@ -59,7 +103,7 @@ class Layout:
     lines: list[Line]
 
     def line_text(self, line: Line) -> str:
-        return self.text[line.start:line.end]
+        return self.text[line.start : line.end]
 
 
 class _Builder:
@@ -86,8 +130,16 @@ class _Builder:
     def end_line(self) -> None:
         """Close the current line (kept if it holds more than whitespace) and start the next one."""
         if self.has_text or self.anchors:
-            self.lines.append(Line(self.line_start, self.length, self.current_blocks, self.footer_depth > 0,
-                                   self.heading_depth > 0, self.anchors))
+            self.lines.append(
+                Line(
+                    self.line_start,
+                    self.length,
+                    self.current_blocks,
+                    self.footer_depth > 0,
+                    self.heading_depth > 0,
+                    self.anchors,
+                )
+            )
             self.anchors = []
             self.has_text = False
         self.parts.append("\n")

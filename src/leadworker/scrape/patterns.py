@@ -64,20 +64,27 @@ class PatternClock:
             return ""
         started = time.perf_counter()
         try:
-            found = regex.search(pattern, text[:MAX_INPUT_CHARS],
-                                 timeout=min(SEARCH_SECONDS, self.budget - self.spent))
+            found = regex.search(pattern, text[:MAX_INPUT_CHARS], timeout=min(SEARCH_SECONDS, self.budget - self.spent))
         except TimeoutError:
             found = None
             self.timeouts += 1
             if self.timeouts == 1:
-                log.warning("recipe pattern timed out; it matches nothing", recipe=self.recipe,
-                            pattern=pattern[:100], seconds=SEARCH_SECONDS)
+                log.warning(
+                    "recipe pattern timed out; it matches nothing",
+                    recipe=self.recipe,
+                    pattern=pattern[:100],
+                    seconds=SEARCH_SECONDS,
+                )
         finally:
             self.spent += time.perf_counter() - started
         if self.exhausted and not self._announced:
             self._announced = True
-            log.warning("recipe patterns used up their time for this job; they match nothing from now on",
-                        recipe=self.recipe, seconds=self.budget, timeouts=self.timeouts)
+            log.warning(
+                "recipe patterns used up their time for this job; they match nothing from now on",
+                recipe=self.recipe,
+                seconds=self.budget,
+                timeouts=self.timeouts,
+            )
         if found is None:
             return ""
         value = found.group(1) if found.groups() else found.group(0)

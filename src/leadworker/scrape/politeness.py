@@ -27,9 +27,15 @@ class _Host:
 class HostLimiter:
     """Per-host concurrency (a semaphore) and rate (a token bucket)."""
 
-    def __init__(self, *, concurrency: int, rate: float, burst: float | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        rate: float,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if concurrency < 1 or rate <= 0:
             raise ValueError("concurrency must be >= 1 and rate > 0")
         self.concurrency = concurrency

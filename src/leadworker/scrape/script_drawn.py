@@ -21,17 +21,52 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
-_HYDRATION_MARKERS = ("__NEXT_DATA__", "__NUXT__", "__INITIAL_STATE__", "__PRELOADED_STATE__", "__APOLLO_STATE__",
-                      "__REDUX_STATE__", "__remixContext", "__sveltekit", "window.__data", "ng-state",
-                      "data-reactroot", "data-server-rendered", "__INITIAL_PROPS__", "__STATE__")
+_HYDRATION_MARKERS = (
+    "__NEXT_DATA__",
+    "__NUXT__",
+    "__INITIAL_STATE__",
+    "__PRELOADED_STATE__",
+    "__APOLLO_STATE__",
+    "__REDUX_STATE__",
+    "__remixContext",
+    "__sveltekit",
+    "window.__data",
+    "ng-state",
+    "data-reactroot",
+    "data-server-rendered",
+    "__INITIAL_PROPS__",
+    "__STATE__",
+)
 _MOUNT_POINTS = ("#root", "#app", "#__next", "#__nuxt", "[data-reactroot]", "[ng-app]", "app-root")
 _RESULT_WORDS = (
     # en, de, fr, nl, es, it: the words a listing uses to count what it found
-    "results?", "listings?", "businesses", "companies", "matches", "entries", "places", "providers",
-    "ergebnisse?", "treffer", "einträge", "firmen", "unternehmen", "betriebe",
-    "résultats?", "resultats?", "entreprises", "annonces", "professionnels",
-    "resultaten", "bedrijven", "vermeldingen", "zoekresultaten",
-    "resultados?", "empresas", "risultati", "aziende",
+    "results?",
+    "listings?",
+    "businesses",
+    "companies",
+    "matches",
+    "entries",
+    "places",
+    "providers",
+    "ergebnisse?",
+    "treffer",
+    "einträge",
+    "firmen",
+    "unternehmen",
+    "betriebe",
+    "résultats?",
+    "resultats?",
+    "entreprises",
+    "annonces",
+    "professionnels",
+    "resultaten",
+    "bedrijven",
+    "vermeldingen",
+    "zoekresultaten",
+    "resultados?",
+    "empresas",
+    "risultati",
+    "aziende",
 )
 _CLAIM = re.compile(
     r"(?<![\d.,])(\d{1,3}(?:[.,\s\u00a0\u202f]\d{3})+|\d{1,6})\s*(?:\w+\s+){0,2}?"
@@ -83,8 +118,9 @@ def next_needs_script(next_node: Any) -> bool:
     return not href or href.startswith(("#", "javascript:"))
 
 
-def listing_needs_rendering(tree: LexborHTMLParser, html: str, cards: int, *, next_node: Any = None,
-                            has_next_url: bool = False) -> str | None:
+def listing_needs_rendering(
+    tree: LexborHTMLParser, html: str, cards: int, *, next_node: Any = None, has_next_url: bool = False
+) -> str | None:
     """Why a statically read listing page with ``cards`` results should be rendered, or ``None``.
 
     ``next_node`` is the element the recipe's ``next_page`` selector matched, ``has_next_url`` whether it gave

@@ -35,30 +35,51 @@ def sightings(records: list[tuple[str, LeadRecord]]) -> list[tuple[str, str, str
     return seen
 
 
-def move_shared(records: list[tuple[str, LeadRecord]], domains: Mapping[tuple[str, str], int],
-                threshold: int = SHARED_DOMAINS) -> list[tuple[str, LeadRecord]]:
+def move_shared(
+    records: list[tuple[str, LeadRecord]], domains: Mapping[tuple[str, str], int], threshold: int = SHARED_DOMAINS
+) -> list[tuple[str, LeadRecord]]:
     """The records with every contact that ``threshold`` or more domains show moved to ``third_party``."""
     moved: list[tuple[str, LeadRecord]] = []
     for source, record in records:
         domain = record.attributes.get("domain")
-        shared = [] if source != "website" else [
-            (kind, value) for kind, values in (("email", record.emails), ("phone", record.phones)) for value in values
-            if domains.get((kind, value), 0) >= threshold
-            and not (kind == "email" and registrable_domain(value.split("@")[1]) == domain)]
+        shared = (
+            []
+            if source != "website"
+            else [
+                (kind, value)
+                for kind, values in (("email", record.emails), ("phone", record.phones))
+                for value in values
+                if domains.get((kind, value), 0) >= threshold
+                and not (kind == "email" and registrable_domain(value.split("@")[1]) == domain)
+            ]
+        )
         if not shared:
             moved.append((source, record))
             continue
         gone = {value for _, value in shared}
-        others = [ThirdPartyContact(value=value, kind="email" if kind == "email" else "phone", reason="shared",
-                                    context=f"shown by {domains[(kind, value)]} unrelated sites",
-                                    url=record.evidence.get(value))
-                  for kind, value in shared]
-        moved.append((source, record.model_copy(update={
-            "emails": [e for e in record.emails if e not in gone],
-            "phones": [p for p in record.phones if p not in gone],
-            "evidence": {k: v for k, v in record.evidence.items() if k not in gone},
-            "third_party": record.third_party + others,
-        })))
+        others = [
+            ThirdPartyContact(
+                value=value,
+                kind="email" if kind == "email" else "phone",
+                reason="shared",
+                context=f"shown by {domains[(kind, value)]} unrelated sites",
+                url=record.evidence.get(value),
+            )
+            for kind, value in shared
+        ]
+        moved.append(
+            (
+                source,
+                record.model_copy(
+                    update={
+                        "emails": [e for e in record.emails if e not in gone],
+                        "phones": [p for p in record.phones if p not in gone],
+                        "evidence": {k: v for k, v in record.evidence.items() if k not in gone},
+                        "third_party": record.third_party + others,
+                    }
+                ),
+            )
+        )
     return moved
 
 

@@ -59,8 +59,12 @@ async def _render_session(job: ScrapeJob, ctx: ScrapeContext) -> AsyncIterator[R
         session.may_fetch = RobotsCache(ctx.tools.fetcher, ctx.settings.user_agent).allowed
         yield session
         if session.disallowed:
-            log.info("robots.txt kept the browser from requests pages made", job_id=str(job.job_id),
-                     count=len(session.disallowed), sample=session.disallowed[:3])
+            log.info(
+                "robots.txt kept the browser from requests pages made",
+                job_id=str(job.job_id),
+                count=len(session.disallowed),
+                sample=session.disallowed[:3],
+            )
 
 
 async def run_sources(job: ScrapeJob, ctx: ScrapeContext) -> ScrapeResult:
@@ -84,8 +88,13 @@ async def run_sources(job: ScrapeJob, ctx: ScrapeContext) -> ScrapeResult:
                     memory_bytes=ctx.settings.job_memory_bytes,
                 )
                 records, pages = await crawl_sites(
-                    job, ctx.tools.fetcher, crawl, ctx.checkpoint, final_attempt=ctx.final_attempt,
-                    renderer=renderer, deadline=ctx.deadline,
+                    job,
+                    ctx.tools.fetcher,
+                    crawl,
+                    ctx.checkpoint,
+                    final_attempt=ctx.final_attempt,
+                    renderer=renderer,
+                    deadline=ctx.deadline,
                 )
                 result.records.extend(("website", record) for record in records)
                 result.pages += pages
@@ -93,14 +102,18 @@ async def run_sources(job: ScrapeJob, ctx: ScrapeContext) -> ScrapeResult:
                 from leadworker.scrape.directory import run_directory
 
                 records, pages = await run_directory(
-                    source.split(":", 1)[1], job, ctx.tools.fetcher, ctx.settings, ctx.checkpoint,
-                    renderer=renderer, deadline=ctx.deadline,
+                    source.split(":", 1)[1],
+                    job,
+                    ctx.tools.fetcher,
+                    ctx.settings,
+                    ctx.checkpoint,
+                    renderer=renderer,
+                    deadline=ctx.deadline,
                 )
                 result.records.extend((source, record) for record in records)
                 result.pages += pages
             else:
-                raise PermanentError(f"source type {source!r} is not available in this worker",
-                                     kind="unknown_source")
+                raise PermanentError(f"source type {source!r} is not available in this worker", kind="unknown_source")
         if renderer is not None:
             result.degraded = dict(renderer.degraded)
     return result

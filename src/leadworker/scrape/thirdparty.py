@@ -117,14 +117,19 @@ _INLINE_LABEL = (
     rf"(?<=\s)(?:(?:{_LABEL_WORD}|{_HOST_WORD})\s*(?:,|&|\+|/|and|und|et|en)\s*){{0,3}}"
     rf"(?:{_LABEL_WORD}|(?P<inline_host>{_HOST_WORD})){_OF_THE_SITE}\s*(?::|：)"
 )
-_CUE_PATTERN = (rf"(?P<agent>{_AGENT})|(?P<generic>{_GENERIC})|(?P<label>{_LABEL})|(?P<relation>{_RELATION})|"
-                rf"(?P<inline>{_INLINE_LABEL})")
+_CUE_PATTERN = (
+    rf"(?P<agent>{_AGENT})|(?P<generic>{_GENERIC})|(?P<label>{_LABEL})|(?P<relation>{_RELATION})|"
+    rf"(?P<inline>{_INLINE_LABEL})"
+)
 _CUE = re.compile(_CUE_PATTERN, re.IGNORECASE | re.MULTILINE)
 _CUE_LOWER = re.compile(_CUE_PATTERN, re.MULTILINE)
 """The same, for lower-cased text: four times faster than matching without regard to case."""
 # Where the footer's next item starts, after a credit on the same line.
-_SCOPE_STOP = re.compile(r"©|\b(?:impressum|imprint|privacy|datenschutz|mentions\s+l[ée]gales|cookies?|sitemap|agb|"
-                         r"terms|disclaimer|all\s+rights|alle\s+rechte|tous\s+droits)\b", re.IGNORECASE)
+_SCOPE_STOP = re.compile(
+    r"©|\b(?:impressum|imprint|privacy|datenschutz|mentions\s+l[ée]gales|cookies?|sitemap|agb|"
+    r"terms|disclaimer|all\s+rights|alle\s+rechte|tous\s+droits)\b",
+    re.IGNORECASE,
+)
 # A heading that announces other parties: "Our partners", "Unsere Lieferanten", "Crédits", "Hosting".
 _PARTY_TITLE = re.compile(
     rf"^\s*(?:(?:our|unsere?|nos|notre|onze|ons)\s+)?(?:{_PARTY}|{_HOST_WORD}|credits?|cr[ée]dits?|sponsors?|"
@@ -141,8 +146,11 @@ _SELF = re.compile(
     re.IGNORECASE,
 )
 _FIRST_PERSON = re.compile(r"\b(?:us|our|uns|unser\w*|nous|notre|nos|ons|onze)\b", re.IGNORECASE)
-_COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|\bcopyright\b|all rights reserved|alle rechte|tous droits|"
-                        r"alle rechten", re.IGNORECASE)
+_COPYRIGHT = re.compile(
+    r"©|\(c\)\s*\d{4}|\bcopyright\b|all rights reserved|alle rechte|tous droits|"
+    r"alle rechten",
+    re.IGNORECASE,
+)
 
 # An address offered right here: "email us at", "call me on", "schreiben Sie uns unter", "contactez-nous au",
 # "mail ons op", "Questions? Email …".
@@ -167,8 +175,9 @@ SOURCE_LOOKBACK = 300
 """Characters before a value in which "from <Company> (" is looked for."""
 _LIST_JOIN = re.compile(r"[\s,;/]*(?:or|and|oder|und|ou|et|of|en|&)?[\s,;/]*", re.IGNORECASE)
 """What stands between two items of one list ("X or Y", "X, Y")."""
-_NEGATION = re.compile(r"\b(?:never|not|don['’]?t|nie|niemals|nicht|kein\w*|jamais|pas|ne|nooit|niet|geen)\b",
-                       re.IGNORECASE)
+_NEGATION = re.compile(
+    r"\b(?:never|not|don['’]?t|nie|niemals|nicht|kein\w*|jamais|pas|ne|nooit|niet|geen)\b", re.IGNORECASE
+)
 # Right before the address, a word that makes it an instance of something ("such as x@", "e.g. x@",
 # "switched from x@"), not an offer.
 _EXAMPLE_BEFORE = re.compile(
@@ -197,18 +206,82 @@ _CONTACT_LABELS = re.compile(
     r"mob|cell|portable|mobiel|gsm|hotline|ph|t|e|m|f|p|w|call|ring|bel|appelez|contact|kontakt)\b",
     re.IGNORECASE,
 )
-_SOCIAL = ("facebook.", "instagram.", "linkedin.", "twitter.", "x.com", "youtube.", "tiktok.", "pinterest.",
-           "xing.", "wa.me", "whatsapp.")
+_SOCIAL = (
+    "facebook.",
+    "instagram.",
+    "linkedin.",
+    "twitter.",
+    "x.com",
+    "youtube.",
+    "tiktok.",
+    "pinterest.",
+    "xing.",
+    "wa.me",
+    "whatsapp.",
+)
 # Every cue holds one of these (lower-cased): lines without any are not read for cues at all, which keeps
 # big pages cheap (the cue expression is slow to try at every position of a long text).
 _CUE_STEMS = (
-    "design", "develop", "développ", "credit", "crédit", "réalis", "realis", "concept", "konzept", "création",
-    "creation", "gestaltung", "umsetzung", "programm", "entwicklung", "ontwerp", "vormgeving", "ontwikkel", "foto",
-    "photo", "bildnachweis", "bildquelle", "seo", "host", "héberg", "heberg", "provider", "partner", "partenaire",
-    "supplier", "vendor", "agency", "agence", "agentur", "manufactur", "distribut", "wholesal", "lieferant",
-    "dienstleister", "hersteller", "händler", "handler", "fournisseur", "prestataire", "fabri", "grossist",
-    "leverancier", "bureau", "groothandel", "zusammenarbeit", "partenariat", "collaboration", "cooperation",
-    "samenwerking", "sponsor", "sister", "schwester", "sœur", "soeur", "zuster",
+    "design",
+    "develop",
+    "développ",
+    "credit",
+    "crédit",
+    "réalis",
+    "realis",
+    "concept",
+    "konzept",
+    "création",
+    "creation",
+    "gestaltung",
+    "umsetzung",
+    "programm",
+    "entwicklung",
+    "ontwerp",
+    "vormgeving",
+    "ontwikkel",
+    "foto",
+    "photo",
+    "bildnachweis",
+    "bildquelle",
+    "seo",
+    "host",
+    "héberg",
+    "heberg",
+    "provider",
+    "partner",
+    "partenaire",
+    "supplier",
+    "vendor",
+    "agency",
+    "agence",
+    "agentur",
+    "manufactur",
+    "distribut",
+    "wholesal",
+    "lieferant",
+    "dienstleister",
+    "hersteller",
+    "händler",
+    "handler",
+    "fournisseur",
+    "prestataire",
+    "fabri",
+    "grossist",
+    "leverancier",
+    "bureau",
+    "groothandel",
+    "zusammenarbeit",
+    "partenariat",
+    "collaboration",
+    "cooperation",
+    "samenwerking",
+    "sponsor",
+    "sister",
+    "schwester",
+    "sœur",
+    "soeur",
+    "zuster",
 )
 _BY_WORDS = ("by", "von", "durch", "par", "door")
 _REACH = 200_000
@@ -275,17 +348,30 @@ def attribute(layout: Layout, site_domain: str | None, own_names: str = "") -> A
         if index not in covered:
             covered |= _credit(layout, index, site_domain, found, own_names.lower())
     for index, line in enumerate(lines):
-        if index not in covered and not line.footer and line.end - line.start >= _PROSE_CHARS \
-                and _in_reach(layout, line):
+        if (
+            index not in covered
+            and not line.footer
+            and line.end - line.start >= _PROSE_CHARS
+            and _in_reach(layout, line)
+        ):
             text = layout.line_text(line)
             if ("@" in text or _DIGITS.search(text) or " at " in text.lower()) and _is_prose(text):
                 _examples(layout, line, site_domain, found)
     _linked_sites(layout, site_domain, found)
-    inside = {a.href for s in found.stretches for line in lines for a in line.anchors
-              if s.start <= a.offset < s.end and a.href.lower().startswith(("mailto:", "tel:", "callto:"))}
+    inside = {
+        a.href
+        for s in found.stretches
+        for line in lines
+        for a in line.anchors
+        if s.start <= a.offset < s.end and a.href.lower().startswith(("mailto:", "tel:", "callto:"))
+    }
     if inside:
-        outside = {a.href for line in lines for a in line.anchors
-                   if a.href in inside and not any(s.start <= a.offset < s.end for s in found.stretches)}
+        outside = {
+            a.href
+            for line in lines
+            for a in line.anchors
+            if a.href in inside and not any(s.start <= a.offset < s.end for s in found.stretches)
+        }
         for href in inside - outside:
             offset = next(a.offset for line in lines for a in line.anchors if a.href == href)
             found.hrefs[href] = next(s for s in found.stretches if s.start <= offset < s.end)
@@ -319,10 +405,14 @@ def _cue_lines(layout: Layout) -> list[int]:
                 at = lowered.find(word, end)
     starts = [line.start for line in layout.lines]
     found = {bisect.bisect_right(starts, at) - 1 for at in hits}
-    titles = {index for index, line in enumerate(layout.lines)
-              if line.heading and _in_reach(layout, line) and _PARTY_TITLE.match(layout.line_text(line))}
-    return sorted(titles | {index for index in found - titles
-                            if index >= 0 and _cues(layout.line_text(layout.lines[index]))})
+    titles = {
+        index
+        for index, line in enumerate(layout.lines)
+        if line.heading and _in_reach(layout, line) and _PARTY_TITLE.match(layout.line_text(line))
+    }
+    return sorted(
+        titles | {index for index in found - titles if index >= 0 and _cues(layout.line_text(layout.lines[index]))}
+    )
 
 
 def blank(text: str, stretches: list[Stretch]) -> str:
@@ -339,6 +429,7 @@ def blank(text: str, stretches: list[Stretch]) -> str:
 
 # --- credits ---------------------------------------------------------------------------------------------
 
+
 def _credit(layout: Layout, index: int, site_domain: str | None, found: Attribution, own_names: str) -> set[int]:
     """Record the stretch a credit on line ``index`` covers, if the line holds one; the lines it covers."""
     line = layout.lines[index]
@@ -346,11 +437,11 @@ def _credit(layout: Layout, index: int, site_domain: str | None, found: Attribut
     if line.heading and _PARTY_TITLE.match(text):
         return _section(layout, index, site_domain, found)
     for cue in _cues(text):
-        after = text[cue.end:]
+        after = text[cue.end :]
         prose = not line.footer and _is_prose(text)
         stop = _SCOPE_STOP.search(after)
         if stop:
-            after = after[:stop.start()]
+            after = after[: stop.start()]
         end = line.start + cue.end + len(after)
         if prose:
             cut = _SENTENCE_END.search(after)
@@ -362,11 +453,11 @@ def _credit(layout: Layout, index: int, site_domain: str | None, found: Attribut
         if not prose and not stop:
             end, covered = _following(layout, index, end, site_domain, _has_contacts(after, site_domain))
         links = _other_domains(layout, max(line.start, start - 40), end, site_domain)
-        named = (bool(links) or _names_someone(layout.text[start:end])) and \
-            not _names_itself(layout.text[start:end], own_names)
+        named = (bool(links) or _names_someone(layout.text[start:end])) and not _names_itself(
+            layout.text[start:end], own_names
+        )
         strict = cue.kind in ("generic", "inline")
-        placed = (line.footer or _last_lines(layout, index) or bool(links)
-                  or (not strict and len(text) <= _SHORT_LINE))
+        placed = line.footer or _last_lines(layout, index) or bool(links) or (not strict and len(text) <= _SHORT_LINE)
         if not (named and placed) or (prose and cue.kind == "generic" and not links):
             continue
         _record(found, Stretch(start, end, cue.reason, _context(text, cue.start, cue.end)), links)
@@ -391,16 +482,26 @@ def _section(layout: Layout, index: int, site_domain: str | None, found: Attribu
     for j in range(index + 1, min(len(lines), index + 1 + _SECTION_LINES)):
         line = lines[j]
         body = layout.line_text(line)
-        if line.heading or _COPYRIGHT.search(body) or _FIRST_PERSON.search(body) or line.footer != heading.footer \
-                or _shows_own_address(body, site_domain):
+        if (
+            line.heading
+            or _COPYRIGHT.search(body)
+            or _FIRST_PERSON.search(body)
+            or line.footer != heading.footer
+            or _shows_own_address(body, site_domain)
+        ):
             break
         covered.add(j)
         end = line.end
-    if len(covered) == 1 or not _names_someone(layout.text[heading.end:end]):
+    if len(covered) == 1 or not _names_someone(layout.text[heading.end : end]):
         return set()
     links = _other_domains(layout, heading.end, end, site_domain)
-    reason = HOSTING if re.search(_HOST_WORD, text, re.IGNORECASE) else \
-        CREDIT if re.search(r"cr[ée]dit|bildnachweis|colofon|webdesign", text, re.IGNORECASE) else PARTNER
+    reason = (
+        HOSTING
+        if re.search(_HOST_WORD, text, re.IGNORECASE)
+        else CREDIT
+        if re.search(r"cr[ée]dit|bildnachweis|colofon|webdesign", text, re.IGNORECASE)
+        else PARTNER
+    )
     _record(found, Stretch(heading.end, end, reason, " ".join(text.split())[:160]), links)
     return covered
 
@@ -412,7 +513,7 @@ def _record(found: Attribution, stretch: Stretch, links: set[str]) -> None:
 
 
 def _context(text: str, start: int, end: int) -> str:
-    return " ".join(text[max(0, start - 20):end + 100].split())[:160]
+    return " ".join(text[max(0, start - 20) : end + 100].split())[:160]
 
 
 def _reason(cue: re.Match[str]) -> str:
@@ -439,8 +540,9 @@ def _names_someone(after: str) -> bool:
     return _SELF.match(rest) is None
 
 
-def _following(layout: Layout, index: int, end: int, site_domain: str | None,
-               has_contacts: bool) -> tuple[int, set[int]]:
+def _following(
+    layout: Layout, index: int, end: int, site_domain: str | None, has_contacts: bool
+) -> tuple[int, set[int]]:
     """How far a credit on line ``index`` reaches: the lines of its own block (``<br>``), then, if the credit
     line itself shows no contact, lines of sibling or inner blocks that hold nothing but contacts."""
     lines = layout.lines
@@ -449,13 +551,19 @@ def _following(layout: Layout, index: int, end: int, site_domain: str | None,
     for j in range(index + 1, min(len(lines), index + 1 + _FOLLOWING_LINES)):
         nxt = lines[j]
         text = layout.line_text(nxt)
-        if _cues(text) or _COPYRIGHT.search(text) or _FIRST_PERSON.search(text) or nxt.heading \
-                or (not _same_block(nxt, line) and _shows_own_address(text, site_domain)):
+        if (
+            _cues(text)
+            or _COPYRIGHT.search(text)
+            or _FIRST_PERSON.search(text)
+            or nxt.heading
+            or (not _same_block(nxt, line) and _shows_own_address(text, site_domain))
+        ):
             break
         same_block = nxt.blocks == line.blocks
-        related = nxt.blocks[:len(line.blocks)] == line.blocks or nxt.blocks[:-1] == line.blocks[:-1]
-        if not (same_block and len(text) <= _SHORT_LINE) and \
-                not (related and not has_contacts and _only_contacts(text, site_domain)):
+        related = nxt.blocks[: len(line.blocks)] == line.blocks or nxt.blocks[:-1] == line.blocks[:-1]
+        if not (same_block and len(text) <= _SHORT_LINE) and not (
+            related and not has_contacts and _only_contacts(text, site_domain)
+        ):
             break
         covered.add(j)
         end = nxt.end
@@ -468,14 +576,22 @@ def _same_block(one: Line, other: Line) -> bool:
 
 def _shows_own_address(text: str, site_domain: str | None) -> bool:
     """A line with an address on the site's own domain is the company's line, not a credit's."""
-    return "@" in text and site_domain is not None and any(
-        e.endswith("@" + site_domain) or e.endswith("." + site_domain)
-        for e in (clean_email(c, site_domain) for c in find_emails(text, site_domain)) if e)
+    return (
+        "@" in text
+        and site_domain is not None
+        and any(
+            e.endswith("@" + site_domain) or e.endswith("." + site_domain)
+            for e in (clean_email(c, site_domain) for c in find_emails(text, site_domain))
+            if e
+        )
+    )
 
 
 def _has_contacts(text: str, site_domain: str | None) -> bool:
-    return any(clean_email(e, site_domain) for e in find_emails(text, site_domain)) or \
-        next(digit_runs(text), None) is not None
+    return (
+        any(clean_email(e, site_domain) for e in find_emails(text, site_domain))
+        or next(digit_runs(text), None) is not None
+    )
 
 
 def _only_contacts(text: str, site_domain: str | None) -> bool:
@@ -509,8 +625,13 @@ def _web_links(line: Line, site_domain: str | None) -> list[tuple[int, str]]:
 
 def _other_domains(layout: Layout, start: int, end: int, site_domain: str | None) -> set[str]:
     """Registrable domains other than the site's that web links between ``start`` and ``end`` point to."""
-    return {domain for line in layout.lines if line.end >= start and line.start <= end
-            for offset, domain in _web_links(line, site_domain) if start <= offset < end}
+    return {
+        domain
+        for line in layout.lines
+        if line.end >= start and line.start <= end
+        for offset, domain in _web_links(line, site_domain)
+        if start <= offset < end
+    }
 
 
 def _linked_sites(layout: Layout, site_domain: str | None, found: Attribution) -> None:
@@ -522,8 +643,12 @@ def _linked_sites(layout: Layout, site_domain: str | None, found: Attribution) -
         if "@" not in text:
             continue
         low, high = max(0, index - _NEAR_LINES), min(len(lines) - 1, index + _NEAR_LINES)
-        linked = {domain: near for near in lines[low:high + 1] for _, domain in _web_links(near, site_domain)
-                  if domain not in found.domains}
+        linked = {
+            domain: near
+            for near in lines[low : high + 1]
+            for _, domain in _web_links(near, site_domain)
+            if domain not in found.domains
+        }
         if not linked:
             continue
         for candidate in find_emails(text, site_domain):
@@ -531,11 +656,13 @@ def _linked_sites(layout: Layout, site_domain: str | None, found: Attribution) -
             domain = registrable_domain(email.split("@")[-1]) if email else None
             if domain in linked:
                 near = linked[domain]
-                found.domains[domain] = Stretch(near.start, near.end, PARTNER,
-                                                " ".join(layout.line_text(near).split())[:160])
+                found.domains[domain] = Stretch(
+                    near.start, near.end, PARTNER, " ".join(layout.line_text(near).split())[:160]
+                )
 
 
 # --- examples in prose -----------------------------------------------------------------------------------
+
 
 def _is_prose(text: str) -> bool:
     """Running text: a long line of many words with sentence punctuation, not a line of labels and values."""
@@ -548,8 +675,13 @@ def _is_prose(text: str) -> bool:
 def _examples(layout: Layout, line: Line, site_domain: str | None, found: Attribution) -> None:
     """Record the addresses and numbers that the sentences of a prose line talk about rather than offer."""
     text = layout.line_text(line)
-    if "@" not in text and " at " not in text.lower() and "[" not in text and "(" not in text \
-            and not any(ch.isdigit() for ch in text):
+    if (
+        "@" not in text
+        and " at " not in text.lower()
+        and "[" not in text
+        and "(" not in text
+        and not any(ch.isdigit() for ch in text)
+    ):
         return
     linked = _linked_values(line)
     start = 0
@@ -564,29 +696,40 @@ def _examples(layout: Layout, line: Line, site_domain: str | None, found: Attrib
             # list ("such as X or Y") shares the first one's reading.
             low = tokens[i - 1][1] if i else 0
             high = tokens[i + 1][0] if i + 1 < len(tokens) else len(sentence)
-            listed = previous is not None and _LIST_JOIN.fullmatch(sentence[previous[0]:begin]) is not None
+            listed = previous is not None and _LIST_JOIN.fullmatch(sentence[previous[0] : begin]) is not None
             reason = _mention(sentence, begin, email, sentence[low:high])
-            if listed and previous is not None and previous[1] is not None and reason is None \
-                    and not _OFFER_BEFORE.search(sentence[max(0, begin - 60):begin]):
+            if (
+                listed
+                and previous is not None
+                and previous[1] is not None
+                and reason is None
+                and not _OFFER_BEFORE.search(sentence[max(0, begin - 60) : begin])
+            ):
                 reason = previous[1]
             previous = (finish, reason)
             if reason is not None:
-                found.stretches.append(Stretch(line.start + start + begin, line.start + start + finish, EXAMPLE,
-                                               " ".join(sentence.split())[:160]))
+                found.stretches.append(
+                    Stretch(
+                        line.start + start + begin,
+                        line.start + start + finish,
+                        EXAMPLE,
+                        " ".join(sentence.split())[:160],
+                    )
+                )
         start = cut.end() if cut else len(text)
 
 
 def _mention(sentence: str, begin: int, email: str | None, part: str) -> str | None:
     """Why the address or number at ``begin`` is talked about rather than offered, or ``None`` (offered).
     ``part``: the stretch of the sentence that speaks of it."""
-    before = sentence[max(0, begin - 60):begin]
+    before = sentence[max(0, begin - 60) : begin]
     if _OFFER_BEFORE.search(before) and not _NEGATION.search(before[-40:]):
         return None
     if _EXAMPLE_BEFORE.search(before) or _EXAMPLE_SENTENCE.search(part):
         return "example"
     # A bounded look back: the named party and its open parenthesis stand just before the contacts, and a search
     # from the start of the sentence for every value made reading a long page quadratic (seconds per page).
-    if _SOURCE_PAREN.search(sentence[max(0, begin - SOURCE_LOOKBACK):begin]):
+    if _SOURCE_PAREN.search(sentence[max(0, begin - SOURCE_LOOKBACK) : begin]):
         return "mentioned"  # "comes from Harrison Timber Ltd (orders@…, 0114 …)": that company's
     if email is not None and not _free_mail(email) and not _FIRST_PERSON.search(before):
         return "mentioned"  # another organisation's address, in a sentence that does not offer it

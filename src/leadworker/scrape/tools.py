@@ -16,8 +16,14 @@ if TYPE_CHECKING:
 class ScrapeTools:
     """One static fetcher and one browser per process, shared by every job; :meth:`close` on shutdown."""
 
-    def __init__(self, settings: Settings, metrics: Metrics | None = None, *,
-                 fetcher: StaticFetcher | None = None, browser: BrowserPool | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics | None = None,
+        *,
+        fetcher: StaticFetcher | None = None,
+        browser: BrowserPool | None = None,
+    ) -> None:
         """``fetcher`` and ``browser`` may be given ready-made (benchmarks, tests); else they are built."""
         self.settings = settings
         self.metrics = metrics

@@ -39,19 +39,24 @@ def normalize_messages(
     requests: Iterable[tuple[uuid.UUID, Sequence[int]]], queue: str, size: int
 ) -> list[OutgoingMessage]:
     """``(job id, raw lead ids)`` requests packed into ``NormalizeBatch`` messages of at most ``size`` ids."""
-    items = [NormalizeItem(job_id=job_id, raw_lead_ids=list(ids[i : i + size]))
-             for job_id, ids in requests for i in range(0, len(ids), size)]
+    items = [
+        NormalizeItem(job_id=job_id, raw_lead_ids=list(ids[i : i + size]))
+        for job_id, ids in requests
+        for i in range(0, len(ids), size)
+    ]
     messages: list[OutgoingMessage] = []
     chunk: list[NormalizeItem] = []
     count = 0
     for item in [*items, None]:
         if chunk and (item is None or count + len(item.raw_lead_ids) > size):
             first = chunk[0]
-            messages.append(OutgoingMessage(
-                routing_key=queue,
-                body=NormalizeBatch(items=chunk).model_dump_json().encode(),
-                message_id=f"{first.job_id}:{first.raw_lead_ids[0]}",
-            ))
+            messages.append(
+                OutgoingMessage(
+                    routing_key=queue,
+                    body=NormalizeBatch(items=chunk).model_dump_json().encode(),
+                    message_id=f"{first.job_id}:{first.raw_lead_ids[0]}",
+                )
+            )
             chunk, count = [], 0
         if item is not None:
             chunk.append(item)
@@ -76,8 +81,7 @@ class NormalizeConsumers:
         if self._seen is None:
             return await self._look(connection)
         checked_at, present = self._seen
-        if time.monotonic() - checked_at >= CONSUMER_CHECK_SECONDS and (
-                self._refresh is None or self._refresh.done()):
+        if time.monotonic() - checked_at >= CONSUMER_CHECK_SECONDS and (self._refresh is None or self._refresh.done()):
             self._refresh = asyncio.create_task(self._look(connection))
         return present
 
@@ -99,7 +103,12 @@ class NormalizeConsumers:
 
 
 async def release_deferred_fanouts(
-    db: Database, publisher: ConfirmedPublisher, tracker: EnrichmentTracker, *, queue: str, size: int,
+    db: Database,
+    publisher: ConfirmedPublisher,
+    tracker: EnrichmentTracker,
+    *,
+    queue: str,
+    size: int,
     limit: int = 200,
 ) -> int:
     """Publish the fan-outs deferred while nothing consumed ``leads.normalize``; returns the jobs released.
@@ -118,7 +127,8 @@ async def release_deferred_fanouts(
                 await tracker.update(publisher, job_id, recheck=False)
         await clear_deferred_fanouts(db, job_ids)
         released += len(job_ids)
-        log.info("deferred enrichment published", jobs=len(job_ids),
-                 raw_leads=sum(len(pending) for _, pending in requests))
+        log.info(
+            "deferred enrichment published", jobs=len(job_ids), raw_leads=sum(len(pending) for _, pending in requests)
+        )
         if len(job_ids) < limit:
             return released

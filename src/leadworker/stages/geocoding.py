@@ -77,8 +77,9 @@ class LeadPlacer:
         await geocoding.save_locations(self.db, [(lp.lead_id, lp.place.key(), loc) for lp, loc in located if loc])
         return report.refined
 
-    async def _refine(self, lp: LeadPlace, offline: Location | None, report: PlaceReport,
-                      budget: int = ASK_PER_BATCH) -> Location | None:
+    async def _refine(
+        self, lp: LeadPlace, offline: Location | None, report: PlaceReport, budget: int = ASK_PER_BATCH
+    ) -> Location | None:
         geocoder = self.geocoder
         assert geocoder is not None
         params, key = http_query(lp.place), lp.place.key()
@@ -94,8 +95,9 @@ class LeadPlacer:
                 location = await geocoder.search(params)
             except GeocoderUnavailable as exc:
                 report.unavailable = True
-                log.warning("geocoder unavailable; the lead keeps its offline location", lead_id=lp.lead_id,
-                            error=str(exc))
+                log.warning(
+                    "geocoder unavailable; the lead keeps its offline location", lead_id=lp.lead_id, error=str(exc)
+                )
                 return offline
             await geocoding.save_geocode(self.db, cache_key, location)
         if location is None:

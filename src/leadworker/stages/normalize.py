@@ -68,9 +68,17 @@ class NormalizeStage(StageHandler):
 
     stage = "normalize"
 
-    def __init__(self, *, db: Database, settings: Settings, topology: Topology, metrics: Metrics,
-                 provider: HttpEnrichmentProvider | None = None, verifier: EmailVerifier | None = None,
-                 placer: LeadPlacer | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        settings: Settings,
+        topology: Topology,
+        metrics: Metrics,
+        provider: HttpEnrichmentProvider | None = None,
+        verifier: EmailVerifier | None = None,
+        placer: LeadPlacer | None = None,
+    ) -> None:
         self.db = db
         self.verifier = verifier
         self.placer = placer
@@ -80,8 +88,11 @@ class NormalizeStage(StageHandler):
         self.provider = provider
         self.tracker = EnrichmentTracker(db, JobNotifier(db, settings, topology))
         values = metrics.normalized_values  # the children looked up once: labels() locks and hashes each call
-        self._values = {(kind, verdict): values.labels(kind, verdict)
-                        for kind in ("phone", "email") for verdict in ("valid", "invalid")}
+        self._values = {
+            (kind, verdict): values.labels(kind, verdict)
+            for kind in ("phone", "email")
+            for verdict in ("valid", "invalid")
+        }
 
     async def close(self) -> None:
         if self.provider is not None:
@@ -115,8 +126,13 @@ class NormalizeStage(StageHandler):
             if outcome.action != "skipped":
                 self._count(lead, outcome)
             if outcome.absorbed or outcome.conflicts:
-                dlog.info("leads bridged", raw_lead_id=raw.id, lead_id=outcome.lead_id,
-                          absorbed=list(outcome.absorbed), conflicts=outcome.conflicts)
+                dlog.info(
+                    "leads bridged",
+                    raw_lead_id=raw.id,
+                    lead_id=outcome.lead_id,
+                    absorbed=list(outcome.absorbed),
+                    conflicts=outcome.conflicts,
+                )
         lead_ids = await canonical.leads_of_raw(self.db, item.raw_lead_ids)
         if self.provider is not None and lead_ids:
             await self._enrich(lead_ids, final_attempt=self.settings.retry_policy.is_last(delivery.attempt), dlog=dlog)
@@ -125,19 +141,30 @@ class NormalizeStage(StageHandler):
         if criteria is not None and lead_ids:
             await self._request_scores(delivery.publisher, item.job_id, lead_ids)
         await self.tracker.update(delivery.publisher, item.job_id, recheck=is_redelivery(delivery))
-        dlog.info("batch normalized", raw_leads=len(item.raw_lead_ids), missing=len(item.raw_lead_ids) - len(raws),
-                  leads=len(lead_ids), **dict(actions))
+        dlog.info(
+            "batch normalized",
+            raw_leads=len(item.raw_lead_ids),
+            missing=len(item.raw_lead_ids) - len(raws),
+            leads=len(lead_ids),
+            **dict(actions),
+        )
 
     async def _check_contacts(self, lead_ids: list[int], dlog: Any) -> None:
         if self.verifier is not None:
             verified = await self.verifier.verify_leads(lead_ids)
             if verified.unknown_domains:
-                dlog.warning("e-mail domains not verified: the resolver failed; they are asked again next time",
-                             domains=verified.unknown_domains)
+                dlog.warning(
+                    "e-mail domains not verified: the resolver failed; they are asked again next time",
+                    domains=verified.unknown_domains,
+                )
             for outcome, count in verified.outcomes.items():
                 self.metrics.mail_domain_lookups.labels(outcome).inc(count)
-            dlog.debug("e-mails verified", addresses=verified.addresses, domains_asked=verified.domains_asked,
-                       written=verified.written)
+            dlog.debug(
+                "e-mails verified",
+                addresses=verified.addresses,
+                domains_asked=verified.domains_asked,
+                written=verified.written,
+            )
         if self.placer is not None:
             placed = await self.placer.place_leads(lead_ids)
             if placed.asked:
@@ -169,15 +196,18 @@ class NormalizeStage(StageHandler):
         provider = self.provider
         assert provider is not None
         leads = await canonical.leads_for_provider(self.db, lead_ids, provider.name)
-        results = await asyncio.gather(*(self._enrich_one(lead, final_attempt) for lead in leads),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._enrich_one(lead, final_attempt) for lead in leads), return_exceptions=True
+        )
         unavailable = [r for r in results if isinstance(r, BaseException)]
         for error in unavailable:
             if not isinstance(error, ProviderUnavailable):
                 raise error
         if unavailable:
-            raise TransientError(f"{len(unavailable)} of {len(leads)} provider lookups failed: "
-                                 f"{one_line(unavailable[0], 200)}", kind="provider")
+            raise TransientError(
+                f"{len(unavailable)} of {len(leads)} provider lookups failed: {one_line(unavailable[0], 200)}",
+                kind="provider",
+            )
         if leads:
             dlog.info("leads enriched by provider", provider=provider.name, leads=len(leads))
 
@@ -204,19 +234,32 @@ class NormalizeStage(StageHandler):
                 raw = canonical.RawLead(0, {}, "provider", provider.endpoint, True)
                 values = canonical.lead_values(raw, normalized)
         await canonical.save_provider_result(
-            self.db, lead["id"], provider=provider.name, endpoint=provider.endpoint, status=status, fields=fields,
-            error=error, attempts=attempts, values=values,
+            self.db,
+            lead["id"],
+            provider=provider.name,
+            endpoint=provider.endpoint,
+            status=status,
+            fields=fields,
+            error=error,
+            attempts=attempts,
+            values=values,
         )
 
     async def periodic(self, publisher: ConfirmedPublisher) -> None:
         """Publish the enrichment fan-outs deferred while nothing consumed ``leads.normalize`` (called by the
         worker when this stage's consumer starts and every maintenance interval)."""
-        await release_deferred_fanouts(self.db, publisher, self.tracker, queue=self.topology.work_queue("normalize"),
-                                       size=self.settings.fanout_batch_size)
+        await release_deferred_fanouts(
+            self.db,
+            publisher,
+            self.tracker,
+            queue=self.topology.work_queue("normalize"),
+            size=self.settings.fanout_batch_size,
+        )
         if self.placer is not None:
             # What the batches left at city precision, at the geocoder's pace (one interval's worth).
-            await self.placer.refine_pending(max(1, int(self.settings.maintenance_interval
-                                                        * self.settings.geocoder_rate / 2)))
+            await self.placer.refine_pending(
+                max(1, int(self.settings.maintenance_interval * self.settings.geocoder_rate / 2))
+            )
 
     async def on_retry(self, delivery: Delivery, decision: Decision, delay: float) -> None:
         """Nothing to record: the job's progress shows what is done."""
@@ -239,6 +282,12 @@ def build(deps: StageDeps) -> NormalizeStage:
     from leadworker.stages.verification import email_verifier
 
     provider = HttpEnrichmentProvider(deps.settings) if deps.settings.enrich_provider_url else None
-    return NormalizeStage(db=deps.db, settings=deps.settings, topology=deps.topology, metrics=deps.metrics,
-                          provider=provider, verifier=email_verifier(deps.settings, deps.db),
-                          placer=lead_placer(deps.settings, deps.db))
+    return NormalizeStage(
+        db=deps.db,
+        settings=deps.settings,
+        topology=deps.topology,
+        metrics=deps.metrics,
+        provider=provider,
+        verifier=email_verifier(deps.settings, deps.db),
+        placer=lead_placer(deps.settings, deps.db),
+    )

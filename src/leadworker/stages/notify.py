@@ -113,8 +113,15 @@ class NotifyStage(StageHandler):
         if not secret and not self._warned_unsigned:
             self._warned_unsigned = True
             log.warning("LEADWORKER_WEBHOOK_SECRET is not set: webhooks are sent unsigned")
-        headers = webhooks.headers(event=claimed.event, event_id_=claimed.event_id, body=body, url=claimed.url,
-                                   secret=secret, timestamp=int(time.time()), attempt=claimed.attempt)
+        headers = webhooks.headers(
+            event=claimed.event,
+            event_id_=claimed.event_id,
+            body=body,
+            url=claimed.url,
+            secret=secret,
+            timestamp=int(time.time()),
+            attempt=claimed.attempt,
+        )
         guarded = claimed.url != self.settings.webhook_url
         target = mask_url(claimed.url)
         started = time.monotonic()
@@ -124,8 +131,9 @@ class NotifyStage(StageHandler):
         try:
             if guarded:
                 self.guard.check_url(claimed.url)
-            async with self._session(guarded).post(claimed.url, data=body, headers=headers,
-                                                   allow_redirects=False) as response:
+            async with self._session(guarded).post(
+                claimed.url, data=body, headers=headers, allow_redirects=False
+            ) as response:
                 status = response.status
                 await response.content.read(65536)
         except ForbiddenTarget as exc:
@@ -146,8 +154,13 @@ class NotifyStage(StageHandler):
                 error = f"HTTP {status}"
                 failure = PermanentError(f"webhook {target} answered HTTP {status}{hint}", kind="webhook_rejected")
         await log_store.record_attempt(
-            self.db, claimed.event_id, claimed.attempt, delivered=failure is None, status_code=status,
-            error=error, duration_ms=int((time.monotonic() - started) * 1000),
+            self.db,
+            claimed.event_id,
+            claimed.attempt,
+            delivered=failure is None,
+            status_code=status,
+            error=error,
+            duration_ms=int((time.monotonic() - started) * 1000),
         )
         if failure is not None:
             self.metrics.webhooks.labels("failed").inc()

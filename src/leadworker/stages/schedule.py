@@ -98,8 +98,9 @@ def job_from_template(template: dict[str, Any], job_id: uuid.UUID | None = None)
     return ScrapeJob.model_validate({**template, "job_id": job_id or uuid.uuid4()})
 
 
-def next_due(schedule_id: int, expr: str, zone_name: str, jitter: int, after: datetime) -> tuple[datetime | None,
-                                                                                                 datetime | None]:
+def next_due(
+    schedule_id: int, expr: str, zone_name: str, jitter: int, after: datetime
+) -> tuple[datetime | None, datetime | None]:
     """``(next fire time, when it is due)`` after ``after``: the due time adds the fire time's jitter."""
     nxt = next_after(expr, time_zone(zone_name), after)
     if nxt is None:
@@ -134,16 +135,27 @@ async def _fire_schedule(
         job = None
         if row["overlap"] == "allow" or not await store.job_is_active(conn, previous):
             job = job_from_template(row["template"])
-        if await store.record_fire(conn, schedule_id=row["id"], fire_time=fire_time, kind="cron", job=job,
-                                   previous_job_id=previous, worker=worker):
+        if await store.record_fire(
+            conn,
+            schedule_id=row["id"],
+            fire_time=fire_time,
+            kind="cron",
+            job=job,
+            previous_job_id=previous,
+            worker=worker,
+        ):
             fires.append(Fire(row["name"], fire_time, job, (now - fire_time).total_seconds()))
             if job is not None:
                 previous = job.job_id
-    nxt, due = next_due(row["id"], row["cron"], row["time_zone"], row["jitter_seconds"],
-                        max([now, *times]))
-    await store.advance(conn, row["id"], next_fire_at=nxt, due_at=due,
-                        last_fire_at=chosen[-1] if chosen else None,
-                        last_job_id=previous if previous != row["last_job_id"] else None)
+    nxt, due = next_due(row["id"], row["cron"], row["time_zone"], row["jitter_seconds"], max([now, *times]))
+    await store.advance(
+        conn,
+        row["id"],
+        next_fire_at=nxt,
+        due_at=due,
+        last_fire_at=chosen[-1] if chosen else None,
+        last_job_id=previous if previous != row["last_job_id"] else None,
+    )
     return fires, missed
 
 
@@ -169,9 +181,13 @@ async def fire_due(
     if messages:
         await publish(messages)
     for fire in result.fires:
-        log.info("schedule fired" if fire.job else "schedule skipped: its previous job is still running",
-                 schedule=fire.schedule, fire_time=fire.fire_time.isoformat(),
-                 job_id=str(fire.job.job_id) if fire.job else None, lateness=round(fire.lateness, 3))
+        log.info(
+            "schedule fired" if fire.job else "schedule skipped: its previous job is still running",
+            schedule=fire.schedule,
+            fire_time=fire.fire_time.isoformat(),
+            job_id=str(fire.job.job_id) if fire.job else None,
+            lateness=round(fire.lateness, 3),
+        )
     for name, count in result.missed.items():
         log.warning("schedule missed fire times (catch-up policy)", schedule=name, missed=count)
     return result
@@ -188,8 +204,15 @@ async def run_now(
         if row is None:
             return None
         job = job_from_template(row["template"])
-        await store.record_fire(conn, schedule_id=row["id"], fire_time=now, kind="manual", job=job,
-                                previous_job_id=row["last_job_id"], worker=worker)
+        await store.record_fire(
+            conn,
+            schedule_id=row["id"],
+            fire_time=now,
+            kind="manual",
+            job=job,
+            previous_job_id=row["last_job_id"],
+            worker=worker,
+        )
         await store.set_last_job(conn, row["id"], job.job_id)
     await publish([job_message(job, topology)])
     return Fire(name, now, job, 0.0)
@@ -217,8 +240,15 @@ async def report_overdue(db: Database, metrics: Metrics, now: datetime, shown: s
 
 
 async def run(
-    db: Database, publish: Publish, topology: Topology, settings: Settings, metrics: Metrics, worker: str, *,
-    clock: Clock = utc_now, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    db: Database,
+    publish: Publish,
+    topology: Topology,
+    settings: Settings,
+    metrics: Metrics,
+    worker: str,
+    *,
+    clock: Clock = utc_now,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
     """The stage's loop, while the worker's broker connection lasts (cancelled with it)."""
     limits = Limits.from_settings(settings)
@@ -235,4 +265,3 @@ async def run(
         except Exception as exc:
             log.error("firing schedules failed", error=repr(exc))
         await sleep(settings.schedule_interval)
-

@@ -61,8 +61,13 @@ class ScoreStage(StageHandler):
         for segment, count in segments.items():
             self.metrics.leads_scored.labels(segment).inc(count)
         progress = await self.tracker.update(delivery.publisher, batch.job_id, recheck=is_redelivery(delivery))
-        dlog.info("leads scored", leads=len(scored.scored), changed=scored.changed, **dict(segments),
-                  job_scored=progress.scored if progress else None)
+        dlog.info(
+            "leads scored",
+            leads=len(scored.scored),
+            changed=scored.changed,
+            **dict(segments),
+            job_scored=progress.scored if progress else None,
+        )
 
     async def on_retry(self, delivery: Delivery, decision: Decision, delay: float) -> None:
         """Nothing to record: the job's progress shows what is done."""

@@ -191,21 +191,32 @@ class ScrapeStage(StageHandler):
         try:
             result = await run_sources(job, ctx)
         except JobStopped as stopped:
-            log.info("job stopped while running", status=stopped.status.value if stopped.status else None,
-                     seconds=round(time.monotonic() - started, 3))
+            log.info(
+                "job stopped while running",
+                status=stopped.status.value if stopped.status else None,
+                seconds=round(time.monotonic() - started, 3),
+            )
             await self._announce(delivery, job)
             return
 
         # A contact that several unrelated sites show is a vendor's (see leadworker.scrape.shared).
         records = await apply_shared(self.db, result.records)
-        prepared = await asyncio.to_thread(prepare_leads, records) if len(records) > 200 \
-            else prepare_leads(records)
+        prepared = await asyncio.to_thread(prepare_leads, records) if len(records) > 200 else prepare_leads(records)
         # While nothing consumes leads.normalize, the completion itself marks the fan-out deferred.
-        defer = self.settings.enrich and bool(prepared.hashes) and not await self._normalize_consumers.present(
-            delivery.publisher.connection)
+        defer = (
+            self.settings.enrich
+            and bool(prepared.hashes)
+            and not await self._normalize_consumers.present(delivery.publisher.connection)
+        )
         completion = await self._completions.submit(
-            jobs.CompletionRequest(job.job_id, claim.attempt, prepared, result.pages, defer_fanout=defer,
-                                   pages_degraded=result.pages_degraded)
+            jobs.CompletionRequest(
+                job.job_id,
+                claim.attempt,
+                prepared,
+                result.pages,
+                defer_fanout=defer,
+                pages_degraded=result.pages_degraded,
+            )
         )
         if completion is None:
             status = await jobs.job_status(self.db, job.job_id)
@@ -229,9 +240,14 @@ class ScrapeStage(StageHandler):
         await self._announce(delivery, job)
         # A job that could not render what needed it is said aloud: its leads may miss script-only contacts.
         (log.warning if result.degraded else log.info)(
-            "job completed", pages=result.pages, found=completion.found, new=completion.new,
-            duplicates=completion.duplicates, seconds=round(time.monotonic() - started, 3),
-            **({"pages_degraded": result.pages_degraded, "degraded": result.degraded} if result.degraded else {}))
+            "job completed",
+            pages=result.pages,
+            found=completion.found,
+            new=completion.new,
+            duplicates=completion.duplicates,
+            seconds=round(time.monotonic() - started, 3),
+            **({"pages_degraded": result.pages_degraded, "degraded": result.degraded} if result.degraded else {}),
+        )
 
     async def _announce(self, delivery: Delivery, job: ScrapeJob) -> None:
         """Tell the job's webhook its status, if it has one."""
@@ -267,9 +283,9 @@ class ScrapeStage(StageHandler):
                 self._note_deferring(True, jobs=len(requests))
                 continue
             self._note_deferring(False)
-            await publisher.publish_many(normalize_messages(
-                ((r.job_id, r.ids) for r in requests), queue, self.settings.fanout_batch_size
-            ))
+            await publisher.publish_many(
+                normalize_messages(((r.job_id, r.ids) for r in requests), queue, self.settings.fanout_batch_size)
+            )
         return [None] * len(batch)
 
     async def periodic(self, publisher: ConfirmedPublisher) -> None:
@@ -281,8 +297,11 @@ class ScrapeStage(StageHandler):
     def _note_deferring(self, deferring: bool, **values: Any) -> None:
         """Log when fan-outs start being deferred (once, not per job)."""
         if deferring and not self._deferring:
-            log_for_process(structlog.get_logger("leadworker.fanout"),
-                            "enrichment deferred in the database: nothing consumes leads.normalize", **values)
+            log_for_process(
+                structlog.get_logger("leadworker.fanout"),
+                "enrichment deferred in the database: nothing consumes leads.normalize",
+                **values,
+            )
         self._deferring = deferring
 
     async def on_retry(self, delivery: Delivery, decision: Decision, delay: float) -> None:
@@ -290,9 +309,7 @@ class ScrapeStage(StageHandler):
             await jobs.mark_retrying(self.db, delivery.job_id, delivery.attempt, decision.error, decision.kind)
 
     async def on_dead(self, delivery: Delivery, decision: Decision) -> None:
-        job_id = delivery.job_id or job_id_hint(
-            delivery.body, delivery.message_id, self.settings.max_message_bytes
-        )
+        job_id = delivery.job_id or job_id_hint(delivery.body, delivery.message_id, self.settings.max_message_bytes)
         if job_id is None:
             return
         if delivery.job_id is None:
@@ -302,7 +319,10 @@ class ScrapeStage(StageHandler):
             criteria = decode_json_object(delivery.body, self.settings.max_message_bytes)
         # Once the message decoded, the job was (or was about to be) claimed by this attempt: fence on it.
         failed = await jobs.fail_job(
-            self.db, job_id, decision.reason, decision.kind,
+            self.db,
+            job_id,
+            decision.reason,
+            decision.kind,
             attempt=delivery.attempt if delivery.job_id is not None else None,
             criteria=_json_safe(criteria),
         )
@@ -342,5 +362,6 @@ def build(deps: StageDeps) -> ScrapeStage:
     from leadworker.scrape.chromium import warn_if_missing
 
     warn_if_missing(deps.settings)  # the stage that can render: a missing browser is said once, at start
-    return ScrapeStage(db=deps.db, settings=deps.settings, topology=deps.topology, metrics=deps.metrics,
-                       worker=deps.worker)
+    return ScrapeStage(
+        db=deps.db, settings=deps.settings, topology=deps.topology, metrics=deps.metrics, worker=deps.worker
+    )

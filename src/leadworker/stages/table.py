@@ -45,10 +45,16 @@ class Stage:
 STAGE_TABLE: tuple[Stage, ...] = (
     # In pipeline order: consumers start downstream first and stop upstream first.
     # Crawls are slow and I/O bound, enrichment is quick and CPU bound, webhooks wait on other people's servers.
-    Stage("scrape", "scrape_jobs", 16, "leadworker.stages.scrape:build",
-          "crawl targets and directories into raw leads"),
-    Stage("normalize", "leads.normalize", 32, "leadworker.stages.normalize:build",
-          "clean, verify, place and merge raw leads"),
+    Stage(
+        "scrape", "scrape_jobs", 16, "leadworker.stages.scrape:build", "crawl targets and directories into raw leads"
+    ),
+    Stage(
+        "normalize",
+        "leads.normalize",
+        32,
+        "leadworker.stages.normalize:build",
+        "clean, verify, place and merge raw leads",
+    ),
     Stage("score", "leads.score", 64, "leadworker.stages.score:build", "score canonical leads for their jobs"),
     Stage("notify", "jobs.notify", 16, "leadworker.stages.notify:build", "POST job events to webhooks"),
     Stage("maintenance", None, 0, None, "rescue stuck jobs and delete old ones, one instance at a time"),

@@ -112,9 +112,13 @@ class EmailVerifier:
     async def _probe(self, before: dict[str, str | None], domains: dict[str, MailDomain]) -> dict[str, str]:
         prober = self.prober
         assert prober is not None
-        todo = [a for a, smtp in before.items()
-                if smtp in (None, "deferred", "failed") and (d := domains.get(a.rpartition("@")[2])) is not None
-                and d.takes_mail]
+        todo = [
+            a
+            for a, smtp in before.items()
+            if smtp in (None, "deferred", "failed")
+            and (d := domains.get(a.rpartition("@")[2])) is not None
+            and d.takes_mail
+        ]
         results = await asyncio.gather(*(prober.probe(a, domains[a.rpartition("@")[2]].mx_hosts) for a in todo))
         learnt: dict[str, str] = {}
         for address, result in zip(todo, results, strict=True):
@@ -123,8 +127,9 @@ class EmailVerifier:
             if result.catch_all is not None and domains[domain].catch_all != result.catch_all:
                 await verification.save_catch_all(self.db, domain, result.catch_all)
                 old = domains[domain]
-                domains[domain] = MailDomain(old.domain, old.outcome, old.mx_hosts, old.ttl, old.error,
-                                             result.catch_all)
+                domains[domain] = MailDomain(
+                    old.domain, old.outcome, old.mx_hosts, old.ttl, old.error, result.catch_all
+                )
         return learnt
 
     @staticmethod
@@ -133,8 +138,16 @@ class EmailVerifier:
         disposable = is_disposable(domain)
         mail = domains.get(domain) or MailDomain(domain, "unknown", error="not asked")
         result = verdict(role=is_role_address(local), disposable=disposable, mail=mail, smtp=smtp)
-        return verification.EmailCheck(address, domain, result.status, result.reason, is_role_address(local),
-                                       is_free_mail(domain), disposable, smtp)
+        return verification.EmailCheck(
+            address,
+            domain,
+            result.status,
+            result.reason,
+            is_role_address(local),
+            is_free_mail(domain),
+            disposable,
+            smtp,
+        )
 
 
 def email_verifier(settings: Settings, db: Database) -> EmailVerifier | None:
@@ -146,7 +159,12 @@ def email_verifier(settings: Settings, db: Database) -> EmailVerifier | None:
     if settings.smtp_probe:
         from leadworker.scrape.guard import NetworkGuard
 
-        prober = SmtpProber(resolve=resolver.addresses, permits=NetworkGuard.from_settings(settings).permits,
-                            port=settings.smtp_probe_port, helo=settings.smtp_probe_helo,
-                            timeout=settings.smtp_probe_timeout, rate=settings.smtp_probe_rate)
+        prober = SmtpProber(
+            resolve=resolver.addresses,
+            permits=NetworkGuard.from_settings(settings).permits,
+            port=settings.smtp_probe_port,
+            helo=settings.smtp_probe_helo,
+            timeout=settings.smtp_probe_timeout,
+            rate=settings.smtp_probe_rate,
+        )
     return EmailVerifier(db, resolver, prober)

@@ -141,12 +141,11 @@ async def _merge_unique(db: Database, pairs: Sequence[tuple[RawLead, NormalizedL
     return [await merge_raw_lead(db, raw, lead) for raw, lead in pairs]
 
 
-async def _merge_batch(
-    conn: asyncpg.Connection, pairs: Sequence[tuple[RawLead, NormalizedLead]]
-) -> list[MergeOutcome]:
+async def _merge_batch(conn: asyncpg.Connection, pairs: Sequence[tuple[RawLead, NormalizedLead]]) -> list[MergeOutcome]:
     ids = [raw.id for raw, _ in pairs]
     claimed = {
-        r["id"] for r in await conn.fetch(
+        r["id"]
+        for r in await conn.fetch(
             """WITH locked AS (
                    SELECT id FROM raw_leads WHERE id = ANY($1::bigint[]) AND normalized_at IS NULL
                     ORDER BY id FOR UPDATE)
@@ -154,7 +153,8 @@ async def _merge_batch(
                  FROM locked JOIN unnest($1::bigint[], $2::text[]) AS t(id, summary) USING (id)
                 WHERE r.id = locked.id
             RETURNING r.id""",
-            ids, [json.dumps(lead.summary()) for _, lead in pairs],
+            ids,
+            [json.dumps(lead.summary()) for _, lead in pairs],
         )
     }
     outcomes: dict[int, MergeOutcome] = {}
@@ -210,9 +210,12 @@ async def _merge_usable(
 
     real: dict[int, int] = {}
     if placeholders:
-        new_ids = sorted(r["id"] for r in await conn.fetch(
-            "INSERT INTO leads (revision) SELECT 1 FROM generate_series(1, $1::int) RETURNING id", placeholders
-        ))
+        new_ids = sorted(
+            r["id"]
+            for r in await conn.fetch(
+                "INSERT INTO leads (revision) SELECT 1 FROM generate_series(1, $1::int) RETURNING id", placeholders
+            )
+        )
         real = {-(n + 1): lead_id for n, lead_id in enumerate(new_ids)}
 
     def resolve(lead_id: int) -> int:
@@ -240,7 +243,8 @@ async def _merge_usable(
         )
     await conn.execute(
         "INSERT INTO lead_sources (raw_lead_id, lead_id) SELECT * FROM unnest($1::bigint[], $2::bigint[])",
-        [o.raw_lead_id for o in outcomes], [o.lead_id for o in outcomes],
+        [o.raw_lead_id for o in outcomes],
+        [o.lead_id for o in outcomes],
     )
     await insert_value_rows(conn, value_rows)
     if conflict_rows:
@@ -256,16 +260,15 @@ async def _merge_usable(
     return outcomes
 
 
-async def _lock_owners(
-    conn: asyncpg.Connection, keys: Sequence[Key]
-) -> tuple[dict[Key, int], dict[int, str | None]]:
+async def _lock_owners(conn: asyncpg.Connection, keys: Sequence[Key]) -> tuple[dict[Key, int], dict[int, str | None]]:
     """Lock ``keys`` (advisory, sorted) and the leads owning them (rows, sorted); return the owners and each
     owner's domain. Raises :class:`_Raced` if a concurrent merge moved a key or absorbed an owner meanwhile."""
     kinds, values = [k for k, _ in keys], [v for _, v in keys]
     await conn.execute(
         """SELECT pg_advisory_xact_lock($1::int, t.h)
              FROM unnest($2::int[]) WITH ORDINALITY AS t(h, n) ORDER BY t.n""",
-        KEY_LOCK_SPACE, sorted({key_lock_id(k, v) for k, v in keys}),
+        KEY_LOCK_SPACE,
+        sorted({key_lock_id(k, v) for k, v in keys}),
     )
     owners = await _owners(conn, kinds, values)
     domains: dict[int, str | None] = {}
@@ -290,7 +293,8 @@ async def _owners(conn: asyncpg.Connection, kinds: list[str], values: list[str])
     rows = await conn.fetch(
         """SELECT k.kind, k.value, k.lead_id
              FROM lead_keys k JOIN unnest($1::text[], $2::text[]) AS t(kind, value) USING (kind, value)""",
-        kinds, values,
+        kinds,
+        values,
     )
     return {(r["kind"], r["value"]): r["lead_id"] for r in rows}
 
@@ -299,7 +303,8 @@ async def _merge(conn: asyncpg.Connection, raw: RawLead, lead: NormalizedLead) -
     claimed = await conn.fetchval(
         """UPDATE raw_leads SET normalized_at = now(), normalization = $2::jsonb
             WHERE id = $1 AND normalized_at IS NULL RETURNING id""",
-        raw.id, lead.summary(),
+        raw.id,
+        lead.summary(),
     )
     if claimed is None:
         lead_id = await conn.fetchval(
@@ -332,7 +337,10 @@ async def _apply(conn: asyncpg.Connection, raw: RawLead, lead: NormalizedLead, p
             """INSERT INTO lead_keys (kind, value, lead_id, raw_lead_id)
                SELECT kind, value, $3, $4 FROM unnest($1::text[], $2::text[]) AS t(kind, value)
                ON CONFLICT DO NOTHING""",
-            [k for k, _ in plan.claim], [v for _, v in plan.claim], target, raw.id,
+            [k for k, _ in plan.claim],
+            [v for _, v in plan.claim],
+            target,
+            raw.id,
         )
     await conn.execute("INSERT INTO lead_sources (raw_lead_id, lead_id) VALUES ($1, $2)", raw.id, target)
     await insert_values(conn, target, lead_values(raw, lead), raw_lead_id=raw.id)
@@ -343,7 +351,10 @@ async def _apply(conn: asyncpg.Connection, raw: RawLead, lead: NormalizedLead, p
                  FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(other, kind, value)
                 WHERE other <> $1
                ON CONFLICT DO NOTHING""",
-            target, [c[0] for c in plan.conflicts], [c[1] for c in plan.conflicts], [c[2] for c in plan.conflicts],
+            target,
+            [c[0] for c in plan.conflicts],
+            [c[1] for c in plan.conflicts],
+            [c[2] for c in plan.conflicts],
             raw.id,
         )
     await refresh_lead(conn, target)
@@ -389,14 +400,21 @@ def lead_values(raw: RawLead, lead: NormalizedLead) -> list[ValueRow]:
     return rows
 
 
-async def insert_values(conn: asyncpg.Connection, lead_id: int, rows: Sequence[ValueRow], *,
-                        raw_lead_id: int | None = None, provider: str | None = None) -> None:
+async def insert_values(
+    conn: asyncpg.Connection,
+    lead_id: int,
+    rows: Sequence[ValueRow],
+    *,
+    raw_lead_id: int | None = None,
+    provider: str | None = None,
+) -> None:
     """Record ``rows`` on ``lead_id`` with their provenance: a raw lead, or a provider."""
     await insert_value_rows(conn, [(lead_id, raw_lead_id, row) for row in rows], provider=provider)
 
 
-async def insert_value_rows(conn: asyncpg.Connection, rows: Sequence[tuple[int, int | None, ValueRow]], *,
-                            provider: str | None = None) -> None:
+async def insert_value_rows(
+    conn: asyncpg.Connection, rows: Sequence[tuple[int, int | None, ValueRow]], *, provider: str | None = None
+) -> None:
     """``(lead id, raw lead id, value)`` rows into ``lead_values``, in order (the first seen wins ties)."""
     if not rows:
         return
@@ -407,9 +425,13 @@ async def insert_value_rows(conn: asyncpg.Connection, rows: Sequence[tuple[int, 
                   WITH ORDINALITY AS t(l, f, v, d, u, r, n)
             ORDER BY n
            ON CONFLICT DO NOTHING""",
-        [lead_id for lead_id, _, _ in rows], [row[0] for _, _, row in rows], [row[1] for _, _, row in rows],
+        [lead_id for lead_id, _, _ in rows],
+        [row[0] for _, _, row in rows],
+        [row[1] for _, _, row in rows],
         [json.dumps(row[2]) if row[2] is not None else None for _, _, row in rows],
-        [row[3] for _, _, row in rows], [raw_id for _, raw_id, _ in rows], provider,
+        [row[3] for _, _, row in rows],
+        [raw_id for _, raw_id, _ in rows],
+        provider,
     )
 
 
@@ -422,7 +444,8 @@ async def absorb_lead(conn: asyncpg.Connection, source: int, target: int) -> Non
         """DELETE FROM lead_values s USING lead_values t
             WHERE s.lead_id = $1 AND t.lead_id = $2 AND t.field = s.field AND t.value = s.value
               AND t.raw_lead_id IS NOT DISTINCT FROM s.raw_lead_id AND t.provider IS NOT DISTINCT FROM s.provider""",
-        source, target,
+        source,
+        target,
     )
     await conn.execute("UPDATE lead_values SET lead_id = $2 WHERE lead_id = $1", source, target)
     # A job that scored the absorbed lead has scored the company: keep its score unless it scored the target.
@@ -431,7 +454,8 @@ async def absorb_lead(conn: asyncpg.Connection, source: int, target: int) -> Non
            SELECT $2, job_id, score, segment, components, lead_revision, scored_at FROM lead_scores
             WHERE lead_id = $1
            ON CONFLICT DO NOTHING""",
-        source, target,
+        source,
+        target,
     )
     await conn.execute("DELETE FROM lead_scores WHERE lead_id = $1", source)
     await conn.execute(
@@ -439,7 +463,8 @@ async def absorb_lead(conn: asyncpg.Connection, source: int, target: int) -> Non
            SELECT $2, provider, status, endpoint, fields, error, attempts, fetched_at FROM lead_enrichments
             WHERE lead_id = $1
            ON CONFLICT DO NOTHING""",
-        source, target,
+        source,
+        target,
     )
     await conn.execute("DELETE FROM lead_enrichments WHERE lead_id = $1", source)
     await conn.execute(
@@ -452,7 +477,8 @@ async def absorb_lead(conn: asyncpg.Connection, source: int, target: int) -> Non
               AND (CASE WHEN lead_id = $1 THEN $2 ELSE lead_id END)
                   <> (CASE WHEN other_lead_id = $1 THEN $2 ELSE other_lead_id END)
            ON CONFLICT DO NOTHING""",
-        source, target,
+        source,
+        target,
     )
     await conn.execute("DELETE FROM lead_conflicts WHERE lead_id = $1 OR other_lead_id = $1", source)
     await conn.execute("UPDATE leads SET merged_into = $2, updated_at = now() WHERE merged_into = $1", source, target)
@@ -504,6 +530,7 @@ async def refresh_lead(conn: asyncpg.Connection, lead_id: int) -> None:
 
 # --- the HTTP enrichment provider's results ------------------------------------------------------------------
 
+
 async def leads_for_provider(db: Database, lead_ids: Sequence[int], provider: str) -> list[dict[str, Any]]:
     """Live leads among ``lead_ids`` that ``provider`` has not answered for yet, as the provider sees them."""
     rows = await db.fetch(
@@ -513,14 +540,23 @@ async def leads_for_provider(db: Database, lead_ids: Sequence[int], provider: st
               AND NOT EXISTS (SELECT 1 FROM lead_enrichments e
                                WHERE e.lead_id = l.id AND e.provider = $2 AND e.status IN ('ok', 'empty'))
             ORDER BY id""",
-        list(lead_ids), provider,
+        list(lead_ids),
+        provider,
     )
     return [dict(r) for r in rows]
 
 
 async def save_provider_result(
-    db: Database, lead_id: int, *, provider: str, endpoint: str, status: str, fields: dict[str, Any] | None,
-    error: str | None, attempts: int, values: Sequence[ValueRow],
+    db: Database,
+    lead_id: int,
+    *,
+    provider: str,
+    endpoint: str,
+    status: str,
+    fields: dict[str, Any] | None,
+    error: str | None,
+    attempts: int,
+    values: Sequence[ValueRow],
 ) -> int:
     """Store what ``provider`` answered for ``lead_id`` and merge its values into the lead (provenance: the
     provider and its endpoint). Returns the lead it was stored on (the survivor if it was merged meanwhile).
@@ -540,7 +576,13 @@ async def save_provider_result(
                       SET status = EXCLUDED.status, endpoint = EXCLUDED.endpoint, fields = EXCLUDED.fields,
                           error = EXCLUDED.error, attempts = lead_enrichments.attempts + EXCLUDED.attempts,
                           fetched_at = now()""",
-                live, provider, status, endpoint, fields, error, attempts,
+                live,
+                provider,
+                status,
+                endpoint,
+                fields,
+                error,
+                attempts,
             )
             if values:
                 await insert_values(conn, live, values, provider=provider)

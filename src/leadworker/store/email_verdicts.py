@@ -17,8 +17,7 @@ from leadworker.store.pool import Database
 FREE_MAIL_REASON = "free mail, though the company has a domain of its own"
 
 _OWN_DOMAIN_EXPECTED = (
-    "c.status = 'safe' AND c.free AND l.domain IS NOT NULL AND position('/' IN l.domain) = 0 "
-    "AND l.domain <> c.domain"
+    "c.status = 'safe' AND c.free AND l.domain IS NOT NULL AND position('/' IN l.domain) = 0 AND l.domain <> c.domain"
 )
 
 LEAD_EMAIL_CHECKS = f"""
@@ -65,8 +64,9 @@ async def cached_domains(db: Database, domains: Iterable[str]) -> dict[str, Mail
             WHERE domain = ANY($1::text[]) AND expires_at > now()""",
         list(domains),
     )
-    return {r["domain"]: MailDomain(r["domain"], r["outcome"], tuple(r["mx_hosts"]), catch_all=r["catch_all"])
-            for r in rows}
+    return {
+        r["domain"]: MailDomain(r["domain"], r["outcome"], tuple(r["mx_hosts"]), catch_all=r["catch_all"]) for r in rows
+    }
 
 
 async def save_domains(db: Database, answers: Iterable[MailDomain]) -> None:
@@ -83,8 +83,10 @@ async def save_domains(db: Database, answers: Iterable[MailDomain]) -> None:
            ON CONFLICT (domain) DO UPDATE
               SET outcome = EXCLUDED.outcome, mx_hosts = EXCLUDED.mx_hosts, checked_at = EXCLUDED.checked_at,
                   expires_at = EXCLUDED.expires_at""",
-        [a.domain for a in kept], [a.outcome for a in kept],
-        [" ".join(a.mx_hosts) for a in kept], [a.ttl for a in kept],
+        [a.domain for a in kept],
+        [a.outcome for a in kept],
+        [" ".join(a.mx_hosts) for a in kept],
+        [a.ttl for a in kept],
     )
 
 
@@ -106,8 +108,13 @@ async def save_checks(db: Database, checks: Sequence[EmailCheck]) -> int:
             WHERE (c.status, c.reason, c.role, c.free, c.disposable, c.smtp)
                   IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.reason, EXCLUDED.role, EXCLUDED.free,
                                     EXCLUDED.disposable, coalesce(EXCLUDED.smtp, c.smtp))""",
-        [c.address for c in checks], [c.domain for c in checks], [c.status for c in checks],
-        [c.reason for c in checks], [c.role for c in checks], [c.free for c in checks],
-        [c.disposable for c in checks], [c.smtp for c in checks],
+        [c.address for c in checks],
+        [c.domain for c in checks],
+        [c.status for c in checks],
+        [c.reason for c in checks],
+        [c.role for c in checks],
+        [c.free for c in checks],
+        [c.disposable for c in checks],
+        [c.smtp for c in checks],
     )
     return int(status.rsplit(" ", 1)[-1])

@@ -70,18 +70,25 @@ async def update_progress(db: Database, job_id: uuid.UUID) -> Progress | None:
                       enrich_error_kind = CASE WHEN $6 THEN NULL ELSE enrich_error_kind END
                 WHERE id = $1 AND enriched_at IS NULL
             RETURNING enriched_at""",
-            job_id, counts["normalized"], counts["scored"], counts["invalid_phones"], counts["invalid_emails"],
+            job_id,
+            counts["normalized"],
+            counts["scored"],
+            counts["invalid_phones"],
+            counts["invalid_emails"],
             complete,
         )
-    return Progress(job["status"], counts["found"], counts["normalized"], counts["scored"], enriched_at,
-                    enriched_at is not None)
+    return Progress(
+        job["status"], counts["found"], counts["normalized"], counts["scored"], enriched_at, enriched_at is not None
+    )
 
 
 async def record_enrich_error(db: Database, job_id: uuid.UUID, error: str, kind: str) -> None:
     """A normalize or score message of the job was dead-lettered: say so on the job row."""
     await db.execute(
         "UPDATE scrape_jobs SET enrich_error = $2, enrich_error_kind = $3 WHERE id = $1 AND enriched_at IS NULL",
-        job_id, error, kind,
+        job_id,
+        error,
+        kind,
     )
 
 
@@ -106,6 +113,7 @@ async def pending_enrichment(db: Database, job_id: uuid.UUID) -> list[int]:
 
 # --- fan-outs deferred while nothing consumes leads.normalize (see leadworker.stages.fanout) ---------------
 
+
 async def defer_fanouts(db: Database, job_ids: Sequence[uuid.UUID]) -> None:
     """Mark completed jobs whose enrichment fan-out waits for a normalize worker."""
     await db.execute("UPDATE scrape_jobs SET fanout_deferred = true WHERE id = ANY($1::uuid[])", list(job_ids))
@@ -113,9 +121,7 @@ async def defer_fanouts(db: Database, job_ids: Sequence[uuid.UUID]) -> None:
 
 async def deferred_fanouts(db: Database, limit: int) -> list[uuid.UUID]:
     """Up to ``limit`` jobs whose fan-out is deferred, oldest mark first."""
-    rows = await db.fetch(
-        "SELECT id FROM scrape_jobs WHERE fanout_deferred ORDER BY completed_at, id LIMIT $1", limit
-    )
+    rows = await db.fetch("SELECT id FROM scrape_jobs WHERE fanout_deferred ORDER BY completed_at, id LIMIT $1", limit)
     return [r["id"] for r in rows]
 
 

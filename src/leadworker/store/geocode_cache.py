@@ -24,8 +24,13 @@ _PLACE_COLUMNS = "id, country, city, region, postal_code, address, geo_query, ge
 
 
 def _lead_place(row: Any) -> LeadPlace:
-    place = PlaceInput(country=row["country"], city=row["city"], region=row["region"],
-                       postal_code=row["postal_code"], address=row["address"])
+    place = PlaceInput(
+        country=row["country"],
+        city=row["city"],
+        region=row["region"],
+        postal_code=row["postal_code"],
+        address=row["address"],
+    )
     return LeadPlace(row["id"], place, row["geo_query"], row["geo_precision"], row["geo_source"])
 
 
@@ -47,7 +52,8 @@ async def leads_to_refine(db: Database, source: str, limit: int) -> list[LeadPla
                AND geo_source IS DISTINCT FROM $1 AND geocoded_at IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM geocodes g WHERE g.query = $1 || '?' || leads.geo_query)
              ORDER BY id LIMIT $2""",
-        source, limit,
+        source,
+        limit,
     )
     return [_lead_place(r) for r in rows]
 
@@ -100,8 +106,11 @@ async def save_geocode(db: Database, query: str, location: Location | None) -> N
            ON CONFLICT (query) DO UPDATE
               SET found = EXCLUDED.found, latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude,
                   precision = EXCLUDED.precision, display_name = EXCLUDED.display_name, fetched_at = now()""",
-        query, location is not None, location.latitude if location else None,
-        location.longitude if location else None, location.precision if location else None,
+        query,
+        location is not None,
+        location.latitude if location else None,
+        location.longitude if location else None,
+        location.precision if location else None,
         location.label if location else None,
     )
 
@@ -115,6 +124,7 @@ async def reserve_slot(db: Database, endpoint: str, interval: float) -> float:
            ON CONFLICT (endpoint) DO UPDATE
               SET next_at = greatest(p.next_at, clock_timestamp()) + $2 * interval '1 second'
            RETURNING extract(epoch FROM p.next_at - clock_timestamp()) - $2""",
-        endpoint, interval,
+        endpoint,
+        interval,
     )
     return max(0.0, float(wait))

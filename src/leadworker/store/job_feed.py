@@ -16,8 +16,9 @@ PROGRESS_CHANNEL = "leadworker_job_progress"
 """Enrichment progress (``sql/083_job_progress_notify.sql``): the payload is the figures, as JSON."""
 
 
-async def connect_listener(url: str, on_event: Callable[[], None], on_lost: Callable[[], None],
-                           on_progress: Callable[[str], None]) -> asyncpg.Connection:
+async def connect_listener(
+    url: str, on_event: Callable[[], None], on_lost: Callable[[], None], on_progress: Callable[[str], None]
+) -> asyncpg.Connection:
     """A connection of its own (never a pooled one: it stays LISTENing) calling ``on_event()`` for every new
     event, ``on_progress(payload)`` for every enrichment progress and ``on_lost()`` when the connection ends."""
     conn = await asyncpg.connect(url, timeout=10)
@@ -41,8 +42,7 @@ async def latest_event_id(db: Database) -> int:
     return int(await db.fetchval("SELECT coalesce(max(id), 0) FROM job_events"))
 
 
-async def events_after(db: Database, after_id: int, job_id: uuid.UUID | None, limit: int = 500
-                       ) -> list[asyncpg.Record]:
+async def events_after(db: Database, after_id: int, job_id: uuid.UUID | None, limit: int = 500) -> list[asyncpg.Record]:
     """Events with an id above ``after_id`` (of one job, if given), oldest first, with the job's counts."""
     return await db.fetch(
         """SELECT e.id, e.job_id, e.from_status, e.to_status, e.attempts, e.worker, e.error, e.at,
@@ -50,5 +50,7 @@ async def events_after(db: Database, after_id: int, job_id: uuid.UUID | None, li
              FROM job_events e JOIN scrape_jobs j ON j.id = e.job_id
             WHERE e.id > $1 AND ($2::uuid IS NULL OR e.job_id = $2)
             ORDER BY e.id LIMIT $3""",
-        after_id, job_id, limit,
+        after_id,
+        job_id,
+        limit,
     )

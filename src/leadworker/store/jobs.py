@@ -140,9 +140,7 @@ async def claim_job(db: Database, job: ScrapeJob, worker: str) -> Claim:
                 return Claim(JobStatus.RUNNING, claimed["attempts"])
             current = await conn.fetchrow("SELECT status, attempts FROM scrape_jobs WHERE id = $1", job.job_id)
             if current is None:
-                attempts = await conn.fetchval(
-                    _CLAIM_NEW, job.job_id, job.user_id, json.dumps(job.criteria()), worker
-                )
+                attempts = await conn.fetchval(_CLAIM_NEW, job.job_id, job.user_id, json.dumps(job.criteria()), worker)
                 if attempts is not None:
                     return Claim(JobStatus.RUNNING, attempts, created=True)
                 continue  # a producer created the row in between: claim it
@@ -169,6 +167,7 @@ async def claim_jobs(db: Database, batch: Sequence[ScrapeJob], worker: str) -> l
 
 
 # --- finishing -------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CompletionRequest:
@@ -277,7 +276,9 @@ async def complete_jobs(db: Database, batch: Sequence[CompletionRequest]) -> lis
     async with db.connection() as conn:
         rows = await conn.fetch(
             _COMPLETE,
-            [r.job_id for r in now], [r.attempt for r in now], [r.pages for r in now],
+            [r.job_id for r in now],
+            [r.attempt for r in now],
+            [r.pages for r in now],
             lead_jobs,
             [h for r in now for h in r.leads.hashes],
             [x for r in now for x in r.leads.records],
@@ -350,8 +351,14 @@ async def fail_job(
     to a take-over cannot fail it under the new owner.
     """
     row = await db.fetchrow(
-        _FAIL, job_id, user_id, json.dumps(criteria) if criteria is not None else None, error, kind,
-        _ACTIVE, attempt,
+        _FAIL,
+        job_id,
+        user_id,
+        json.dumps(criteria) if criteria is not None else None,
+        error,
+        kind,
+        _ACTIVE,
+        attempt,
     )
     return row is not None
 
@@ -370,7 +377,8 @@ async def cancel_job(db: Database, job_id: uuid.UUID) -> tuple[bool, JobStatus |
              WHERE id = $1 AND status = ANY($2::text[])
             RETURNING status
             """,
-            job_id, _ACTIVE,
+            job_id,
+            _ACTIVE,
         )
         if row is not None:
             return True, JobStatus.CANCELLED
@@ -446,7 +454,8 @@ async def heartbeat(db: Database, job_id: uuid.UUID, attempt: int) -> JobStatus 
              WHERE id = $1 AND status = 'running' AND attempts = $2
             RETURNING status
             """,
-            job_id, attempt,
+            job_id,
+            attempt,
         )
         if status is None:
             status = await conn.fetchval("SELECT status FROM scrape_jobs WHERE id = $1", job_id)
@@ -498,7 +507,8 @@ async def list_jobs(db: Database, status: str | None, limit: int) -> list[asyncp
          ORDER BY created_at DESC, id
          LIMIT $2
         """,
-        status, limit,
+        status,
+        limit,
     )
 
 
@@ -533,8 +543,14 @@ async def job_outcomes(db: Database, job_ids: Sequence[uuid.UUID]) -> dict[uuid.
 
 
 async def page_jobs(
-    db: Database, *, status: str | None, user_id: str | None, since: Any, until: Any,
-    after: tuple[Any, uuid.UUID] | None, limit: int,
+    db: Database,
+    *,
+    status: str | None,
+    user_id: str | None,
+    since: Any,
+    until: Any,
+    after: tuple[Any, uuid.UUID] | None,
+    limit: int,
 ) -> list[asyncpg.Record]:
     """One page of jobs, newest first (``created_at DESC, id DESC``), after the keyset ``after``
     (``(created_at, id)`` of the last row of the previous page)."""
@@ -549,5 +565,11 @@ async def page_jobs(
          ORDER BY created_at DESC, id DESC
          LIMIT $7
         """,
-        status, user_id, since, until, after[0] if after else None, after[1] if after else None, limit,
+        status,
+        user_id,
+        since,
+        until,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
     )

@@ -20,10 +20,36 @@ from leadworker.store.email_verdicts import LEAD_EMAIL_CHECKS
 from leadworker.store.pool import Database
 
 EXPORT_FIELDS = (
-    "lead_id", "company_name", "legal_form", "domain", "website", "emails", "email_checks", "phones",
-    "phone_checks", "address", "city", "region", "postal_code", "country", "latitude", "longitude", "geo_precision",
-    "geo_source", "distance_km", "contact_name", "categories", "score", "segment", "components", "job_id",
-    "scored_at", "sources", "provenance", "created_at", "updated_at",
+    "lead_id",
+    "company_name",
+    "legal_form",
+    "domain",
+    "website",
+    "emails",
+    "email_checks",
+    "phones",
+    "phone_checks",
+    "address",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "latitude",
+    "longitude",
+    "geo_precision",
+    "geo_source",
+    "distance_km",
+    "contact_name",
+    "categories",
+    "score",
+    "segment",
+    "components",
+    "job_id",
+    "scored_at",
+    "sources",
+    "provenance",
+    "created_at",
+    "updated_at",
 )
 """Columns of ``leadworker leads export``, in order."""
 
@@ -38,10 +64,16 @@ PHONE_CHECKS = """
                               ORDER BY v.id LIMIT 1) d ON true) AS phone_checks"""
 """A select-list item over a lead ``l``: its phones in order, each with what normalization learnt of it."""
 
-_LEAD_COLUMNS = """
+_LEAD_COLUMNS = (
+    """
        l.id AS lead_id, l.company_name, l.legal_form, l.domain, l.website, l.emails, l.phones, l.address, l.city,
        l.region, l.postal_code, l.country, l.contact_name, l.categories, l.latitude, l.longitude, l.geo_precision,
-       l.geo_source,""" + LEAD_EMAIL_CHECKS + ",\n" + PHONE_CHECKS + ",\n"
+       l.geo_source,"""
+    + LEAD_EMAIL_CHECKS
+    + ",\n"
+    + PHONE_CHECKS
+    + ",\n"
+)
 
 _DETAILS = """
        (SELECT coalesce(jsonb_agg(jsonb_build_object('raw_lead_id', s.raw_lead_id, 'source_type', r.source_type,
@@ -52,6 +84,7 @@ _DETAILS = """
           FROM lead_values v WHERE v.lead_id = l.id) AS provenance,
        l.created_at, l.updated_at
 """
+
 
 @dataclass(frozen=True)
 class Near:
@@ -76,8 +109,10 @@ _DISTANCE = f"""(2 * {EARTH_RADIUS_KM} * asin(least(1, sqrt(
 
 def _in_box(first: int) -> str:
     corner = "point(($7::float8[])[{}], ($7::float8[])[{}])"
-    return (f"point(l.longitude, l.latitude) <@ box({corner.format(first, first + 1)}, "
-            f"{corner.format(first + 2, first + 3)})")
+    return (
+        f"point(l.longitude, l.latitude) <@ box({corner.format(first, first + 1)}, "
+        f"{corner.format(first + 2, first + 3)})"
+    )
 
 
 _NEAR = f"""
@@ -87,8 +122,13 @@ _NEAR = f"""
    AND {_DISTANCE} <= $6::float8"""
 
 # Without a job: every live lead with its latest score.
-_ALL = ("SELECT" + _LEAD_COLUMNS + """
-       l.score, l.segment, l.score_components AS components, l.score_job_id AS job_id, l.scored_at,""" + _DETAILS + """,
+_ALL = (
+    "SELECT"
+    + _LEAD_COLUMNS
+    + """
+       l.score, l.segment, l.score_components AS components, l.score_job_id AS job_id, l.scored_at,"""
+    + _DETAILS
+    + """,
        {distance} AS distance_km
   FROM leads l
  WHERE l.merged_into IS NULL
@@ -96,17 +136,23 @@ _ALL = ("SELECT" + _LEAD_COLUMNS + """
    AND ($2::int IS NULL OR l.score >= $2)
    AND ($3::uuid IS NULL){near}
  ORDER BY {order}
-""")
+"""
+)
 
 # For a job: every lead the job found (new or duplicate), with its score for that job.
-_FOR_JOB = ("""
+_FOR_JOB = (
+    """
 WITH job_leads AS (
     SELECT DISTINCT s.lead_id
       FROM scrape_job_leads jl JOIN lead_sources s ON s.raw_lead_id = jl.raw_lead_id
      WHERE jl.job_id = $3{not_in}
 )
-SELECT""" + _LEAD_COLUMNS + """
-       sc.score, sc.segment, sc.components, $3::uuid AS job_id, sc.scored_at,""" + _DETAILS + """,
+SELECT"""
+    + _LEAD_COLUMNS
+    + """
+       sc.score, sc.segment, sc.components, $3::uuid AS job_id, sc.scored_at,"""
+    + _DETAILS
+    + """,
        {distance} AS distance_km
   FROM job_leads jl
   JOIN leads l ON l.id = jl.lead_id
@@ -114,7 +160,8 @@ SELECT""" + _LEAD_COLUMNS + """
  WHERE ($1::text IS NULL OR sc.segment = $1)
    AND ($2::int IS NULL OR sc.score >= $2){near}
  ORDER BY {order}
-""")
+"""
+)
 
 
 _NOT_IN_JOB = """
@@ -127,13 +174,20 @@ def _query(template: str, near: Near | None, not_in_job: bool = False) -> str:
     not_in = _NOT_IN_JOB.format(n=4 if near is None else 8) if not_in_job else ""
     if near is None:
         return template.format(distance="NULL::float8", near="", order="l.id", not_in=not_in)
-    return template.format(distance=f"round({_DISTANCE}::numeric, 3)::float8", near=_NEAR,
-                           order="distance_km, l.id", not_in=not_in)
+    return template.format(
+        distance=f"round({_DISTANCE}::numeric, 3)::float8", near=_NEAR, order="distance_km, l.id", not_in=not_in
+    )
 
 
 async def stream_leads(
-    db: Database, *, job_id: uuid.UUID | None = None, segment: str | None = None, min_score: int | None = None,
-    near: Near | None = None, not_in_job: uuid.UUID | None = None, batch: int = 500,
+    db: Database,
+    *,
+    job_id: uuid.UUID | None = None,
+    segment: str | None = None,
+    min_score: int | None = None,
+    near: Near | None = None,
+    not_in_job: uuid.UUID | None = None,
+    batch: int = 500,
 ) -> AsyncIterator[dict[str, Any]]:
     """Canonical leads one by one, read through a server-side cursor ``batch`` rows at a time (inside a
     transaction, as cursors must be), so memory stays flat however many there are. With ``near``, only the
@@ -141,8 +195,13 @@ async def stream_leads(
     that job did not find."""
     exclude = job_id is not None and not_in_job is not None
     query = _query(_ALL if job_id is None else _FOR_JOB, near, exclude)
-    params: list[Any] = [segment, min_score, job_id, *(near.params() if near else []),
-                         *([not_in_job] if exclude else [])]
+    params: list[Any] = [
+        segment,
+        min_score,
+        job_id,
+        *(near.params() if near else []),
+        *([not_in_job] if exclude else []),
+    ]
     async with db.transaction() as conn:
         async for row in conn.cursor(query, *params, prefetch=batch):
             yield dict(row)
@@ -173,8 +232,9 @@ async def lead_detail(db: Database, lead_id: int) -> dict[str, Any] | None:
         live = await conn.fetchval("SELECT coalesce(merged_into, id) FROM leads WHERE id = $1", lead_id)
         if live is None:
             return None
-        lead = await conn.fetchrow(f"SELECT l.*, {LEAD_EMAIL_CHECKS}, {PHONE_CHECKS} FROM leads l WHERE l.id = $1",
-                                   live)
+        lead = await conn.fetchrow(
+            f"SELECT l.*, {LEAD_EMAIL_CHECKS}, {PHONE_CHECKS} FROM leads l WHERE l.id = $1", live
+        )
         assert lead is not None
         values = await conn.fetch(
             """SELECT field, value, detail, raw_lead_id, provider, source_url, created_at

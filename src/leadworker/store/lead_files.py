@@ -48,9 +48,16 @@ def _cell(value: Any) -> str:
     return neutralize_cell(_text(value))
 
 
-async def lead_lines(db: Database, *, fmt: str, job_id: uuid.UUID | None = None, segment: str | None = None,
-                     min_score: int | None = None, near: Near | None = None,
-                     not_in_job: uuid.UUID | None = None) -> AsyncIterator[str]:
+async def lead_lines(
+    db: Database,
+    *,
+    fmt: str,
+    job_id: uuid.UUID | None = None,
+    segment: str | None = None,
+    min_score: int | None = None,
+    near: Near | None = None,
+    not_in_job: uuid.UUID | None = None,
+) -> AsyncIterator[str]:
     """The selected leads in ``fmt``, a line at a time (CSV: the header first), as they come off the cursor."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n") if fmt == "csv" else None
@@ -64,24 +71,36 @@ async def lead_lines(db: Database, *, fmt: str, job_id: uuid.UUID | None = None,
     if writer is not None:
         writer.writerow(EXPORT_FIELDS)
         yield take()
-    async for row in stream_leads(db, job_id=job_id, segment=segment, min_score=min_score, near=near,
-                                  not_in_job=not_in_job):
+    async for row in stream_leads(
+        db, job_id=job_id, segment=segment, min_score=min_score, near=near, not_in_job=not_in_job
+    ):
         if writer is not None:
             writer.writerow([_cell(row.get(name)) for name in EXPORT_FIELDS])
             yield take()
         else:
-            yield json.dumps({name: row.get(name) for name in EXPORT_FIELDS}, default=_json_default,
-                             ensure_ascii=False) + "\n"
+            yield (
+                json.dumps({name: row.get(name) for name in EXPORT_FIELDS}, default=_json_default, ensure_ascii=False)
+                + "\n"
+            )
 
 
-async def export_leads(db: Database, out: TextIO, *, fmt: str, job_id: uuid.UUID | None = None,
-                       segment: str | None = None, min_score: int | None = None, near: Near | None = None,
-                       not_in_job: uuid.UUID | None = None) -> int:
+async def export_leads(
+    db: Database,
+    out: TextIO,
+    *,
+    fmt: str,
+    job_id: uuid.UUID | None = None,
+    segment: str | None = None,
+    min_score: int | None = None,
+    near: Near | None = None,
+    not_in_job: uuid.UUID | None = None,
+) -> int:
     """Write the selected leads to ``out`` in ``fmt``; return how many (``near``: within a radius, nearest
     first; ``not_in_job``: only those of ``job_id`` that job did not find)."""
     lines = -1 if fmt == "csv" else 0
-    async for line in lead_lines(db, fmt=fmt, job_id=job_id, segment=segment, min_score=min_score, near=near,
-                                 not_in_job=not_in_job):
+    async for line in lead_lines(
+        db, fmt=fmt, job_id=job_id, segment=segment, min_score=min_score, near=near, not_in_job=not_in_job
+    ):
         out.write(line)
         lines += 1
     return lines

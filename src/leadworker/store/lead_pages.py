@@ -33,8 +33,15 @@ def _like(text: str) -> str:
 
 
 async def page_leads(
-    db: Database, *, segment: str | None, min_score: int | None, country: str | None, job_id: uuid.UUID | None,
-    q: str | None, after_id: int, limit: int,
+    db: Database,
+    *,
+    segment: str | None,
+    min_score: int | None,
+    country: str | None,
+    job_id: uuid.UUID | None,
+    q: str | None,
+    after_id: int,
+    limit: int,
 ) -> list[asyncpg.Record]:
     """Live leads with an id above ``after_id``, by id: ``segment``, ``min_score``, ``country`` (ISO code),
     found by ``job_id``, and ``q`` found in the name, the domain or an e-mail (case-insensitive)."""

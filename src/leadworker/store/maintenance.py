@@ -49,7 +49,6 @@ SELECT id, status, attempts, criteria
 """
 
 
-
 async def requeue_stuck_jobs(
     db: Database,
     publish: Any,
@@ -71,9 +70,7 @@ async def requeue_stuck_jobs(
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", MAINTENANCE_LOCK_ID):
             result.skipped_locked = True
             return result
-        rows = await conn.fetch(
-            _FIND_STUCK, stale_seconds, policy.longest_delay + stale_seconds, include_queued, limit
-        )
+        rows = await conn.fetch(_FIND_STUCK, stale_seconds, policy.longest_delay + stale_seconds, include_queued, limit)
         messages: list[OutgoingMessage] = []
         for row in rows:
             silent = "no heartbeat" if row["status"] == "running" else f"{row['status']} without a message"
@@ -114,15 +111,19 @@ _STILL_REFERENCED = """
 """
 """A raw lead a canonical lead was built from is provenance: it stays as long as the lead does."""
 
-_ORPHANS_AFTER_COUNT = """
+_ORPHANS_AFTER_COUNT = (
+    """
 SELECT count(*) FROM raw_leads r
  WHERE NOT EXISTS (
        SELECT 1 FROM scrape_job_leads l JOIN scrape_jobs j ON j.id = l.job_id
         WHERE l.raw_lead_id = r.id
           AND NOT (j.status IN ('completed', 'failed', 'cancelled')
                    AND coalesce(j.completed_at, j.updated_at) < now() - make_interval(secs => $1)))
-   AND NOT (""" + _STILL_REFERENCED + """)
+   AND NOT ("""
+    + _STILL_REFERENCED
+    + """)
 """
+)
 
 _DELETE_OLD_JOBS = """
 WITH d AS (
@@ -133,14 +134,18 @@ WITH d AS (
 ) SELECT count(*) FROM d
 """
 
-_DELETE_ORPHAN_LEADS = """
+_DELETE_ORPHAN_LEADS = (
+    """
 WITH d AS (
     DELETE FROM raw_leads r
      WHERE NOT EXISTS (SELECT 1 FROM scrape_job_leads l WHERE l.raw_lead_id = r.id)
-       AND NOT (""" + _STILL_REFERENCED + """)
+       AND NOT ("""
+    + _STILL_REFERENCED
+    + """)
     RETURNING 1
 ) SELECT count(*) FROM d
 """
+)
 
 
 async def cleanup_old(db: Database, older_than_seconds: float, *, dry_run: bool = False) -> Cleanup:

@@ -124,7 +124,9 @@ async def migrate(url: str, directory: Path | None = None) -> list[str]:
                     await conn.execute(migration.sql)
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                        migration.version, migration.name, migration.checksum,
+                        migration.version,
+                        migration.name,
+                        migration.checksum,
                     )
                 applied_now.append(migration.name)
         finally:

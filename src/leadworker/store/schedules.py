@@ -22,13 +22,26 @@ _COLUMNS = """
        s.id, s.name, s.cron, s.time_zone, s.template, s.enabled, s.catch_up, s.overlap, s.jitter_seconds,
        s.next_fire_at, s.due_at, s.last_fire_at, s.last_job_id, s.created_at, s.updated_at"""
 
-_WITH_LAST_JOB = "SELECT" + _COLUMNS + """, j.status AS last_job_status
+_WITH_LAST_JOB = (
+    "SELECT"
+    + _COLUMNS
+    + """, j.status AS last_job_status
   FROM schedules s LEFT JOIN scrape_jobs j ON j.id = s.last_job_id"""
+)
 
 
 async def add_schedule(
-    db: Database, *, name: str, cron: str, time_zone: str, template: dict[str, Any], catch_up: str,
-    overlap: str, jitter_seconds: int, next_fire_at: datetime | None, due_at: datetime | None,
+    db: Database,
+    *,
+    name: str,
+    cron: str,
+    time_zone: str,
+    template: dict[str, Any],
+    catch_up: str,
+    overlap: str,
+    jitter_seconds: int,
+    next_fire_at: datetime | None,
+    due_at: datetime | None,
 ) -> asyncpg.Record | None:
     """Create a schedule; None if one of that name exists."""
     return await db.fetchrow(
@@ -39,7 +52,15 @@ async def add_schedule(
         ON CONFLICT (name) DO NOTHING
         RETURNING id
         """,
-        name, cron, time_zone, template, catch_up, overlap, jitter_seconds, next_fire_at, due_at,
+        name,
+        cron,
+        time_zone,
+        template,
+        catch_up,
+        overlap,
+        jitter_seconds,
+        next_fire_at,
+        due_at,
     )
 
 
@@ -62,7 +83,10 @@ async def set_enabled(
                              due_at = coalesce($4, due_at), updated_at = now()
          WHERE name = $1
         """,
-        name, enabled, next_fire_at, due_at,
+        name,
+        enabled,
+        next_fire_at,
+        due_at,
     )
     return result.endswith(" 1")
 
@@ -81,23 +105,28 @@ async def recent_fires(db: Database, schedule_id: int, limit: int) -> list[async
          ORDER BY f.fire_time DESC
          LIMIT $2
         """,
-        schedule_id, limit,
+        schedule_id,
+        limit,
     )
 
 
 # --- firing (inside the caller's transaction) ---------------------------------------------------------------
 
+
 async def lock_due(conn: asyncpg.Connection, now: datetime, limit: int) -> list[asyncpg.Record]:
     """Enabled schedules due at ``now``, locked for this transaction; those another instance holds are skipped."""
     rows: list[asyncpg.Record] = await conn.fetch(
-        "SELECT" + _COLUMNS + """
+        "SELECT"
+        + _COLUMNS
+        + """
           FROM schedules s
          WHERE s.enabled AND s.due_at <= $1
          ORDER BY s.due_at
          LIMIT $2
            FOR UPDATE SKIP LOCKED
         """,
-        now, limit,
+        now,
+        limit,
     )
     return rows
 
@@ -111,15 +140,24 @@ async def job_is_active(conn: asyncpg.Connection, job_id: uuid.UUID | None) -> b
     """True if ``job_id`` is queued, running or retrying."""
     if job_id is None:
         return False
-    return bool(await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM scrape_jobs WHERE id = $1 AND status = ANY($2::text[]))",
-        job_id, [s.value for s in jobs.ACTIVE],
-    ))
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM scrape_jobs WHERE id = $1 AND status = ANY($2::text[]))",
+            job_id,
+            [s.value for s in jobs.ACTIVE],
+        )
+    )
 
 
 async def record_fire(
-    conn: asyncpg.Connection, *, schedule_id: int, fire_time: datetime, kind: str, job: ScrapeJob | None,
-    previous_job_id: uuid.UUID | None, worker: str,
+    conn: asyncpg.Connection,
+    *,
+    schedule_id: int,
+    fire_time: datetime,
+    kind: str,
+    job: ScrapeJob | None,
+    previous_job_id: uuid.UUID | None,
+    worker: str,
 ) -> bool:
     """Record that ``fire_time`` of the schedule was handled: with ``job`` (its row created here, ``queued``),
     or skipped (``job`` None: the previous job was still running). False if the time was handled already:
@@ -131,8 +169,13 @@ async def record_fire(
         ON CONFLICT (schedule_id, fire_time) DO NOTHING
         RETURNING true
         """,
-        schedule_id, fire_time, kind, "fired" if job is not None else "overlap",
-        job.job_id if job is not None else None, previous_job_id, worker,
+        schedule_id,
+        fire_time,
+        kind,
+        "fired" if job is not None else "overlap",
+        job.job_id if job is not None else None,
+        previous_job_id,
+        worker,
     )
     if not inserted:
         return False
@@ -142,8 +185,13 @@ async def record_fire(
 
 
 async def advance(
-    conn: asyncpg.Connection, schedule_id: int, *, next_fire_at: datetime | None, due_at: datetime | None,
-    last_fire_at: datetime | None, last_job_id: uuid.UUID | None,
+    conn: asyncpg.Connection,
+    schedule_id: int,
+    *,
+    next_fire_at: datetime | None,
+    due_at: datetime | None,
+    last_fire_at: datetime | None,
+    last_job_id: uuid.UUID | None,
 ) -> None:
     """Move the schedule to its next fire time; ``last_fire_at`` and ``last_job_id`` change only when given."""
     await conn.execute(
@@ -153,7 +201,11 @@ async def advance(
                last_job_id = coalesce($5, last_job_id), updated_at = now()
          WHERE id = $1
         """,
-        schedule_id, next_fire_at, due_at, last_fire_at, last_job_id,
+        schedule_id,
+        next_fire_at,
+        due_at,
+        last_fire_at,
+        last_job_id,
     )
 
 
@@ -162,6 +214,7 @@ async def set_last_job(conn: asyncpg.Connection, schedule_id: int, job_id: uuid.
 
 
 # --- reading what a schedule found ---------------------------------------------------------------------------
+
 
 async def latest_completed_run(db: Database, name: str) -> tuple[uuid.UUID, uuid.UUID | None] | None:
     """``(job, previous job)`` of the schedule's latest fire whose job completed, or None (no such schedule, or
@@ -202,12 +255,17 @@ async def new_leads_of_run(db: Database, job_id: uuid.UUID, limit: int) -> dict[
                   FROM (SELECT lead_id FROM found ORDER BY lead_id LIMIT $2) page) AS new_lead_ids
           FROM fire
         """,
-        job_id, limit,
+        job_id,
+        limit,
     )
     if row is None:
         return None
-    return {"name": row["name"], "previous_job_id": str(row["previous_job_id"]) if row["previous_job_id"] else None,
-            "new_leads": row["new_leads"], "new_lead_ids": list(row["new_lead_ids"])}
+    return {
+        "name": row["name"],
+        "previous_job_id": str(row["previous_job_id"]) if row["previous_job_id"] else None,
+        "new_leads": row["new_leads"],
+        "new_lead_ids": list(row["new_lead_ids"]),
+    }
 
 
 async def overdue(db: Database, now: datetime) -> list[asyncpg.Record]:

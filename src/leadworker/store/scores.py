@@ -21,7 +21,8 @@ from leadworker.enrich.scoring import EmailFacts, LeadProfile, PhoneFacts, Score
 from leadworker.store.email_verdicts import LEAD_EMAIL_CHECKS
 from leadworker.store.pool import Database
 
-_PROFILES = """
+_PROFILES = (
+    """
 SELECT l.id, l.revision, l.company_name, l.domain, l.website, l.address, l.city, l.region, l.postal_code,
        l.country, l.contact_name, l.description, l.categories,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('field', v.field, 'value', v.value, 'detail', v.detail)
@@ -31,10 +32,13 @@ SELECT l.id, l.revision, l.company_name, l.domain, l.website, l.address, l.city,
           FROM (SELECT r.source_type, count(*) AS n FROM lead_sources s JOIN raw_leads r ON r.id = s.raw_lead_id
                  WHERE s.lead_id = l.id GROUP BY r.source_type) t) AS sources,
        (SELECT count(*) FROM lead_enrichments e WHERE e.lead_id = l.id AND e.status = 'ok') AS providers,
-""" + LEAD_EMAIL_CHECKS + """
+"""
+    + LEAD_EMAIL_CHECKS
+    + """
   FROM leads l
  WHERE l.id = ANY($1::bigint[])
 """
+)
 
 
 def profile_from_row(row: asyncpg.Record | dict[str, Any]) -> LeadProfile:
@@ -44,17 +48,32 @@ def profile_from_row(row: asyncpg.Record | dict[str, Any]) -> LeadProfile:
     for item in row["contacts"]:
         detail = item.get("detail") or {}
         if item["field"] == "email":
-            emails.setdefault(item["value"], EmailFacts(item["value"], bool(detail.get("role")),
-                                                        bool(detail.get("free")), statuses.get(item["value"])))
+            emails.setdefault(
+                item["value"],
+                EmailFacts(
+                    item["value"], bool(detail.get("role")), bool(detail.get("free")), statuses.get(item["value"])
+                ),
+            )
         else:
-            phones.setdefault(item["value"], PhoneFacts(item["value"], str(detail.get("type") or "unknown"),
-                                                        detail.get("region")))
+            phones.setdefault(
+                item["value"], PhoneFacts(item["value"], str(detail.get("type") or "unknown"), detail.get("region"))
+            )
     return LeadProfile(
-        company_name=row["company_name"], domain=row["domain"], website=row["website"], address=row["address"],
-        city=row["city"], region=row["region"], postal_code=row["postal_code"], country=row["country"],
-        contact_name=row["contact_name"], description=row["description"], categories=tuple(row["categories"]),
-        emails=tuple(emails.values()), phones=tuple(phones.values()),
-        source_types=dict(row["sources"]), providers=int(row["providers"]),
+        company_name=row["company_name"],
+        domain=row["domain"],
+        website=row["website"],
+        address=row["address"],
+        city=row["city"],
+        region=row["region"],
+        postal_code=row["postal_code"],
+        country=row["country"],
+        contact_name=row["contact_name"],
+        description=row["description"],
+        categories=tuple(row["categories"]),
+        emails=tuple(emails.values()),
+        phones=tuple(phones.values()),
+        source_types=dict(row["sources"]),
+        providers=int(row["providers"]),
     )
 
 
@@ -83,14 +102,22 @@ async def score_leads(
     return batch
 
 
-async def _score_round(db: Database, job_id: uuid.UUID, pending: list[int],
-                       compute: Callable[[LeadProfile], ScoreResult], batch: ScoredBatch) -> list[int]:
+async def _score_round(
+    db: Database,
+    job_id: uuid.UUID,
+    pending: list[int],
+    compute: Callable[[LeadProfile], ScoreResult],
+    batch: ScoredBatch,
+) -> list[int]:
     """Score what is live among ``pending`` in one transaction; return the survivors of leads merged meanwhile."""
     async with db.transaction() as conn:
-        live_ids = [r["id"] for r in await conn.fetch(
-            "SELECT DISTINCT coalesce(merged_into, id) AS id FROM leads WHERE id = ANY($1::bigint[]) ORDER BY 1",
-            pending,
-        )]
+        live_ids = [
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT DISTINCT coalesce(merged_into, id) AS id FROM leads WHERE id = ANY($1::bigint[]) ORDER BY 1",
+                pending,
+            )
+        ]
         locked = await conn.fetch(
             "SELECT id, merged_into FROM leads WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", live_ids
         )
@@ -119,7 +146,12 @@ async def _store(conn: asyncpg.Connection, job_id: uuid.UUID, results: dict[int,
                   lead_revision = EXCLUDED.lead_revision, scored_at = now()
             WHERE (s.score, s.segment, s.components, s.lead_revision)
                   IS DISTINCT FROM (EXCLUDED.score, EXCLUDED.segment, EXCLUDED.components, EXCLUDED.lead_revision)""",
-        job_id, ids, scores, segments, components, revisions,
+        job_id,
+        ids,
+        scores,
+        segments,
+        components,
+        revisions,
     )
     await conn.execute(
         """UPDATE leads l
@@ -129,7 +161,11 @@ async def _store(conn: asyncpg.Connection, job_id: uuid.UUID, results: dict[int,
             WHERE l.id = t.id
               AND (l.score, l.segment, l.score_components, l.score_job_id)
                   IS DISTINCT FROM (t.score::smallint, t.segment, t.components::jsonb, $1::uuid)""",
-        job_id, ids, scores, segments, components,
+        job_id,
+        ids,
+        scores,
+        segments,
+        components,
     )
     return int(status.rsplit(" ", 1)[-1])
 

@@ -20,7 +20,9 @@ async def record_and_count(db: Database, sightings: Sequence[tuple[str, str, str
         SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::text[]) ORDER BY 1, 2, 3
         ON CONFLICT DO NOTHING
         """,
-        kinds, values, domains,
+        kinds,
+        values,
+        domains,
     )
     rows = await db.fetch(
         """
@@ -30,6 +32,7 @@ async def record_and_count(db: Database, sightings: Sequence[tuple[str, str, str
             ON s.kind = t.kind AND s.value = t.value
          GROUP BY s.kind, s.value
         """,
-        kinds, values,
+        kinds,
+        values,
     )
     return {(row["kind"], row["value"]): row["domains"] for row in rows}

@@ -47,23 +47,22 @@ async def create_token(db: Database, name: str, scope: str) -> str:
     """Create a token ``name`` of ``scope``; return the token (the only time it is seen)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     try:
-        await db.execute("INSERT INTO api_tokens (name, token_hash, scope) VALUES ($1, $2, $3)",
-                         name, token_hash(token), scope)
+        await db.execute(
+            "INSERT INTO api_tokens (name, token_hash, scope) VALUES ($1, $2, $3)", name, token_hash(token), scope
+        )
     except asyncpg.UniqueViolationError:
         raise TokenExists(name) from None
     return token
 
 
 async def list_tokens(db: Database) -> list[TokenInfo]:
-    rows = await db.fetch(
-        "SELECT name, scope, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY name")
+    rows = await db.fetch("SELECT name, scope, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY name")
     return [TokenInfo(**dict(r)) for r in rows]
 
 
 async def revoke_token(db: Database, name: str) -> bool:
     """Revoke ``name``; False if there is no such live token."""
-    result = await db.execute(
-        "UPDATE api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL", name)
+    result = await db.execute("UPDATE api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL", name)
     return result.endswith(" 1")
 
 
@@ -73,7 +72,8 @@ async def authenticate(db: Database, token: str) -> tuple[str, str] | None:
         """SELECT name, scope, last_used_at IS NULL
                   OR last_used_at < now() - make_interval(secs => $2) AS stale
              FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL""",
-        token_hash(token), LAST_USED_RESOLUTION_SECONDS,
+        token_hash(token),
+        LAST_USED_RESOLUTION_SECONDS,
     )
     if row is None:
         return None
@@ -81,6 +81,7 @@ async def authenticate(db: Database, token: str) -> tuple[str, str] | None:
         await db.execute(
             """UPDATE api_tokens SET last_used_at = now()
                 WHERE name = $1 AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))""",
-            row["name"], LAST_USED_RESOLUTION_SECONDS,
+            row["name"],
+            LAST_USED_RESOLUTION_SECONDS,
         )
     return row["name"], row["scope"]

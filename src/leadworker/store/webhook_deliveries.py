@@ -35,13 +35,18 @@ async def get_delivery(db: Database, event_id: str) -> asyncpg.Record | None:
     )
 
 
-async def create_delivery(db: Database, event_id: str, job_id: uuid.UUID, event: str, url: str,
-                          payload: dict[str, Any]) -> None:
+async def create_delivery(
+    db: Database, event_id: str, job_id: uuid.UUID, event: str, url: str, payload: dict[str, Any]
+) -> None:
     """Log a new event as ``pending`` (a no-op if it is already logged)."""
     await db.execute(
         """INSERT INTO webhook_deliveries (event_id, job_id, event, url, payload)
            VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (event_id) DO NOTHING""",
-        event_id, job_id, event, url, payload,
+        event_id,
+        job_id,
+        event,
+        url,
+        payload,
     )
 
 
@@ -54,21 +59,34 @@ async def claim(db: Database, event_id: str, lease_seconds: float) -> ClaimedEve
             WHERE event_id = $1
               AND (status IN ('pending', 'failed', 'dead') OR (status = 'sending' AND lease_until < now()))
         RETURNING event_id, event, url, payload, attempts""",
-        event_id, lease_seconds,
+        event_id,
+        lease_seconds,
     )
     if row is None:
         return None
     return ClaimedEvent(row["event_id"], row["event"], row["url"], row["payload"], row["attempts"])
 
 
-async def record_attempt(db: Database, event_id: str, attempt: int, *, delivered: bool, status_code: int | None,
-                         error: str | None, duration_ms: int) -> None:
+async def record_attempt(
+    db: Database,
+    event_id: str,
+    attempt: int,
+    *,
+    delivered: bool,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int,
+) -> None:
     """Log one POST and release the claim: ``delivered``, or ``failed`` (to be retried)."""
     async with db.transaction() as conn:
         await conn.execute(
             """INSERT INTO webhook_attempts (event_id, attempt, status_code, error, duration_ms)
                VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
-            event_id, attempt, status_code, error, duration_ms,
+            event_id,
+            attempt,
+            status_code,
+            error,
+            duration_ms,
         )
         await conn.execute(
             """UPDATE webhook_deliveries
@@ -76,7 +94,11 @@ async def record_attempt(db: Database, event_id: str, attempt: int, *, delivered
                       last_status_code = $3, last_error = $4, lease_until = NULL, updated_at = now(),
                       delivered_at = CASE WHEN $2 THEN now() ELSE delivered_at END
                 WHERE event_id = $1 AND attempts = $5""",
-            event_id, delivered, status_code, error, attempt,
+            event_id,
+            delivered,
+            status_code,
+            error,
+            attempt,
         )
 
 
@@ -85,7 +107,8 @@ async def mark_dead(db: Database, event_id: str, error: str) -> None:
     await db.execute(
         """UPDATE webhook_deliveries SET status = 'dead', last_error = $2, lease_until = NULL, updated_at = now()
             WHERE event_id = $1 AND status <> 'delivered'""",
-        event_id, error,
+        event_id,
+        error,
     )
 
 

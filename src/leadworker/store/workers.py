@@ -19,23 +19,32 @@ async def register(db: Database, key: str, *, host: str, pid: int, version: str,
     await db.execute(
         """INSERT INTO worker_processes (id, host, pid, version, stages) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (id) DO UPDATE SET last_seen_at = now(), stopped_at = NULL""",
-        key, host, pid, version, stages,
+        key,
+        host,
+        pid,
+        version,
+        stages,
     )
     await db.execute(
-        "DELETE FROM worker_processes WHERE last_seen_at < now() - make_interval(days => $1)", FORGET_AFTER_DAYS)
+        "DELETE FROM worker_processes WHERE last_seen_at < now() - make_interval(days => $1)", FORGET_AFTER_DAYS
+    )
 
 
 async def refresh(db: Database, key: str, *, in_flight: int, handled: int) -> None:
     await db.execute(
         "UPDATE worker_processes SET last_seen_at = now(), in_flight = $2, handled = $3 WHERE id = $1",
-        key, in_flight, handled,
+        key,
+        in_flight,
+        handled,
     )
 
 
 async def mark_stopped(db: Database, key: str, *, handled: int) -> None:
     await db.execute(
         "UPDATE worker_processes SET last_seen_at = now(), stopped_at = now(), in_flight = 0, handled = $2 "
-        "WHERE id = $1", key, handled,
+        "WHERE id = $1",
+        key,
+        handled,
     )
 
 
@@ -50,5 +59,6 @@ async def list_workers(db: Database, *, include_stopped: bool = False) -> list[a
              FROM worker_processes
             WHERE $1 OR stopped_at IS NULL
             ORDER BY last_seen_at DESC, id""",
-        include_stopped, SILENT_AFTER_SECONDS,
+        include_stopped,
+        SILENT_AFTER_SECONDS,
     )

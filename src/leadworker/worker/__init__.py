@@ -16,6 +16,14 @@ from leadworker.worker.root import AVAILABLE_STAGES, PIPELINE_ORDER, Worker
 from leadworker.worker.signals import install_stop_handlers
 
 __all__ = [
-    "AVAILABLE_STAGES", "EXIT_FAILURE", "EXIT_MEMORY", "EXIT_OK", "EXIT_STALLED", "PIPELINE_ORDER", "Worker",
-    "install_stop_handlers", "main_sync", "run_worker",
+    "AVAILABLE_STAGES",
+    "EXIT_FAILURE",
+    "EXIT_MEMORY",
+    "EXIT_OK",
+    "EXIT_STALLED",
+    "PIPELINE_ORDER",
+    "Worker",
+    "install_stop_handlers",
+    "main_sync",
+    "run_worker",
 ]

@@ -68,8 +68,6 @@ DATABASE_RETRY_MAX = 10.0
 """Waits between attempts to open the database pool at start, doubling."""
 
 
-
-
 def _build(stage: str, deps: StageDeps) -> StageHandler:
     handler: StageHandler = stage_named(stage).load_factory()(deps)
     return handler
@@ -147,8 +145,13 @@ class Worker:
 
     async def run(self) -> int:
         """Run until stopped; return the process exit code."""
-        log.info("worker starting", stages=self.stages, amqp=mask_url(self.settings.amqp_url),
-                 database=mask_url(self.settings.database_url), prefix=self.topology.prefix or None)
+        log.info(
+            "worker starting",
+            stages=self.stages,
+            amqp=mask_url(self.settings.amqp_url),
+            database=mask_url(self.settings.database_url),
+            prefix=self.topology.prefix or None,
+        )
         db = await self._connect_database()
         if db is None:
             return self.exit_code
@@ -157,8 +160,9 @@ class Worker:
         background = [
             asyncio.create_task(watchers.watch_database(self, db), name="db-probe"),
             asyncio.create_task(watchers.watch_memory(self), name="memory-watch"),
-            asyncio.create_task(watchers.register_process(self, db, f"{self.worker}:{int(time.time())}", self.stages),
-                                name="registry"),
+            asyncio.create_task(
+                watchers.register_process(self, db, f"{self.worker}:{int(time.time())}", self.stages), name="registry"
+            ),
         ]
         if self.exit_when_idle is not None:
             background.append(asyncio.create_task(watchers.watch_idle(self), name="idle-watch"))
@@ -172,8 +176,7 @@ class Worker:
                     log.error("cannot declare the topology", error=str(exc))
                     self.exit_code = EXIT_FAILURE
                     break
-                except (_ConnectionLost, aiormq.exceptions.AMQPError, ConnectionError, OSError,
-                        TimeoutError) as exc:
+                except (_ConnectionLost, aiormq.exceptions.AMQPError, ConnectionError, OSError, TimeoutError) as exc:
                     self.readiness.broker_connected = False
                     self.readiness.consuming = False
                     self.metrics.broker_connected.set(0)
@@ -199,8 +202,9 @@ class Worker:
         return self.exit_code
 
     def _build_handlers(self, db: Database) -> list[StageHandler]:
-        deps = StageDeps(settings=self.settings, db=db, topology=self.topology, metrics=self.metrics,
-                         worker=self.worker)
+        deps = StageDeps(
+            settings=self.settings, db=db, topology=self.topology, metrics=self.metrics, worker=self.worker
+        )
         return [_build(stage, deps) for stage in self.queue_stages]
 
     async def _connect_database(self) -> Database | None:
@@ -267,12 +271,22 @@ class Worker:
             if MAINTENANCE in self.stages:
                 helpers.append(asyncio.create_task(watchers.maintain(self, connection, publisher)))
             if SCHEDULE in self.stages and self._db is not None:
-                helpers.append(asyncio.create_task(schedule.run(
-                    self._db, publisher.publish_many, self.topology, self.settings, self.metrics, self.worker)))
-            helpers += [asyncio.create_task(watchers.every_interval(self, handler.stage, handler.periodic, publisher))
-                        for handler in handlers]
-            waiters = [asyncio.create_task(self.stop_event.wait()), asyncio.create_task(lost.wait()),
-                       asyncio.create_task(stalled.wait())]
+                helpers.append(
+                    asyncio.create_task(
+                        schedule.run(
+                            self._db, publisher.publish_many, self.topology, self.settings, self.metrics, self.worker
+                        )
+                    )
+                )
+            helpers += [
+                asyncio.create_task(watchers.every_interval(self, handler.stage, handler.periodic, publisher))
+                for handler in handlers
+            ]
+            waiters = [
+                asyncio.create_task(self.stop_event.wait()),
+                asyncio.create_task(lost.wait()),
+                asyncio.create_task(stalled.wait()),
+            ]
             waiters += [asyncio.create_task(c.lost.wait()) for c in consumers]
             try:
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

@@ -26,16 +26,20 @@ def install_stop_handlers(loop: asyncio.AbstractEventLoop, stop: Callable[[str],
             loop.remove_signal_handler(sig)
         previous = {}
         for sig in signals:
+
             def handler(signum: int, _frame: Any) -> None:
                 loop.call_soon_threadsafe(stop, signal.Signals(signum).name)
+
             previous[sig] = signal.signal(sig, handler)
 
         def restore_portable() -> None:
             for sig, old in previous.items():
                 signal.signal(sig, old)
+
         return restore_portable
 
     def restore() -> None:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
     return restore

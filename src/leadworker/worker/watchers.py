@@ -98,6 +98,7 @@ class WatchedWorker(Protocol):
 
 # --- liveness: a consumer that silently stopped ------------------------------------------------------
 
+
 async def watch_liveness(
     worker: WatchedWorker, connection: AbstractConnection, consumers: list[StageConsumer], stalled: asyncio.Event
 ) -> None:
@@ -116,9 +117,14 @@ async def watch_liveness(
         broken = [c.queue_name for c in consumers if not c.is_alive()]
         if not broken and checks % BROKER_CHECK_EVERY == 0 and consumers:
             depths = await queue_depths(connection, [c.queue_name for c in consumers])
-            broken = [c.queue_name for c in consumers
-                      if c.consuming and c.in_flight == 0 and depths.get(c.queue_name, (0, 1))[1] == 0
-                      and depths.get(c.queue_name, (0, 0))[0] > 0]
+            broken = [
+                c.queue_name
+                for c in consumers
+                if c.consuming
+                and c.in_flight == 0
+                and depths.get(c.queue_name, (0, 1))[1] == 0
+                and depths.get(c.queue_name, (0, 0))[0] > 0
+            ]
         if broken:
             worker.stalls += 1
             log.error("consumer stalled; reconnecting", queues=broken, stalls=worker.stalls)
@@ -127,7 +133,9 @@ async def watch_liveness(
             stalled.set()
             return
 
+
 # --- maintenance ---------------------------------------------------------------------------------
+
 
 async def maintain(worker: WatchedWorker, connection: AbstractConnection, publisher: ConfirmedPublisher) -> None:
     """Rescue stuck jobs every ``maintenance_interval`` and delete old ones once an hour."""
@@ -141,7 +149,8 @@ async def maintain(worker: WatchedWorker, connection: AbstractConnection, publis
         try:
             depths = await queue_depths(connection, scrape_queues)
             result = await requeue_stuck_jobs(
-                db, publisher.publish_many,
+                db,
+                publisher.publish_many,
                 work_queue=worker.topology.work_queue("scrape"),
                 stale_seconds=settings.stale_job_seconds,
                 policy=settings.retry_policy,
@@ -163,8 +172,11 @@ async def maintain(worker: WatchedWorker, connection: AbstractConnection, publis
             log.error("maintenance failed", error=repr(exc))
         await asyncio.sleep(settings.maintenance_interval)
 
+
 async def every_interval(
-    worker: WatchedWorker, stage: str, periodic: Callable[[ConfirmedPublisher], Awaitable[object]],
+    worker: WatchedWorker,
+    stage: str,
+    periodic: Callable[[ConfirmedPublisher], Awaitable[object]],
     publisher: ConfirmedPublisher,
 ) -> None:
     """Run a stage's periodic work now and every ``maintenance_interval`` while the connection lasts."""
@@ -179,7 +191,9 @@ async def every_interval(
             log.error("periodic stage work failed", stage=stage, error=repr(exc))
         await asyncio.sleep(worker.settings.maintenance_interval)
 
+
 # --- memory watchdog -------------------------------------------------------------------------------
+
 
 async def watch_memory(worker: WatchedWorker) -> None:
     limit = worker.settings.memory_limit_mb * 1024 * 1024
@@ -189,12 +203,17 @@ async def watch_memory(worker: WatchedWorker) -> None:
         if rss is None:
             return
         if limit and rss > limit:
-            log.error("memory above the limit; draining for a restart",
-                      rss_mb=round(rss / 1048576, 1), limit_mb=worker.settings.memory_limit_mb)
+            log.error(
+                "memory above the limit; draining for a restart",
+                rss_mb=round(rss / 1048576, 1),
+                limit_mb=worker.settings.memory_limit_mb,
+            )
             worker.request_stop("memory limit", exit_code=EXIT_MEMORY)
             return
 
+
 # --- database outage -----------------------------------------------------------------------------
+
 
 async def watch_database(worker: WatchedWorker, db: Database) -> None:
     """Probe the database on a connection of its own (a busy pool is not an outage): every 2 s while it
@@ -227,13 +246,14 @@ async def watch_database(worker: WatchedWorker, db: Database) -> None:
     finally:
         await probe.close()
 
+
 # --- --exit-when-idle ------------------------------------------------------------------------------
+
 
 async def watch_idle(worker: WatchedWorker) -> None:
     assert worker.exit_when_idle is not None
     idle_for = worker.exit_when_idle
-    queues = [q for stage in worker.queue_stages for q in worker.topology.queues_of(stage)
-              if not q.endswith(".dead")]
+    queues = [q for stage in worker.queue_stages for q in worker.topology.queues_of(stage) if not q.endswith(".dead")]
     while not worker.stop_event.is_set():
         await asyncio.sleep(min(IDLE_CHECK_EVERY, idle_for / 4 or IDLE_CHECK_EVERY))
         consumers = worker.consumers
@@ -259,8 +279,14 @@ async def watch_idle(worker: WatchedWorker) -> None:
 
 def handled_deliveries(metrics: Metrics) -> int:
     """Deliveries this process settled (acked, retried, dead-lettered...), from its own counters."""
-    return int(sum(sample.value for family in metrics.deliveries.collect() for sample in family.samples
-                   if sample.name.endswith("_total")))
+    return int(
+        sum(
+            sample.value
+            for family in metrics.deliveries.collect()
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        )
+    )
 
 
 async def register_process(worker: WatchedWorker, db: Database, key: str, stages: list[str]) -> None:
@@ -272,18 +298,20 @@ async def register_process(worker: WatchedWorker, db: Database, key: str, stages
         while True:
             try:
                 if not registered:
-                    await registry.register(db, key, host=socket.gethostname(), pid=os.getpid(),
-                                            version=__version__, stages=stages)
+                    await registry.register(
+                        db, key, host=socket.gethostname(), pid=os.getpid(), version=__version__, stages=stages
+                    )
                     registered = True
                 else:
-                    await registry.refresh(db, key, in_flight=worker.in_flight,
-                                           handled=handled_deliveries(worker.metrics))
+                    await registry.refresh(
+                        db, key, in_flight=worker.in_flight, handled=handled_deliveries(worker.metrics)
+                    )
             except Exception as exc:  # the database probe handles outages; the registry only waits
                 log.debug("worker registry not updated", error=repr(exc))
             await asyncio.sleep(registry.REFRESH_SECONDS)
     finally:
         if registered and worker.db_back.is_set():  # during an outage the row simply goes silent
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(registry.mark_stopped(db, key, handled=handled_deliveries(worker.metrics)),
-                                       PROBE_TIMEOUT)
-
+                await asyncio.wait_for(
+                    registry.mark_stopped(db, key, handled=handled_deliveries(worker.metrics)), PROBE_TIMEOUT
+                )
