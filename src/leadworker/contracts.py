@@ -10,7 +10,7 @@ import json
 import math
 import re
 import uuid
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -20,7 +20,7 @@ from leadworker.errors import InvalidMessage, PermanentError, one_line
 SOURCE_NAMES = ("website", "inline")
 _DIRECTORY_SOURCE = re.compile(r"^directory:[A-Za-z0-9_.-]+$")
 
-LEAD_FIELDS = (
+LeadField = Literal[
     "company_name",
     "website",
     "emails",
@@ -34,7 +34,9 @@ LEAD_FIELDS = (
     "description",
     "categories",
     "socials",
-)
+]
+"""The fields of a :class:`LeadRecord` a source reads from a page (a directory recipe's ``fields``)."""
+LEAD_FIELDS: tuple[str, ...] = get_args(LeadField)
 
 
 def check_http_url(value: str) -> str:

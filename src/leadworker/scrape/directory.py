@@ -57,7 +57,7 @@ from leadworker.common.domains import country_tld
 from leadworker.common.geo import region_from_place
 from leadworker.common.regions import region_from_name, region_from_tld
 from leadworker.config import Settings
-from leadworker.contracts import LeadRecord, ScrapeJob, describe_validation_error
+from leadworker.contracts import LeadField, LeadRecord, ScrapeJob, describe_validation_error
 from leadworker.errors import LeadworkerError, PermanentError, one_line
 from leadworker.scrape.browser import BrowserUnavailable, PageAction, RenderError, RenderSession
 from leadworker.scrape.budget import MemoryBudget
@@ -82,21 +82,6 @@ _RESULT_BYTES = 1024
 """What one listing result keeps besides its values, roughly."""
 _WEBSITES_AT_ONCE = 4
 
-LeadField = Literal[
-    "company_name",
-    "website",
-    "emails",
-    "phones",
-    "address",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "contact_name",
-    "description",
-    "categories",
-    "socials",
-]
 _LIST_FIELDS = frozenset({"emails", "phones", "categories", "socials"})
 
 
