@@ -19,6 +19,7 @@ from leadworker.ops.metrics import Metrics
 from leadworker.scrape.browser import BrowserPool, RenderError
 from leadworker.scrape.fetch import Page, StaticFetcher
 from leadworker.scrape.guard import NetworkGuard
+from leadworker.store.leads import job_leads
 from leadworker.store.pool import Database
 
 pytestmark = pytest.mark.browser
@@ -311,12 +312,8 @@ async def test_robots_txt_applies_to_requests_the_page_makes(
     await support.publish(cfg, db, [job])
     await support.run_until_idle(cfg, idle=1.0, timeout=90)
 
-    row = await db.fetchrow(
-        "SELECT r.record FROM raw_leads r JOIN scrape_job_leads l ON l.raw_lead_id = r.id WHERE l.job_id = $1",
-        job.job_id,
-    )
-    assert row is not None
-    assert row["record"]["emails"] == ["open@robots-co.test"]
+    (lead,) = await job_leads(db, job.job_id)
+    assert lead["record"]["emails"] == ["open@robots-co.test"]
     assert scripted_site.hits.get("/api/public/cards.json") == 1
     assert "/api/private/cards.json" not in scripted_site.hits  # the disallowed API was never requested
     assert chromium_processes(browser_mark) == []
