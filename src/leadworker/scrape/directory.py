@@ -44,6 +44,7 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote_plus, urljoin, urlsplit
@@ -456,6 +457,15 @@ def _store_emails(values: list[str], page_url: str, into: dict[str, Any], eviden
                 evidence.setdefault(email, page_url)
 
 
+@dataclass
+class _ListingPage:
+    """A listing page as read: the answer, its parsed tree, and the results its JSON carries."""
+
+    page: Page
+    tree: LexborHTMLParser
+    items: list[Mapping[str, Any]]
+
+
 class DirectoryRun:
     """One job's run of one recipe."""
 
@@ -528,7 +538,7 @@ class DirectoryRun:
             log.warning("a listing page could not be rendered; its static cards are kept", url=url, error=one_line(exc))
             return None
 
-    async def _listing(self, url: str) -> tuple[Page, LexborHTMLParser]:
+    async def _listing(self, url: str) -> _ListingPage:
         """A listing page as the recipe needs it: static, rendered, or static and then rendered when its cards
         look drawn by script (``render=auto``)."""
         if not await self.robots.allowed(url):
@@ -536,29 +546,34 @@ class DirectoryRun:
         page = await self.fetcher.fetch(url)
         self.pages += 1
         if not page.ok or not page.is_html or self.mode == "static":
-            return page, await self._parse(page)
+            return await self._read(page)
         if self.mode == "browser" or self.actions:
-            page = await self._rendered(url, page, self.actions) or page
-            return page, await self._parse(page)
-        tree = await self._parse(page)
-        if self.recipe.results_json is not None and self._json_results(tree):
-            return page, tree  # the page's own data has the results: nothing to draw
+            return await self._read(await self._rendered(url, page, self.actions) or page)
+        static = await self._read(page)
+        if static.items:
+            return static  # the page's own data has the results: nothing to draw
+        tree = static.tree
         cards = len(tree.css(self.recipe.results))
         next_node = tree.css_first(self.recipe.next_page.selector) if self.recipe.next_page else None
         reason = listing_needs_rendering(
             tree, page.text, cards, next_node=next_node, has_next_url=bool(self._next_url(tree, page))
         )
         if reason is None:
-            return page, tree
+            return static
         self.rendered_because[reason] = self.rendered_because.get(reason, 0) + 1
         log.info("listing page looks drawn by script; rendering it", url=url, reason=reason, static_cards=cards)
-        rendered = await self._rendered(url, page, ())
-        if rendered is None:
-            return page, tree
-        rendered_tree = await self._parse(rendered)
-        if len(rendered_tree.css(self.recipe.results)) + len(self._json_results(rendered_tree)) >= cards:
-            return rendered, rendered_tree
-        return page, tree
+        rendered_page = await self._rendered(url, page, ())
+        if rendered_page is None:
+            return static
+        rendered = await self._read(rendered_page)
+        if len(rendered.tree.css(self.recipe.results)) + len(rendered.items) >= cards:
+            return rendered
+        return static
+
+    async def _read(self, page: Page) -> _ListingPage:
+        """``page`` parsed, with the JSON results it carries (read once)."""
+        tree = await self._parse(page)
+        return _ListingPage(page, tree, self._json_results(tree))
 
     def _json_results(self, tree: LexborHTMLParser) -> list[Mapping[str, Any]]:
         spec = self.recipe.results_json
@@ -596,16 +611,17 @@ class DirectoryRun:
             seen_pages.add(url)
             first = len(seen_pages) == 1
             try:
-                page, tree = await self._listing(url)
+                listing = await self._listing(url)
             except LeadworkerError:
                 if first:
                     raise
                 break  # a later listing page failed: keep what the earlier ones gave
+            page = listing.page
             if not page.ok:
                 if first:
                     raise PermanentError(f"{url} answered HTTP {page.status}", kind="target_unavailable")
                 break
-            for data, evidence, detail in self._results(tree, page):
+            for data, evidence, detail in self._results(listing):
                 key = (str(data.get("company_name", "")).casefold(), str(data.get("website", detail or "")))
                 if not any(key) or key in keys:
                     continue
@@ -613,7 +629,7 @@ class DirectoryRun:
                 data["source_url"] = detail or page.final_url
                 found.append((data, evidence, detail))
                 self.memory.hold(_RESULT_BYTES + sum(len(str(v)) for v in data.values()))
-            url = self._next_url(tree, page)
+            url = self._next_url(listing.tree, page)
             await self.checkpoint()
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 break
@@ -625,11 +641,10 @@ class DirectoryRun:
             records = await self._follow_websites(records)
         return records
 
-    def _results(
-        self, tree: LexborHTMLParser, page: Page
-    ) -> Iterator[tuple[dict[str, Any], dict[str, str], str | None]]:
+    def _results(self, listing: _ListingPage) -> Iterator[tuple[dict[str, Any], dict[str, str], str | None]]:
         """Each result of a listing page: its cards, then the results its JSON carries."""
-        for card in tree.css(self.recipe.results):
+        page = listing.page
+        for card in listing.tree.css(self.recipe.results):
             data: dict[str, Any] = {}
             evidence: dict[str, str] = {}
             read_fields(
@@ -651,7 +666,7 @@ class DirectoryRun:
         if spec is None:
             return
         paths: dict[str, str] = {str(name): path for name, path in spec.fields.items()}
-        for item in self._json_results(tree):
+        for item in listing.items:
             data, evidence = {}, {}
             store_fields(
                 item_values(item, paths or None), page.final_url, self.region, data, evidence, self.unreadable_phones
