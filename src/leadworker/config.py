@@ -137,6 +137,7 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=0, le=65535)
     api_max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="larger API request bodies get 413")
     inbound_sources: Path | None = Field(None, description="YAML/JSON file of the API's inbound webhook sources")
+    dashboard_session_hours: float = Field(12.0, gt=0, le=24 * 90, description="a dashboard sign-in lasts this long")
     webhook_url: str | None = None
     webhook_secret: str | None = Field(None, repr=False)
     log_format: Literal["auto", "json", "console"] = "auto"

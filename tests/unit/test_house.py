@@ -114,7 +114,8 @@ def test_stage_names_are_written_once() -> None:
 LAYERS_MAY_IMPORT = {
     # Every layer may import config, contracts and errors. Read with the README's "Code layout" table.
     "cli": {"api", "broker", "common", "demo", "ops", "stages", "store", "worker"},
-    "api": {"broker", "common", "demo", "ops", "scrape", "stages", "store", "worker", "enrich"},
+    "api": {"broker", "common", "dashboard", "demo", "ops", "scrape", "stages", "store", "worker", "enrich"},
+    "dashboard": {"api", "broker", "ops", "store"},
     "demo": {"broker", "common", "ops", "store", "worker"},
     "worker": {"broker", "ops", "stages", "store"},
     "stages": {"broker", "common", "enrich", "ops", "scrape", "store"},

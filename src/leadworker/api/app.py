@@ -24,6 +24,7 @@ from leadworker.api.routes_ops import router as ops_router
 from leadworker.api.services import ApiServices
 from leadworker.api.telemetry import ApiMetrics, RequestMetrics
 from leadworker.config import Settings
+from leadworker.dashboard.mount import mount_dashboard
 from leadworker.errors import ServiceUnavailable, one_line
 
 VERSION = "1"
@@ -80,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ops_router)
     app.include_router(events_router)
     app.include_router(inbound_router)
+    mount_dashboard(app)
     return app
 
 

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from leadworker.api.auth import services_of
 from leadworker.api.inbound import InboundSource, dig, records_of
+from leadworker.api.job_actions import job_view_or_404, submit_or_503
 from leadworker.api.problems import ApiError, validation_fields
-from leadworker.api.routes_jobs import job_view_or_404, submit_or_503
 from leadworker.contracts import ScrapeJob, structure_problem
 
 router = APIRouter(prefix="/api/v1/inbound", tags=["inbound"])

@@ -8,13 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
+from leadworker.api import lead_actions
 from leadworker.api.auth import READ, Caller, services_of
+from leadworker.api.job_actions import MEDIA_TYPES
 from leadworker.api.problems import ApiError
-from leadworker.api.routes_jobs import MEDIA_TYPES
-from leadworker.api.views import decode_cursor, encode_cursor, plain
-from leadworker.store.lead_export import job_exists, lead_detail
+from leadworker.api.views import plain
+from leadworker.store.lead_export import job_exists
 from leadworker.store.lead_files import lead_lines
-from leadworker.store.lead_pages import page_leads
 
 router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
 Segment = Annotated[Literal["hot", "warm", "cold"] | None, Query()]
@@ -34,27 +34,17 @@ async def list_leads(
     cursor: Annotated[str | None, Query(max_length=500, description="`next` of the previous page")] = None,
     _: Caller = READ,
 ) -> dict[str, Any]:
-    after = 0
-    if cursor is not None:
-        (after,) = decode_cursor(cursor, 1)
-        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
-            raise ApiError(422, "cursor: not a cursor this API gave", fields={"cursor": "invalid"})
-    if "\x00" in (q or ""):
-        raise ApiError(422, "q: must not hold NUL", fields={"q": "must not hold NUL"})
-    rows = await page_leads(
-        services_of(request).db,
+    rows, next_cursor = await lead_actions.leads_page(
+        services_of(request),
         segment=segment,
         min_score=min_score,
         country=country,
         job_id=job_id,
         q=q,
-        after_id=after,
+        cursor=cursor,
         limit=limit,
     )
-    return {
-        "leads": [plain(dict(r)) for r in rows],
-        "next": encode_cursor(rows[-1]["lead_id"]) if len(rows) == limit else None,
-    }
+    return {"leads": [plain(dict(r)) for r in rows], "next": next_cursor}
 
 
 @router.get(
@@ -84,8 +74,5 @@ async def export(
 async def show_lead(
     request: Request, lead_id: Annotated[int, Path(ge=1, le=2**63 - 1)], _: Caller = READ
 ) -> dict[str, Any]:
-    detail = await lead_detail(services_of(request).db, lead_id)
-    if detail is None:
-        raise ApiError(404, f"no lead {lead_id}")
-    result: dict[str, Any] = plain(detail)
+    result: dict[str, Any] = plain(await lead_actions.lead_or_404(services_of(request), lead_id))
     return result

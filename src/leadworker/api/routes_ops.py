@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadworker.api import dead_letter_actions
 from leadworker.api.auth import ADMIN, READ, Caller, services_of
 from leadworker.api.problems import ApiError
 from leadworker.api.views import plain
-from leadworker.broker import dlq
 from leadworker.common.durations import parse_duration
 from leadworker.ops.queue_stats import job_stats, queue_stats
-from leadworker.store import jobs as jobstore
 from leadworker.store import workers as registry
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
@@ -26,13 +24,6 @@ class DeadLetterAction(BaseModel):
 
     queue: str | None = Field(None, max_length=200, description="a stage or its queue name; all if left out")
     limit: int | None = Field(None, ge=1, le=100_000, description="at most this many; all if left out")
-
-
-def _dead_queues(request: Request, queue: str | None) -> list[str]:
-    try:
-        return dlq.dead_queues(services_of(request).topology, queue)
-    except ValueError as exc:
-        raise ApiError(422, f"queue: {exc}", fields={"queue": str(exc)}) from None
 
 
 @router.get("/queues", summary="Per stage: messages ready, consumers, waiting retries, dead letters")
@@ -60,27 +51,18 @@ async def stats(
 async def dead_letters(
     request: Request, queue: QueueName = None, limit: Annotated[int, Query(ge=1, le=1000)] = 50, _: Caller = ADMIN
 ) -> dict[str, Any]:
-    names = _dead_queues(request, queue)
-    letters = await dlq.list_dead(await services_of(request).broker(), names, limit)
+    letters = await dead_letter_actions.list_letters(services_of(request), queue, limit)
     return {"dead_letters": [letter.as_json() for letter in letters]}
 
 
 @router.post("/dead-letters/replay", summary="Move dead letters back to their queues; failed jobs run afresh")
 async def replay(request: Request, body: DeadLetterAction, _: Caller = ADMIN) -> dict[str, Any]:
-    services = services_of(request)
-    names = _dead_queues(request, body.queue)
-
-    async def reset(job_id: uuid.UUID) -> None:
-        await jobstore.requeue_failed(services.db, job_id)
-
-    moved = await dlq.replay_dead(await services.broker(), services.topology, names, body.limit, on_job=reset)
-    return {"replayed": moved}
+    return {"replayed": await dead_letter_actions.replay(services_of(request), body.queue, body.limit)}
 
 
 @router.post("/dead-letters/purge", summary="Delete dead letters for good")
 async def purge(request: Request, body: DeadLetterAction, _: Caller = ADMIN) -> dict[str, Any]:
-    names = _dead_queues(request, body.queue)
-    return {"purged": await dlq.purge_dead(await services_of(request).broker(), names, body.limit)}
+    return {"purged": await dead_letter_actions.purge(services_of(request), body.queue, body.limit)}
 
 
 @router.get(

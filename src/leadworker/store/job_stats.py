@@ -57,3 +57,40 @@ async def window_stats(db: Database, window_seconds: float) -> WindowStats:
     row = await db.fetchrow(_WINDOW, float(window_seconds))
     assert row is not None
     return WindowStats(**dict(row))
+
+
+_SERIES = """
+WITH bounds AS (
+    SELECT make_interval(secs => $1::float8) AS step,
+           date_bin(make_interval(secs => $1::float8), now(), timestamptz '2000-01-01')
+               - make_interval(secs => $1::float8 * ($2::int - 1)) AS first_bucket
+),
+finished AS (
+    SELECT date_bin(b.step, j.completed_at, timestamptz '2000-01-01') AS bucket,
+           count(*) FILTER (WHERE j.status = 'completed') AS completed,
+           count(*) FILTER (WHERE j.status = 'failed') AS failed
+      FROM scrape_jobs j, bounds b
+     WHERE j.completed_at >= b.first_bucket
+     GROUP BY 1
+)
+SELECT g.bucket, coalesce(f.completed, 0) AS completed, coalesce(f.failed, 0) AS failed
+  FROM bounds b,
+       generate_series(b.first_bucket, b.first_bucket + b.step * ($2::int - 1), b.step) AS g(bucket)
+  LEFT JOIN finished f ON f.bucket = g.bucket
+ ORDER BY g.bucket
+"""
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: datetime
+    completed: int
+    failed: int
+
+
+async def finished_series(db: Database, bucket_seconds: int, buckets: int) -> list[Bucket]:
+    """Jobs completed and failed per ``bucket_seconds``, the last ``buckets`` of them up to now (the current one
+    last, still filling), oldest first; empty buckets included. Reads only the window, through the index on
+    ``completed_at``."""
+    rows = await db.fetch(_SERIES, float(bucket_seconds), buckets)
+    return [Bucket(r["bucket"], r["completed"], r["failed"]) for r in rows]

@@ -514,7 +514,7 @@ async def list_jobs(db: Database, status: str | None, limit: int) -> list[asyncp
 
 async def job_events(db: Database, job_id: uuid.UUID) -> list[asyncpg.Record]:
     return await db.fetch(
-        "SELECT from_status, to_status, attempts, worker, error, at FROM job_events WHERE job_id = $1 ORDER BY id",
+        "SELECT id, from_status, to_status, attempts, worker, error, at FROM job_events WHERE job_id = $1 ORDER BY id",
         job_id,
     )
 

@@ -1,0 +1,71 @@
+"""``/``: what is going on. Jobs finished per minute and the success rate over the last hour and the last day
+(inline SVG), the window's figures, queue depths and dead letters from the broker, live workers, and the latest
+failures with their reasons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from leadworker.api import job_actions
+from leadworker.api.auth import services_of
+from leadworker.dashboard.charts import success_chart, throughput_chart
+from leadworker.dashboard.rendering import render
+from leadworker.dashboard.viewer import READER, Viewer
+from leadworker.errors import ServiceUnavailable, one_line
+from leadworker.ops.queue_stats import queue_stats
+from leadworker.store import workers as registry
+from leadworker.store.job_stats import finished_series, window_stats
+
+router = APIRouter(include_in_schema=False)
+WINDOWS = (
+    # (name, bucket seconds, buckets, label every n buckets)
+    ("last hour", 60, 60, 10),
+    ("last day", 900, 96, 16),
+)
+LATEST_FAILURES = 8
+
+
+async def _queues(request: Request) -> tuple[list[dict[str, Any]], str | None]:
+    services = services_of(request)
+    try:
+        return await queue_stats(await services.broker(), services.topology), None
+    except ServiceUnavailable as exc:
+        return [], one_line(exc, 300)
+
+
+@router.get("/")
+async def overview(request: Request, _: Viewer = READER) -> Response:
+    services = services_of(request)
+    charts = []
+    for name, bucket_seconds, buckets, every in WINDOWS:
+        series = await finished_series(services.db, bucket_seconds, buckets)
+        stats = await window_stats(services.db, bucket_seconds * buckets)
+        charts.append(
+            {
+                "name": name,
+                "stats": stats,
+                "throughput": throughput_chart(f"Jobs finished per minute, {name}", series, bucket_seconds, every),
+                "success": success_chart(f"Success rate, {name}", series, every),
+            }
+        )
+    queues, broker_problem = await _queues(request)
+    workers = await registry.list_workers(services.db)
+    failures, _more = await job_actions.jobs_page(
+        services, status="failed", user_id=None, since=None, until=None, cursor=None, limit=LATEST_FAILURES
+    )
+    return render(
+        request,
+        "overview.html",
+        {
+            "charts": charts,
+            "queues": queues,
+            "broker_problem": broker_problem,
+            "dead_letters": sum(q["dead_letters"] for q in queues),
+            "workers": workers,
+            "running_workers": sum(1 for w in workers if w["state"] == "running"),
+            "failures": failures,
+        },
+    )
