@@ -65,7 +65,14 @@ async def leads(request: Request, _: Viewer = READER) -> Response:
     return render(
         request,
         "leads.html",
-        {"leads": rows, "filters": typed, "problems": problems, "next_cursor": next_cursor, "segments": SEGMENTS},
+        {
+            "leads": rows,
+            "filters": typed,
+            "problems": problems,
+            "next_cursor": next_cursor,
+            "request_cursor": cursor,
+            "segments": SEGMENTS,
+        },
         status=status,
     )
 

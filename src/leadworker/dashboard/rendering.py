@@ -100,6 +100,11 @@ _environment.filters.update(when=when, ago=ago, as_text=as_text, http_link=http_
 _environment.globals.update(query=query)
 
 
+def render_string(source: str, **context: Any) -> str:
+    """``source`` rendered by the dashboard's environment (its autoescape and filters)."""
+    return _environment.from_string(source).render(**context)
+
+
 def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
     """``template`` rendered with ``context`` (and the request's path and viewer), with the security headers."""
     body = _environment.get_template(template).render(

@@ -1,0 +1,134 @@
+"""The dashboard's pages over HTTP (in process, real PostgreSQL and RabbitMQ): keyset pages, filter and form
+errors named by field, a form sent twice makes one job, the charts drawn from finished jobs, purge asks for a
+confirmation, and none of it in the API's OpenAPI schema."""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+import support
+from leadworker.api.app import create_app
+from leadworker.config import Settings
+from leadworker.store import tokens as tokenstore
+from leadworker.store.pool import Database
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+INLINE = {"source_types": ["inline"], "leads": [{"company_name": "Acme", "website": "acme.example"}]}
+
+
+@asynccontextmanager
+async def signed_in(settings: Settings, db: Database, scope: str) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """A client signed in to the dashboard (session cookie held), and the session's CSRF token."""
+    app = create_app(settings)
+    value = await tokenstore.create_token(db, f"{scope}-{uuid.uuid4().hex[:6]}", scope)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dash.test") as client:
+            form = await client.get("/login")
+            signin_csrf = CSRF.search(form.text)
+            assert signin_csrf is not None
+            answer = await client.post("/login", data={"csrf_token": signin_csrf.group(1), "token": value})
+            assert answer.status_code == 303, answer.text
+            page = await client.get("/jobs")
+            csrf = CSRF.search(page.text)
+            assert csrf is not None
+            client.headers["Authorization"] = f"Bearer {value}"  # for the API calls; pages use the cookie
+            yield client, csrf.group(1)
+
+
+def problems(page: httpx.Response) -> list[str]:
+    return [html.unescape(p) for p in re.findall(r'class="problem"[^>]*>([^<]+)<', page.text)]
+
+
+async def test_pages_are_out_of_the_schema_and_carry_the_csp(settings: Settings, db: Database) -> None:
+    async with signed_in(settings, db, "admin") as (client, _):
+        paths = (await client.get("/openapi.json")).json()["paths"]
+        assert not [p for p in paths if not p.startswith("/api/") and p not in ("/healthz", "/readyz", "/metrics")]
+        for path in ("/", "/jobs", "/leads", "/dead-letters", "/workers", "/login"):
+            page = await client.get(path)
+            assert page.status_code == 200, (path, page.text[:500])
+            csp = page.headers["content-security-policy"]
+            assert "script-src 'self'" in csp and "default-src 'none'" in csp and "unsafe-inline" not in csp
+            assert "<script>" not in page.text and " on" + "load=" not in page.text  # no inline script of ours
+        assert (await client.get("/static/app.js")).headers["content-type"].startswith("text/javascript")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dash.test") as anonymous:
+            for path in ("/", "/jobs", "/live/events", f"/jobs/{uuid.uuid4()}/leads.csv"):
+                answer = await anonymous.get(path)
+                assert answer.status_code == 303 and answer.headers["location"].startswith("/login"), path
+
+
+async def test_jobs_in_keyset_pages_and_filters_named(settings: Settings, db: Database) -> None:
+    async with signed_in(settings, db, "write") as (client, _):
+        batch = await client.post("/api/v1/jobs/batch", json={"jobs": [INLINE] * 120})
+        assert batch.status_code == 202, batch.text
+        ids = {j["job_id"] for j in batch.json()["jobs"]}
+        seen: list[str] = []
+        url = "/jobs?status=queued"
+        pages = 0
+        while url:
+            page = await client.get(url)
+            assert page.status_code == 200
+            rows = re.findall(r'data-job-row="([0-9a-f-]{36})"', page.text)
+            assert len(rows) <= 50, url
+            assert rows, (url, problems(page))
+            seen += rows
+            pages += 1
+            following = re.search(r'rel="next" href="([^"]+)"', page.text)
+            url = html.unescape(following.group(1)) if following else ""
+        assert (pages, len(seen)) == (3, 120) and set(seen) == ids
+        assert "status: 'sideways' is not a job status" in problems(await client.get("/jobs?status=sideways"))
+        assert any(p.startswith("since: 'yesterday'") for p in problems(await client.get("/jobs?since=yesterday")))
+        assert any(p.startswith("cursor:") for p in problems(await client.get("/jobs?cursor=garbage")))
+        leads = await client.get("/leads?min_score=lots&country=USA")
+        assert leads.status_code == 422
+        assert {p.split(":")[0] for p in problems(leads)} == {"min_score", "country"}
+
+
+async def test_a_form_sent_twice_makes_one_job(settings: Settings, db: Database) -> None:
+    async with signed_in(settings, db, "write") as (client, csrf):
+        form = {"csrf_token": csrf, "targets": "https://a.example/", "idempotency_key": "k" * 32, "max_pages": "3"}
+        first = await client.post("/jobs", data=form)
+        again = await client.post("/jobs", data=form)
+        assert first.status_code == again.status_code == 303
+        assert first.headers["location"] == again.headers["location"]
+        assert await db.fetchval("SELECT count(*) FROM scrape_jobs") == 1
+        topology = await support.declare(settings)
+        assert await support.queue_depth(settings, topology.work_queue("scrape")) == 1
+        bad = await client.post("/jobs", data={**form, "idempotency_key": "other", "max_pages": "many"})
+        assert bad.status_code == 422
+        assert any(p.startswith("max_pages:") for p in problems(bad))
+        assert 'value="many"' in bad.text  # what was typed, kept
+
+
+async def test_overview_charts_and_purge_confirmation(settings: Settings, db: Database) -> None:
+    async with signed_in(settings, db, "admin") as (client, csrf):
+        assert (await client.post("/api/v1/jobs/batch", json={"jobs": [INLINE] * 3})).status_code == 202
+        failing = {"source_types": ["directory:no-such-recipe"], "search_query": "plumbers"}
+        assert (await client.post("/api/v1/jobs", json=failing)).status_code == 202
+        await support.run_until_idle(settings, ("scrape",), idle=0.6)
+        overview = await client.get("/")
+        assert overview.status_code == 200
+        assert overview.text.count('class="bar completed"') == 2  # the hour's bucket and the day's
+        assert overview.text.count('class="bar failed"') == 2
+        assert "75.0 % of 4 finished jobs succeeded" in overview.text
+        assert "no-such-recipe" in overview.text  # the latest failure with its reason
+        letters = await client.get("/dead-letters")
+        assert letters.text.count("directory:no-such-recipe") + letters.text.count("no-such-recipe") >= 1
+        unconfirmed = await client.post("/dead-letters/purge", data={"csrf_token": csrf, "queue": "scrape"})
+        assert unconfirmed.status_code == 422 and "confirm" in unconfirmed.text
+        purged = await client.post(
+            "/dead-letters/purge", data={"csrf_token": csrf, "queue": "scrape", "confirm": "yes"}
+        )
+        assert purged.status_code == 303 and purged.headers["location"] == "/dead-letters?queue=scrape&purged=1"
+        shown = await client.get(purged.headers["location"])
+        assert "purged 1 dead letter" in shown.text
+        assert "purged 1" not in (await client.get("/dead-letters?purged=<b>1</b>")).text  # only a number is shown
