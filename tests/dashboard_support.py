@@ -5,6 +5,8 @@ when missing), and signing in through the form."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,19 +27,26 @@ def _answers(url: str) -> bool:
 async def serving_api(settings: Settings) -> AsyncIterator[str]:
     """``leadworker api`` on a free port with ``settings``; yields its base URL; stopped (SIGTERM) afterwards."""
     port = support.free_port()
-    process = await asyncio.create_subprocess_exec(
-        *support.leadworker_cmd("api", "--port", str(port)),
-        env=support.cli_env(settings),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await support.wait_for(lambda: _answers(base + "/healthz"), timeout=30, what="api up")
-        yield base
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 30)
+    with tempfile.TemporaryFile() as log:
+        process = await asyncio.create_subprocess_exec(
+            *support.leadworker_cmd("api", "--port", str(port)),
+            env=support.cli_env(settings),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            try:
+                await support.wait_for(lambda: _answers(base + "/healthz"), timeout=30, what="api up")
+            except BaseException as exc:
+                log.seek(0)
+                tail = log.read()[-3000:].decode(errors="replace")
+                raise AssertionError(f"leadworker api did not come up: {tail}") from exc
+            yield base
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            await asyncio.wait_for(process.wait(), 30)
 
 
 @asynccontextmanager
@@ -56,7 +65,8 @@ async def chromium() -> AsyncIterator[Any]:
 
 async def sign_in(page: Any, base: str, token: str) -> None:
     """Sign in through the form; ends on the overview."""
-    await page.goto(base + "/login")
+    response = await page.goto(base + "/login")
+    assert response is not None and response.status == 200, (response and response.status, await page.content())
     await page.fill("#token", token)
     await page.click("form[action='/login'] button[type=submit]")
     await page.wait_for_url(base + "/")

@@ -119,10 +119,11 @@ class DemoWebhookReceiver:
 
 def _print_next_steps(base: Settings) -> None:
     print("next: leadworker leads export --format jsonl --min-score 80 | head -1;  leadworker leads show ID")
+    address = f"http://{base.api_host}:{base.api_port}"
     print(
-        f"HTTP API: leadworker tokens create me --scope admin; leadworker api  -> open "
-        f"http://{base.api_host}:{base.api_port}/docs (jobs, leads, dead letters, workers, events: see the "
-        "README's HTTP API section)"
+        f"dashboard and HTTP API: leadworker tokens create me --scope admin; leadworker api  -> open {address}/ "
+        f"and sign in with the token (jobs, leads, dead letters, workers, live status: see the README's Dashboard "
+        f"section); the API's docs are at {address}/docs"
     )
 
 

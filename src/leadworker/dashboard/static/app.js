@@ -41,7 +41,7 @@
     if (!body || (id && body.querySelector('[data-event-id="' + id + '"]'))) { return; }
     var row = document.createElement("tr");
     if (id) { row.setAttribute("data-event-id", id); }
-    cell(row, when(data.at));
+    cell(row, when(data.at), "t");
     cell(row, data.from_status);
     var to = cell(row, "");
     var badge = document.createElement("span");
