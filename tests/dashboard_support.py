@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,7 +55,7 @@ async def chromium() -> AsyncIterator[Any]:
     """A headless Chromium (a Playwright ``Browser``); BrowserUnavailable, a failure, if there is none."""
     from playwright.async_api import async_playwright
 
-    executable = find_executable(None)
+    executable = find_executable(os.environ.get("LEADWORKER_BROWSER_EXECUTABLE"))
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=executable, headless=True)
         try:

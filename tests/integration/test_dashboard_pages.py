@@ -132,3 +132,25 @@ async def test_overview_charts_and_purge_confirmation(settings: Settings, db: Da
         shown = await client.get(purged.headers["location"])
         assert "purged 1 dead letter" in shown.text
         assert "purged 1" not in (await client.get("/dead-letters?purged=<b>1</b>")).text  # only a number is shown
+
+
+async def test_cancel_and_retry_buttons(settings: Settings, db: Database) -> None:
+    async with signed_in(settings, db, "write") as (client, csrf):
+        job_id = (await client.post("/api/v1/jobs", json=INLINE)).json()["job_id"]
+        page = await client.get(f"/jobs/{job_id}")
+        assert f'action="/jobs/{job_id}/cancel"' in page.text
+        cancelled = await client.post(f"/jobs/{job_id}/cancel", data={"csrf_token": csrf})
+        assert cancelled.status_code == 303 and cancelled.headers["location"] == f"/jobs/{job_id}"
+        assert await db.fetchval("SELECT status FROM scrape_jobs WHERE id = $1", uuid.UUID(job_id)) == "cancelled"
+        again = await client.post(f"/jobs/{job_id}/cancel", data={"csrf_token": csrf})
+        assert again.status_code == 409 and "only a queued or running job can be cancelled" in html.unescape(again.text)
+        retried = await client.post(f"/jobs/{job_id}/retry", data={"csrf_token": csrf})
+        assert retried.status_code == 303
+        assert await db.fetchval("SELECT status FROM scrape_jobs WHERE id = $1", uuid.UUID(job_id)) == "queued"
+        assert (await client.post(f"/jobs/{job_id}/retry", data={"csrf_token": csrf})).status_code == 409
+        missing = await client.post(f"/jobs/{uuid.uuid4()}/cancel", data={"csrf_token": csrf})
+        assert missing.status_code == 404
+        assert (await client.get("/jobs/not-a-job/leads.csv")).status_code == 404
+        assert (await client.post(f"/jobs/{job_id}/cancel")).status_code == 403  # no CSRF token
+        await support.run_until_idle(settings, ("scrape",), idle=0.6)
+        assert await support.jobs_reached(db, [uuid.UUID(job_id)], "completed")

@@ -128,17 +128,24 @@ async def _job_leads(request: Request, job_id: uuid.UUID) -> dict[str, Any]:
     return {"leads": rows, "more": more is not None, "job_id": str(job_id)}
 
 
-def _problem_page(request: Request, exc: ApiError) -> Response:
-    return render(request, "problem.html", {"status": exc.status, "message": exc.message}, status=exc.status)
+def _problem_page(request: Request, exc: ApiError | ServiceUnavailable) -> Response:
+    status, message = (exc.status, exc.message) if isinstance(exc, ApiError) else (503, one_line(exc, 300))
+    return render(request, "problem.html", {"status": status, "message": message}, status=status)
+
+
+def _job_id(text: str) -> uuid.UUID:
+    """The job id of a path; an :class:`ApiError` (404, shown as a page) if it is not one."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise ApiError(404, f"{text[:100]!r} is not a job id") from None
 
 
 @router.get("/jobs/{job_id}")
 async def job_page(request: Request, job_id: str, viewer: Viewer = READER) -> Response:
     try:
-        ident = uuid.UUID(job_id)
+        ident = _job_id(job_id)
         job = await job_actions.job_with_events(services_of(request), ident)
-    except ValueError:
-        return _problem_page(request, ApiError(404, f"{job_id!r} is not a job id"))
     except ApiError as exc:
         return _problem_page(request, exc)
     events = job["events"]
@@ -156,34 +163,37 @@ async def job_page(request: Request, job_id: str, viewer: Viewer = READER) -> Re
 
 
 @router.get("/jobs/{job_id}/leads-part")
-async def job_leads_part(request: Request, job_id: uuid.UUID, _: Viewer = READER) -> Response:
+async def job_leads_part(request: Request, job_id: str, _: Viewer = READER) -> Response:
     """The job page's leads section alone: the page's script swaps it in when the job's leads change."""
-    return render(request, "_job_leads.html", await _job_leads(request, job_id))
+    try:
+        return render(request, "_job_leads.html", await _job_leads(request, _job_id(job_id)))
+    except ApiError as exc:
+        return _problem_page(request, exc)
 
 
 @router.get("/jobs/{job_id}/leads.csv")
-async def job_leads_csv(request: Request, job_id: uuid.UUID, _: Viewer = READER) -> Response:
+async def job_leads_csv(request: Request, job_id: str, _: Viewer = READER) -> Response:
     try:
-        return secured(await job_actions.leads_download(services_of(request), job_id, "csv"))
+        return secured(await job_actions.leads_download(services_of(request), _job_id(job_id), "csv"))
     except ApiError as exc:
         return _problem_page(request, exc)
 
 
 @router.post("/jobs/{job_id}/cancel")
-async def cancel(request: Request, job_id: uuid.UUID, viewer: Viewer = WRITER) -> Response:
+async def cancel(request: Request, job_id: str, viewer: Viewer = WRITER) -> Response:
     await csrf.checked_form(request, viewer)
     try:
-        await job_actions.cancel(services_of(request), job_id)
-    except ApiError as exc:
+        job = await job_actions.cancel(services_of(request), _job_id(job_id))
+    except (ApiError, ServiceUnavailable) as exc:
         return _problem_page(request, exc)
-    return secured(RedirectResponse(f"/jobs/{job_id}", status_code=303))
+    return secured(RedirectResponse(f"/jobs/{job['job_id']}", status_code=303))
 
 
 @router.post("/jobs/{job_id}/retry")
-async def retry(request: Request, job_id: uuid.UUID, viewer: Viewer = WRITER) -> Response:
+async def retry(request: Request, job_id: str, viewer: Viewer = WRITER) -> Response:
     await csrf.checked_form(request, viewer)
     try:
-        await job_actions.retry(services_of(request), job_id)
-    except ApiError as exc:
+        job = await job_actions.retry(services_of(request), _job_id(job_id))
+    except (ApiError, ServiceUnavailable) as exc:
         return _problem_page(request, exc)
-    return secured(RedirectResponse(f"/jobs/{job_id}", status_code=303))
+    return secured(RedirectResponse(f"/jobs/{job['job_id']}", status_code=303))

@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from leadworker.api import job_actions
 from leadworker.api.auth import services_of
 from leadworker.dashboard.charts import success_chart, throughput_chart
 from leadworker.dashboard.rendering import render
@@ -17,7 +16,7 @@ from leadworker.dashboard.viewer import READER, Viewer
 from leadworker.errors import ServiceUnavailable, one_line
 from leadworker.ops.queue_stats import queue_stats
 from leadworker.store import workers as registry
-from leadworker.store.job_stats import finished_series, window_stats
+from leadworker.store.job_stats import finished_series, latest_failures, window_stats
 
 router = APIRouter(include_in_schema=False)
 WINDOWS = (
@@ -53,9 +52,7 @@ async def overview(request: Request, _: Viewer = READER) -> Response:
         )
     queues, broker_problem = await _queues(request)
     workers = await registry.list_workers(services.db)
-    failures, _more = await job_actions.jobs_page(
-        services, status="failed", user_id=None, since=None, until=None, cursor=None, limit=LATEST_FAILURES
-    )
+    failures = await latest_failures(services.db, LATEST_FAILURES)
     return render(
         request,
         "overview.html",

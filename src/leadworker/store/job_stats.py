@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from asyncpg import Record
+
 from leadworker.store.pool import Database
 
 _WINDOW = """
@@ -94,3 +96,13 @@ async def finished_series(db: Database, bucket_seconds: int, buckets: int) -> li
     ``completed_at``."""
     rows = await db.fetch(_SERIES, float(bucket_seconds), buckets)
     return [Bucket(r["bucket"], r["completed"], r["failed"]) for r in rows]
+
+
+async def latest_failures(db: Database, limit: int) -> list[Record]:
+    """The jobs that failed last (``id``, ``error_kind``, ``error``, ``failed_at``), newest first: read backwards
+    through the index on ``(status, updated_at)``, however many jobs failed before."""
+    return await db.fetch(
+        """SELECT id, error_kind, error, updated_at AS failed_at FROM scrape_jobs
+            WHERE status = 'failed' ORDER BY updated_at DESC LIMIT $1""",
+        limit,
+    )
