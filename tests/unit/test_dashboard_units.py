@@ -42,6 +42,9 @@ def test_only_absolute_http_urls_become_links(url: object, link: str | None) -> 
         ("https://evil.example/", "/"),
         ("/\\evil.example", "/"),
         ("jobs", "/"),
+        ("/\t/evil.example", "/"),
+        ("/\n/evil.example", "/"),
+        ("/jobs?q=a b", "/"),
     ],
 )
 def test_sign_in_returns_only_to_a_path_of_this_site(target: str, safe: str) -> None:

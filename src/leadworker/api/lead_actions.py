@@ -38,8 +38,8 @@ async def leads_page(
 ) -> tuple[list[asyncpg.Record], str | None]:
     """One page of live leads by id, and the cursor of the next page (None on the last)."""
     after = lead_cursor(cursor)
-    if "\x00" in (q or ""):
-        raise ApiError(422, "q: must not hold NUL", fields={"q": "must not hold NUL"})
+    if q is not None and any(ord(c) < 32 or 127 <= ord(c) < 160 for c in q):
+        raise ApiError(422, "q: must not hold control characters", fields={"q": "must not hold control characters"})
     rows = await page_leads(
         services.db,
         segment=segment,

@@ -20,7 +20,7 @@ from leadworker.errors import ServiceUnavailable, one_line
 from leadworker.store import workers as registry
 
 router = APIRouter(include_in_schema=False)
-SHOWN = 200
+SHOWN = 50
 
 
 async def _dead_letters_page(

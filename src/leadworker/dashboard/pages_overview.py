@@ -1,5 +1,6 @@
 """``/``: what is going on. Jobs finished per minute and the success rate over the last hour and the last day
-(inline SVG), the window's figures, queue depths and dead letters from the broker, live workers, and the latest
+(inline SVG; read through the index on ``completed_at``, status included, so a busy day costs milliseconds),
+queue depths and dead letters from the broker, live workers, and the latest
 failures with their reasons."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from leadworker.dashboard.viewer import READER, Viewer
 from leadworker.errors import ServiceUnavailable, one_line
 from leadworker.ops.queue_stats import queue_stats
 from leadworker.store import workers as registry
-from leadworker.store.job_stats import finished_series, latest_failures, window_stats
+from leadworker.store.job_stats import finished_series, latest_failures
 
 router = APIRouter(include_in_schema=False)
 WINDOWS = (
@@ -41,11 +42,11 @@ async def overview(request: Request, _: Viewer = READER) -> Response:
     charts = []
     for name, bucket_seconds, buckets, every in WINDOWS:
         series = await finished_series(services.db, bucket_seconds, buckets)
-        stats = await window_stats(services.db, bucket_seconds * buckets)
         charts.append(
             {
                 "name": name,
-                "stats": stats,
+                "completed": sum(b.completed for b in series),
+                "failed": sum(b.failed for b in series),
                 "throughput": throughput_chart(f"Jobs finished per minute, {name}", series, bucket_seconds, every),
                 "success": success_chart(f"Success rate, {name}", series, every),
             }

@@ -20,7 +20,9 @@ SIGNIN_FORM_SECONDS = 3600
 
 def safe_next(target: str) -> str:
     """Where to go after signing in: a path of this site only (never ``//elsewhere`` nor a URL)."""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target or len(target) > 2000:
+    # Browsers drop tabs and newlines from a URL ("/\t/evil.example" is "//evil.example") and read "\\" as "/".
+    odd = any(c.isspace() or not c.isprintable() or c == "\\" for c in target)
+    if odd or not target.startswith("/") or target.startswith("//") or len(target) > 2000:
         return "/"
     return target
 
