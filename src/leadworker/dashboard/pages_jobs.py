@@ -71,6 +71,8 @@ async def _jobs_page(
         problems.update(exc.fields or {"cursor": exc.message})
         rows, next_cursor = await job_actions.jobs_page(services, **parsed, cursor=None, limit=PAGE_SIZE)
     form = form or {"typed": {**DEFAULTS}, "problems": {}, "key": new_form_key(), "message": None}
+    if problems and status == 200:
+        status = 422
     return render(
         request,
         "jobs.html",
