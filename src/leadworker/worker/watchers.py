@@ -29,12 +29,11 @@ from aio_pika.abc import AbstractConnection
 from leadworker import __version__
 from leadworker.broker.consumer import StageConsumer
 from leadworker.broker.publisher import ConfirmedPublisher
-from leadworker.broker.topology import Topology, queue_depths
-from leadworker.config import Settings
+from leadworker.broker.topology import queue_depths
 from leadworker.errors import ServiceUnavailable
 from leadworker.ops.metrics import Metrics
-from leadworker.ops.readiness import Readiness
 from leadworker.ops.runtime import resident_memory_bytes
+from leadworker.ops.service import ServedWorker
 from leadworker.store import workers as registry
 from leadworker.store.maintenance import cleanup_old, requeue_stuck_jobs
 from leadworker.store.pool import Database, DatabaseProbe
@@ -66,26 +65,15 @@ CLEANUP_EVERY = 3600.0
 """Seconds between deletions of old jobs (retention is counted in days: hourly is plenty)."""
 
 
-class WatchedWorker(Protocol):
-    """What the watchers read and steer of the worker."""
+class WatchedWorker(ServedWorker, Protocol):
+    """What the watchers read and steer of the worker: what the service machinery reads, and more."""
 
-    settings: Settings
-    metrics: Metrics
-    topology: Topology
-    readiness: Readiness
-    queue_stages: list[str]
     exit_when_idle: float | None
     stop_event: asyncio.Event
     stalls: int
     consumers: list[StageConsumer]
     db_back: asyncio.Event
     started_at: float
-
-    @property
-    def database(self) -> Database | None: ...
-
-    @property
-    def in_flight(self) -> int: ...
 
     def request_stop(self, reason: str = "signal", *, exit_code: int | None = None) -> None: ...
 
