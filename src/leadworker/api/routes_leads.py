@@ -106,7 +106,15 @@ class OutcomeBody(BaseModel):
     note: str | None = Field(None, max_length=2000)
 
 
-@router.post("/{lead_id}/outcome", status_code=201, summary="Record what became of a lead (won, lost, ...)")
+@router.post(
+    "/{lead_id}/outcome",
+    status_code=201,
+    summary="Record what became of a lead (won, lost, contacted, bad_data)",
+    responses={
+        201: {"description": "recorded (on the lead's survivor if it was merged away)"},
+        200: {"description": "a repeat: this outcome at this time was recorded before"},
+    },
+)
 async def record_outcome(
     request: Request,
     response: Response,

@@ -104,6 +104,8 @@ class LeadProfile:
     contact_name: str | None = None
     description: str | None = None
     categories: tuple[str, ...] = ()
+    socials: tuple[str, ...] = ()
+    """Social networks the lead has a profile on (``linkedin``, ``facebook``...)."""
     emails: tuple[EmailFacts, ...] = ()
     phones: tuple[PhoneFacts, ...] = ()
     source_types: Mapping[str, int] = field(default_factory=dict)

@@ -6,8 +6,9 @@ job's criteria and the rule score's components) into a :class:`FeatureSet`:
 - ``values``: named numbers, the same names for every lead (:data:`NUMERIC_FEATURES`): the rule score and its
   components (with a flag where the job gave nothing to match), the best e-mail's kind and the e-mails'
   verification statuses, the phones' kinds, what the record holds, where it came from, and counts (e-mails,
-  phones, categories, sources, providers, the description's length, on a log scale);
-- ``categories``: values of open-ended fields (country, categories, legal form, top-level domain, directory),
+  phones, categories, sources, social profiles, the description's length, on a log scale);
+- ``categories``: values of open-ended fields (country, categories, legal form, top-level domain, directory,
+  social networks),
   which a model one-hot encodes over the values it was trained with (at most ``learn_max_categories`` per field,
   the rest counted as ``(other)``).
 
@@ -30,7 +31,7 @@ EMAIL_STATUSES = ("safe", "risky", "invalid", "unverified")
 SOURCE_KINDS = ("website", "directory", "inline", "other")
 JOB_DEPENDENT = ("keywords", "industry", "geography")
 """Rule components that do not apply when the job gave nothing to match (their ``n/a`` flags)."""
-CATEGORICAL = ("country", "category", "legal form", "tld", "directory")
+CATEGORICAL = ("country", "category", "legal form", "tld", "directory", "social")
 """Open-ended fields, one-hot encoded by a model over the values it was trained with."""
 OTHER = "(other)"
 NONE = "(none)"
@@ -47,7 +48,7 @@ def _numeric_names() -> tuple[str, ...]:
     names += ["has name", "has website", "has address", "has city", "has postal code", "has contact name"]
     names += ["has description", "has region"]
     names += [f"source:{k}" for k in SOURCE_KINDS] + ["provider data"]
-    names += ["emails", "phones", "categories", "sources", "description length"]
+    names += ["emails", "phones", "categories", "sources", "social profiles", "description length"]
     return tuple(names)
 
 
@@ -95,6 +96,7 @@ _COUNTS = {
     "phones": ("phone", "phones"),
     "categories": ("category", "categories"),
     "sources": ("source", "sources"),
+    "social profiles": ("social profile", "social profiles"),
 }
 
 
@@ -164,6 +166,7 @@ def _record_features(p: LeadProfile) -> dict[str, float]:
         "phones": len(p.phones),
         "categories": len(p.categories),
         "sources": sum(p.source_types.values()),
+        "social profiles": len(p.socials),
         "description length": len(p.description or ""),
     }
     out.update({name: math.log1p(n) for name, n in counts.items() if n})
@@ -179,6 +182,7 @@ def _categories(p: LeadProfile) -> dict[str, tuple[str, ...]]:
         "legal form": (_clip(p.legal_form) if p.legal_form else NONE,),
         "tld": (domain.rsplit(".", 1)[-1].lower() if "." in domain else NONE,),
         "directory": tuple(_clip(d) for d in directories) or (NONE,),
+        "social": tuple(_clip(s) for s in p.socials) or (NONE,),
     }
 
 

@@ -24,7 +24,7 @@ from leadworker.store.pool import Database
 _PROFILES = (
     """
 SELECT l.id, l.revision, l.company_name, l.legal_form, l.domain, l.website, l.address, l.city, l.region, l.postal_code,
-       l.country, l.contact_name, l.description, l.categories,
+       l.country, l.contact_name, l.description, l.categories, l.socials,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('field', v.field, 'value', v.value, 'detail', v.detail)
                                   ORDER BY v.id), '[]'::jsonb)
           FROM lead_values v WHERE v.lead_id = l.id AND v.field IN ('email', 'phone')) AS contacts,
@@ -71,6 +71,7 @@ def profile_from_row(row: asyncpg.Record | dict[str, Any]) -> LeadProfile:
         contact_name=row["contact_name"],
         description=row["description"],
         categories=tuple(row["categories"]),
+        socials=tuple(sorted(row.get("socials") or ())),
         emails=tuple(emails.values()),
         phones=tuple(phones.values()),
         source_types=dict(row["sources"]),
