@@ -75,6 +75,8 @@ def test_features_are_named_and_know_no_outcome() -> None:
     assert encoded["country=(other)"] == 1 and encoded["category=bakery"] == 1 and "country=DE" not in encoded
     assert label("phone:mobile", 1) == "mobile phone" and label("country=DE", 1) == "country DE"
     assert label("emails", math.log1p(3)) == "3 e-mails" and label("categories", math.log1p(1)) == "1 category"
+    assert label("phone:mobile", 0) == "no mobile phone" and label("country=DE", 0) == "not country DE"
+    assert label("rule:industry", 0.8) == "industry match 0.80" and label("has contact name", 1) == "named contact"
 
 
 def _model(**overrides: object) -> LearnedModel:
@@ -110,10 +112,11 @@ def test_a_stored_model_scores_with_a_dot_product_and_explains_itself() -> None:
     assert total == pytest.approx(100 * p, abs=0.05 * len(parts))
     text = explain(parts)
     assert text.startswith("+") and "mobile phone" in text and "\u2212" in text and "free-mail only" in text
-    assert "baseline" in text
+    assert "(the average lead: " in text
     nothing = model.score(extract(*_scored(world.Company(4, "FR", "none", "none", "dental", False))), 0.5, 0.2)
-    assert set(nothing.components) == {"baseline"}  # none of the model's features: the baseline is the score
-    assert nothing.score == round(100 / (1 + math.exp(-model.baseline)))
+    # Against the average lead, what a lead lacks counts too (40% of this model's leads have a mobile phone).
+    assert nothing.components["phone:mobile"]["detail"] == "no mobile phone"
+    assert nothing.components["phone:mobile"]["points"] < 0 and nothing.score < result.score
 
 
 def _scored(c: world.Company) -> tuple[LeadProfile, ScoreResult]:

@@ -118,7 +118,7 @@ def model_show(
     model_id: str = typer.Argument(..., help="The model's id."), as_json: bool = typer.Option(False, "--json")
 ) -> None:
     """A model's metrics, training window, counts and its weights (largest first)."""
-    from leadworker.learning.features import label
+    from leadworker.learning.features import title
     from leadworker.learning.model import LearnedModel
     from leadworker.store.score_models import get_model
 
@@ -151,7 +151,7 @@ def model_show(
         learned.weights.items(), key=lambda kv: -abs(kv[1] * learned.scales[learned.features.index(kv[0])])
     )
     typer.echo("\nweights (log-odds per unit; largest effect first):")
-    print_table([[label(name, 1.0), name, round(w, 4)] for name, w in weights[:30]], ["feature", "name", "weight"])
+    print_table([[title(name), name, round(w, 4)] for name, w in weights[:30]], ["feature", "name", "weight"])
 
 
 def _rescore(cfg: Any, tag: str) -> str:

@@ -182,14 +182,18 @@ EXPLAIN_ITEMS = 6
 def explain(components: Mapping[str, Any] | None, limit: int = EXPLAIN_ITEMS) -> str:
     """A score's components in one line, the largest contributions first: ``+12 mobile phone, +8 industry
     match, (minus)15 free-mail only`` for a learned score (the points of each feature, negative ones with a
-    minus sign U+2212; ``baseline`` is where a lead with none of them would stand), ``+25 contact quality
+    minus sign U+2212; ``baseline`` is where the average lead stands), ``+25 contact quality
     (direct e-mail, mobile)`` for a rule score."""
     if not components:
         return ""
     learned = "baseline" in components
     parts: list[tuple[float, str]] = []
     for name, item in components.items():
-        if name == "baseline" or not isinstance(item, Mapping) or not isinstance(item.get("points"), (int, float)):
+        if (
+            name in ("baseline", "other")
+            or not isinstance(item, Mapping)
+            or not isinstance(item.get("points"), (int, float))
+        ):
             continue
         points = float(item["points"])
         if round(points) == 0:
@@ -201,7 +205,7 @@ def explain(components: Mapping[str, Any] | None, limit: int = EXPLAIN_ITEMS) ->
     head = ", ".join(text for _, text in parts[:limit])
     if learned and isinstance(components["baseline"], Mapping):
         base = components["baseline"].get("points")
-        return f"{head} (from a baseline of {base:.0f})" if isinstance(base, (int, float)) else head
+        return f"{head} (the average lead: {base:.0f})" if isinstance(base, (int, float)) else head
     return head
 
 

@@ -21,8 +21,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from leadworker.common.domains import site_identity
-from leadworker.enrich.normalization import fold
 from leadworker.enrich.scoring import COMPONENTS, LeadProfile, ScoreResult
 
 PHONE_KINDS = ("mobile", "fixed_line", "fixed_line_or_mobile", "voip", "toll_free", "other")
@@ -56,48 +54,61 @@ NUMERIC_FEATURES: tuple[str, ...] = _numeric_names()
 """Every numeric feature, in a fixed order (a model stores the names it uses)."""
 
 _LABELS = {
+    # name: (how it reads when the lead has it, how it reads when the lead has not)
+    "rule:keywords n/a": ("job without keywords", "job with keywords"),
+    "rule:industry n/a": ("job without industry", "job with an industry"),
+    "rule:geography n/a": ("job without geography", "job with a geography"),
+    "email:direct": ("a person's e-mail on the company domain", "no person's e-mail on the company domain"),
+    "email:role": ("role e-mail on the company domain", "no role e-mail on the company domain"),
+    "email:free": ("personal free-mail", "no personal free-mail"),
+    "email:role_elsewhere": ("role e-mail on another domain", "no role e-mail on another domain"),
+    "email:none": ("no usable e-mail", "a usable e-mail"),
+    "free-mail only": ("free-mail only", "not only free-mail"),
+    "email status:safe": ("e-mail verified safe", "no e-mail verified safe"),
+    "email status:risky": ("risky e-mail", "no risky e-mail"),
+    "email status:invalid": ("invalid e-mail", "no invalid e-mail"),
+    "email status:unverified": ("unverified e-mail", "no unverified e-mail"),
+    "phone:mobile": ("mobile phone", "no mobile phone"),
+    "phone:fixed_line": ("fixed-line phone", "no fixed-line phone"),
+    "phone:fixed_line_or_mobile": ("fixed-line or mobile phone", "no fixed-line or mobile phone"),
+    "phone:voip": ("VoIP phone", "no VoIP phone"),
+    "phone:toll_free": ("toll-free phone", "no toll-free phone"),
+    "phone:other": ("other phone", "no other phone"),
+    "phone:none": ("no phone", "a phone"),
+    "phone in lead's country": ("phone in the lead's country", "no phone in the lead's country"),
+    "has name": ("company name", "no company name"),
+    "has website": ("website", "no website"),
+    "has address": ("street address", "no street address"),
+    "has city": ("city", "no city"),
+    "has postal code": ("postal code", "no postal code"),
+    "has contact name": ("named contact", "no named contact"),
+    "has description": ("description", "no description"),
+    "has region": ("region", "no region"),
+    "source:website": ("found on its website", "not found on its website"),
+    "source:directory": ("found in a directory", "not found in a directory"),
+    "source:inline": ("imported", "not imported"),
+    "source:other": ("other source", "no other source"),
+    "provider data": ("provider data", "no provider data"),
+}
+_MEASURES = {
     "rule score": "rule score",
-    "rule:completeness": "complete record",
+    "rule:completeness": "completeness",
     "rule:keywords": "keyword match",
     "rule:industry": "industry match",
-    "rule:geography": "in the job's area",
+    "rule:geography": "geography match",
     "rule:contact_quality": "contact quality",
     "rule:source_quality": "source quality",
-    "rule:keywords n/a": "job without keywords",
-    "rule:industry n/a": "job without industry",
-    "rule:geography n/a": "job without geography",
-    "email:direct": "a person's e-mail on the company domain",
-    "email:role": "role e-mail on the company domain",
-    "email:free": "personal free-mail",
-    "email:role_elsewhere": "role e-mail on another domain",
-    "email:none": "no usable e-mail",
-    "free-mail only": "free-mail only",
-    "email status:safe": "e-mail verified safe",
-    "email status:risky": "risky e-mail",
-    "email status:invalid": "invalid e-mail",
-    "email status:unverified": "unverified e-mail",
-    "phone:mobile": "mobile phone",
-    "phone:fixed_line": "fixed-line phone",
-    "phone:fixed_line_or_mobile": "fixed-line or mobile phone",
-    "phone:voip": "VoIP phone",
-    "phone:toll_free": "toll-free phone",
-    "phone:other": "other phone",
-    "phone:none": "no phone",
-    "phone in lead's country": "phone in the lead's country",
-    "source:website": "found on its website",
-    "source:directory": "found in a directory",
-    "source:inline": "imported",
-    "source:other": "other source",
-    "provider data": "provider data",
-    "description length": "description length",
 }
+"""Features measured from 0 to 1 (read with their value: ``industry match 1.0``)."""
 _COUNTS = {
     "emails": ("e-mail", "e-mails"),
     "phones": ("phone", "phones"),
     "categories": ("category", "categories"),
     "sources": ("source", "sources"),
     "social profiles": ("social profile", "social profiles"),
+    "description length": ("character of description", "characters of description"),
 }
+"""Counts, stored as log(1 + n) (read as the count: ``3 e-mails``)."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +120,7 @@ class FeatureSet:
 
 
 def _clip(value: str) -> str:
-    return fold(value).strip()[:MAX_VALUE_LENGTH] or NONE
+    return value.strip().lower()[:MAX_VALUE_LENGTH] or NONE
 
 
 def _email_features(p: LeadProfile) -> dict[str, float]:
@@ -117,9 +128,12 @@ def _email_features(p: LeadProfile) -> dict[str, float]:
     usable = [e for e in p.emails if e.status != "invalid"]
     rank = {"direct": 4, "role": 3, "free": 2, "role_elsewhere": 1}
     best = "none"
+    site = p.domain
     for email in usable:
         domain = email.address.rpartition("@")[2]
-        own = not email.free and (p.domain is None or (site_identity(domain) or domain) == p.domain)
+        # The rule score asks the public suffix list; a suffix match on the lead's own registrable domain says
+        # the same for its mail hosts (mail.acme.de) at a fraction of the cost, on every lead scored.
+        own = not email.free and (site is None or domain == site or domain.endswith("." + site))
         kind = "direct" if own and not email.role else "role" if own else "free" if not email.role else "role_elsewhere"
         if best == "none" or rank[kind] > rank[best]:
             best = kind
@@ -202,14 +216,27 @@ def extract(profile: LeadProfile, rule: ScoreResult) -> FeatureSet:
 
 
 def label(name: str, value: float) -> str:
-    """How a feature reads in an explanation: ``mobile phone``, ``country DE``, ``3 e-mails``."""
+    """How a feature with ``value`` reads in an explanation: ``mobile phone`` or ``no mobile phone``, ``country DE``
+    or ``not country DE``, ``3 e-mails``, ``industry match 0.8``."""
     if "=" in name:
         group, _, item = name.partition("=")
-        return f"{group} {item}"
+        return f"{group} {item}" if value else f"not {group} {item}"
     if name in _COUNTS:
         n = round(math.expm1(value))
         return f"{n} {_COUNTS[name][0 if n == 1 else 1]}"
-    return _LABELS.get(name, name)
+    if name in _MEASURES:
+        return f"{_MEASURES[name]} {value:.2f}"
+    present, absent = _LABELS.get(name, (name, f"no {name}"))
+    return present if value else absent
+
+
+def title(name: str) -> str:
+    """A feature's name as a reader knows it (``mobile phone``, ``country DE``, ``e-mails``, ``industry match``)."""
+    if "=" in name:
+        return name.replace("=", " ", 1)
+    if name in _COUNTS:
+        return _COUNTS[name][1]
+    return _MEASURES.get(name) or _LABELS.get(name, (name, ""))[0]
 
 
 def one_hot_names(vocabulary: Mapping[str, tuple[str, ...] | list[str]]) -> list[str]:

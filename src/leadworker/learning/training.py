@@ -7,7 +7,8 @@ after everything it learnt from, as it will be used).
 
 The model is a logistic regression (scikit-learn) over standardized features, with balanced class weights and
 the regularisation (C, eleven values from 0.001 to 100) chosen by stratified 5-fold cross-validation on the
-training part (by AUC). It is stored as
+training part (by AUC); its intercept is then shifted by the training part's prior log-odds, so that the
+probabilities are not those of a world with as many wins as losses. It is stored as
 fitted on the training part, so the held-out figures are the stored model's own. The figures: ROC AUC,
 average precision, Brier score and a calibration table (ten bins of predicted probability: how many leads, the
 mean prediction, the share won), for the model and for the rule score (score / 100 as a probability).
@@ -173,7 +174,10 @@ def train(examples: Sequence[Example], *, min_per_class: int, test_fraction: flo
         model_id=0,
         features=tuple(names),
         coefficients=tuple(float(c) for c in fitted.coef_[0]),
-        intercept=float(fitted.intercept_[0]),
+        # Balanced class weights fit the log-odds of a 50:50 world; shifting the intercept by the training
+        # part's prior log-odds (King & Zeng's prior correction) makes 100 x P(won) a probability again,
+        # without changing any ranking (AUC).
+        intercept=float(fitted.intercept_[0]) + math.log(y_train.sum() / (len(y_train) - y_train.sum())),
         means=tuple(float(m) for m in scaler.mean_),
         scales=tuple(float(s) for s in scaler.scale_),
         vocabulary=vocab,
