@@ -217,15 +217,32 @@ async def test_a_worse_retrain_is_refused(settings: Settings, db: Database) -> N
     assert row["metrics"]["compared_with"] == {"model": first["id"], "auc": result.active_auc}
     assert await retrain_if_due(db, cfg) is None  # the refused model counts: wait for new outcomes again
 
-    # Outcomes that set the record straight (the true ones again, later): the retrain is activated.
+    # Outcomes that set the record straight (the true ones again, later): a worker's maintenance stage retrains,
+    # activates the new model (its AUC is not worse) and its score stage re-scores every lead with it.
     await record_outcomes(
         db,
         [NewOutcome(ids[c.domain], o, at + world.dt.timedelta(seconds=2)) for c, o, at in oldest],
         source="fixed-import",
     )
-    fixed = await retrain_if_due(db, cfg)
-    assert fixed is not None and fixed.activated and fixed.auc >= fixed.active_auc
-    assert await active_model_id(db) == fixed.model_id
+
+    async def rescored_by_a_new_model() -> bool:
+        active = await active_model_id(db)
+        if active in (None, first["id"]):
+            return False
+        done = await db.fetchval(
+            """SELECT count(*) FROM leads WHERE merged_into IS NULL
+                  AND score_components->'baseline'->>'model' = $1""",
+            str(active),
+        )
+        return bool(done == N_COMPANIES)
+
+    async with support.running_worker(cfg.model_copy(update={"maintenance_interval": 0.5}), ("maintenance", "score")):
+        await support.wait_for(rescored_by_a_new_model, timeout=120, interval=0.5, what="a retrain, activated")
+    row = await db.fetchrow(
+        "SELECT status, trigger, metrics FROM score_models WHERE id = $1", await active_model_id(db)
+    )
+    assert row is not None and (row["status"], row["trigger"]) == ("retrained", "maintenance")
+    assert row["metrics"]["metrics"]["auc"] >= row["metrics"]["compared_with"]["auc"]
 
 
 async def test_outcomes_follow_merges_and_the_latest_wins(settings: Settings, db: Database) -> None:
