@@ -18,8 +18,9 @@ import aio_pika
 import learning_world as world
 import support
 from leadworker.broker.publisher import ConfirmedPublisher
+from leadworker.broker.topology import Topology
 from leadworker.config import Settings
-from leadworker.contracts import LeadRecord, ScrapeJob
+from leadworker.contracts import LeadRecord, ScoreBatch, ScrapeJob
 from leadworker.store.pool import Database
 
 N_COMPANIES = 400
@@ -361,3 +362,49 @@ async def test_outcome_commands_reject_bad_input_and_keep_good_rows(
     too_few = await cli(settings, "model", "train")
     lines = [line for line in too_few.stderr.splitlines() if line.strip()]
     assert too_few.returncode == 1 and len(lines) == 1 and "not enough outcomes to train: " in lines[0], lines
+
+
+async def test_rescoring_keeps_each_leads_latest_job(settings: Settings, db: Database) -> None:
+    """A lead two jobs scored: activating a model re-scores both of its scores, and its latest score stays the
+    latest job's (a re-score batch of the older job does not take it over)."""
+    from leadworker.store.score_models import save_model
+
+    acme = LeadRecord(company_name="Acme Solar", website="acme-solar.test", phones=["+49 151 23459876"])
+    older = ScrapeJob(job_id=world.uuid.uuid4(), source_types=["inline"], leads=[acme], industry="bakery")
+    newer = ScrapeJob(job_id=world.uuid.uuid4(), source_types=["inline"], leads=[acme], industry="solar")
+    for job in (older, newer):
+        await support.publish(settings, db, [job])
+        await support.run_until_idle(settings, ("scrape", "normalize", "score"), idle=0.6)
+    lead = await db.fetchrow("SELECT id, score_job_id FROM leads WHERE merged_into IS NULL")
+    assert lead is not None and lead["score_job_id"] == newer.job_id
+    progress = [await job_progress(db, job) for job in (older, newer)]
+    body = {  # models are data: one written by hand scores as well as a trained one
+        "format": 1,
+        "features": ["phone:mobile", "rule:industry"],
+        "coefficients": [0.5, 1.5],
+        "intercept": -0.2,
+        "means": [0.5, 0.5],
+        "scales": [0.5, 0.5],
+        "vocabulary": {},
+    }
+    metrics = {"metrics": {"auc": 0.5}, "rule_score": {"auc": 0.5}, "counts": {"outcomes": 0}}
+    model_id = await save_model(db, body, metrics, status="trained", trigger="cli")
+    activated = await cli(settings, "model", "activate", str(model_id))
+    assert activated.returncode == 0 and "re-scoring 2 lead score(s)" in activated.stdout, activated.stdout
+    await support.run_until_idle(settings, ("score",), idle=1.0)
+    scores = {
+        r["job_id"]: r
+        for r in await db.fetch("SELECT job_id, score, components FROM lead_scores WHERE lead_id = $1", lead["id"])
+    }
+    assert all(s["components"]["baseline"]["model"] == model_id for s in scores.values())
+    assert scores[newer.job_id]["score"] > scores[older.job_id]["score"]  # an industry match for the newer job
+    now = await db.fetchrow("SELECT score, score_job_id FROM leads WHERE id = $1", lead["id"])
+    assert now is not None and (now["score"], now["score_job_id"]) == (scores[newer.job_id]["score"], newer.job_id)
+    assert [await job_progress(db, job) for job in (older, newer)] == progress
+    # Whatever order the batches come in: a re-score for the older job, last, leaves the lead's latest alone.
+    late = ScoreBatch(job_id=older.job_id, lead_ids=[lead["id"]], rescore=True)
+    await support.publish_raw(settings, Topology.from_settings(settings).work_queue("score"), late.body())
+    await support.run_until_idle(settings, ("score",), idle=1.0)
+    again = await db.fetchrow("SELECT score, score_job_id FROM leads WHERE id = $1", lead["id"])
+    assert again is not None and again["score_job_id"] == newer.job_id and again["score"] == now["score"]
+    assert (await cli(settings, "model", "list")).returncode == 0
