@@ -387,8 +387,7 @@ async def test_rescoring_keeps_each_leads_latest_job(settings: Settings, db: Dat
         "scales": [0.5, 0.5],
         "vocabulary": {},
     }
-    metrics = {"metrics": {"auc": 0.5}, "rule_score": {"auc": 0.5}, "counts": {"outcomes": 0}}
-    model_id = await save_model(db, body, metrics, status="trained", trigger="cli")
+    model_id = await save_model(db, body, {"note": "written by hand"}, status="trained", trigger="cli")
     activated = await cli(settings, "model", "activate", str(model_id))
     assert activated.returncode == 0 and "re-scoring 2 lead score(s)" in activated.stdout, activated.stdout
     await support.run_until_idle(settings, ("score",), idle=1.0)
@@ -407,4 +406,5 @@ async def test_rescoring_keeps_each_leads_latest_job(settings: Settings, db: Dat
     await support.run_until_idle(settings, ("score",), idle=1.0)
     again = await db.fetchrow("SELECT score, score_job_id FROM leads WHERE id = $1", lead["id"])
     assert again is not None and again["score_job_id"] == newer.job_id and again["score"] == now["score"]
-    assert (await cli(settings, "model", "list")).returncode == 0
+    listed = await cli(settings, "model", "list")
+    assert listed.returncode == 0 and f"* {model_id}" in listed.stdout, listed.stderr

@@ -46,6 +46,12 @@ def _metrics_table(report: dict[str, Any]) -> None:
     )
 
 
+def _figure(report: Any, part: str, name: str) -> Any:
+    """``report[part][name]``, or empty where a model's metrics do not have it (a body stored by hand)."""
+    section = report.get(part) if isinstance(report, dict) else None
+    return section.get(name, "") if isinstance(section, dict) else ""
+
+
 @model_app.command("train")
 def model_train(as_json: bool = typer.Option(False, "--json")) -> None:
     """Fit a model on the outcomes recorded so far and store it (not active); report it beside the rule score."""
@@ -103,9 +109,9 @@ def model_list(as_json: bool = typer.Option(False, "--json")) -> None:
                 m["status"],
                 m["trigger"],
                 m["created_at"].isoformat(timespec="seconds"),
-                m["metrics"]["counts"]["outcomes"],
-                m["metrics"]["metrics"]["auc"],
-                m["metrics"]["rule_score"]["auc"],
+                _figure(m["metrics"], "counts", "outcomes"),
+                _figure(m["metrics"], "metrics", "auc"),
+                _figure(m["metrics"], "rule_score", "auc"),
             ]
             for m in models
         ],
