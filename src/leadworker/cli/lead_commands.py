@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from leadworker.store.lead_export import Near
     from leadworker.store.pool import Database
 
-leads_app = typer.Typer(help="Export and inspect canonical leads.", no_args_is_help=True)
+leads_app = typer.Typer(help="Export and inspect canonical leads; record what became of them.", no_args_is_help=True)
 
 
 @leads_app.command("export")
