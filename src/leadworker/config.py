@@ -160,6 +160,24 @@ class Settings(BaseSettings):
     )
     score_hot: int = Field(70, ge=1, le=100, description="scores at or above this are hot")
     score_warm: int = Field(40, ge=0, le=100, description="scores at or above this (and below hot) are warm")
+    learn_hot_probability: float = Field(
+        0.5, gt=0, le=1, description="with a learned model: P(won) at or above this is hot"
+    )
+    learn_warm_probability: float = Field(
+        0.2, ge=0, lt=1, description="with a learned model: P(won) at or above this (and below hot) is warm"
+    )
+    learn_min_outcomes: int = Field(
+        20, ge=2, description="training needs at least this many won and this many lost or bad_data outcomes"
+    )
+    learn_test_fraction: float = Field(
+        0.25, ge=0.05, le=0.5, description="the newest share of outcomes held out to measure a model"
+    )
+    learn_max_categories: int = Field(
+        20, ge=1, le=500, description="values of an open-ended field (country, category...) a model one-hot encodes"
+    )
+    learn_retrain_outcomes: int = Field(
+        100, ge=0, description="maintenance retrains the active model after this many new outcomes (0 = never)"
+    )
     webhook_timeout: float = Field(10.0, gt=0, description="seconds a webhook receiver has to answer")
     enrich_provider_url: str | None = Field(None, description="HTTP enrichment endpoint; unset = off")
     enrich_provider_token: str | None = Field(None, repr=False, description="sent as Authorization: Bearer")
@@ -311,6 +329,8 @@ class Settings(BaseSettings):
             raise ValueError("db_pool_min must not exceed db_pool_max")
         if self.score_warm >= self.score_hot:
             raise ValueError("score_warm must be below score_hot")
+        if self.learn_warm_probability >= self.learn_hot_probability:
+            raise ValueError("learn_warm_probability must be below learn_hot_probability")
         return self
 
     @model_validator(mode="after")

@@ -269,6 +269,9 @@ class ScoreBatch(BaseModel):
     """``leads.score``, version 1: canonical leads to score for a job (its keywords, industry and geography).
 
     A lead merged into another since the message was sent is scored as the lead it was merged into.
+    ``rescore``: sent when a learned model was activated or rolled back; the job's enrichment progress is not
+    touched and a lead's latest score (``leads.score``) changes only if this job gave it. Written only when true
+    (:meth:`body`), so that a worker of the previous version reads every ordinary batch.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -276,6 +279,11 @@ class ScoreBatch(BaseModel):
     version: Literal[1] = 1
     job_id: uuid.UUID
     lead_ids: list[int] = Field(min_length=1, max_length=10_000)
+    rescore: bool = False
+
+    def body(self) -> bytes:
+        """The message body (without ``rescore`` unless it is true)."""
+        return self.model_dump_json(exclude=None if self.rescore else {"rescore"}).encode()
 
 
 JobEventName = Literal["job.completed", "job.failed", "job.cancelled", "job.enriched"]

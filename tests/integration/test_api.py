@@ -132,6 +132,40 @@ async def test_submit_idempotently_follow_and_download(settings: Settings, db: D
         assert_error(await client.post(f"/api/v1/jobs/{job_id}/cancel", headers=write), 409, "conflict")
 
 
+async def test_record_a_leads_outcome(settings: Settings, db: Database) -> None:
+    """``POST /api/v1/leads/{id}/outcome``: write scope, 201 then 200 for a repeat, the survivor of a merged-away
+    id, 404 for an unknown lead, 422 naming the field."""
+    read, write = await token(db, "read"), await token(db, "write")
+    survivor = await db.fetchval("INSERT INTO leads (company_name) VALUES ('Acme') RETURNING id")
+    gone = await db.fetchval(
+        "INSERT INTO leads (company_name, merged_into) VALUES ('Acme 2', $1) RETURNING id", survivor
+    )
+    at = "2026-04-01T09:30:00+02:00"
+    async with api_client(settings) as client:
+        url = f"/api/v1/leads/{gone}/outcome"
+        first = await client.post(url, headers=write, json={"outcome": "won", "at": at, "note": "signed"})
+        assert first.status_code == 201, first.text
+        assert first.json() == {"lead_id": survivor, "given_lead_id": gone, "outcome": "won", "created": True}
+        again = await client.post(url, headers=write, json={"outcome": "won", "at": at})
+        assert again.status_code == 200 and again.json()["created"] is False
+        now = await client.post(f"/api/v1/leads/{survivor}/outcome", headers=write, json={"outcome": "contacted"})
+        assert now.status_code == 201, now.text
+        assert_error(await client.post(url, headers=read, json={"outcome": "won"}), 403, "forbidden")
+        assert_error(await client.post("/api/v1/leads/999999/outcome", headers=write, json={"outcome": "won"}), 404)
+        for body, field in (
+            ({"outcome": "maybe"}, "outcome"),
+            ({"outcome": "won", "at": "yesterday"}, "at"),
+            ({"outcome": "won", "note": "a\x00b"}, "note"),
+            ({"outcome": "won", "at": "1900-01-01T00:00:00Z"}, "at"),
+            ({"outcome": "won", "colour": "red"}, "colour"),
+        ):
+            error = assert_error(await client.post(url, headers=write, json=body), 422)
+            assert field in str(error["fields"]) or field in str(error["message"]), (body, error)
+        detail = (await client.get(f"/api/v1/leads/{gone}", headers=read)).json()
+    assert [o["outcome"] for o in detail["outcomes"]] == ["contacted", "won"]
+    assert detail["outcomes"][1]["source"].startswith("api:write-") and detail["outcomes"][1]["note"] == "signed"
+
+
 async def test_list_pages_cancel_and_retry(settings: Settings, db: Database) -> None:
     write = await token(db, "write")
     inline = {"source_types": ["inline"], "leads": [{"company_name": "Acme"}]}

@@ -135,11 +135,11 @@ def test_normalize_batch_reads_the_single_job_shape() -> None:
     ],
 )
 def test_path_globs_are_bounded(globs: dict[str, list[str]], expected: str) -> None:
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a busy machine must not fail it, a costly glob must
     with pytest.raises(InvalidMessage) as caught:
         decode_scrape_job(body(**globs), LIMIT)
     assert expected in str(caught.value) and "\n" not in str(caught.value)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
 
 
 def test_the_costliest_globs_a_job_may_give_are_cheap() -> None:
@@ -152,10 +152,10 @@ def test_the_costliest_globs_a_job_may_give_are_cheap() -> None:
     exclude = [f"{glob}{i:04d}{salt}" for i in range(MAX_GLOBS)]
     legit = ["/de/*", "/kontakt*", "/team/[a-z]*/", "*/about?us*"]
     job = decode_scrape_job(body(include_paths=include[:-4] + legit, exclude_paths=exclude), LIMIT)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time, as above
     allowed = [
         path_allowed(path, job.include_paths, job.exclude_paths)
         for path in ["/kontakt", "/de/impressum", "/team/anna/", "/x/about-us/", "/blog/1", "/a" * 1000]
     ]
-    assert time.perf_counter() - started < 0.25
+    assert time.process_time() - started < 0.25
     assert allowed == [True, True, True, True, False, False]

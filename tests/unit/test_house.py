@@ -113,12 +113,13 @@ def test_stage_names_are_written_once() -> None:
 
 LAYERS_MAY_IMPORT = {
     # Every layer may import config, contracts and errors. Read with the README's "Code layout" table.
-    "cli": {"api", "broker", "common", "demo", "ops", "stages", "store", "worker"},
+    "cli": {"api", "broker", "common", "demo", "learning", "ops", "stages", "store", "worker"},
     "api": {"broker", "common", "dashboard", "demo", "ops", "scrape", "stages", "store", "worker", "enrich"},
     "dashboard": {"api", "broker", "ops", "store"},
     "demo": {"broker", "common", "ops", "store", "worker"},
-    "worker": {"broker", "ops", "stages", "store"},
-    "stages": {"broker", "common", "enrich", "ops", "scrape", "store"},
+    "worker": {"broker", "learning", "ops", "stages", "store"},
+    "stages": {"broker", "common", "enrich", "learning", "ops", "scrape", "store"},
+    "learning": {"common", "enrich", "store"},
     "scrape": {"common", "enrich", "ops", "store"},
     "enrich": {"common"},
     "ops": {"broker", "common", "scrape", "store"},

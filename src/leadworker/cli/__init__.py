@@ -23,6 +23,8 @@ from leadworker.cli import (
     job_commands,
     lead_commands,
     maintenance_commands,
+    model_commands,
+    outcome_commands,
     schedule_commands,
 )
 from leadworker.cli.api_command import api
@@ -53,7 +55,10 @@ app.add_typer(job_commands.jobs_app, name="jobs")
 app.add_typer(dead_letter_commands.dlq_app, name="dlq")
 app.add_typer(admin_commands.db_app, name="db")
 app.add_typer(admin_commands.topology_app, name="topology")
+lead_commands.leads_app.command("outcome")(outcome_commands.leads_outcome)
+lead_commands.leads_app.command("outcomes")(outcome_commands.leads_outcomes)
 app.add_typer(lead_commands.leads_app, name="leads")
+app.add_typer(model_commands.model_app, name="model")
 app.add_typer(schedule_commands.schedules_app, name="schedules")
 app.add_typer(maintenance_commands.maintenance_app, name="maintenance")
 app.add_typer(admin_commands.webhooks_app, name="webhooks")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from leadworker.store.lead_export import Near
     from leadworker.store.pool import Database
 
-leads_app = typer.Typer(help="Export and inspect canonical leads.", no_args_is_help=True)
+leads_app = typer.Typer(help="Export and inspect canonical leads; record what became of them.", no_args_is_help=True)
 
 
 @leads_app.command("export")
@@ -182,6 +182,14 @@ def leads_show(
         if isinstance(value, list):
             value = ", ".join(value)
         typer.echo(f"{key:>13}: {shown(value)}")
+    if lead["explanation"]:
+        typer.echo(f"{'explained':>13}: {shown(lead['explanation'])}")
+    if detail["outcomes"]:
+        latest = detail["outcomes"][0]
+        typer.echo(
+            f"{'outcome':>13}: {latest['outcome']} at {latest['at'].isoformat(timespec='seconds')} "
+            f"({shown(latest['source'])}{', ' + shown(latest['note']) if latest['note'] else ''})"
+        )
     _print_contact_checks(lead)
     if detail["absorbed"]:
         typer.echo(f"{'absorbed':>13}: {', '.join(str(i) for i in detail['absorbed'])}")
@@ -237,11 +245,11 @@ def _print_provenance(detail: dict[str, Any]) -> None:
                 s["job_id"],
                 s["score"],
                 s["segment"],
-                ", ".join(f"{k} {v['value']}" for k, v in sorted(s["components"].items())),
+                s["explanation"],
             ]
             for s in detail["scores"]
         ],
-        ["job", "score", "segment", "components"],
+        ["job", "score", "segment", "explained"],
     )
     if detail["conflicts"]:
         typer.echo("\nshares a key with (not merged: different domains):")

@@ -13,7 +13,21 @@ from pydantic import ValidationError
 
 from leadworker.broker.producer import publish_jobs
 from leadworker.cli.helpers import emit_json, print_table, read_jsonl, run_async, settings
-from leadworker.contracts import LeadRecord, ScrapeJob, describe_validation_error
+from leadworker.cli.job_options import (
+    Geography,
+    Industry,
+    Keywords,
+    LeadsFile,
+    MaxPages,
+    Query,
+    Render,
+    Sources,
+    Targets,
+    UserId,
+    WebhookUrl,
+    job_from_options,
+)
+from leadworker.contracts import ScrapeJob, describe_validation_error
 from leadworker.errors import UsageError, one_line
 from leadworker.ops.connections import database, publishing
 from leadworker.ops.logging import configure_logging
@@ -23,15 +37,6 @@ from leadworker.store.pool import Database
 
 FOLLOW_POLL_SECONDS = 0.5
 """How often ``--wait`` reads the jobs' states: often enough to feel live, rare enough to cost nothing."""
-
-_FLAG_OF_FIELD = {
-    "targets": "--target",
-    "source_types": "--source",
-    "max_pages": "--max-pages",
-    "search_query": "--query",
-    "render": "--render",
-    "webhook_url": "--webhook-url",
-}
 
 
 def jobs_from_file(jobs_file: Path, count: int) -> list[ScrapeJob]:
@@ -48,26 +53,14 @@ def jobs_from_file(jobs_file: Path, count: int) -> list[ScrapeJob]:
     return [job.model_copy(update={"job_id": uuid.uuid4()}) if i else job for job in result for i in range(count)]
 
 
-def leads_from_file(leads_file: Path) -> list[LeadRecord]:
-    leads: list[LeadRecord] = []
-    for number, data in read_jsonl(leads_file, "leads"):
-        try:
-            leads.append(LeadRecord.model_validate(data))
-        except ValidationError as exc:
-            raise UsageError(f"{leads_file}:{number}: {describe_validation_error(exc)}") from None
-    if not leads:
-        raise UsageError(f"{leads_file} holds no leads")
-    return leads
-
-
 def build_jobs(
     *,
-    targets: list[str],
-    sources: list[str],
+    targets: list[str] | None,
+    sources: list[str] | None,
     query: str | None,
     industry: str | None,
     geography: str | None,
-    keywords: list[str],
+    keywords: list[str] | None,
     max_pages: int | None,
     render: str | None,
     user_id: str | None,
@@ -97,64 +90,18 @@ def build_jobs(
     return [template] + [template.model_copy(update={"job_id": uuid.uuid4()}) for _ in range(count - 1)]
 
 
-def job_from_options(
-    *,
-    targets: list[str],
-    sources: list[str],
-    query: str | None,
-    industry: str | None,
-    geography: str | None,
-    keywords: list[str],
-    max_pages: int | None,
-    render: str | None,
-    user_id: str | None,
-    webhook_url: str | None,
-    leads_file: Path | None,
-) -> ScrapeJob:
-    """One job from the job flags ``publish`` and ``schedules add`` take (validated, with a new job id; raises
-    :class:`UsageError` naming the flag)."""
-    leads = leads_from_file(leads_file) if leads_file is not None else []
-    if not sources:
-        sources = (["website"] if targets else []) + (["inline"] if leads else [])
-    if not sources:
-        raise UsageError("nothing to scrape: give --target URL, --leads FILE.jsonl, or --source directory:NAME")
-    base: dict[str, Any] = {
-        "source_types": sources,
-        "targets": targets,
-        "search_query": query,
-        "industry": industry,
-        "geography": geography,
-        "keywords": keywords,
-        "user_id": user_id,
-        "leads": leads,
-        "webhook_url": webhook_url,
-    }
-    if max_pages is not None:
-        base["max_pages"] = max_pages
-    if render is not None:
-        base["render"] = render
-    try:
-        template = ScrapeJob.model_validate({**base, "job_id": uuid.uuid4()})
-    except ValidationError as exc:
-        message = describe_validation_error(exc)
-        for field_name, flag in _FLAG_OF_FIELD.items():
-            message = message.replace(f"{field_name}.", f"{flag} #").replace(f"{field_name}:", f"{flag}:")
-        raise UsageError(message) from None
-    return template
-
-
 def publish(
-    target: list[str] = typer.Option([], "--target", help="Site to crawl (repeatable)."),
-    source: list[str] = typer.Option([], "--source", help="website, inline or directory:RECIPE (repeatable)."),
-    query: str | None = typer.Option(None, "--query", help="Search query for directory sources."),
-    industry: str | None = typer.Option(None, "--industry"),
-    geography: str | None = typer.Option(None, "--geography", help="Region, e.g. 'Berlin, Germany'."),
-    keyword: list[str] = typer.Option([], "--keyword", help="Keyword to score against (repeatable)."),
-    max_pages: int | None = typer.Option(None, "--max-pages", min=1, max=10_000),
-    render: str | None = typer.Option(None, "--render", help="auto, static or browser."),
-    user_id: str | None = typer.Option(None, "--user-id"),
-    webhook_url: str | None = typer.Option(None, "--webhook-url", help="Notify this URL of the job's events."),
-    leads: Path | None = typer.Option(None, "--leads", help="JSONL of lead records for the inline source."),
+    target: Targets = None,
+    source: Sources = None,
+    query: Query = None,
+    industry: Industry = None,
+    geography: Geography = None,
+    keyword: Keywords = None,
+    max_pages: MaxPages = None,
+    render: Render = None,
+    user_id: UserId = None,
+    webhook_url: WebhookUrl = None,
+    leads: LeadsFile = None,
     count: int = typer.Option(1, "--count", min=1, max=1_000_000, help="Publish N copies (load tests)."),
     file: Path | None = typer.Option(None, "--file", help="JSONL of jobs, one message per line."),
     wait: bool = typer.Option(False, "--wait", help="Follow the jobs until they end."),

@@ -4,14 +4,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import typer
 
 from leadworker.cli.helpers import emit_json, print_table, run_async, settings
-from leadworker.cli.publish_command import job_from_options
+from leadworker.cli.job_options import (
+    Geography,
+    Industry,
+    Keywords,
+    LeadsFile,
+    MaxPages,
+    Query,
+    Render,
+    Sources,
+    Targets,
+    UserId,
+    WebhookUrl,
+    job_from_options,
+)
 from leadworker.common.cron import cron_expression, time_zone
 from leadworker.errors import UsageError
 from leadworker.ops.connections import database, publishing
@@ -45,17 +57,17 @@ def schedules_add(
     overlap: str = typer.Option("skip", "--overlap", help="skip a fire while the previous job runs, or allow."),
     jitter: int = typer.Option(0, "--jitter", min=0, max=86_400, help="Delay each fire by up to N seconds."),
     paused: bool = typer.Option(False, "--paused", help="Create it paused (resume fires it)."),
-    target: list[str] = typer.Option([], "--target", help="Site to crawl (repeatable)."),
-    source: list[str] = typer.Option([], "--source", help="website, inline or directory:RECIPE (repeatable)."),
-    query: str | None = typer.Option(None, "--query", help="Search query for directory sources."),
-    industry: str | None = typer.Option(None, "--industry"),
-    geography: str | None = typer.Option(None, "--geography", help="Region, e.g. 'Berlin, Germany'."),
-    keyword: list[str] = typer.Option([], "--keyword", help="Keyword to score against (repeatable)."),
-    max_pages: int | None = typer.Option(None, "--max-pages", min=1, max=10_000),
-    render: str | None = typer.Option(None, "--render", help="auto, static or browser."),
-    user_id: str | None = typer.Option(None, "--user-id"),
-    webhook_url: str | None = typer.Option(None, "--webhook-url", help="Notify this URL of each job's events."),
-    leads: Path | None = typer.Option(None, "--leads", help="JSONL of lead records for the inline source."),
+    target: Targets = None,
+    source: Sources = None,
+    query: Query = None,
+    industry: Industry = None,
+    geography: Geography = None,
+    keyword: Keywords = None,
+    max_pages: MaxPages = None,
+    render: Render = None,
+    user_id: UserId = None,
+    webhook_url: WebhookUrl = None,
+    leads: LeadsFile = None,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Create a schedule: the job that `publish` would make from the same flags, every time the expression fires."""

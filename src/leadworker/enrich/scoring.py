@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from leadworker.common.domains import site_identity, site_label
 from leadworker.common.regions import region_from_geography, region_from_name
@@ -93,6 +93,7 @@ class LeadProfile:
     """What scoring reads of a canonical lead."""
 
     company_name: str | None = None
+    legal_form: str | None = None
     domain: str | None = None
     website: str | None = None
     address: str | None = None
@@ -103,6 +104,8 @@ class LeadProfile:
     contact_name: str | None = None
     description: str | None = None
     categories: tuple[str, ...] = ()
+    socials: tuple[str, ...] = ()
+    """Social networks the lead has a profile on (``linkedin``, ``facebook``...)."""
     emails: tuple[EmailFacts, ...] = ()
     phones: tuple[PhoneFacts, ...] = ()
     source_types: Mapping[str, int] = field(default_factory=dict)
@@ -158,6 +161,52 @@ class ScoreResult:
                 "detail": component.detail,
             }
         return out
+
+
+class Scored(Protocol):
+    """A score as it is stored: the rule score (:class:`ScoreResult`) or a learned one."""
+
+    @property
+    def score(self) -> int: ...
+
+    @property
+    def segment(self) -> str: ...
+
+    def components_json(self) -> dict[str, Any]: ...
+
+
+EXPLAIN_ITEMS = 6
+"""Contributions an explanation names, the largest first."""
+
+
+def explain(components: Mapping[str, Any] | None, limit: int = EXPLAIN_ITEMS) -> str:
+    """A score's components in one line, the largest contributions first: ``+12 mobile phone, +8 industry
+    match, (minus)15 free-mail only`` for a learned score (the points of each feature, negative ones with a
+    minus sign U+2212; ``baseline`` is where the average lead stands), ``+25 contact quality
+    (direct e-mail, mobile)`` for a rule score."""
+    if not components:
+        return ""
+    learned = "baseline" in components
+    parts: list[tuple[float, str]] = []
+    for name, item in components.items():
+        if (
+            name in ("baseline", "other")
+            or not isinstance(item, Mapping)
+            or not isinstance(item.get("points"), (int, float))
+        ):
+            continue
+        points = float(item["points"])
+        if round(points) == 0:
+            continue
+        sign = "+" if points > 0 else "\u2212"
+        text = str(item.get("detail") or name) if learned else f"{name.replace('_', ' ')} ({item.get('detail')})"
+        parts.append((points, f"{sign}{abs(points):.0f} {text}"))
+    parts.sort(key=lambda p: -abs(p[0]))
+    head = ", ".join(text for _, text in parts[:limit])
+    if learned and isinstance(components["baseline"], Mapping):
+        base = components["baseline"].get("points")
+        return f"{head} (the average lead: {base:.0f})" if isinstance(base, (int, float)) else head
+    return head
 
 
 # --- text matching ----------------------------------------------------------------------------------------

@@ -65,7 +65,8 @@ BLOCK_TAGS = frozenset(
 )
 _BREAKS = frozenset({"br", "hr"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-_INVISIBLE_CHARS = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_INVISIBLE_CHARS = dict.fromkeys(map(ord, _INVISIBLE), None)
 FOOTER_SELECTOR = (
     "footer, [role=contentinfo i], [id*=footer i], [class*=footer i], [id*=colophon i], [class*=colophon i], "
     "[id*=credit i], [class*=credit i], [id*=copyright i], [class*=copyright i], [class*=site-info i]"
@@ -121,12 +122,6 @@ class _Builder:
         self.footer_depth = 0
         self.heading_depth = 0
 
-    def add(self, text: str) -> None:
-        self.parts.append(text)
-        self.length += len(text)
-        if not self.has_text and not text.isspace():
-            self.has_text = True
-
     def end_line(self) -> None:
         """Close the current line (kept if it holds more than whitespace) and start the next one."""
         if self.has_text or self.anchors:
@@ -175,8 +170,19 @@ def layout_text(tree: LexborHTMLParser) -> Layout:
     if body is None:
         return Layout("", [])
     footers = {node.mem_id for node in tree.css(FOOTER_SELECTOR)}
+    layout = _walk(body, footers, strip_invisible=False)
+    if any(char in layout.text for char in _INVISIBLE):
+        # Rare: walk again taking the invisible characters out of each piece, so that offsets stay true.
+        layout = _walk(body, footers, strip_invisible=True)
+    return layout
+
+
+def _walk(body: LexborNode, footers: set[int], *, strip_invisible: bool) -> Layout:
+    """A depth-first walk of ``body`` that also sees where elements end. It runs for every node of every page
+    fetched: text, the commonest node, is added here rather than through a method call."""
     out = _Builder()
-    # (node, is block, is footer) of the open elements: a depth-first walk that also sees where elements end.
+    parts = out.parts
+    # (node, is block, is footer) of the open elements.
     stack: list[tuple[LexborNode, bool, bool]] = []
     node: LexborNode | None = body.child
     while node is not None:
@@ -184,7 +190,12 @@ def layout_text(tree: LexborHTMLParser) -> Layout:
         if tag == "-text":
             text = node.text_content
             if text:
-                out.add(text.translate(_INVISIBLE_CHARS))
+                if strip_invisible:
+                    text = text.translate(_INVISIBLE_CHARS)
+                parts.append(text)
+                out.length += len(text)
+                if not out.has_text and not text.isspace():
+                    out.has_text = True
         else:
             child = node.child
             is_block = tag in BLOCK_TAGS
@@ -194,19 +205,22 @@ def layout_text(tree: LexborHTMLParser) -> Layout:
                 href = node.attributes.get("href") if tag in ("a", "area") else None
                 if href:
                     out.anchors.append(Anchor(out.length, href.strip()))
-                out.add(" ")
+                parts.append(" ")
+                out.length += 1
             if child is not None and tag not in _BREAKS:
                 is_footer = node.mem_id in footers
                 stack.append((node, is_block, is_footer))
-                out.enter(node, tag, is_block, is_footer)
+                if is_block or is_footer:
+                    out.enter(node, tag, is_block, is_footer)
                 node = child
                 continue
         # No children to enter: on to the next sibling, closing the elements that end here.
         following = node.next
         while following is None and stack:
             node, was_block, was_footer = stack.pop()
-            out.leave(node, was_block, was_footer)
+            if was_block or was_footer:
+                out.leave(node, was_block, was_footer)
             following = node.next
         node = following
     out.end_line()
-    return Layout("".join(out.parts), out.lines)
+    return Layout("".join(parts), out.lines)

@@ -186,7 +186,7 @@ class NormalizeStage(StageHandler):
         await publisher.publish_many(
             OutgoingMessage(
                 routing_key=self.topology.work_queue("score"),
-                body=ScoreBatch(job_id=job_id, lead_ids=lead_ids[i : i + size]).model_dump_json().encode(),
+                body=ScoreBatch(job_id=job_id, lead_ids=lead_ids[i : i + size]).body(),
                 message_id=f"{job_id}:score:{lead_ids[i]}",
             )
             for i in range(0, len(lead_ids), size)

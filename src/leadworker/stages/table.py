@@ -57,7 +57,13 @@ STAGE_TABLE: tuple[Stage, ...] = (
     ),
     Stage("score", "leads.score", 64, "leadworker.stages.score:build", "score canonical leads for their jobs"),
     Stage("notify", "jobs.notify", 16, "leadworker.stages.notify:build", "POST job events to webhooks"),
-    Stage("maintenance", None, 0, None, "rescue stuck jobs and delete old ones, one instance at a time"),
+    Stage(
+        "maintenance",
+        None,
+        0,
+        None,
+        "rescue stuck jobs, delete old ones, retrain the learned model; one instance at a time",
+    ),
     Stage("schedule", None, 0, None, "fire due schedules, each fire time once across every instance"),
 )
 

@@ -437,7 +437,7 @@ async def insert_value_rows(
 
 async def absorb_lead(conn: asyncpg.Connection, source: int, target: int) -> None:
     """Merge lead ``source`` into ``target`` (both locked by the caller): move its keys, sources, values,
-    scores, provider results and conflicts; leave it as a tombstone pointing at ``target``."""
+    scores, provider results, conflicts and outcomes; leave it as a tombstone pointing at ``target``."""
     await conn.execute("UPDATE lead_keys SET lead_id = $2 WHERE lead_id = $1", source, target)
     await conn.execute("UPDATE lead_sources SET lead_id = $2 WHERE lead_id = $1", source, target)
     await conn.execute(
@@ -481,6 +481,8 @@ async def absorb_lead(conn: asyncpg.Connection, source: int, target: int) -> Non
         target,
     )
     await conn.execute("DELETE FROM lead_conflicts WHERE lead_id = $1 OR other_lead_id = $1", source)
+    # What became of the company is the survivor's: its outcomes move with it (the latest still wins).
+    await conn.execute("UPDATE lead_outcomes SET lead_id = $2 WHERE lead_id = $1", source, target)
     await conn.execute("UPDATE leads SET merged_into = $2, updated_at = now() WHERE merged_into = $1", source, target)
     await conn.execute("UPDATE leads SET merged_into = $2, updated_at = now() WHERE id = $1", source, target)
 

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from leadworker.common.geo import EARTH_RADIUS_KM, bounding_boxes
+from leadworker.enrich.scoring import explain
 from leadworker.store.email_verdicts import LEAD_EMAIL_CHECKS
 from leadworker.store.pool import Database
 
@@ -44,6 +45,7 @@ EXPORT_FIELDS = (
     "score",
     "segment",
     "components",
+    "explanation",
     "job_id",
     "scored_at",
     "sources",
@@ -269,13 +271,19 @@ async def lead_detail(db: Database, lead_id: int) -> dict[str, Any] | None:
             live,
         )
         absorbed = await conn.fetch("SELECT id FROM leads WHERE merged_into = $1 ORDER BY id", live)
+        outcomes = await conn.fetch(
+            """SELECT outcome, at, note, source, recorded_lead_id, recorded_at FROM lead_outcomes
+                WHERE lead_id = $1 ORDER BY at DESC, id DESC""",
+            live,
+        )
     return {
-        "lead": dict(lead),
+        "lead": {**dict(lead), "explanation": explain(lead["score_components"])},
         "merged_from": lead_id if lead_id != live else None,
         "absorbed": [r["id"] for r in absorbed],
         "values": [dict(r) for r in values],
         "sources": [dict(r) for r in sources],
-        "scores": [dict(r) for r in scores],
+        "scores": [{**dict(r), "explanation": explain(r["components"])} for r in scores],
+        "outcomes": [dict(r) for r in outcomes],
         "conflicts": [dict(r) for r in conflicts],
         "enrichments": [dict(r) for r in enrichments],
     }

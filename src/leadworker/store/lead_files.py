@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
 from leadworker.common.spreadsheet import neutralize_cell
+from leadworker.enrich.scoring import explain
 from leadworker.store.lead_export import EXPORT_FIELDS, Near, stream_leads
 from leadworker.store.pool import Database
 
@@ -74,6 +75,7 @@ async def lead_lines(
     async for row in stream_leads(
         db, job_id=job_id, segment=segment, min_score=min_score, near=near, not_in_job=not_in_job
     ):
+        row = {**row, "explanation": explain(row.get("components"))}
         if writer is not None:
             writer.writerow([_cell(row.get(name)) for name in EXPORT_FIELDS])
             yield take()

@@ -17,14 +17,14 @@ from typing import Any
 
 import asyncpg
 
-from leadworker.enrich.scoring import EmailFacts, LeadProfile, PhoneFacts, ScoreResult
+from leadworker.enrich.scoring import EmailFacts, LeadProfile, PhoneFacts, Scored
 from leadworker.store.email_verdicts import LEAD_EMAIL_CHECKS
 from leadworker.store.pool import Database
 
 _PROFILES = (
     """
-SELECT l.id, l.revision, l.company_name, l.domain, l.website, l.address, l.city, l.region, l.postal_code,
-       l.country, l.contact_name, l.description, l.categories,
+SELECT l.id, l.revision, l.company_name, l.legal_form, l.domain, l.website, l.address, l.city, l.region, l.postal_code,
+       l.country, l.contact_name, l.description, l.categories, l.socials,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('field', v.field, 'value', v.value, 'detail', v.detail)
                                   ORDER BY v.id), '[]'::jsonb)
           FROM lead_values v WHERE v.lead_id = l.id AND v.field IN ('email', 'phone')) AS contacts,
@@ -60,6 +60,7 @@ def profile_from_row(row: asyncpg.Record | dict[str, Any]) -> LeadProfile:
             )
     return LeadProfile(
         company_name=row["company_name"],
+        legal_form=row.get("legal_form"),
         domain=row["domain"],
         website=row["website"],
         address=row["address"],
@@ -70,6 +71,7 @@ def profile_from_row(row: asyncpg.Record | dict[str, Any]) -> LeadProfile:
         contact_name=row["contact_name"],
         description=row["description"],
         categories=tuple(row["categories"]),
+        socials=tuple(sorted(row.get("socials") or ())),
         emails=tuple(emails.values()),
         phones=tuple(phones.values()),
         source_types=dict(row["sources"]),
@@ -79,23 +81,31 @@ def profile_from_row(row: asyncpg.Record | dict[str, Any]) -> LeadProfile:
 
 @dataclass
 class ScoredBatch:
-    scored: dict[int, ScoreResult] = field(default_factory=dict)
+    scored: dict[int, Scored] = field(default_factory=dict)
     """Live lead id → its score for the job."""
     changed: int = 0
     """Scores written (new or different); the rest were already stored as they are."""
 
 
 async def score_leads(
-    db: Database, job_id: uuid.UUID, lead_ids: Sequence[int], compute: Callable[[LeadProfile], ScoreResult]
+    db: Database,
+    job_id: uuid.UUID,
+    lead_ids: Sequence[int],
+    compute: Callable[[LeadProfile], Scored],
+    *,
+    rescore: bool = False,
 ) -> ScoredBatch:
-    """Score ``lead_ids`` (following merges) for ``job_id`` with ``compute`` and store the results."""
+    """Score ``lead_ids`` (following merges) for ``job_id`` with ``compute`` and store the results.
+
+    ``rescore``: a lead's latest score (on ``leads``) is updated only if it was this job's (a model activation
+    re-scores every job's scores; the latest stays the latest job's)."""
     batch = ScoredBatch()
     pending = sorted(set(lead_ids))
     rounds = 0
     while pending and rounds < 8:  # a lead merged away while we scored is followed to its survivor
         rounds += 1
         try:
-            pending = await _score_round(db, job_id, pending, compute, batch)
+            pending = await _score_round(db, job_id, pending, compute, batch, rescore)
         except asyncpg.exceptions.DeadlockDetectedError:
             # A merge moving a tombstone we had locked: its transaction went on, ours is simply run again.
             await asyncio.sleep(random.uniform(0, 0.05))
@@ -106,8 +116,9 @@ async def _score_round(
     db: Database,
     job_id: uuid.UUID,
     pending: list[int],
-    compute: Callable[[LeadProfile], ScoreResult],
+    compute: Callable[[LeadProfile], Scored],
     batch: ScoredBatch,
+    rescore: bool,
 ) -> list[int]:
     """Score what is live among ``pending`` in one transaction; return the survivors of leads merged meanwhile."""
     async with db.transaction() as conn:
@@ -124,13 +135,15 @@ async def _score_round(
         live = [r["id"] for r in locked if r["merged_into"] is None and r["id"] not in batch.scored]
         rows = await conn.fetch(_PROFILES, live)
         results = {row["id"]: (compute(profile_from_row(row)), row["revision"]) for row in rows}
-        changed = await _store(conn, job_id, results) if results else 0
+        changed = await _store(conn, job_id, results, rescore) if results else 0
     batch.changed += changed
     batch.scored.update({lead_id: result for lead_id, (result, _) in results.items()})
     return sorted({r["merged_into"] for r in locked if r["merged_into"] is not None})
 
 
-async def _store(conn: asyncpg.Connection, job_id: uuid.UUID, results: dict[int, tuple[ScoreResult, int]]) -> int:
+async def _store(
+    conn: asyncpg.Connection, job_id: uuid.UUID, results: dict[int, tuple[Scored, int]], rescore: bool
+) -> int:
     ids = list(results)
     scores = [results[i][0].score for i in ids]
     segments = [results[i][0].segment for i in ids]
@@ -159,6 +172,7 @@ async def _store(conn: asyncpg.Connection, job_id: uuid.UUID, results: dict[int,
                   score_job_id = $1, scored_at = now()
              FROM unnest($2::bigint[], $3::int[], $4::text[], $5::text[]) AS t(id, score, segment, components)
             WHERE l.id = t.id
+              AND (NOT $6 OR l.score_job_id = $1)
               AND (l.score, l.segment, l.score_components, l.score_job_id)
                   IS DISTINCT FROM (t.score::smallint, t.segment, t.components::jsonb, $1::uuid)""",
         job_id,
@@ -166,6 +180,7 @@ async def _store(conn: asyncpg.Connection, job_id: uuid.UUID, results: dict[int,
         scores,
         segments,
         components,
+        rescore,
     )
     return int(status.rsplit(" ", 1)[-1])
 
@@ -178,3 +193,13 @@ async def job_segments(db: Database, job_id: uuid.UUID) -> dict[str, int]:
         job_id,
     )
     return {r["segment"]: r["n"] for r in rows}
+
+
+async def lead_profiles(db: Database, lead_ids: Sequence[int], chunk: int = 2000) -> dict[int, LeadProfile]:
+    """What scoring reads of each of ``lead_ids`` (as they are now), by id; ids that are not leads are left out."""
+    profiles: dict[int, LeadProfile] = {}
+    ids = list(lead_ids)
+    for i in range(0, len(ids), chunk):
+        for row in await db.fetch(_PROFILES, ids[i : i + chunk]):
+            profiles[row["id"]] = profile_from_row(row)
+    return profiles

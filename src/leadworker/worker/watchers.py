@@ -5,7 +5,8 @@
 - :func:`watch_database`: probes PostgreSQL on a connection of its own, pauses and resumes consumption;
 - :func:`watch_memory`: drains the worker for a restart above ``LEADWORKER_MEMORY_LIMIT_MB``;
 - :func:`watch_idle`: ``--exit-when-idle``;
-- :func:`maintain` and :func:`every_interval`: the maintenance stage and the stages' periodic work;
+- :func:`maintain` and :func:`every_interval`: the maintenance stage (with :func:`retrain`, the learned
+  model's retraining) and the stages' periodic work;
 - :func:`register_process`: the process's row in ``worker_processes`` (``leadworker workers``, the API).
 
 They read and steer the worker through :class:`WatchedWorker`, the part of
@@ -29,12 +30,13 @@ from aio_pika.abc import AbstractConnection
 from leadworker import __version__
 from leadworker.broker.consumer import StageConsumer
 from leadworker.broker.publisher import ConfirmedPublisher
-from leadworker.broker.topology import Topology, queue_depths
-from leadworker.config import Settings
+from leadworker.broker.topology import queue_depths
 from leadworker.errors import ServiceUnavailable
+from leadworker.learning.retrain import retrain_if_due
 from leadworker.ops.metrics import Metrics
-from leadworker.ops.readiness import Readiness
 from leadworker.ops.runtime import resident_memory_bytes
+from leadworker.ops.service import ServedWorker
+from leadworker.stages.rescore import request_rescore
 from leadworker.store import workers as registry
 from leadworker.store.maintenance import cleanup_old, requeue_stuck_jobs
 from leadworker.store.pool import Database, DatabaseProbe
@@ -66,26 +68,15 @@ CLEANUP_EVERY = 3600.0
 """Seconds between deletions of old jobs (retention is counted in days: hourly is plenty)."""
 
 
-class WatchedWorker(Protocol):
-    """What the watchers read and steer of the worker."""
+class WatchedWorker(ServedWorker, Protocol):
+    """What the watchers read and steer of the worker: what the service machinery reads, and more."""
 
-    settings: Settings
-    metrics: Metrics
-    topology: Topology
-    readiness: Readiness
-    queue_stages: list[str]
     exit_when_idle: float | None
     stop_event: asyncio.Event
     stalls: int
     consumers: list[StageConsumer]
     db_back: asyncio.Event
     started_at: float
-
-    @property
-    def database(self) -> Database | None: ...
-
-    @property
-    def in_flight(self) -> int: ...
 
     def request_stop(self, reason: str = "signal", *, exit_code: int | None = None) -> None: ...
 
@@ -138,7 +129,8 @@ async def watch_liveness(
 
 
 async def maintain(worker: WatchedWorker, connection: AbstractConnection, publisher: ConfirmedPublisher) -> None:
-    """Rescue stuck jobs every ``maintenance_interval`` and delete old ones once an hour."""
+    """Rescue stuck jobs and retrain the learned model when due every ``maintenance_interval``; delete old jobs
+    once an hour."""
     assert worker.database is not None
     db = worker.database
     settings = worker.settings
@@ -164,6 +156,7 @@ async def maintain(worker: WatchedWorker, connection: AbstractConnection, publis
                     last_cleanup = time.monotonic()
                     if cleaned.jobs or cleaned.raw_leads:
                         log.info("old jobs deleted", jobs=cleaned.jobs, raw_leads=cleaned.raw_leads)
+            await retrain(worker, db, publisher)
         except ServiceUnavailable:
             pass  # the database watcher reports it; try again next round
         except asyncio.CancelledError:
@@ -171,6 +164,14 @@ async def maintain(worker: WatchedWorker, connection: AbstractConnection, publis
         except Exception as exc:
             log.error("maintenance failed", error=repr(exc))
         await asyncio.sleep(settings.maintenance_interval)
+
+
+async def retrain(worker: WatchedWorker, db: Database, publisher: ConfirmedPublisher) -> None:
+    """Retrain the active model when enough new outcomes arrived; re-score every lead if the new one won."""
+    retrained = await retrain_if_due(db, worker.settings)
+    if retrained is not None and retrained.activated:
+        done = await request_rescore(db, publisher.publish_many, worker.topology, f"model{retrained.model_id}")
+        log.info("re-scoring with the retrained model", model=retrained.model_id, leads=done.leads)
 
 
 async def every_interval(
