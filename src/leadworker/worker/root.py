@@ -24,12 +24,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import aio_pika
 import aiormq
 import structlog
 from aio_pika.abc import AbstractConnection
 
 from leadworker.broker.consumer import StageConsumer, StageHandler
+from leadworker.broker.nodes import BrokerNodes
 from leadworker.broker.topology import Topology, TopologyMismatch, queue_depths
 from leadworker.config import Settings, mask_url
 from leadworker.errors import ServiceUnavailable
@@ -96,6 +96,8 @@ class Worker:
         self.metrics = metrics or Metrics()
         self.worker = worker or worker_id()
         self.topology = Topology.from_settings(settings)
+        self.nodes = BrokerNodes(settings.amqp_urls)
+        """The broker's nodes in this process's order; a lost connection fails over to the next."""
         self.readiness = Readiness()
         self.exit_code = EXIT_OK
         self.stop_event = asyncio.Event()
@@ -148,7 +150,7 @@ class Worker:
         log.info(
             "worker starting",
             stages=self.stages,
-            amqp=mask_url(self.settings.amqp_url),
+            amqp=self.settings.masked_amqp_url,
             database=mask_url(self.settings.database_url),
             prefix=self.topology.prefix or None,
         )
@@ -182,6 +184,7 @@ class Worker:
                     self.metrics.broker_connected.set(0)
                     if self.stop_event.is_set():
                         break
+                    self.nodes.lost()
                     if time.monotonic() - began > RECONNECT_RESET_AFTER:
                         delay = RECONNECT_FIRST
                     wait = delay * (0.5 + random.random())
@@ -217,6 +220,7 @@ class Worker:
                     max_size=self.settings.db_pool_max,
                     command_timeout=self.settings.db_command_timeout,
                     warm_up=jobs_store.WARM_UP if "scrape" in self.queue_stages else (),
+                    transaction_pooled=self.settings.transaction_pooled,
                 )
             except ServiceUnavailable as exc:
                 log.warning("database unreachable; retrying", error=str(exc), retry_in=delay)
@@ -230,12 +234,13 @@ class Worker:
         return None
 
     async def _connection_lifetime(self, handlers: list[StageHandler]) -> None:
-        connection = await aio_pika.connect(
-            self.settings.amqp_url,
+        connection = await self.nodes.connect(
             timeout=BROKER_CONNECT_TIMEOUT,
             heartbeat=self.settings.amqp_heartbeat,
             client_properties={"connection_name": f"leadworker {self.worker}"},
+            mask=mask_url,
         )
+        log.info("broker connected", node=mask_url(self.nodes.current or ""))
         self.connection = connection
         lost = asyncio.Event()
         connection.close_callbacks.add(lambda *_: lost.set())
