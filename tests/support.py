@@ -539,15 +539,8 @@ class PrivateRabbit:
     def ctl(self, *args: str, timeout: float = 60) -> str:
         return _run(["rabbitmqctl", "-n", self.node, *args], timeout=timeout)
 
-    def start(self) -> PrivateRabbit:
-        if shutil.which("rabbitmq-server") is None or os.geteuid() != 0:
-            raise RuntimeError("PrivateRabbit needs root and rabbitmq-server (apt-get install rabbitmq-server)")
-        (self.dir / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n")
-        (self.dir / "plugins").write_text("[].\n")
-        for sub in ("mnesia", "log"):
-            (self.dir / sub).mkdir()
-        _run(["chown", "-R", "rabbitmq:rabbitmq", str(self.dir)])
-        env = {
+    def _env(self) -> dict[str, str]:
+        return {
             **os.environ,
             "RABBITMQ_NODENAME": self.node,
             "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq"),
@@ -557,15 +550,57 @@ class PrivateRabbit:
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "plugins"),
             "RABBITMQ_PID_FILE": str(self.dir / "pid"),
         }
+
+    def launch(self) -> None:
+        """Start the node (its files written the first time) without waiting for it; see :meth:`await_up`."""
+        if shutil.which("rabbitmq-server") is None or os.geteuid() != 0:
+            raise RuntimeError("PrivateRabbit needs root and rabbitmq-server (apt-get install rabbitmq-server)")
+        if not (self.dir / "rabbitmq.conf").exists():
+            (self.dir / "rabbitmq.conf").write_text(
+                f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n"
+            )
+            (self.dir / "plugins").write_text("[].\n")
+            for sub in ("mnesia", "log"):
+                (self.dir / sub).mkdir()
+            _run(["chown", "-R", "rabbitmq:rabbitmq", str(self.dir)])
+        with contextlib.suppress(FileNotFoundError):
+            (self.dir / "pid").unlink()
+        _run(["rabbitmq-server", "-detached"], env=self._env())
+
+    def await_up(self) -> None:
+        """Wait for a launched node to run its broker (raises with the end of its log if it does not)."""
         try:
-            _run(["rabbitmq-server", "-detached"], env=env)
             self.ctl("wait", str(self.dir / "pid"), "--timeout", "90", timeout=120)
             self._pid = int((self.dir / "pid").read_text().strip())
         except Exception:
             logs = " | ".join(p.read_text(errors="replace")[-2000:] for p in (self.dir / "log").glob("*.log"))
+            raise RuntimeError(f"private RabbitMQ node {self.node} did not start; its log: {logs[-3000:]}") from None
+
+    def start(self) -> PrivateRabbit:
+        try:
+            self.launch()
+            self.await_up()
+        except Exception:
             self.close()
-            raise RuntimeError(f"private RabbitMQ node did not start; its log: {logs[-3000:]}") from None
+            raise
         return self
+
+    def kill9(self) -> None:
+        """``kill -9`` the node's Erlang VM (a crash, a power cut as its peers and clients see it)."""
+        if self._pid is not None:
+            os.kill(self._pid, signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while _pid_alive(self._pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self._pid = None
+
+    def stop_node(self) -> None:
+        """Stop the node gracefully (``rabbitmqctl stop``), waiting for its VM to exit."""
+        pid = self._pid
+        self.ctl("stop", timeout=120)
+        while pid is not None and _pid_alive(pid):
+            time.sleep(0.05)
+        self._pid = None
 
     def add_user(self, user: str, password: str) -> None:
         self.ctl("add_user", user, password)
@@ -608,6 +643,80 @@ class PrivateRabbit:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> PrivateRabbit:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class PrivateRabbitCluster:
+    """Three (``size``) private RabbitMQ nodes on loopback ports joined into one cluster, started in parallel.
+
+    They share the Erlang cookie of the Debian package (``/var/lib/rabbitmq/.erlang.cookie``: the node
+    scripts run as the ``rabbitmq`` user), so ``rabbitmqctl`` reaches each. The system broker on 5672/25672 is
+    untouched. ``with PrivateRabbitCluster() as cluster:``; ``cluster.url()`` is every node's URL,
+    comma-separated (what ``LEADWORKER_AMQP_URL`` takes); leaving the block stops the nodes and deletes their
+    files.
+    """
+
+    def __init__(self, size: int = 3) -> None:
+        self.nodes = [PrivateRabbit() for _ in range(size)]
+
+    def url(self) -> str:
+        return ",".join(node.url() for node in self.nodes)
+
+    def start(self) -> PrivateRabbitCluster:
+        from concurrent.futures import ThreadPoolExecutor
+
+        try:
+            with ThreadPoolExecutor(len(self.nodes)) as pool:
+                list(pool.map(lambda node: (node.launch(), node.await_up()), self.nodes))
+            seed = self.nodes[0].node
+            for node in self.nodes[1:]:
+                node.ctl("stop_app")
+                node.ctl("join_cluster", seed, timeout=120)
+                node.ctl("start_app", timeout=120)
+            self.ctl("await_online_nodes", str(len(self.nodes)), "--timeout", "60", timeout=90)
+        except Exception:
+            self.close()
+            raise
+        return self
+
+    def node_named(self, name: str) -> PrivateRabbit:
+        return next(node for node in self.nodes if node.node == name)
+
+    def running(self) -> list[PrivateRabbit]:
+        return [node for node in self.nodes if node._pid is not None]
+
+    def ctl(self, *args: str, timeout: float = 60) -> str:
+        """``rabbitmqctl`` against a running node of the cluster."""
+        return self.running()[0].ctl(*args, timeout=timeout)
+
+    def leader_of(self, queue: str) -> PrivateRabbit:
+        """The node leading the quorum queue ``queue`` now."""
+        out = self.ctl("list_queues", "name", "leader", "--quiet", "--no-table-headers")
+        for line in out.splitlines():
+            name, _, leader = line.strip().partition("\t")
+            if name == queue:
+                return self.node_named(leader.strip())
+        raise LookupError(f"queue {queue!r} not found in: {out!r}")
+
+    def members_of(self, queue: str) -> list[str]:
+        out = self.ctl("list_queues", "name", "members", "--quiet", "--no-table-headers")
+        for line in out.splitlines():
+            name, _, members = line.strip().partition("\t")
+            if name == queue:
+                return [m.strip(" []'\"") for m in members.split(",") if m.strip(" []'\"")]
+        raise LookupError(f"queue {queue!r} not found in: {out!r}")
+
+    def close(self) -> None:
+        """Kill every node (their files are deleted: nothing to stop gracefully for) and delete the files."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda node: (node.kill9(), node.close()), self.nodes))
+
+    def __enter__(self) -> PrivateRabbitCluster:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:
