@@ -86,8 +86,26 @@ async def drop_database(admin_url: str, name: str) -> None:
         await conn.close()
 
 
+POOLED_URLS: dict[str, str] = {}
+"""Database URLs through a test's PgBouncer (transaction mode) -> the same database directly."""
+
+
+def pooled_url(bouncer: PrivatePgBouncer, direct_url: str) -> str:
+    """``direct_url``'s database through ``bouncer``, remembered as pooled (see :func:`test_settings`)."""
+    parts = urlsplit(direct_url)
+    url = bouncer.url(parts.path.lstrip("/"), parts.username)
+    POOLED_URLS[url] = direct_url
+    return url
+
+
+def is_pooled(database_url: str) -> bool:
+    """Whether ``database_url`` goes through a test's PgBouncer in transaction mode."""
+    return database_url in POOLED_URLS
+
+
 def test_settings(database_url: str, **overrides: Any) -> Settings:
-    """Settings for one test: unique queue prefix, short backoffs, private targets allowed."""
+    """Settings for one test: unique queue prefix, short backoffs, private targets allowed. A database URL
+    through a test's PgBouncer gets ``db_pool_mode=transaction`` and the direct URL beside it."""
     values: dict[str, Any] = {
         "amqp_url": AMQP_URL,
         "database_url": database_url,
@@ -105,6 +123,8 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
         # server of their own and turn it on.
         "verify_emails": False,
     }
+    if database_url in POOLED_URLS:
+        values.update(db_pool_mode="transaction", database_direct_url=POOLED_URLS[database_url])
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -630,10 +650,13 @@ class PrivateRabbit:
         """Close every client connection from the broker side (a network blip, as clients see it)."""
         self.ctl("close_all_connections", reason)
 
-    def close(self) -> None:
-        """Stop the node (if it runs) and delete its files."""
-        with contextlib.suppress(Exception):
-            self.ctl("stop", timeout=60)
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the node (if it runs; ``kill``: with -9, when its files go anyway) and delete its files."""
+        if kill and self._pid is not None:
+            self.kill9()
+        else:
+            with contextlib.suppress(Exception):
+                self.ctl("stop", timeout=60)
         if self._pid is not None:
             deadline = time.monotonic() + 30
             while _pid_alive(self._pid) and time.monotonic() < deadline:
@@ -714,7 +737,7 @@ class PrivateRabbitCluster:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(len(self.nodes)) as pool:
-            list(pool.map(lambda node: (node.kill9(), node.close()), self.nodes))
+            list(pool.map(lambda node: node.close(kill=True), self.nodes))
 
     def __enter__(self) -> PrivateRabbitCluster:
         return self.start()
