@@ -113,7 +113,15 @@ class Database:
         """A pooled connection; connection failures inside the block raise :class:`ServiceUnavailable`."""
         try:
             async with self.pool.acquire() as conn:
-                yield conn
+                try:
+                    yield conn
+                except asyncio.CancelledError:
+                    # A cancelled delivery (shutdown past the grace, a lost channel, a database outage) must
+                    # not wait for its running statement's cancel to be acknowledged: asyncpg's release
+                    # would, for up to the command timeout, and a pooler queueing the statement for a server
+                    # that is gone never acknowledges it. The connection is dropped instead.
+                    conn.terminate()
+                    raise
         except ServiceUnavailable:
             raise
         except Exception as exc:

@@ -63,6 +63,11 @@ RECONNECT_MAX = 30.0
 takes seconds, an outage minutes, and hundreds of workers must not reconnect in step."""
 RECONNECT_RESET_AFTER = 30.0
 """A connection that lived this long starts the backoff over: it was an outage, not a crash loop."""
+DATABASE_OUTAGE_GRACE = 0.5
+"""Seconds after an outage is noticed that a delivery still in flight may take to fail by itself; then it is
+cancelled and its message given back. Directly, its next statement fails at once; through PgBouncer it may
+instead wait in the pooler's queue for a server (up to its ``query_wait_timeout``), holding its message and
+keeping the broker's consumer alive."""
 DATABASE_RETRY_FIRST = 0.5
 DATABASE_RETRY_MAX = 10.0
 """Waits between attempts to open the database pool at start, doubling."""
@@ -109,6 +114,7 @@ class Worker:
         self.db_back = asyncio.Event()
         """Set while the database answers (cleared by an outage, set again by the probe)."""
         self.db_back.set()
+        self._outage_tasks: set[asyncio.Task[None]] = set()
         self.started_at = time.monotonic()
         self.stalls = 0
         """Recoveries in a row without a delivery (see :func:`leadworker.worker.watchers.watch_liveness`)."""
@@ -344,6 +350,16 @@ class Worker:
         self.readiness.database_available = False
         self.metrics.database_available.set(0)
         self.db_back.clear()
+        give_back_at = time.monotonic() + DATABASE_OUTAGE_GRACE
         for consumer in self.consumers:
-            asyncio.get_running_loop().create_task(consumer.pause())
+            task = asyncio.get_running_loop().create_task(self._pause_for_outage(consumer, give_back_at))
+            self._outage_tasks.add(task)
+            task.add_done_callback(self._outage_tasks.discard)
         self.update_consuming()
+
+    async def _pause_for_outage(self, consumer: StageConsumer, give_back_at: float) -> None:
+        await consumer.pause()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.db_back.wait(), max(give_back_at - time.monotonic(), 0))
+            return
+        await consumer.drain(0, reason="database unavailable; in-flight deliveries given back", requeued=True)
