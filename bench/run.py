@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import machine
 
-SCENARIOS = ("pipeline", "latency", "enrich", "crawl", "memory", "api_submit")
+SCENARIOS = ("pipeline", "latency", "enrich", "crawl", "memory", "api_submit", "scale")
 
 
 def available() -> list[str]:

@@ -911,7 +911,7 @@ class PrivatePgBouncer:
             f"pool_mode = {self.pool_mode}\ndefault_pool_size = {self.pool_size}\nmax_client_conn = 500\n"
             "ignore_startup_parameters = extra_float_digits\n"
             "server_login_retry = 1\nserver_connect_timeout = 3\nquery_wait_timeout = 30\n"
-            f"logfile = {self.dir / 'log'}\n"
+            f"logfile = {self.dir / 'log'}\npidfile = {self.dir / 'pid'}\n"
         )
         _run(["chown", "-R", "postgres:postgres", str(self.dir)])
         self._process = subprocess.Popen(
