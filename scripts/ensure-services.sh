@@ -65,11 +65,11 @@ if command -v rabbitmq-diagnostics >/dev/null 2>&1 && port_open 5672 && ! rabbit
 fi
 
 # What an interrupted test run leaves behind: private broker nodes and PostgreSQL clusters of the ops and
-# fault tests (their data lives in /tmp/lw-rabbit-*, /tmp/lw-postgres-*), queues of the per-test prefix
+# fault tests (their data lives in /tmp/lw-rabbit-*, /tmp/lw-postgres-*, /tmp/lw-pgbouncer-*), queues of the per-test prefix
 # (t<10 hex>.) and lw_test_*/lw_tmpl_* databases. Only these names are touched; nobody else's. `make test` asks for
 # this just before it starts pytest, so never run it beside a test run you want to keep.
 if (( clean_leftovers )); then
-  for dir in /tmp/lw-rabbit-* /tmp/lw-postgres-*; do
+  for dir in /tmp/lw-rabbit-* /tmp/lw-postgres-* /tmp/lw-pgbouncer-*; do
     [ -d "$dir" ] || continue
     if [ -f "$dir/pid" ]; then kill -9 "$(head -n1 "$dir/pid")" 2>/dev/null || true; fi
     if [ -f "$dir/data/postmaster.pid" ]; then kill -9 "$(head -n1 "$dir/data/postmaster.pid")" 2>/dev/null || true; fi
@@ -112,6 +112,20 @@ if (( test_tools )) && ! command -v systemd-analyze >/dev/null 2>&1; then
       || { echo "ensure-services: could not install systemd (systemd-analyze)" >&2; exit 1; }
   else
     echo "ensure-services: systemd-analyze is missing; install systemd" >&2
+    exit 1
+  fi
+fi
+# PgBouncer: the tests marked pgbouncer (and bench scale) start private ones in transaction mode. Installing
+# the Debian package also enables its service on systems with systemd; the tests never use that one.
+if (( test_tools )) && ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "ensure-services: installing pgbouncer (for the PgBouncer tests)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends pgbouncer >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends pgbouncer >/dev/null; } \
+      || { echo "ensure-services: could not install pgbouncer" >&2; exit 1; }
+  else
+    echo "ensure-services: pgbouncer is missing; install pgbouncer" >&2
     exit 1
   fi
 fi

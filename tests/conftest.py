@@ -54,14 +54,45 @@ async def template_database(services: tuple[str, str]) -> AsyncIterator[str]:
         await support.drop_database(admin, name)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``pgbouncer`` runs twice: against the database directly, and through a PgBouncer in
+    transaction mode (its ``database_url`` then goes through the pooler; :func:`support.test_settings` adds
+    ``db_pool_mode=transaction`` and the direct URL)."""
+    if metafunc.definition.get_closest_marker("pgbouncer") and "db_route" in metafunc.fixturenames:
+        metafunc.parametrize("db_route", ["direct", "pgbouncer"], indirect=True)
+
+
+@pytest.fixture
+def db_route(request: pytest.FixtureRequest) -> str:
+    """``direct`` or ``pgbouncer``: how this test reaches its database (see :func:`pytest_generate_tests`)."""
+    return str(getattr(request, "param", "direct"))
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(services: tuple[str, str]) -> Iterator[support.PrivatePgBouncer]:
+    """A PgBouncer of the session's own in transaction mode, in front of the test database server."""
+    from urllib.parse import urlsplit
+
+    with support.PrivatePgBouncer(urlsplit(services[1]).port or 5432) as bouncer:
+        yield bouncer
+
+
 @pytest_asyncio.fixture
-async def database_url(services: tuple[str, str], template_database: str) -> AsyncIterator[str]:
-    """A migrated throwaway database of this test's own, dropped afterwards."""
+async def database_url(
+    services: tuple[str, str], template_database: str, db_route: str, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
+    """A migrated throwaway database of this test's own, dropped afterwards (reached through PgBouncer when
+    the test runs with ``db_route`` ``pgbouncer``)."""
     _, admin = services
     name = f"lw_test_{uuid.uuid4().hex[:12]}"
     await support.create_database(admin, name, template=template_database)
+    direct = support.database_url_for(admin, name)
     try:
-        yield support.database_url_for(admin, name)
+        if db_route == "pgbouncer":
+            bouncer: support.PrivatePgBouncer = request.getfixturevalue("pgbouncer")
+            yield support.pooled_url(bouncer, direct)
+        else:
+            yield direct
     finally:
         if not os.environ.get("LEADWORKER_TEST_KEEP_DB"):
             await support.drop_database(admin, name)
@@ -69,7 +100,9 @@ async def database_url(services: tuple[str, str], template_database: str) -> Asy
 
 @pytest_asyncio.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await Database.connect(database_url, min_size=1, max_size=5)
+    database = await Database.connect(
+        database_url, min_size=1, max_size=5, transaction_pooled=support.is_pooled(database_url)
+    )
     try:
         yield database
     finally:

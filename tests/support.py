@@ -86,8 +86,26 @@ async def drop_database(admin_url: str, name: str) -> None:
         await conn.close()
 
 
+POOLED_URLS: dict[str, str] = {}
+"""Database URLs through a test's PgBouncer (transaction mode) -> the same database directly."""
+
+
+def pooled_url(bouncer: PrivatePgBouncer, direct_url: str) -> str:
+    """``direct_url``'s database through ``bouncer``, remembered as pooled (see :func:`test_settings`)."""
+    parts = urlsplit(direct_url)
+    url = bouncer.url(parts.path.lstrip("/"), parts.username)
+    POOLED_URLS[url] = direct_url
+    return url
+
+
+def is_pooled(database_url: str) -> bool:
+    """Whether ``database_url`` goes through a test's PgBouncer in transaction mode."""
+    return database_url in POOLED_URLS
+
+
 def test_settings(database_url: str, **overrides: Any) -> Settings:
-    """Settings for one test: unique queue prefix, short backoffs, private targets allowed."""
+    """Settings for one test: unique queue prefix, short backoffs, private targets allowed. A database URL
+    through a test's PgBouncer gets ``db_pool_mode=transaction`` and the direct URL beside it."""
     values: dict[str, Any] = {
         "amqp_url": AMQP_URL,
         "database_url": database_url,
@@ -105,6 +123,8 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
         # server of their own and turn it on.
         "verify_emails": False,
     }
+    if database_url in POOLED_URLS:
+        values.update(db_pool_mode="transaction", database_direct_url=POOLED_URLS[database_url])
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -539,15 +559,8 @@ class PrivateRabbit:
     def ctl(self, *args: str, timeout: float = 60) -> str:
         return _run(["rabbitmqctl", "-n", self.node, *args], timeout=timeout)
 
-    def start(self) -> PrivateRabbit:
-        if shutil.which("rabbitmq-server") is None or os.geteuid() != 0:
-            raise RuntimeError("PrivateRabbit needs root and rabbitmq-server (apt-get install rabbitmq-server)")
-        (self.dir / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n")
-        (self.dir / "plugins").write_text("[].\n")
-        for sub in ("mnesia", "log"):
-            (self.dir / sub).mkdir()
-        _run(["chown", "-R", "rabbitmq:rabbitmq", str(self.dir)])
-        env = {
+    def _env(self) -> dict[str, str]:
+        return {
             **os.environ,
             "RABBITMQ_NODENAME": self.node,
             "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq"),
@@ -557,15 +570,57 @@ class PrivateRabbit:
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "plugins"),
             "RABBITMQ_PID_FILE": str(self.dir / "pid"),
         }
+
+    def launch(self) -> None:
+        """Start the node (its files written the first time) without waiting for it; see :meth:`await_up`."""
+        if shutil.which("rabbitmq-server") is None or os.geteuid() != 0:
+            raise RuntimeError("PrivateRabbit needs root and rabbitmq-server (apt-get install rabbitmq-server)")
+        if not (self.dir / "rabbitmq.conf").exists():
+            (self.dir / "rabbitmq.conf").write_text(
+                f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n"
+            )
+            (self.dir / "plugins").write_text("[].\n")
+            for sub in ("mnesia", "log"):
+                (self.dir / sub).mkdir()
+            _run(["chown", "-R", "rabbitmq:rabbitmq", str(self.dir)])
+        with contextlib.suppress(FileNotFoundError):
+            (self.dir / "pid").unlink()
+        _run(["rabbitmq-server", "-detached"], env=self._env())
+
+    def await_up(self) -> None:
+        """Wait for a launched node to run its broker (raises with the end of its log if it does not)."""
         try:
-            _run(["rabbitmq-server", "-detached"], env=env)
             self.ctl("wait", str(self.dir / "pid"), "--timeout", "90", timeout=120)
             self._pid = int((self.dir / "pid").read_text().strip())
         except Exception:
             logs = " | ".join(p.read_text(errors="replace")[-2000:] for p in (self.dir / "log").glob("*.log"))
+            raise RuntimeError(f"private RabbitMQ node {self.node} did not start; its log: {logs[-3000:]}") from None
+
+    def start(self) -> PrivateRabbit:
+        try:
+            self.launch()
+            self.await_up()
+        except Exception:
             self.close()
-            raise RuntimeError(f"private RabbitMQ node did not start; its log: {logs[-3000:]}") from None
+            raise
         return self
+
+    def kill9(self) -> None:
+        """``kill -9`` the node's Erlang VM (a crash, a power cut as its peers and clients see it)."""
+        if self._pid is not None:
+            os.kill(self._pid, signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while _pid_alive(self._pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self._pid = None
+
+    def stop_node(self) -> None:
+        """Stop the node gracefully (``rabbitmqctl stop``), waiting for its VM to exit."""
+        pid = self._pid
+        self.ctl("stop", timeout=120)
+        while pid is not None and _pid_alive(pid):
+            time.sleep(0.05)
+        self._pid = None
 
     def add_user(self, user: str, password: str) -> None:
         self.ctl("add_user", user, password)
@@ -595,10 +650,13 @@ class PrivateRabbit:
         """Close every client connection from the broker side (a network blip, as clients see it)."""
         self.ctl("close_all_connections", reason)
 
-    def close(self) -> None:
-        """Stop the node (if it runs) and delete its files."""
-        with contextlib.suppress(Exception):
-            self.ctl("stop", timeout=60)
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the node (if it runs; ``kill``: with -9, when its files go anyway) and delete its files."""
+        if kill and self._pid is not None:
+            self.kill9()
+        else:
+            with contextlib.suppress(Exception):
+                self.ctl("stop", timeout=60)
         if self._pid is not None:
             deadline = time.monotonic() + 30
             while _pid_alive(self._pid) and time.monotonic() < deadline:
@@ -608,6 +666,80 @@ class PrivateRabbit:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> PrivateRabbit:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class PrivateRabbitCluster:
+    """Three (``size``) private RabbitMQ nodes on loopback ports joined into one cluster, started in parallel.
+
+    They share the Erlang cookie of the Debian package (``/var/lib/rabbitmq/.erlang.cookie``: the node
+    scripts run as the ``rabbitmq`` user), so ``rabbitmqctl`` reaches each. The system broker on 5672/25672 is
+    untouched. ``with PrivateRabbitCluster() as cluster:``; ``cluster.url()`` is every node's URL,
+    comma-separated (what ``LEADWORKER_AMQP_URL`` takes); leaving the block stops the nodes and deletes their
+    files.
+    """
+
+    def __init__(self, size: int = 3) -> None:
+        self.nodes = [PrivateRabbit() for _ in range(size)]
+
+    def url(self) -> str:
+        return ",".join(node.url() for node in self.nodes)
+
+    def start(self) -> PrivateRabbitCluster:
+        from concurrent.futures import ThreadPoolExecutor
+
+        try:
+            with ThreadPoolExecutor(len(self.nodes)) as pool:
+                list(pool.map(lambda node: (node.launch(), node.await_up()), self.nodes))
+            seed = self.nodes[0].node
+            for node in self.nodes[1:]:
+                node.ctl("stop_app")
+                node.ctl("join_cluster", seed, timeout=120)
+                node.ctl("start_app", timeout=120)
+            self.ctl("await_online_nodes", str(len(self.nodes)), "--timeout", "60", timeout=90)
+        except Exception:
+            self.close()
+            raise
+        return self
+
+    def node_named(self, name: str) -> PrivateRabbit:
+        return next(node for node in self.nodes if node.node == name)
+
+    def running(self) -> list[PrivateRabbit]:
+        return [node for node in self.nodes if node._pid is not None]
+
+    def ctl(self, *args: str, timeout: float = 60) -> str:
+        """``rabbitmqctl`` against a running node of the cluster."""
+        return self.running()[0].ctl(*args, timeout=timeout)
+
+    def leader_of(self, queue: str) -> PrivateRabbit:
+        """The node leading the quorum queue ``queue`` now."""
+        out = self.ctl("list_queues", "name", "leader", "--quiet", "--no-table-headers")
+        for line in out.splitlines():
+            name, _, leader = line.strip().partition("\t")
+            if name == queue:
+                return self.node_named(leader.strip())
+        raise LookupError(f"queue {queue!r} not found in: {out!r}")
+
+    def members_of(self, queue: str) -> list[str]:
+        out = self.ctl("list_queues", "name", "members", "--quiet", "--no-table-headers")
+        for line in out.splitlines():
+            name, _, members = line.strip().partition("\t")
+            if name == queue:
+                return [m.strip(" []'\"") for m in members.split(",") if m.strip(" []'\"")]
+        raise LookupError(f"queue {queue!r} not found in: {out!r}")
+
+    def close(self) -> None:
+        """Kill every node (their files are deleted: nothing to stop gracefully for) and delete the files."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda node: node.close(kill=True), self.nodes))
+
+    def __enter__(self) -> PrivateRabbitCluster:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:
@@ -745,3 +877,74 @@ def sample_value(families: dict[str, Any], sample: str, **labels: str) -> float 
         if s.name == sample and s.labels == labels:
             return float(s.value)
     return None
+
+
+class PrivatePgBouncer:
+    """A PgBouncer of a test's own in front of a PostgreSQL server (needs root and the Debian pgbouncer
+    package; starts in well under a second): ``pool_mode`` (transaction by default), a small pool, any user
+    trusted. ``with PrivatePgBouncer(5432) as bouncer:``; :meth:`url` is a database through it; leaving the
+    block stops it and deletes its files."""
+
+    def __init__(self, server_port: int, *, pool_mode: str = "transaction", pool_size: int = 4) -> None:
+        self.server_port = server_port
+        self.pool_mode = pool_mode
+        self.pool_size = pool_size
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="lw-pgbouncer-"))
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: str, user: str | None = None) -> str:
+        return f"postgresql://{user + '@' if user else ''}127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> PrivatePgBouncer:
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        if not Path(binary).exists() or os.geteuid() != 0:
+            raise RuntimeError("PrivatePgBouncer needs root and pgbouncer (apt-get install pgbouncer)")
+        users = ["postgres", "root"]
+        (self.dir / "users.txt").write_text("".join(f'"{u}" ""\n' for u in users))
+        (self.dir / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"* = host=127.0.0.1 port={self.server_port}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {self.dir / 'users.txt'}\n"
+            f"pool_mode = {self.pool_mode}\ndefault_pool_size = {self.pool_size}\nmax_client_conn = 500\n"
+            "ignore_startup_parameters = extra_float_digits\n"
+            "server_login_retry = 1\nserver_connect_timeout = 3\nquery_wait_timeout = 30\n"
+            f"logfile = {self.dir / 'log'}\npidfile = {self.dir / 'pid'}\n"
+        )
+        _run(["chown", "-R", "postgres:postgres", str(self.dir)])
+        self._process = subprocess.Popen(
+            ["runuser", "-u", "postgres", "--", binary, str(self.dir / "pgbouncer.ini")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while not _reachable(f"postgresql://127.0.0.1:{self.port}/", self.port):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                log = (self.dir / "log").read_text(errors="replace") if (self.dir / "log").exists() else ""
+                self.close()
+                raise RuntimeError(f"private PgBouncer did not start: {log[-2000:]}")
+            time.sleep(0.05)
+        return self
+
+    def log(self) -> str:
+        path = self.dir / "log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def close(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            # runuser forwards SIGTERM to pgbouncer, which then stops at once
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> PrivatePgBouncer:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

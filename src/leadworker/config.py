@@ -24,6 +24,11 @@ def mask_url(url: str) -> str:
     return masking.mask_url(url)
 
 
+def split_urls(value: str) -> list[str]:
+    """The URLs of a comma-separated list (blanks around them and empty items dropped)."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 def parse_resolve(value: str) -> dict[str, str]:
     """Parse ``host:address,host:address`` (curl's ``--resolve`` without the port) into a mapping.
 
@@ -74,7 +79,14 @@ class Settings(BaseSettings):
 
     # --- services -------------------------------------------------------------------------------------
     amqp_url: str = Field("amqp://guest:guest@127.0.0.1:5672/", repr=False)
+    """One broker URL, or the comma-separated URLs of the nodes of one cluster (see :attr:`amqp_urls`)."""
     database_url: str = Field("postgresql://127.0.0.1/leadworker", repr=False)
+    database_direct_url: str | None = Field(
+        None, repr=False, description="the server itself, past any pooler: LISTEN/NOTIFY and migrations"
+    )
+    db_pool_mode: Literal["session", "transaction"] = Field(
+        "session", description="transaction: DATABASE_URL is a transaction pooler (PgBouncer pool_mode=transaction)"
+    )
     amqp_heartbeat: int = Field(30, ge=0, description="AMQP heartbeat interval in seconds (0 = off)")
     db_pool_min: int = Field(2, ge=0)
     db_pool_max: int = Field(10, ge=1)
@@ -84,6 +96,9 @@ class Settings(BaseSettings):
     queue_prefix: str = ""
     queue_type: Literal["quorum", "classic"] = "quorum"
     delivery_limit: int = Field(20, ge=1, description="quorum x-delivery-limit: last guard against poison")
+    quorum_size: int | None = Field(
+        None, ge=1, le=99, description="replicas of a new quorum queue (x-quorum-initial-group-size); unset = broker's"
+    )
 
     # --- delivery -------------------------------------------------------------------------------------
     prefetch: int | None = Field(None, ge=1, description="unacked deliveries per consumer; default per stage")
@@ -312,9 +327,16 @@ class Settings(BaseSettings):
     @field_validator("amqp_url")
     @classmethod
     def _check_amqp_url(cls, value: str) -> str:
-        if urlsplit(value).scheme not in ("amqp", "amqps"):
-            raise ValueError(f"{mask_url(value)!r} is not an amqp:// or amqps:// URL")
-        return value
+        urls = split_urls(value)
+        if not urls:
+            raise ValueError("needs at least one amqp:// or amqps:// URL")
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("amqp", "amqps") or not parts.hostname:
+                raise ValueError(f"{mask_url(url)!r} is not an amqp:// or amqps:// URL")
+        if len(set(urls)) != len(urls):
+            raise ValueError("a broker URL is listed twice")
+        return ",".join(urls)
 
     @field_validator("database_url")
     @classmethod
@@ -322,6 +344,13 @@ class Settings(BaseSettings):
         if urlsplit(value).scheme not in ("postgresql", "postgres"):
             raise ValueError(f"{mask_url(value)!r} is not a postgresql:// URL")
         return value
+
+    @field_validator("database_direct_url")
+    @classmethod
+    def _check_direct_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return cls._check_database_url(value.strip())
 
     @model_validator(mode="after")
     def _check_pool(self) -> Settings:
@@ -345,6 +374,27 @@ class Settings(BaseSettings):
             )
         return self
 
+    @property
+    def amqp_urls(self) -> list[str]:
+        """The broker URLs: one, or one per node of a cluster (connect to any; fail over to the others)."""
+        return split_urls(self.amqp_url)
+
+    @property
+    def masked_amqp_url(self) -> str:
+        """:attr:`amqp_url` safe to print: each URL's password masked."""
+        return ",".join(mask_url(url) for url in self.amqp_urls)
+
+    @property
+    def session_database_url(self) -> str:
+        """Where what needs a session of its own goes (LISTEN, migrations' session lock):
+        ``LEADWORKER_DATABASE_DIRECT_URL``, else ``LEADWORKER_DATABASE_URL``."""
+        return self.database_direct_url or self.database_url
+
+    @property
+    def transaction_pooled(self) -> bool:
+        """Whether :attr:`database_url` is a transaction pooler: no server-side state may outlive a transaction."""
+        return self.db_pool_mode == "transaction"
+
     def prefetch_for(self, stage: str) -> int:
         """The prefetch of ``stage``: ``LEADWORKER_PREFETCH`` if set, else the stage's default."""
         from leadworker.stages.table import stage_named  # the table imports nothing: no circle
@@ -365,8 +415,10 @@ class Settings(BaseSettings):
     def public_view(self) -> dict[str, Any]:
         """Every setting, safe to print: URLs masked, secrets hidden."""
         data = self.model_dump()
-        data["amqp_url"] = mask_url(self.amqp_url)
+        data["amqp_url"] = self.masked_amqp_url
         data["database_url"] = mask_url(self.database_url)
+        if self.database_direct_url:
+            data["database_direct_url"] = mask_url(self.database_direct_url)
         if self.webhook_url:
             data["webhook_url"] = mask_url(self.webhook_url)
         data["webhook_secret"] = "***" if self.webhook_secret else None

@@ -42,10 +42,22 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 
 
 @pytest_asyncio.fixture
-async def private_db_url(private_postgres: PrivatePostgres) -> str:
+async def private_db_url(
+    private_postgres: PrivatePostgres, db_route: str, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
+    """A migrated database on the private server: directly, or (``db_route`` ``pgbouncer``) through a
+    PgBouncer of the test's own in transaction mode, which stays up while the server goes away."""
     url = private_postgres.url(f"lw_{uuid.uuid4().hex[:8]}")
     await migrate(url)
-    return url
+    if db_route != "pgbouncer":
+        yield url
+        return
+    with support.PrivatePgBouncer(private_postgres.port) as bouncer:
+        request.node.stash[PGBOUNCER] = bouncer
+        yield support.pooled_url(bouncer, url)
+
+
+PGBOUNCER = pytest.StashKey[support.PrivatePgBouncer]()
 
 
 @pytest.fixture

@@ -202,6 +202,7 @@ async def test_a_consumer_the_broker_forgot_is_noticed_and_renewed(
         await support.delete_queues(cfg)
 
 
+@pytest.mark.pgbouncer
 async def test_stuck_jobs_are_rescued_once(fault_settings: Settings, db: Database, world: LoadWorld) -> None:
     """A job left running by a worker the OOM killer took (its message gone) gets a fresh message from the
     periodic sweep; one that used all attempts is failed; two sweeps at once do the work once."""

@@ -8,6 +8,8 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 import support
 from leadworker.broker.topology import Topology
 from leadworker.config import Settings
@@ -23,6 +25,7 @@ async def _fired(db: Database) -> int:
     return int(await db.fetchval("SELECT count(*) FROM schedule_fires"))
 
 
+@pytest.mark.pgbouncer
 async def test_kill9_and_restarts_still_fire_each_time_once(
     settings: Settings, db: Database, spawn: support.Spawn
 ) -> None:

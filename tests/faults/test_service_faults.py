@@ -7,6 +7,7 @@ import itertools
 import time
 import uuid
 
+import pytest
 from invariants import check_end_state
 from loadworld import LoadWorld
 
@@ -88,6 +89,7 @@ async def test_connections_closed_by_the_broker(
     assert_cancelled_not_acked_late(worker)
 
 
+@pytest.mark.pgbouncer
 async def test_database_outage_under_load(
     world: LoadWorld, private_postgres: PrivatePostgres, private_db_url: str
 ) -> None:
@@ -96,7 +98,9 @@ async def test_database_outage_under_load(
     consumer; readiness is false; a probe knocks about once a second; all resumes when the server is back."""
     cfg = support.test_settings(private_db_url, resolve=world.resolve(), enrich=False)
     queue = Topology.from_settings(cfg).work_queue("scrape")
-    db = await Database.connect(private_db_url, min_size=1, max_size=3)
+    db = await Database.connect(
+        private_db_url, min_size=1, max_size=3, transaction_pooled=support.is_pooled(private_db_url)
+    )
     try:
         jobs = world.jobs(copies=3)
         ids = [j.job_id for j in jobs]
@@ -175,6 +179,7 @@ class AcceptAndDrop:
             await self._server.wait_closed()
 
 
+@pytest.mark.pgbouncer
 async def test_idle_worker_notices_a_database_outage(
     world: LoadWorld, private_postgres: PrivatePostgres, private_db_url: str
 ) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 import support
 from leadworker.api.app import create_app
@@ -386,6 +387,7 @@ async def _registered(client: httpx.AsyncClient, headers: dict[str, str]) -> boo
     return bool((await client.get("/api/v1/workers", headers=headers)).json()["workers"])
 
 
+@pytest.mark.pgbouncer
 async def test_event_stream_shows_transitions_and_resumes(settings: Settings, db: Database) -> None:
     """Over TCP (uvicorn): a job's transitions arrive as they commit (LISTEN/NOTIFY), and a client that
     reconnects with Last-Event-ID gets the events it missed, once."""

@@ -19,6 +19,8 @@ from leadworker.worker import AVAILABLE_STAGES
 
 ALL = tuple(AVAILABLE_STAGES)
 
+pytestmark = pytest.mark.pgbouncer  # every test here also runs through PgBouncer in transaction mode
+
 
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:

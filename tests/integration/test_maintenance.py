@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
+
 import support
 from leadworker.config import Settings
 from leadworker.contracts import LeadRecord, ScrapeJob
 from leadworker.store.pool import Database
+
+pytestmark = pytest.mark.pgbouncer  # also through PgBouncer in transaction mode
 
 
 async def test_cleanup_deletes_old_jobs_and_only_unreferenced_leads(settings: Settings, db: Database) -> None:

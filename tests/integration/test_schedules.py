@@ -83,11 +83,13 @@ async def fires_of(db: Database, name: str) -> list[Any]:
     )
 
 
+@pytest.mark.pgbouncer
 async def test_each_fire_time_makes_one_job_whoever_races_for_it(db: Database, database_url: str) -> None:
     await add(db, "minutely", "* * * * *")
     sent = Sent()
     assert (await fire(db, sent, T0 + timedelta(seconds=30))).fires == []  # not due yet
-    others = [await Database.connect(database_url, min_size=1, max_size=2) for _ in range(4)]
+    pooled = support.is_pooled(database_url)
+    others = [await Database.connect(database_url, min_size=1, max_size=2, transaction_pooled=pooled) for _ in range(4)]
     try:
         for minute in range(1, 6):
             now = T0 + timedelta(minutes=minute, seconds=1)

@@ -226,10 +226,12 @@ class StageConsumer:
             return True
         return self._consumer_tag in self._underlay.consumers
 
-    async def drain(self, grace: float) -> int:
-        """Wait up to ``grace`` seconds for in-flight deliveries; cancel the rest (their messages go back).
-
-        Returns how many were cancelled.
+    async def drain(
+        self, grace: float, *, reason: str = "cancelled after shutdown grace", requeued: bool = False
+    ) -> int:
+        """Wait up to ``grace`` seconds for in-flight deliveries; cancel the rest (their messages go back),
+        logging ``reason``; ``requeued``: count them as settled by :attr:`Outcome.REQUEUE` (the database
+        went away under them). Returns how many were cancelled.
         """
         pending = set(self._in_flight)
         if pending:
@@ -239,7 +241,9 @@ class StageConsumer:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
-            log.warning("cancelled after shutdown grace", queue=self.queue_name, cancelled=len(pending))
+            log.warning(reason, queue=self.queue_name, cancelled=len(pending))
+            if requeued:
+                self._settled[Outcome.REQUEUE].inc(len(pending))
         return len(pending)
 
     async def close(self) -> None:

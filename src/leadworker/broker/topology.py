@@ -8,16 +8,25 @@ worker every time). Every name takes the configured prefix.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
 import aiormq
+import structlog
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from leadworker.broker.retry_policy import RetryPolicy
 from leadworker.config import Settings
 from leadworker.stages.table import QUEUE_STAGES
+
+log = structlog.get_logger("leadworker.broker")
+
+QUORUM_SIZE_ARG = "x-quorum-initial-group-size"
+"""How many nodes replicate a new quorum queue. Used only when the queue is created, yet RabbitMQ (3.10 at
+least) still compares it on every later declaration: see :func:`declare_topology`."""
+_CURRENT_SIZE = re.compile(r"current is (?:none|(?:the value )?'(\d+)')")
 
 STAGE_QUEUES: dict[str, str] = {stage.name: stage.queue for stage in QUEUE_STAGES if stage.queue is not None}
 """The work queue of each stage, without prefix (from the stage table)."""
@@ -35,10 +44,17 @@ class Topology:
     queue_type: str
     policy: RetryPolicy
     """Its retry tiers and delivery limit are declared here."""
+    quorum_size: int | None = None
+    """Replicas of each new quorum queue (``x-quorum-initial-group-size``); None: the broker's default."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Topology:
-        return cls(prefix=settings.queue_prefix, queue_type=settings.queue_type, policy=settings.retry_policy)
+        return cls(
+            prefix=settings.queue_prefix,
+            queue_type=settings.queue_type,
+            policy=settings.retry_policy,
+            quorum_size=settings.quorum_size,
+        )
 
     @property
     def retry_backoff(self) -> tuple[float, ...]:
@@ -70,7 +86,10 @@ class Topology:
         return [queue, *tiers, self.dead_queue(queue)]
 
     def _type_args(self) -> dict[str, Any]:
-        return {"x-queue-type": self.queue_type}
+        args: dict[str, Any] = {"x-queue-type": self.queue_type}
+        if self.queue_type == "quorum" and self.quorum_size is not None:
+            args[QUORUM_SIZE_ARG] = self.quorum_size
+        return args
 
     def _dead_letter_to(self, routing_key: str) -> dict[str, Any]:
         args: dict[str, Any] = {
@@ -99,10 +118,24 @@ class Topology:
         return result
 
 
+def existing_quorum_size(error: BaseException) -> tuple[bool, int | None]:
+    """From a PRECONDITION_FAILED about ``x-quorum-initial-group-size``: ``(True, the size the queue was
+    declared with, or None if it was declared without one)``; ``(False, None)`` for any other mismatch."""
+    text = str(error)
+    match = _CURRENT_SIZE.search(text)
+    if QUORUM_SIZE_ARG not in text or match is None:
+        return False, None
+    return True, int(match.group(1)) if match.group(1) else None
+
+
 async def declare_topology(channel: AbstractChannel, topology: Topology) -> None:
     """Declare the exchange and every queue with its binding; idempotent.
 
-    Raises :class:`TopologyMismatch` if a queue exists with different arguments; the broker closes the
+    A queue created earlier with another replica count (or none: before ``LEADWORKER_QUORUM_SIZE`` was set)
+    is declared again with the count it has: the count only matters at creation, and changing it is the
+    operator's (``rabbitmq-queues grow`` / ``shrink``), never a reason for a worker to stop.
+
+    Raises :class:`TopologyMismatch` if a queue exists with other arguments than that; the broker closes the
     channel in that case, so the caller must open a new one.
     """
     exchange = await channel.declare_exchange(topology.exchange, aio_pika.ExchangeType.DIRECT, durable=True)
@@ -110,11 +143,32 @@ async def declare_topology(channel: AbstractChannel, topology: Topology) -> None
         try:
             queue = await channel.declare_queue(name, durable=True, arguments=arguments)
         except aiormq.exceptions.ChannelPreconditionFailed as exc:
-            raise TopologyMismatch(
-                f"queue {name!r} already exists with other arguments ({exc}); "
-                "delete it (leadworker dlq purge does not), or choose another LEADWORKER_QUEUE_PREFIX"
-            ) from None
+            about_size, size = existing_quorum_size(exc)
+            if not about_size:
+                raise _mismatch(name, exc) from None
+            log.warning(
+                "queue has another replica count; LEADWORKER_QUORUM_SIZE applies to new queues only",
+                queue=name,
+                replicas=size,
+                wanted=arguments.get(QUORUM_SIZE_ARG),
+            )
+            arguments = {k: v for k, v in arguments.items() if k != QUORUM_SIZE_ARG}
+            if size is not None:
+                arguments[QUORUM_SIZE_ARG] = size
+            await channel.reopen()  # the broker closed it
+            exchange = await channel.get_exchange(topology.exchange, ensure=False)
+            try:
+                queue = await channel.declare_queue(name, durable=True, arguments=arguments)
+            except aiormq.exceptions.ChannelPreconditionFailed as again:
+                raise _mismatch(name, again) from None
         await queue.bind(exchange, routing_key=name)
+
+
+def _mismatch(name: str, error: BaseException) -> TopologyMismatch:
+    return TopologyMismatch(
+        f"queue {name!r} already exists with other arguments ({error}); "
+        "delete it (leadworker dlq purge does not), or choose another LEADWORKER_QUEUE_PREFIX"
+    )
 
 
 async def queue_depths(connection: AbstractConnection, names: list[str]) -> dict[str, tuple[int, int]]:

@@ -26,8 +26,8 @@ def db_migrate() -> None:
     from leadworker.store import migrate as migrations
 
     cfg = settings()
-    applied = run_async(migrations.migrate(cfg.database_url))
-    where = mask_url(cfg.database_url)
+    applied = run_async(migrations.migrate(cfg.session_database_url))
+    where = mask_url(cfg.session_database_url)
     if applied:
         typer.echo(f"applied {len(applied)} migration(s) to {where}: {', '.join(applied)}")
     else:

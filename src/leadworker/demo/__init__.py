@@ -157,7 +157,7 @@ async def run_demo(base: Settings, *, serve: bool = False) -> int:
     )
     try:
         print(f"sample sites on 127.0.0.1:{server.port}: {', '.join(server.hosts)}")
-        applied = await migrate(settings.database_url)
+        applied = await migrate(settings.session_database_url)
         if applied:
             print(f"database migrated: {', '.join(applied)}")
         jobs = demo_jobs(server)

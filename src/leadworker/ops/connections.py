@@ -4,6 +4,10 @@ One place for what every entry point (the CLI's commands, the demo, later the AP
 small database pool, connect to the broker (a failure is one :class:`ServiceUnavailable` line naming the
 broker's masked URL), declare the topology and open a publisher with confirms. The worker keeps its own
 reconnecting connection but opens its publisher with :func:`open_publisher` too.
+
+With several broker URLs (the nodes of a cluster), a process connects to one of them in its own shuffled
+order (:class:`~leadworker.broker.nodes.BrokerNodes`) and, when it connects again (the API after losing its
+connection), starts with the next node.
 """
 
 from __future__ import annotations
@@ -11,11 +15,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import aio_pika
 import aiormq
 import asyncpg
 from aio_pika.abc import AbstractConnection
 
+from leadworker.broker.nodes import BrokerNodes, NoNodeReachable
 from leadworker.broker.publisher import ConfirmedPublisher
 from leadworker.broker.topology import Topology, declare_topology
 from leadworker.config import Settings, mask_url
@@ -27,18 +31,38 @@ BROKER_CONNECT_TIMEOUT = 10.0
 """Seconds a one-off command waits for the broker before it says the broker is unreachable."""
 
 
+_NODES: dict[str, BrokerNodes] = {}
+"""This process's shuffled order of each broker URL list it was given."""
+
+
+def broker_nodes(settings: Settings) -> BrokerNodes:
+    """The process's :class:`BrokerNodes` for ``settings.amqp_url`` (shuffled once per process)."""
+    nodes = _NODES.get(settings.amqp_url)
+    if nodes is None:
+        nodes = _NODES[settings.amqp_url] = BrokerNodes(settings.amqp_urls)
+    return nodes
+
+
 async def open_db(settings: Settings, *, max_size: int = 4) -> Database:
     """A small pool (a command or the demo needs a few connections, not a worker's; the API asks for
     ``LEADWORKER_DB_POOL_MAX``). Raises :class:`ServiceUnavailable` if the database cannot be reached."""
-    return await Database.connect(settings.database_url, min_size=1, max_size=max_size)
+    return await Database.connect(
+        settings.database_url, min_size=1, max_size=max_size, transaction_pooled=settings.transaction_pooled
+    )
 
 
 async def open_broker(settings: Settings) -> AbstractConnection:
-    """A broker connection. Raises :class:`ServiceUnavailable` (one line) if the broker cannot be reached."""
+    """A connection to one node of the broker (the next one if this process was connected before). Raises
+    :class:`ServiceUnavailable` (one line naming each node tried) if no node can be reached."""
+    nodes = broker_nodes(settings)
+    if nodes.current is not None:
+        nodes.lost()  # connecting again: the last node's connection ended or failed
     try:
-        return await aio_pika.connect(settings.amqp_url, timeout=BROKER_CONNECT_TIMEOUT)
+        return await nodes.connect(timeout=BROKER_CONNECT_TIMEOUT, mask=mask_url)
+    except NoNodeReachable as exc:
+        raise ServiceUnavailable(f"broker unreachable at {one_line(exc)}") from exc
     except (aiormq.exceptions.AMQPError, ConnectionError, OSError, TimeoutError) as exc:
-        raise ServiceUnavailable(f"broker unreachable at {mask_url(settings.amqp_url)}: {one_line(exc)}") from exc
+        raise ServiceUnavailable(f"broker unreachable at {settings.masked_amqp_url}: {one_line(exc)}") from exc
 
 
 async def open_publisher(connection: AbstractConnection, topology: Topology) -> ConfirmedPublisher:
@@ -84,9 +108,11 @@ async def publishing(
 async def open_job_event_listener(
     settings: Settings, on_event: Callable[[], None], on_lost: Callable[[], None], on_progress: Callable[[str], None]
 ) -> asyncpg.Connection:
-    """A database connection of its own LISTENing for job events (the API's live stream); raises
-    :class:`ServiceUnavailable` if the database cannot be reached."""
+    """A database connection of its own LISTENing for job events (the API's live stream), to
+    ``LEADWORKER_DATABASE_DIRECT_URL`` if set (LISTEN needs a session: a transaction pooler would hand the
+    server connection to someone else); raises :class:`ServiceUnavailable` if the database cannot be reached."""
     try:
-        return await job_feed.connect_listener(settings.database_url, on_event, on_lost, on_progress)
+        return await job_feed.connect_listener(settings.session_database_url, on_event, on_lost, on_progress)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise ServiceUnavailable(f"database unreachable at {mask_url(settings.database_url)}: {one_line(exc)}") from exc
+        where = mask_url(settings.session_database_url)
+        raise ServiceUnavailable(f"database unreachable at {where}: {one_line(exc)}") from exc

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import aio_pika
 import aiormq
 import asyncpg
 from aio_pika.abc import AbstractConnection
 
+from leadworker.broker.nodes import BrokerNodes
 from leadworker.broker.topology import Topology, queue_depths
 from leadworker.config import Settings, mask_url
 from leadworker.errors import one_line
@@ -40,14 +40,15 @@ async def run_checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     connection: AbstractConnection | None = None
     try:
-        connection = await aio_pika.connect(settings.amqp_url, timeout=_TIMEOUT)
-        checks.append(Check("broker", True, f"connected to {mask_url(settings.amqp_url)}"))
+        nodes = BrokerNodes(settings.amqp_urls, shuffle=False)
+        connection = await nodes.connect(timeout=_TIMEOUT, mask=mask_url)
+        checks.append(Check("broker", True, f"connected to {mask_url(nodes.current or '')}"))
     except (aiormq.exceptions.AMQPError, ConnectionError, OSError, TimeoutError) as exc:
         checks.append(
             Check(
                 "broker",
                 False,
-                f"{mask_url(settings.amqp_url)} unreachable: {one_line(exc)}",
+                f"{settings.masked_amqp_url} unreachable: {one_line(exc)}",
                 "start RabbitMQ, or set LEADWORKER_AMQP_URL to a reachable broker",
             )
         )
@@ -62,9 +63,9 @@ async def run_checks(settings: Settings) -> list[Check]:
 
 
 async def _database(settings: Settings) -> list[Check]:
-    where = mask_url(settings.database_url)
+    where = mask_url(settings.session_database_url)
     try:
-        pending = await pending_migrations(settings.database_url)
+        pending = await pending_migrations(settings.session_database_url)
     except asyncpg.exceptions.InvalidCatalogNameError:
         return [
             Check(

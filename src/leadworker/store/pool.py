@@ -79,8 +79,16 @@ class Database:
         command_timeout: float = 30.0,
         connect_timeout: float = 10.0,
         warm_up: WarmUp = (),
+        transaction_pooled: bool = False,
     ) -> Database:
-        """Open a pool. Raises :class:`ServiceUnavailable` if the server cannot be reached."""
+        """Open a pool. Raises :class:`ServiceUnavailable` if the server cannot be reached.
+
+        ``transaction_pooled``: ``url`` is a transaction pooler (PgBouncer ``pool_mode=transaction``), which
+        gives each transaction whichever server connection is free. A statement prepared by name on one
+        server connection is then unknown to the next ("prepared statement __asyncpg_stmt_1__ does not
+        exist"), so none is kept: every statement is parsed where it runs (PgBouncer before 1.21 cannot
+        track prepared statements; Debian 12 ships 1.18), and the warm-up, which only fills that cache, is
+        skipped."""
         try:
             pool = await asyncpg.create_pool(
                 url,
@@ -88,10 +96,10 @@ class Database:
                 max_size=max_size,
                 command_timeout=command_timeout,
                 timeout=connect_timeout,
-                init=_connection_setup(warm_up),
+                init=_connection_setup(() if transaction_pooled else warm_up),
                 reset=_keep_session,
                 # Transition statements are prepared once per connection; keep them all.
-                statement_cache_size=256,
+                statement_cache_size=0 if transaction_pooled else 256,
                 max_inactive_connection_lifetime=300,
             )
         except Exception as exc:
@@ -105,7 +113,15 @@ class Database:
         """A pooled connection; connection failures inside the block raise :class:`ServiceUnavailable`."""
         try:
             async with self.pool.acquire() as conn:
-                yield conn
+                try:
+                    yield conn
+                except asyncio.CancelledError:
+                    # A cancelled delivery (shutdown past the grace, a lost channel, a database outage) must
+                    # not wait for its running statement's cancel to be acknowledged: asyncpg's release
+                    # would, for up to the command timeout, and a pooler queueing the statement for a server
+                    # that is gone never acknowledges it. The connection is dropped instead.
+                    conn.terminate()
+                    raise
         except ServiceUnavailable:
             raise
         except Exception as exc:
@@ -160,15 +176,19 @@ class Database:
 class DatabaseProbe:
     """``SELECT 1`` on a connection of its own, reconnecting as needed: is the server answering?"""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, transaction_pooled: bool = False) -> None:
         self.url = url
+        self.transaction_pooled = transaction_pooled
+        """Behind a transaction pooler the probe's ``SELECT 1`` must not be a statement prepared by name."""
         self._conn: asyncpg.Connection | None = None
 
     async def ping(self, timeout: float = 5.0) -> bool:
         try:
             async with asyncio.timeout(timeout):
                 if self._conn is None or self._conn.is_closed():
-                    self._conn = await asyncpg.connect(self.url, timeout=timeout)
+                    self._conn = await asyncpg.connect(
+                        self.url, timeout=timeout, statement_cache_size=0 if self.transaction_pooled else 100
+                    )
                 return bool(await self._conn.fetchval("SELECT 1"))
         except Exception:
             await self.close()

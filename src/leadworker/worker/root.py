@@ -24,12 +24,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import aio_pika
 import aiormq
 import structlog
 from aio_pika.abc import AbstractConnection
 
 from leadworker.broker.consumer import StageConsumer, StageHandler
+from leadworker.broker.nodes import BrokerNodes
 from leadworker.broker.topology import Topology, TopologyMismatch, queue_depths
 from leadworker.config import Settings, mask_url
 from leadworker.errors import ServiceUnavailable
@@ -63,6 +63,11 @@ RECONNECT_MAX = 30.0
 takes seconds, an outage minutes, and hundreds of workers must not reconnect in step."""
 RECONNECT_RESET_AFTER = 30.0
 """A connection that lived this long starts the backoff over: it was an outage, not a crash loop."""
+DATABASE_OUTAGE_GRACE = 0.5
+"""Seconds after an outage is noticed that a delivery still in flight may take to fail by itself; then it is
+cancelled and its message given back. Directly, its next statement fails at once; through PgBouncer it may
+instead wait in the pooler's queue for a server (up to its ``query_wait_timeout``), holding its message and
+keeping the broker's consumer alive."""
 DATABASE_RETRY_FIRST = 0.5
 DATABASE_RETRY_MAX = 10.0
 """Waits between attempts to open the database pool at start, doubling."""
@@ -96,6 +101,8 @@ class Worker:
         self.metrics = metrics or Metrics()
         self.worker = worker or worker_id()
         self.topology = Topology.from_settings(settings)
+        self.nodes = BrokerNodes(settings.amqp_urls)
+        """The broker's nodes in this process's order; a lost connection fails over to the next."""
         self.readiness = Readiness()
         self.exit_code = EXIT_OK
         self.stop_event = asyncio.Event()
@@ -107,6 +114,7 @@ class Worker:
         self.db_back = asyncio.Event()
         """Set while the database answers (cleared by an outage, set again by the probe)."""
         self.db_back.set()
+        self._outage_tasks: set[asyncio.Task[None]] = set()
         self.started_at = time.monotonic()
         self.stalls = 0
         """Recoveries in a row without a delivery (see :func:`leadworker.worker.watchers.watch_liveness`)."""
@@ -148,7 +156,7 @@ class Worker:
         log.info(
             "worker starting",
             stages=self.stages,
-            amqp=mask_url(self.settings.amqp_url),
+            amqp=self.settings.masked_amqp_url,
             database=mask_url(self.settings.database_url),
             prefix=self.topology.prefix or None,
         )
@@ -182,6 +190,7 @@ class Worker:
                     self.metrics.broker_connected.set(0)
                     if self.stop_event.is_set():
                         break
+                    self.nodes.lost()
                     if time.monotonic() - began > RECONNECT_RESET_AFTER:
                         delay = RECONNECT_FIRST
                     wait = delay * (0.5 + random.random())
@@ -217,6 +226,7 @@ class Worker:
                     max_size=self.settings.db_pool_max,
                     command_timeout=self.settings.db_command_timeout,
                     warm_up=jobs_store.WARM_UP if "scrape" in self.queue_stages else (),
+                    transaction_pooled=self.settings.transaction_pooled,
                 )
             except ServiceUnavailable as exc:
                 log.warning("database unreachable; retrying", error=str(exc), retry_in=delay)
@@ -230,12 +240,13 @@ class Worker:
         return None
 
     async def _connection_lifetime(self, handlers: list[StageHandler]) -> None:
-        connection = await aio_pika.connect(
-            self.settings.amqp_url,
+        connection = await self.nodes.connect(
             timeout=BROKER_CONNECT_TIMEOUT,
             heartbeat=self.settings.amqp_heartbeat,
             client_properties={"connection_name": f"leadworker {self.worker}"},
+            mask=mask_url,
         )
+        log.info("broker connected", node=mask_url(self.nodes.current or ""))
         self.connection = connection
         lost = asyncio.Event()
         connection.close_callbacks.add(lambda *_: lost.set())
@@ -339,6 +350,16 @@ class Worker:
         self.readiness.database_available = False
         self.metrics.database_available.set(0)
         self.db_back.clear()
+        give_back_at = time.monotonic() + DATABASE_OUTAGE_GRACE
         for consumer in self.consumers:
-            asyncio.get_running_loop().create_task(consumer.pause())
+            task = asyncio.get_running_loop().create_task(self._pause_for_outage(consumer, give_back_at))
+            self._outage_tasks.add(task)
+            task.add_done_callback(self._outage_tasks.discard)
         self.update_consuming()
+
+    async def _pause_for_outage(self, consumer: StageConsumer, give_back_at: float) -> None:
+        await consumer.pause()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.db_back.wait(), max(give_back_at - time.monotonic(), 0))
+            return
+        await consumer.drain(0, reason="database unavailable; in-flight deliveries given back", requeued=True)

@@ -220,7 +220,7 @@ async def watch_database(worker: WatchedWorker, db: Database) -> None:
     """Probe the database on a connection of its own (a busy pool is not an outage): every 2 s while it
     answers, so that an idle worker notices an outage too (two failed probes in a row), and every
     second while it does not, to resume as soon as it is back."""
-    probe = DatabaseProbe(worker.settings.database_url)
+    probe = DatabaseProbe(worker.settings.database_url, transaction_pooled=worker.settings.transaction_pooled)
     failures = 0
     try:
         while True:
