@@ -55,7 +55,8 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
 
 async def test_health_tokens_and_scopes(settings: Settings, db: Database) -> None:
     read, write = await token(db, "read"), await token(db, "write")
-    async with api_client(settings) as client:
+    cache_seconds = 0.5
+    async with api_client(settings.model_copy(update={"api_token_cache_seconds": cache_seconds})) as client:
         assert (await client.get("/healthz")).status_code == 200
         ready = await client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["database"] and ready.json()["broker"], ready.text
@@ -67,6 +68,7 @@ async def test_health_tokens_and_scopes(settings: Settings, db: Database) -> Non
         )
         names = [t.name for t in await tokenstore.list_tokens(db)]
         assert await tokenstore.revoke_token(db, next(n for n in names if n.startswith("read-")))
+        await asyncio.sleep(cache_seconds)  # the bound on how long an API process may still trust it
         assert_error(await client.get("/api/v1/jobs", headers=read), 401)
         assert (await client.get("/api/v1/jobs", headers=write)).status_code == 200
         used = {t.name: t.last_used_at for t in await tokenstore.list_tokens(db)}
@@ -242,7 +244,14 @@ async def test_api_and_tokens_commands(settings: Settings) -> None:
             assert (await client.get("/api/v1/jobs", headers=auth)).json() == {"jobs": [], "next": None}
             revoked = await asyncio.to_thread(support.run_cli, settings, "tokens", "revoke", "ci")
             assert revoked.returncode == 0, revoked.stderr
-            assert (await client.get("/api/v1/jobs", headers=auth)).status_code == 401
+            bound = settings.api_token_cache_seconds
+            assert f"within {bound:g} s" in revoked.stderr
+
+            async def refused() -> bool:
+                return (await client.get("/api/v1/jobs", headers=auth)).status_code == 401
+
+            # The API process trusted the token it had seen valid for at most the cache's seconds.
+            await support.wait_for(refused, timeout=bound + 1, interval=0.2, what="the revoked token refused")
     finally:
         process.terminate()
         _, stderr = await asyncio.wait_for(process.communicate(), 30)

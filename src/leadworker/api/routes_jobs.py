@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
+import asyncpg
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -28,9 +29,9 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-async def submit_or_503(services: ApiServices, to_submit: list[ScrapeJob]) -> set[uuid.UUID]:
-    """Rows committed, messages confirmed; 503 if the broker is away (the new rows wait, ``queued``, for the
-    maintenance stage's stuck-job sweep)."""
+async def submit_or_503(services: ApiServices, to_submit: list[ScrapeJob]) -> dict[uuid.UUID, asyncpg.Record]:
+    """Rows committed, messages confirmed; the rows created, by id. 503 if the broker is away (the new rows
+    wait, ``queued``, for the maintenance stage's stuck-job sweep)."""
     try:
         return await submit_jobs(services.db, services.publisher, services.topology, to_submit)
     except PublishError as exc:
@@ -47,6 +48,18 @@ async def job_view_or_404(services: ApiServices, job_id: uuid.UUID) -> dict[str,
     return job_view(row)
 
 
+async def submitted_view(
+    services: ApiServices, response: Response, job_id: uuid.UUID, created: dict[uuid.UUID, asyncpg.Record]
+) -> dict[str, Any]:
+    """The answer to one submitted job: 202 with the row just created, or 200 with the job a repeat names."""
+    response.headers["Location"] = f"/api/v1/jobs/{job_id}"
+    row = created.get(job_id)
+    if row is not None:
+        return job_view(row)
+    response.status_code = 200
+    return await job_view_or_404(services, job_id)
+
+
 @router.post("", status_code=202, summary="Submit a scrape job")
 async def submit_job(
     request: Request,
@@ -59,10 +72,7 @@ async def submit_job(
     job = to_job(body, job_id_for(body, caller.token, idempotency_key))
     await check_targets(services.guard, [job])
     created = await submit_or_503(services, [job])
-    response.headers["Location"] = f"/api/v1/jobs/{job.job_id}"
-    if job.job_id not in created:
-        response.status_code = 200
-    return await job_view_or_404(services, job.job_id)
+    return await submitted_view(services, response, job.job_id, created)
 
 
 @router.post("/batch", status_code=202, summary="Submit up to 1,000 scrape jobs")

@@ -90,22 +90,23 @@ async def create_jobs(db: Database | asyncpg.Connection, jobs: Sequence[ScrapeJo
         _CREATE,
         [j.job_id for j in jobs],
         [j.user_id for j in jobs],
-        [json.dumps(j.criteria()) for j in jobs],
+        [j.model_dump_json() for j in jobs],
     )
 
 
-async def create_new_jobs(db: Database, jobs: Sequence[ScrapeJob]) -> set[uuid.UUID]:
-    """:func:`create_jobs`, returning the ids of the rows this call created (a job id that exists is left
-    alone: the API's repeat of a submission returns the job it made, and publishes nothing again)."""
+async def create_new_jobs(db: Database, jobs: Sequence[ScrapeJob]) -> dict[uuid.UUID, asyncpg.Record]:
+    """:func:`create_jobs`, returning the rows this call created, by id, with the columns :func:`get_job`
+    reads (so the API answers from them without reading the job back). A job id that exists is left alone:
+    the API's repeat of a submission returns the job it made, and publishes nothing again."""
     if not jobs:
-        return set()
+        return {}
     rows = await db.fetch(
-        _CREATE + " RETURNING id",
+        _CREATE_RETURNING,
         [j.job_id for j in jobs],
         [j.user_id for j in jobs],
-        [json.dumps(j.criteria()) for j in jobs],
+        [j.model_dump_json() for j in jobs],
     )
-    return {r["id"] for r in rows}
+    return {r["id"]: r for r in rows}
 
 
 # --- claiming --------------------------------------------------------------------------------------------
@@ -469,6 +470,12 @@ id, user_id, status, criteria, attempts, worker, error, error_kind, pages, pages
 duplicates, created_at, started_at, heartbeat_at, completed_at, updated_at,
 normalized, scored, invalid_phones, invalid_emails, enriched_at, enrich_error, enrich_error_kind, fanout_deferred
 """
+
+
+_CREATE_RETURNING = _CREATE.replace("INSERT INTO scrape_jobs ", "INSERT INTO scrape_jobs AS j ") + (
+    # Qualified: ``new`` is one of the columns, and a bare ``new`` means the new row in later PostgreSQL.
+    " RETURNING " + ", ".join(f"j.{c.strip()}" for c in _JOB_COLUMNS.split(","))
+)
 
 
 async def get_job(db: Database, job_id: uuid.UUID) -> asyncpg.Record | None:
