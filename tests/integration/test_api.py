@@ -498,3 +498,70 @@ async def test_inbound_webhook_becomes_one_inline_job(settings: Settings, db: Da
     assert await db.fetchval("SELECT count(*) FROM scrape_jobs") == 1
     await support.run_until_idle(settings, ("scrape",), idle=0.6)
     assert await support.jobs_reached(db, [uuid.UUID(job["job_id"])], "completed")
+
+
+async def test_export_takes_the_filters_of_the_list(settings: Settings, db: Database) -> None:
+    """``/leads/export`` selects what ``GET /leads`` lists for the same filters (country and q included), a
+    page at a time (pages of two here: none lost, none twice)."""
+    from leadworker.store.lead_export import stream_leads
+
+    def lead(name: str, country: str, email: str, website: str | None = None) -> dict[str, Any]:
+        return {"company_name": name, "country": country, "emails": [email], "website": website}
+
+    first = {
+        "source_types": ["inline"],
+        "leads": [
+            lead("Acme Plumbing", "US", "info@acme-plumbing.example", "acme-plumbing.example"),
+            lead("Berliner Klempner", "DE", "post@klempner-berlin.example", "klempner-berlin.example"),
+            lead("Hamburg Heizung", "DE", "hallo@heizung-hh.example", "heizung-hh.example"),
+            lead("Zeta Roofing", "US", "zeta.roofing@gmail.com"),
+        ],
+    }
+    second = {"source_types": ["inline"], "leads": [lead("Munich Plumbing 50%_off", "DE", "x@plumb-muc.example")]}
+    read = await token(db, "write")
+    async with api_client(settings) as client:
+        jobs = []
+        for body in (first, second):
+            answer = await client.post("/api/v1/jobs", headers=read, json=body)
+            assert answer.status_code == 202, answer.text
+            jobs.append(answer.json()["job_id"])
+        await support.run_until_idle(settings, ("scrape", "normalize", "score"), idle=0.6)
+
+        async def names(path: str, params: dict[str, Any]) -> list[str]:
+            if path == "/api/v1/leads":
+                answer = await client.get(path, params={**params, "limit": 500}, headers=read)
+                assert answer.status_code == 200, answer.text
+                return [row["company_name"] for row in answer.json()["leads"]]
+            answer = await client.get(path, params={**params, "format": "jsonl"}, headers=read)
+            assert answer.status_code == 200, answer.text
+            return [json.loads(line)["company_name"] for line in answer.text.splitlines()]
+
+        everyone = await names("/api/v1/leads", {})
+        assert len(everyone) == 5, everyone
+        segment = (await client.get("/api/v1/leads", headers=read)).json()["leads"][0]["segment"]
+        cases: list[tuple[dict[str, Any], set[str] | None]] = [
+            ({"country": "de"}, {"Berliner Klempner", "Hamburg Heizung", "Munich Plumbing 50%_off"}),
+            ({"q": "PLUMB"}, {"Acme Plumbing", "Munich Plumbing 50%_off"}),
+            ({"q": "gmail"}, {"Zeta Roofing"}),
+            ({"q": "heizung-hh"}, {"Hamburg Heizung"}),
+            ({"q": "50%_"}, {"Munich Plumbing 50%_off"}),
+            ({"q": "g Berlin"}, set()),  # spans the name and the domain: not in any one of them
+            ({"country": "us", "q": "acme"}, {"Acme Plumbing"}),
+            ({"job_id": jobs[1]}, {"Munich Plumbing 50%_off"}),
+            ({"job_id": jobs[0], "country": "DE", "q": "berlin"}, {"Berliner Klempner"}),
+            ({"segment": segment}, None),
+            ({"min_score": 1}, None),
+        ]
+        for params, expected in cases:
+            listed = await names("/api/v1/leads", params)
+            exported = await names("/api/v1/leads/export", params)
+            assert sorted(exported) == sorted(listed), params
+            if expected is not None:
+                assert set(listed) == expected, params
+        assert_error(await client.get("/api/v1/leads/export", params={"q": "a\x00"}, headers=read), 422)
+        assert_error(await client.get("/api/v1/leads", params={"q": "Klempner\nklempner"}, headers=read), 422)
+        assert_error(await client.get("/api/v1/leads/export", params={"country": "DEU"}, headers=read), 422)
+
+    paged = [r["company_name"] async for r in stream_leads(db, country="DE", batch=2)]
+    assert paged == [n for n in everyone if n in {"Berliner Klempner", "Hamburg Heizung", "Munich Plumbing 50%_off"}]
+    assert [r["company_name"] async for r in stream_leads(db, batch=2)] == everyone

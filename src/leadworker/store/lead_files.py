@@ -1,6 +1,6 @@
 """``leadworker leads export``: canonical leads streamed to CSV or JSON Lines, one row at a time.
 
-Rows come from a server-side cursor (:func:`leadworker.store.lead_export.stream_leads`) and are written as they
+Rows come a page at a time (:func:`leadworker.store.lead_export.stream_leads`) and are written as they
 arrive, so memory stays flat for any number of leads. CSV cells hold lists joined with ``; `` and nested values
 (score components, sources, provenance) as JSON; JSON Lines keep them nested. Every CSV cell goes through
 :func:`leadworker.common.spreadsheet.neutralize_cell`: the text is scraped, and a spreadsheet must not run it.
@@ -55,6 +55,8 @@ async def lead_lines(
     job_id: uuid.UUID | None = None,
     segment: str | None = None,
     min_score: int | None = None,
+    country: str | None = None,
+    q: str | None = None,
     near: Near | None = None,
     not_in_job: uuid.UUID | None = None,
 ) -> AsyncIterator[str]:
@@ -72,7 +74,14 @@ async def lead_lines(
         writer.writerow(EXPORT_FIELDS)
         yield take()
     async for row in stream_leads(
-        db, job_id=job_id, segment=segment, min_score=min_score, near=near, not_in_job=not_in_job
+        db,
+        job_id=job_id,
+        segment=segment,
+        min_score=min_score,
+        country=country,
+        q=q,
+        near=near,
+        not_in_job=not_in_job,
     ):
         if writer is not None:
             writer.writerow([_cell(row.get(name)) for name in EXPORT_FIELDS])
