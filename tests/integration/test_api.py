@@ -565,3 +565,36 @@ async def test_export_takes_the_filters_of_the_list(settings: Settings, db: Data
     paged = [r["company_name"] async for r in stream_leads(db, country="DE", batch=2)]
     assert paged == [n for n in everyone if n in {"Berliner Klempner", "Hamburg Heizung", "Munich Plumbing 50%_off"}]
     assert [r["company_name"] async for r in stream_leads(db, batch=2)] == everyone
+
+
+async def test_stop_signal_ends_open_event_streams(settings: Settings, db: Database) -> None:
+    """SIGTERM with an event stream open: the stream ends and the process exits 0 at once, not after the
+    shutdown grace (30 s here) that uvicorn gives requests in flight."""
+    read = await token(db, "read")
+    port = support.free_port()
+    process = await asyncio.create_subprocess_exec(
+        *support.leadworker_cmd("api", "--port", str(port)),
+        env={**support.cli_env(settings), "LEADWORKER_SHUTDOWN_GRACE": "30"},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await support.wait_for(lambda: _answers(base + "/healthz"), timeout=30, what="api up")
+        async with (
+            httpx.AsyncClient(base_url=base, timeout=30) as client,
+            client.stream("GET", "/api/v1/events", headers=read) as stream,
+        ):
+            lines = stream.aiter_lines()
+            assert (await anext(lines)).startswith(": leadworker job events")
+            stopped = asyncio.get_running_loop().time()
+            process.terminate()
+            rest = [line async for line in lines]  # the stream ends (it would wait on the server otherwise)
+            assert all(not line or line.startswith(":") for line in rest), rest
+        _, stderr = await asyncio.wait_for(process.communicate(), 10)
+        assert process.returncode == 0, stderr.decode()
+        assert asyncio.get_running_loop().time() - stopped < 10
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
