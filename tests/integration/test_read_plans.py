@@ -82,7 +82,7 @@ async def test_lists_searches_and_exports_read_through_indexes(db: Database) -> 
         newest_first = {"scrape_jobs_created_id_idx", "scrape_jobs_created_idx"}  # either walks created_at DESC
         expected_index = {
             "jobs": newest_first,
-            "jobs by status": {"scrape_jobs_status_idx", *newest_first},
+            "jobs by status": {"scrape_jobs_status_created_idx", "scrape_jobs_status_idx", *newest_first},
             "leads": {"leads_pkey"},
             "export": {"leads_pkey"},
         }
