@@ -185,7 +185,7 @@ async def job_leads(
     if await jobstore.job_status(services.db, job_id) is None:
         raise ApiError(404, f"no job {job_id}")
     return StreamingResponse(
-        lead_lines(services.db, fmt=format, job_id=job_id),
+        lead_lines(services.db, fmt=format, job_id=job_id, whole_pages=True),
         media_type=MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="job-{job_id}.{format}"'},
     )

@@ -87,7 +87,14 @@ async def export(
     if job_id is not None and not await job_exists(services.db, job_id):
         raise ApiError(404, f"no job {job_id}")
     lines = lead_lines(
-        services.db, fmt=format, job_id=job_id, segment=segment, min_score=min_score, country=country, q=q
+        services.db,
+        fmt=format,
+        job_id=job_id,
+        segment=segment,
+        min_score=min_score,
+        country=country,
+        q=q,
+        whole_pages=True,
     )
     return StreamingResponse(
         lines, media_type=MEDIA_TYPES[format], headers={"Content-Disposition": f'attachment; filename="leads.{format}"'}

@@ -215,25 +215,59 @@ async def stream_leads(
     not_in_job: uuid.UUID | None = None,
     batch: int = 500,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Canonical leads one by one, ``batch`` rows at a time, so memory stays flat however many there are: by
-    id, a page after the last id read (each page a short statement its index serves: the first rows come at
-    once however many leads there are, and no transaction stays open for the length of a download). With
-    ``near``, only the leads within its radius, nearest first, through a server-side cursor (``country`` and
-    ``q`` are not taken with it). With ``not_in_job`` (and ``job_id``), only the leads of the job that job did
-    not find."""
+    """The rows of :func:`stream_lead_pages`, one by one."""
+    async for page in stream_lead_pages(
+        db,
+        job_id=job_id,
+        segment=segment,
+        min_score=min_score,
+        country=country,
+        q=q,
+        near=near,
+        not_in_job=not_in_job,
+        batch=batch,
+    ):
+        for row in page:
+            yield row
+
+
+async def stream_lead_pages(
+    db: Database,
+    *,
+    job_id: uuid.UUID | None = None,
+    segment: str | None = None,
+    min_score: int | None = None,
+    country: str | None = None,
+    q: str | None = None,
+    near: Near | None = None,
+    not_in_job: uuid.UUID | None = None,
+    batch: int = 500,
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Canonical leads a page of at most ``batch`` rows at a time, so memory stays flat however many there
+    are: by id, a page after the last id read (each page a short statement its index serves: the first rows
+    come at once however many leads there are, and no transaction stays open for the length of a download).
+    With ``near``, only the leads within its radius, nearest first, through a server-side cursor (``country``
+    and ``q`` are not taken with it). With ``not_in_job`` (and ``job_id``), only the leads of the job that job
+    did not find."""
     if near is not None:
         if country is not None or q is not None:
             raise ValueError("country and q are not taken with near")
+        page: list[dict[str, Any]] = []
         async for row in _stream_near(db, job_id, segment, min_score, near, not_in_job, batch):
-            yield row
+            page.append(row)
+            if len(page) >= batch:
+                yield page
+                page = []
+        if page:
+            yield page
         return
     selected = LeadFilter(segment=segment, min_score=min_score, country=country, job_id=job_id, q=q)
     after, size = 0, min(batch, FIRST_PAGE)
     while True:
         query, params = export_page_query(selected, not_in_job=not_in_job, after_id=after, limit=size)
         rows = await db.fetch(query, *params)
-        for row in rows:
-            yield dict(row)
+        if rows:
+            yield [dict(row) for row in rows]
         if len(rows) < size:
             return
         after, size = rows[-1]["lead_id"], batch
