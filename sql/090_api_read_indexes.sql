@@ -29,3 +29,7 @@ ALTER TABLE leads ADD COLUMN IF NOT EXISTS search_text text
 
 CREATE INDEX IF NOT EXISTS leads_search_trgm_idx ON leads USING gin (search_text gin_trgm_ops)
     WHERE merged_into IS NULL;
+
+-- A finer histogram of search_text: with the default 100 buckets a word on one lead in 19 was estimated at one
+-- in 10,000, read whole through the trigram index and sorted (0.7 s warm, 10 s cold, on 2.5 million leads).
+ALTER TABLE leads ALTER COLUMN search_text SET STATISTICS 1000;
