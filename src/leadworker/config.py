@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=0, le=65535)
     api_max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="larger API request bodies get 413")
+    api_token_cache_seconds: float = Field(
+        5.0, ge=0, le=300, description="an API process trusts a token it found valid this long (0 = look up always)"
+    )
     inbound_sources: Path | None = Field(None, description="YAML/JSON file of the API's inbound webhook sources")
     dashboard_session_hours: float = Field(12.0, gt=0, le=24 * 90, description="a dashboard sign-in lasts this long")
     webhook_url: str | None = None

@@ -56,7 +56,8 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
 
 async def test_health_tokens_and_scopes(settings: Settings, db: Database) -> None:
     read, write = await token(db, "read"), await token(db, "write")
-    async with api_client(settings) as client:
+    cache_seconds = 0.5
+    async with api_client(settings.model_copy(update={"api_token_cache_seconds": cache_seconds})) as client:
         assert (await client.get("/healthz")).status_code == 200
         ready = await client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["database"] and ready.json()["broker"], ready.text
@@ -68,6 +69,7 @@ async def test_health_tokens_and_scopes(settings: Settings, db: Database) -> Non
         )
         names = [t.name for t in await tokenstore.list_tokens(db)]
         assert await tokenstore.revoke_token(db, next(n for n in names if n.startswith("read-")))
+        await asyncio.sleep(cache_seconds)  # the bound on how long an API process may still trust it
         assert_error(await client.get("/api/v1/jobs", headers=read), 401)
         assert (await client.get("/api/v1/jobs", headers=write)).status_code == 200
         used = {t.name: t.last_used_at for t in await tokenstore.list_tokens(db)}
@@ -277,7 +279,14 @@ async def test_api_and_tokens_commands(settings: Settings) -> None:
             assert (await client.get("/api/v1/jobs", headers=auth)).json() == {"jobs": [], "next": None}
             revoked = await asyncio.to_thread(support.run_cli, settings, "tokens", "revoke", "ci")
             assert revoked.returncode == 0, revoked.stderr
-            assert (await client.get("/api/v1/jobs", headers=auth)).status_code == 401
+            bound = settings.api_token_cache_seconds
+            assert f"within {bound:g} s" in revoked.stderr
+
+            async def refused() -> bool:
+                return (await client.get("/api/v1/jobs", headers=auth)).status_code == 401
+
+            # The API process trusted the token it had seen valid for at most the cache's seconds.
+            await support.wait_for(refused, timeout=bound + 1, interval=0.2, what="the revoked token refused")
     finally:
         process.terminate()
         _, stderr = await asyncio.wait_for(process.communicate(), 30)
@@ -525,3 +534,103 @@ async def test_inbound_webhook_becomes_one_inline_job(settings: Settings, db: Da
     assert await db.fetchval("SELECT count(*) FROM scrape_jobs") == 1
     await support.run_until_idle(settings, ("scrape",), idle=0.6)
     assert await support.jobs_reached(db, [uuid.UUID(job["job_id"])], "completed")
+
+
+async def test_export_takes_the_filters_of_the_list(settings: Settings, db: Database) -> None:
+    """``/leads/export`` selects what ``GET /leads`` lists for the same filters (country and q included), a
+    page at a time (pages of two here: none lost, none twice)."""
+    from leadworker.store.lead_export import stream_leads
+
+    def lead(name: str, country: str, email: str, website: str | None = None) -> dict[str, Any]:
+        return {"company_name": name, "country": country, "emails": [email], "website": website}
+
+    first = {
+        "source_types": ["inline"],
+        "leads": [
+            lead("Acme Plumbing", "US", "info@acme-plumbing.example", "acme-plumbing.example"),
+            lead("Berliner Klempner", "DE", "post@klempner-berlin.example", "klempner-berlin.example"),
+            lead("Hamburg Heizung", "DE", "hallo@heizung-hh.example", "heizung-hh.example"),
+            lead("Zeta Roofing", "US", "zeta.roofing@gmail.com"),
+        ],
+    }
+    second = {"source_types": ["inline"], "leads": [lead("Munich Plumbing 50%_off", "DE", "x@plumb-muc.example")]}
+    read = await token(db, "write")
+    async with api_client(settings) as client:
+        jobs = []
+        for body in (first, second):
+            answer = await client.post("/api/v1/jobs", headers=read, json=body)
+            assert answer.status_code == 202, answer.text
+            jobs.append(answer.json()["job_id"])
+        await support.run_until_idle(settings, ("scrape", "normalize", "score"), idle=0.6)
+
+        async def names(path: str, params: dict[str, Any]) -> list[str]:
+            if path == "/api/v1/leads":
+                answer = await client.get(path, params={**params, "limit": 500}, headers=read)
+                assert answer.status_code == 200, answer.text
+                return [row["company_name"] for row in answer.json()["leads"]]
+            answer = await client.get(path, params={**params, "format": "jsonl"}, headers=read)
+            assert answer.status_code == 200, answer.text
+            return [json.loads(line)["company_name"] for line in answer.text.splitlines()]
+
+        everyone = await names("/api/v1/leads", {})
+        assert len(everyone) == 5, everyone
+        segment = (await client.get("/api/v1/leads", headers=read)).json()["leads"][0]["segment"]
+        cases: list[tuple[dict[str, Any], set[str] | None]] = [
+            ({"country": "de"}, {"Berliner Klempner", "Hamburg Heizung", "Munich Plumbing 50%_off"}),
+            ({"q": "PLUMB"}, {"Acme Plumbing", "Munich Plumbing 50%_off"}),
+            ({"q": "gmail"}, {"Zeta Roofing"}),
+            ({"q": "heizung-hh"}, {"Hamburg Heizung"}),
+            ({"q": "50%_"}, {"Munich Plumbing 50%_off"}),
+            ({"q": "g Berlin"}, set()),  # spans the name and the domain: not in any one of them
+            ({"country": "us", "q": "acme"}, {"Acme Plumbing"}),
+            ({"job_id": jobs[1]}, {"Munich Plumbing 50%_off"}),
+            ({"job_id": jobs[0], "country": "DE", "q": "berlin"}, {"Berliner Klempner"}),
+            ({"segment": segment}, None),
+            ({"min_score": 1}, None),
+        ]
+        for params, expected in cases:
+            listed = await names("/api/v1/leads", params)
+            exported = await names("/api/v1/leads/export", params)
+            assert sorted(exported) == sorted(listed), params
+            if expected is not None:
+                assert set(listed) == expected, params
+        assert_error(await client.get("/api/v1/leads/export", params={"q": "a\x00"}, headers=read), 422)
+        assert_error(await client.get("/api/v1/leads", params={"q": "Klempner\nklempner"}, headers=read), 422)
+        assert_error(await client.get("/api/v1/leads/export", params={"country": "DEU"}, headers=read), 422)
+
+    paged = [r["company_name"] async for r in stream_leads(db, country="DE", batch=2)]
+    assert paged == [n for n in everyone if n in {"Berliner Klempner", "Hamburg Heizung", "Munich Plumbing 50%_off"}]
+    assert [r["company_name"] async for r in stream_leads(db, batch=2)] == everyone
+
+
+async def test_stop_signal_ends_open_event_streams(settings: Settings, db: Database) -> None:
+    """SIGTERM with an event stream open: the stream ends and the process exits 0 at once, not after the
+    shutdown grace (30 s here) that uvicorn gives requests in flight."""
+    read = await token(db, "read")
+    port = support.free_port()
+    process = await asyncio.create_subprocess_exec(
+        *support.leadworker_cmd("api", "--port", str(port)),
+        env={**support.cli_env(settings), "LEADWORKER_SHUTDOWN_GRACE": "30"},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await support.wait_for(lambda: _answers(base + "/healthz"), timeout=30, what="api up")
+        async with (
+            httpx.AsyncClient(base_url=base, timeout=30) as client,
+            client.stream("GET", "/api/v1/events", headers=read) as stream,
+        ):
+            lines = stream.aiter_lines()
+            assert (await anext(lines)).startswith(": leadworker job events")
+            stopped = asyncio.get_running_loop().time()
+            process.terminate()
+            rest = [line async for line in lines]  # the stream ends (it would wait on the server otherwise)
+            assert all(not line or line.startswith(":") for line in rest), rest
+        _, stderr = await asyncio.wait_for(process.communicate(), 10)
+        assert process.returncode == 0, stderr.decode()
+        assert asyncio.get_running_loop().time() - stopped < 10
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from leadworker.api.problems import ApiError
 from leadworker.api.services import ApiServices
-from leadworker.store.tokens import authenticate, scope_allows
+from leadworker.store.tokens import scope_allows
 
 _bearer = HTTPBearer(auto_error=False, description="a token made by `leadworker tokens create NAME`")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -39,7 +39,8 @@ def require(scope: str) -> Callable[..., Awaitable[Caller]]:
         token = credentials.credentials
         found = None
         if len(token) <= MAX_TOKEN_LENGTH and token.isascii() and token.isprintable():
-            found = await authenticate(services_of(request).db, token)
+            services = services_of(request)
+            found = await services.tokens.authenticate(services.db, token)
         if found is None:
             raise ApiError(401, "the token is not valid (unknown or revoked)", headers=_CHALLENGE)
         name, held = found

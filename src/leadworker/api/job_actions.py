@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+from fastapi import Response
 from fastapi.responses import StreamingResponse
 
 from leadworker.api.problems import ApiError
@@ -25,9 +26,9 @@ from leadworker.store.lead_files import lead_lines
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
-async def submit_or_503(services: ApiServices, to_submit: list[ScrapeJob]) -> set[uuid.UUID]:
-    """Rows committed, messages confirmed; 503 if the broker is away (the new rows wait, ``queued``, for the
-    maintenance stage's stuck-job sweep)."""
+async def submit_or_503(services: ApiServices, to_submit: list[ScrapeJob]) -> dict[uuid.UUID, asyncpg.Record]:
+    """Rows committed, messages confirmed; the rows created, by id. 503 if the broker is away (the new rows
+    wait, ``queued``, for the maintenance stage's stuck-job sweep)."""
     try:
         return await submit_jobs(services.db, services.publisher, services.topology, to_submit)
     except PublishError as exc:
@@ -42,6 +43,18 @@ async def job_view_or_404(services: ApiServices, job_id: uuid.UUID) -> dict[str,
     if row is None:
         raise ApiError(404, f"no job {job_id}")
     return job_view(row)
+
+
+async def submitted_view(
+    services: ApiServices, response: Response, job_id: uuid.UUID, created: dict[uuid.UUID, asyncpg.Record]
+) -> dict[str, Any]:
+    """The answer to one submitted job: 202 with the row just created, or 200 with the job a repeat names."""
+    response.headers["Location"] = f"/api/v1/jobs/{job_id}"
+    row = created.get(job_id)
+    if row is not None:
+        return job_view(row)
+    response.status_code = 200
+    return await job_view_or_404(services, job_id)
 
 
 async def job_with_events(services: ApiServices, job_id: uuid.UUID) -> dict[str, Any]:
@@ -121,7 +134,7 @@ async def leads_download(services: ApiServices, job_id: uuid.UUID, fmt: str) -> 
     if await jobstore.job_status(services.db, job_id) is None:
         raise ApiError(404, f"no job {job_id}")
     return StreamingResponse(
-        lead_lines(services.db, fmt=fmt, job_id=job_id),
+        lead_lines(services.db, fmt=fmt, job_id=job_id, whole_pages=True),
         media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="job-{job_id}.{fmt}"'},
     )

@@ -25,6 +25,12 @@ def lead_cursor(cursor: str | None) -> int:
     return after
 
 
+def check_text(q: str | None) -> None:
+    """A 422 if the text searched for holds control characters."""
+    if q is not None and any(ord(c) < 32 or 127 <= ord(c) < 160 for c in q):
+        raise ApiError(422, "q: must not hold control characters", fields={"q": "must not hold control characters"})
+
+
 async def leads_page(
     services: ApiServices,
     *,
@@ -38,8 +44,7 @@ async def leads_page(
 ) -> tuple[list[asyncpg.Record], str | None]:
     """One page of live leads by id, and the cursor of the next page (None on the last)."""
     after = lead_cursor(cursor)
-    if q is not None and any(ord(c) < 32 or 127 <= ord(c) < 160 for c in q):
-        raise ApiError(422, "q: must not hold control characters", fields={"q": "must not hold control characters"})
+    check_text(q)
     rows = await page_leads(
         services.db,
         segment=segment,

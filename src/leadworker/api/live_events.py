@@ -35,6 +35,13 @@ class EventHub:
         self._waiters: dict[asyncio.Event, list[dict[str, Any]]] = {}
         self._lost = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """The server is stopping: every open stream ends now, and a new one ends at once (a client resumes
+        on another API process with ``Last-Event-ID``), instead of holding the shutdown for its grace."""
+        self._stopping.set()
+        self._wake()
 
     def _wake(self) -> None:
         for waiter in self._waiters:
@@ -71,7 +78,7 @@ class EventHub:
         self._waiters[waiter] = pending
         try:
             yield ": leadworker job events\n\n"
-            while not lost.is_set():
+            while not lost.is_set() and not self._stopping.is_set():
                 waiter.clear()
                 for row in await job_feed.events_after(db, last, job_id):
                     last = row["id"]
@@ -82,7 +89,7 @@ class EventHub:
                         yield f"event: job.progress\ndata: {json.dumps(item)}\n\n"
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiter.wait(), KEEPALIVE_SECONDS)
-                if not waiter.is_set():
+                if not waiter.is_set() and not self._stopping.is_set():
                     yield ": keepalive\n\n"
         finally:
             self._waiters.pop(waiter, None)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from leadworker.api.auth import services_of
 from leadworker.api.inbound import InboundSource, dig, records_of
-from leadworker.api.job_actions import job_view_or_404, submit_or_503
+from leadworker.api.job_actions import submit_or_503, submitted_view
 from leadworker.api.problems import ApiError, validation_fields
 from leadworker.contracts import ScrapeJob, structure_problem
 
@@ -41,11 +41,8 @@ async def inbound(request: Request, response: Response, name: Annotated[str, Pat
     if not isinstance(event_id, (str, int)) or isinstance(event_id, bool) or str(event_id) == "":
         raise ApiError(422, f"{source.event_id}: the event id is missing", fields={source.event_id: "missing"})
     job = _job(source, event, uuid.uuid5(INBOUND_NAMESPACE, f"{name}\n{event_id}"))
-    created = await submit_or_503(services_of(request), [job])
-    response.headers["Location"] = f"/api/v1/jobs/{job.job_id}"
-    if job.job_id not in created:
-        response.status_code = 200
-    return await job_view_or_404(services_of(request), job.job_id)
+    services = services_of(request)
+    return await submitted_view(services, response, job.job_id, await submit_or_503(services, [job]))
 
 
 def _job(source: InboundSource, event: Any, job_id: uuid.UUID) -> ScrapeJob:

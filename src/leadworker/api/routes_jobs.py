@@ -32,10 +32,7 @@ async def submit_job(
     job = to_job(body, job_id_for(body, caller.token, idempotency_key))
     await check_targets(services.guard, [job])
     created = await job_actions.submit_or_503(services, [job])
-    response.headers["Location"] = f"/api/v1/jobs/{job.job_id}"
-    if job.job_id not in created:
-        response.status_code = 200
-    return await job_actions.job_view_or_404(services, job.job_id)
+    return await job_actions.submitted_view(services, response, job.job_id, created)
 
 
 @router.post("/batch", status_code=202, summary="Submit up to 1,000 scrape jobs")

@@ -27,14 +27,18 @@ MinScore = Annotated[int | None, Query(ge=0, le=100)]
 JobId = Annotated[uuid.UUID | None, Query(description="leads this job found")]
 
 
+Country = Annotated[str | None, Query(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$")]
+Text = Annotated[str | None, Query(min_length=1, max_length=200, description="in name, domain or e-mail")]
+
+
 @router.get("", summary="List canonical leads by id")
 async def list_leads(
     request: Request,
     segment: Segment = None,
     min_score: MinScore = None,
-    country: Annotated[str | None, Query(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$")] = None,
+    country: Country = None,
     job_id: JobId = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200, description="in name, domain or e-mail")] = None,
+    q: Text = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="`next` of the previous page")] = None,
     _: Caller = READ,
@@ -54,7 +58,7 @@ async def list_leads(
 
 @router.get(
     "/export",
-    summary="Leads as CSV or JSON Lines, streamed in constant memory",
+    summary="Leads as CSV or JSON Lines (the filters of the list), streamed in constant memory",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
 )
@@ -63,13 +67,25 @@ async def export(
     format: Annotated[Literal["csv", "jsonl"], Query()] = "csv",
     segment: Segment = None,
     min_score: MinScore = None,
+    country: Country = None,
     job_id: JobId = None,
+    q: Text = None,
     _: Caller = READ,
 ) -> StreamingResponse:
     services = services_of(request)
+    lead_actions.check_text(q)
     if job_id is not None and not await job_exists(services.db, job_id):
         raise ApiError(404, f"no job {job_id}")
-    lines = lead_lines(services.db, fmt=format, job_id=job_id, segment=segment, min_score=min_score)
+    lines = lead_lines(
+        services.db,
+        fmt=format,
+        job_id=job_id,
+        segment=segment,
+        min_score=min_score,
+        country=country,
+        q=q,
+        whole_pages=True,
+    )
     return StreamingResponse(
         lines, media_type=MEDIA_TYPES[format], headers={"Content-Disposition": f'attachment; filename="leads.{format}"'}
     )

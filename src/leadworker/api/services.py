@@ -8,6 +8,7 @@ import contextlib
 
 from aio_pika.abc import AbstractConnection
 
+from leadworker.api.token_cache import TokenCache
 from leadworker.broker.publisher import ConfirmedPublisher
 from leadworker.broker.topology import Topology
 from leadworker.config import Settings
@@ -24,6 +25,7 @@ class ApiServices:
         self.settings = settings
         self.topology = Topology.from_settings(settings)
         self.guard = NetworkGuard.from_settings(settings)
+        self.tokens = TokenCache(settings.api_token_cache_seconds)
         self._db: Database | None = None
         self._connection: AbstractConnection | None = None
         self._publisher: ConfirmedPublisher | None = None

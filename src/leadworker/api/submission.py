@@ -9,6 +9,7 @@ import uuid
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticSerializationError
 
 from leadworker.api.problems import ApiError
 from leadworker.contracts import ScrapeJob, structure_problem
@@ -51,16 +52,29 @@ def job_id_for(submission: JobSubmission, token: str, idempotency_key: str | Non
     return uuid.uuid4()
 
 
+def _plainly_storable(submission: JobSubmission) -> bool:
+    """True if ``submission`` surely holds nothing PostgreSQL refuses, by one look at its JSON (fast, in
+    pydantic's serializer); False sends it to the walk that names the place. A lone surrogate does not encode,
+    a NUL shows as ``\\u0000``; nesting and non-finite numbers can only sit in ``attributes``, which the
+    contract checks already."""
+    try:
+        text = submission.model_dump_json()
+    except PydanticSerializationError:
+        return False
+    return "\\u0000" not in text
+
+
 def to_job(submission: JobSubmission, job_id: uuid.UUID, place: str = "") -> ScrapeJob:
     """The ScrapeJob of ``submission``; a 422 naming the field if it holds what PostgreSQL cannot store (NUL,
     a lone surrogate, a number that is not finite)."""
-    data = submission.model_dump()
-    problem = structure_problem(submission.model_dump(mode="json"))
+    problem = None if _plainly_storable(submission) else structure_problem(submission.model_dump(mode="json"))
     if problem is not None:
         field, _, why = problem.partition(": ")
         raise ApiError(422, f"{place}{problem}", fields={f"{place}{field}": why or problem})
-    data["job_id"] = job_id
-    return ScrapeJob.model_validate(data)
+    # Every field was validated as the submission (a ScrapeJob but for the optional job_id): not again.
+    values = {name: getattr(submission, name) for name in ScrapeJob.model_fields}
+    values["job_id"] = job_id
+    return ScrapeJob.model_construct(submission.model_fields_set | {"job_id"}, **values)
 
 
 async def _resolve_check(guard: NetworkGuard, host: str) -> None:

@@ -50,7 +50,7 @@ def job_view(row: Mapping[str, Any]) -> dict[str, Any]:
             "error_kind": r["enrich_error_kind"],
             "fanout_deferred": r["fanout_deferred"],
         },
-        "criteria": plain(r["criteria"]),
+        "criteria": r["criteria"],  # decoded from jsonb: JSON already
     }
 
 

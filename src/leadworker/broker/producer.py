@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
+import asyncpg
+
 from leadworker.broker.publisher import ConfirmedPublisher, OutgoingMessage
 from leadworker.broker.topology import Topology
 from leadworker.contracts import ScrapeJob
@@ -43,16 +45,17 @@ async def submit_jobs(
     publisher: Callable[[], Awaitable[ConfirmedPublisher]],
     topology: Topology,
     jobs_to_submit: Sequence[ScrapeJob],
-) -> set[uuid.UUID]:
+) -> dict[uuid.UUID, asyncpg.Record]:
     """The API's submission: create the rows (``queued``, committed), then open the publisher (``publisher()``)
-    and publish a message for each row *this call* created, confirmed by the broker; return those ids. A job
+    and publish a message for each row *this call* created, confirmed by the broker; return those rows by id
+    (as :func:`leadworker.store.jobs.get_job` reads them). A job
     whose row existed (a repeated submission) gets no second message: a second message of a running job would
     be taken for a crashed worker's. If the broker cannot be reached or does not confirm, the new rows stay
     ``queued`` for the stuck-job sweep of the maintenance stage."""
-    created: set[uuid.UUID] = set()
+    created: dict[uuid.UUID, asyncpg.Record] = {}
     for start in range(0, len(jobs_to_submit), PUBLISH_CHUNK):
         chunk = jobs_to_submit[start : start + PUBLISH_CHUNK]
-        created |= await jobs.create_new_jobs(db, chunk)
+        created.update(await jobs.create_new_jobs(db, chunk))
     if created:
         confirmed = await publisher()
         for start in range(0, len(jobs_to_submit), PUBLISH_CHUNK):

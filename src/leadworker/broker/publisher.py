@@ -85,7 +85,11 @@ class ConfirmedPublisher:
 
     async def publish_many(self, messages: Iterable[OutgoingMessage]) -> None:
         """Publish several messages with pipelined confirms; raise if any one was not confirmed."""
-        results = await asyncio.gather(*(self.publish(m) for m in messages), return_exceptions=True)
+        batch = list(messages)
+        if len(batch) == 1:
+            await self.publish(batch[0])  # no task to pipeline with: the API's one job
+            return
+        results = await asyncio.gather(*(self.publish(m) for m in batch), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result

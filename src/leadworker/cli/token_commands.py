@@ -70,7 +70,7 @@ def list_tokens(as_json: bool = typer.Option(False, "--json", help="Print one JS
 
 @tokens_app.command("revoke")
 def revoke(name: str = typer.Argument(..., help="The token's name.")) -> None:
-    """Revoke a token: the API refuses it from the next request on."""
+    """Revoke a token: every API process refuses it within LEADWORKER_API_TOKEN_CACHE_SECONDS (5 s)."""
     cfg = settings()
 
     async def go() -> bool:
@@ -79,4 +79,4 @@ def revoke(name: str = typer.Argument(..., help="The token's name.")) -> None:
 
     if not run_async(go()):
         raise UsageError(f"no live token named {name!r} (see: leadworker tokens list)")
-    typer.echo(f"token {name!r} revoked", err=True)
+    typer.echo(f"token {name!r} revoked (API processes refuse it within {cfg.api_token_cache_seconds:g} s)", err=True)

@@ -90,22 +90,23 @@ async def create_jobs(db: Database | asyncpg.Connection, jobs: Sequence[ScrapeJo
         _CREATE,
         [j.job_id for j in jobs],
         [j.user_id for j in jobs],
-        [json.dumps(j.criteria()) for j in jobs],
+        [j.model_dump_json() for j in jobs],
     )
 
 
-async def create_new_jobs(db: Database, jobs: Sequence[ScrapeJob]) -> set[uuid.UUID]:
-    """:func:`create_jobs`, returning the ids of the rows this call created (a job id that exists is left
-    alone: the API's repeat of a submission returns the job it made, and publishes nothing again)."""
+async def create_new_jobs(db: Database, jobs: Sequence[ScrapeJob]) -> dict[uuid.UUID, asyncpg.Record]:
+    """:func:`create_jobs`, returning the rows this call created, by id, with the columns :func:`get_job`
+    reads (so the API answers from them without reading the job back). A job id that exists is left alone:
+    the API's repeat of a submission returns the job it made, and publishes nothing again."""
     if not jobs:
-        return set()
+        return {}
     rows = await db.fetch(
-        _CREATE + " RETURNING id",
+        _CREATE_RETURNING,
         [j.job_id for j in jobs],
         [j.user_id for j in jobs],
-        [json.dumps(j.criteria()) for j in jobs],
+        [j.model_dump_json() for j in jobs],
     )
-    return {r["id"] for r in rows}
+    return {r["id"]: r for r in rows}
 
 
 # --- claiming --------------------------------------------------------------------------------------------
@@ -471,6 +472,12 @@ normalized, scored, invalid_phones, invalid_emails, enriched_at, enrich_error, e
 """
 
 
+_CREATE_RETURNING = _CREATE.replace("INSERT INTO scrape_jobs ", "INSERT INTO scrape_jobs AS j ") + (
+    # Qualified: ``new`` is one of the columns, and a bare ``new`` means the new row in later PostgreSQL.
+    " RETURNING " + ", ".join(f"j.{c.strip()}" for c in _JOB_COLUMNS.split(","))
+)
+
+
 async def get_job(db: Database, job_id: uuid.UUID) -> asyncpg.Record | None:
     return await db.fetchrow(f"SELECT {_JOB_COLUMNS} FROM scrape_jobs WHERE id = $1", job_id)
 
@@ -542,6 +549,38 @@ async def job_outcomes(db: Database, job_ids: Sequence[uuid.UUID]) -> dict[uuid.
     return {i: found.get(i, {"job_id": str(i), "status": "unknown"}) for i in job_ids}
 
 
+def page_jobs_query(
+    *,
+    status: str | None,
+    user_id: str | None,
+    since: Any,
+    until: Any,
+    after: tuple[Any, uuid.UUID] | None,
+    limit: int,
+) -> tuple[str, list[Any]]:
+    """The statement of one page of jobs and its arguments. Only the filters given become conditions, so each
+    combination is planned for itself (through the index on its filter and ``created_at DESC, id DESC``)."""
+    params: list[Any] = [limit]
+
+    def arg(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    conditions = []
+    if status is not None:
+        conditions.append(f"status = {arg(status)}::text")
+    if user_id is not None:
+        conditions.append(f"user_id = {arg(user_id)}::text")
+    if since is not None:
+        conditions.append(f"created_at >= {arg(since)}::timestamptz")
+    if until is not None:
+        conditions.append(f"created_at < {arg(until)}::timestamptz")
+    if after is not None:
+        conditions.append(f"(created_at, id) < ({arg(after[0])}::timestamptz, {arg(after[1])}::uuid)")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT {_JOB_COLUMNS} FROM scrape_jobs{where} ORDER BY created_at DESC, id DESC LIMIT $1", params
+
+
 async def page_jobs(
     db: Database,
     *,
@@ -554,22 +593,5 @@ async def page_jobs(
 ) -> list[asyncpg.Record]:
     """One page of jobs, newest first (``created_at DESC, id DESC``), after the keyset ``after``
     (``(created_at, id)`` of the last row of the previous page)."""
-    return await db.fetch(
-        f"""
-        SELECT {_JOB_COLUMNS} FROM scrape_jobs
-         WHERE ($1::text IS NULL OR status = $1)
-           AND ($2::text IS NULL OR user_id = $2)
-           AND ($3::timestamptz IS NULL OR created_at >= $3)
-           AND ($4::timestamptz IS NULL OR created_at < $4)
-           AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid))
-         ORDER BY created_at DESC, id DESC
-         LIMIT $7
-        """,
-        status,
-        user_id,
-        since,
-        until,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit,
-    )
+    query, params = page_jobs_query(status=status, user_id=user_id, since=since, until=until, after=after, limit=limit)
+    return await db.fetch(query, *params)

@@ -1,4 +1,4 @@
-"""Reading canonical leads out: the export stream (a server-side cursor, constant memory) and one lead in full.
+"""Reading canonical leads out: the export stream (pages by lead id, constant memory) and one lead in full.
 
 Every lead comes with its e-mails' verdicts (``email_checks``: status and reason, see
 :mod:`leadworker.store.email_verdicts`), its phones' details (``phone_checks``: type, region, carrier, place)
@@ -18,6 +18,7 @@ import asyncpg
 from leadworker.common.geo import EARTH_RADIUS_KM, bounding_boxes
 from leadworker.enrich.scoring import explain
 from leadworker.store.email_verdicts import LEAD_EMAIL_CHECKS
+from leadworker.store.lead_filters import LeadFilter
 from leadworker.store.pool import Database
 
 EXPORT_FIELDS = (
@@ -181,29 +182,111 @@ def _query(template: str, near: Near | None, not_in_job: bool = False) -> str:
     )
 
 
+FIRST_PAGE = 100
+"""Rows of the export's first page: the download starts after these, not after a whole batch."""
+
+
+def export_page_query(
+    selected: LeadFilter, *, not_in_job: uuid.UUID | None = None, after_id: int = 0, limit: int = 500
+) -> tuple[str, list[Any]]:
+    """One page of the export by lead id (``selected.job_id``: the leads that job found, with its scores) and
+    its arguments (also what ``bench/api_read.py`` EXPLAINs)."""
+    exclude = selected.job_id is not None and not_in_job is not None
+    params: list[Any] = [None, None, selected.job_id, *([not_in_job] if exclude else [])]
+    conditions = selected.conditions(params, score="sc" if selected.job_id else "l", job=False)
+    params.append(after_id)
+    keyset = f"\n   AND l.id > ${len(params)}"
+    params.append(limit)
+    template = _ALL if selected.job_id is None else _FOR_JOB
+    not_in = _NOT_IN_JOB.format(n=4) if exclude else ""
+    query = template.format(
+        distance="NULL::float8", near=conditions + keyset, order=f"l.id\n LIMIT ${len(params)}", not_in=not_in
+    )
+    return query, params
+
+
 async def stream_leads(
     db: Database,
     *,
     job_id: uuid.UUID | None = None,
     segment: str | None = None,
     min_score: int | None = None,
+    country: str | None = None,
+    q: str | None = None,
     near: Near | None = None,
     not_in_job: uuid.UUID | None = None,
     batch: int = 500,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Canonical leads one by one, read through a server-side cursor ``batch`` rows at a time (inside a
-    transaction, as cursors must be), so memory stays flat however many there are. With ``near``, only the
-    leads within its radius, nearest first; with ``not_in_job`` (and ``job_id``), only the leads of the job
-    that job did not find."""
+    """The rows of :func:`stream_lead_pages`, one by one."""
+    async for page in stream_lead_pages(
+        db,
+        job_id=job_id,
+        segment=segment,
+        min_score=min_score,
+        country=country,
+        q=q,
+        near=near,
+        not_in_job=not_in_job,
+        batch=batch,
+    ):
+        for row in page:
+            yield row
+
+
+async def stream_lead_pages(
+    db: Database,
+    *,
+    job_id: uuid.UUID | None = None,
+    segment: str | None = None,
+    min_score: int | None = None,
+    country: str | None = None,
+    q: str | None = None,
+    near: Near | None = None,
+    not_in_job: uuid.UUID | None = None,
+    batch: int = 500,
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Canonical leads a page of at most ``batch`` rows at a time, so memory stays flat however many there
+    are: by id, a page after the last id read (each page a short statement its index serves: the first rows
+    come at once however many leads there are, and no transaction stays open for the length of a download).
+    With ``near``, only the leads within its radius, nearest first, through a server-side cursor (``country``
+    and ``q`` are not taken with it). With ``not_in_job`` (and ``job_id``), only the leads of the job that job
+    did not find."""
+    if near is not None:
+        if country is not None or q is not None:
+            raise ValueError("country and q are not taken with near")
+        page: list[dict[str, Any]] = []
+        async for row in _stream_near(db, job_id, segment, min_score, near, not_in_job, batch):
+            page.append(row)
+            if len(page) >= batch:
+                yield page
+                page = []
+        if page:
+            yield page
+        return
+    selected = LeadFilter(segment=segment, min_score=min_score, country=country, job_id=job_id, q=q)
+    after, size = 0, min(batch, FIRST_PAGE)
+    while True:
+        query, params = export_page_query(selected, not_in_job=not_in_job, after_id=after, limit=size)
+        rows = await db.fetch(query, *params)
+        if rows:
+            yield [dict(row) for row in rows]
+        if len(rows) < size:
+            return
+        after, size = rows[-1]["lead_id"], batch
+
+
+async def _stream_near(
+    db: Database,
+    job_id: uuid.UUID | None,
+    segment: str | None,
+    min_score: int | None,
+    near: Near,
+    not_in_job: uuid.UUID | None,
+    batch: int,
+) -> AsyncIterator[dict[str, Any]]:
     exclude = job_id is not None and not_in_job is not None
     query = _query(_ALL if job_id is None else _FOR_JOB, near, exclude)
-    params: list[Any] = [
-        segment,
-        min_score,
-        job_id,
-        *(near.params() if near else []),
-        *([not_in_job] if exclude else []),
-    ]
+    params: list[Any] = [segment, min_score, job_id, *near.params(), *([not_in_job] if exclude else [])]
     async with db.transaction() as conn:
         async for row in conn.cursor(query, *params, prefetch=batch):
             yield dict(row)
@@ -276,8 +359,10 @@ async def lead_detail(db: Database, lead_id: int) -> dict[str, Any] | None:
                 WHERE lead_id = $1 ORDER BY at DESC, id DESC""",
             live,
         )
+    shown = dict(lead)
+    shown.pop("search_text", None)  # the index's copy of the name, domain and e-mails
     return {
-        "lead": {**dict(lead), "explanation": explain(lead["score_components"])},
+        "lead": {**shown, "explanation": explain(lead["score_components"])},
         "merged_from": lead_id if lead_id != live else None,
         "absorbed": [r["id"] for r in absorbed],
         "values": [dict(r) for r in values],

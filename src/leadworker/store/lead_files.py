@@ -1,6 +1,6 @@
 """``leadworker leads export``: canonical leads streamed to CSV or JSON Lines, one row at a time.
 
-Rows come from a server-side cursor (:func:`leadworker.store.lead_export.stream_leads`) and are written as they
+Rows come a page at a time (:func:`leadworker.store.lead_export.stream_lead_pages`) and are written as they
 arrive, so memory stays flat for any number of leads. CSV cells hold lists joined with ``; `` and nested values
 (score components, sources, provenance) as JSON; JSON Lines keep them nested. Every CSV cell goes through
 :func:`leadworker.common.spreadsheet.neutralize_cell`: the text is scraped, and a spreadsheet must not run it.
@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from leadworker.common.spreadsheet import neutralize_cell
 from leadworker.enrich.scoring import explain
-from leadworker.store.lead_export import EXPORT_FIELDS, Near, stream_leads
+from leadworker.store.lead_export import EXPORT_FIELDS, Near, stream_lead_pages
 from leadworker.store.pool import Database
 
 FORMATS = ("csv", "jsonl")
@@ -56,10 +56,15 @@ async def lead_lines(
     job_id: uuid.UUID | None = None,
     segment: str | None = None,
     min_score: int | None = None,
+    country: str | None = None,
+    q: str | None = None,
     near: Near | None = None,
     not_in_job: uuid.UUID | None = None,
+    whole_pages: bool = False,
 ) -> AsyncIterator[str]:
-    """The selected leads in ``fmt``, a line at a time (CSV: the header first), as they come off the cursor."""
+    """The selected leads in ``fmt``, a line at a time (CSV: the header first), as they are read; with
+    ``whole_pages``, the lines of each page read joined in one string (the API sends it in one write instead
+    of one a line)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n") if fmt == "csv" else None
 
@@ -72,18 +77,30 @@ async def lead_lines(
     if writer is not None:
         writer.writerow(EXPORT_FIELDS)
         yield take()
-    async for row in stream_leads(
-        db, job_id=job_id, segment=segment, min_score=min_score, near=near, not_in_job=not_in_job
+    async for page in stream_lead_pages(
+        db,
+        job_id=job_id,
+        segment=segment,
+        min_score=min_score,
+        country=country,
+        q=q,
+        near=near,
+        not_in_job=not_in_job,
     ):
-        row = {**row, "explanation": explain(row.get("components"))}
-        if writer is not None:
-            writer.writerow([_cell(row.get(name)) for name in EXPORT_FIELDS])
-            yield take()
+        lines = []
+        for row in page:
+            row = {**row, "explanation": explain(row.get("components"))}
+            if writer is not None:
+                writer.writerow([_cell(row.get(name)) for name in EXPORT_FIELDS])
+                lines.append(take())
+            else:
+                fields = {name: row.get(name) for name in EXPORT_FIELDS}
+                lines.append(json.dumps(fields, default=_json_default, ensure_ascii=False) + "\n")
+        if whole_pages:
+            yield "".join(lines)
         else:
-            yield (
-                json.dumps({name: row.get(name) for name in EXPORT_FIELDS}, default=_json_default, ensure_ascii=False)
-                + "\n"
-            )
+            for line in lines:
+                yield line
 
 
 async def export_leads(

@@ -68,11 +68,16 @@ async def revoke_token(db: Database, name: str) -> bool:
 
 async def authenticate(db: Database, token: str) -> tuple[str, str] | None:
     """``(name, scope)`` of a live token, or None; marks it used (at most once a minute)."""
+    return await authenticate_hash(db, token_hash(token))
+
+
+async def authenticate_hash(db: Database, digest: bytes) -> tuple[str, str] | None:
+    """:func:`authenticate` given the token's :func:`token_hash`."""
     row = await db.fetchrow(
         """SELECT name, scope, last_used_at IS NULL
                   OR last_used_at < now() - make_interval(secs => $2) AS stale
              FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL""",
-        token_hash(token),
+        digest,
         LAST_USED_RESOLUTION_SECONDS,
     )
     if row is None:
