@@ -19,7 +19,8 @@ from leadworker.worker import AVAILABLE_STAGES
 
 ALL = tuple(AVAILABLE_STAGES)
 
-pytestmark = pytest.mark.pgbouncer  # every test here also runs through PgBouncer in transaction mode
+# The pipeline, the merge of one company found three ways and redelivery also run through PgBouncer in
+# transaction mode (marker pgbouncer): the statements every stage issues, and exactly-once effects, through it.
 
 
 @pytest.fixture
@@ -40,6 +41,7 @@ def site_job(site: SiteServer, host: str, **extra: object) -> ScrapeJob:
     return ScrapeJob.model_validate({"job_id": uuid.uuid4(), "targets": [site.url(host)], "max_pages": 10, **extra})
 
 
+@pytest.mark.pgbouncer
 async def test_publish_to_scored_leads_and_verified_webhooks(
     settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver
 ) -> None:
@@ -92,6 +94,7 @@ async def live_leads(db: Database, job: ScrapeJob) -> list[dict[str, object]]:
     return [dict(r) for r in rows]
 
 
+@pytest.mark.pgbouncer
 async def test_same_company_from_two_jobs_and_a_directory_is_one_lead(
     settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver
 ) -> None:
@@ -214,6 +217,7 @@ async def test_duplicates_enriched_long_ago_still_enrich_the_new_job(
     assert receiver.events_of(new.job_id) == ["job.completed", "job.enriched"]
 
 
+@pytest.mark.pgbouncer
 async def test_redelivered_messages_send_nothing_twice(
     settings: Settings, db: Database, demo_site: SiteServer, receiver: WebhookReceiver
 ) -> None:
