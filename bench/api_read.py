@@ -297,7 +297,7 @@ async def explain_routes(url: str, cases: dict[str, list[dict[str, Any]]]) -> di
     """Run the store functions of each route on its first few arguments, EXPLAINing each statement; the
     sequential scans of big tables found, by route."""
     from leadworker.store import jobs as jobstore
-    from leadworker.store.lead_export import job_exists, lead_detail, stream_leads
+    from leadworker.store.lead_export import job_exists, lead_detail, stream_lead_pages
     from leadworker.store.lead_pages import page_leads
 
     conn = await asyncpg.connect(url)
@@ -319,7 +319,7 @@ async def explain_routes(url: str, cases: dict[str, list[dict[str, Any]]]) -> di
                 elif route.startswith("export"):
                     if a.get("job_id"):
                         await job_exists(db, a["job_id"])
-                    async for _ in stream_leads(db, batch=500, **a):
+                    async for _ in stream_lead_pages(db, batch=500, **a):
                         break
                 else:
                     await page_leads(db, after_id=0, limit=50, **a)

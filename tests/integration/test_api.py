@@ -539,7 +539,7 @@ async def test_inbound_webhook_becomes_one_inline_job(settings: Settings, db: Da
 async def test_export_takes_the_filters_of_the_list(settings: Settings, db: Database) -> None:
     """``/leads/export`` selects what ``GET /leads`` lists for the same filters (country and q included), a
     page at a time (pages of two here: none lost, none twice)."""
-    from leadworker.store.lead_export import stream_leads
+    from leadworker.store.lead_export import stream_lead_pages
 
     def lead(name: str, country: str, email: str, website: str | None = None) -> dict[str, Any]:
         return {"company_name": name, "country": country, "emails": [email], "website": website}
@@ -598,9 +598,9 @@ async def test_export_takes_the_filters_of_the_list(settings: Settings, db: Data
         assert_error(await client.get("/api/v1/leads", params={"q": "Klempner\nklempner"}, headers=read), 422)
         assert_error(await client.get("/api/v1/leads/export", params={"country": "DEU"}, headers=read), 422)
 
-    paged = [r["company_name"] async for r in stream_leads(db, country="DE", batch=2)]
+    paged = [r["company_name"] async for page in stream_lead_pages(db, country="DE", batch=2) for r in page]
     assert paged == [n for n in everyone if n in {"Berliner Klempner", "Hamburg Heizung", "Munich Plumbing 50%_off"}]
-    assert [r["company_name"] async for r in stream_leads(db, batch=2)] == everyone
+    assert [r["company_name"] async for page in stream_lead_pages(db, batch=2) for r in page] == everyone
 
 
 async def test_stop_signal_ends_open_event_streams(settings: Settings, db: Database) -> None:

@@ -205,34 +205,6 @@ def export_page_query(
     return query, params
 
 
-async def stream_leads(
-    db: Database,
-    *,
-    job_id: uuid.UUID | None = None,
-    segment: str | None = None,
-    min_score: int | None = None,
-    country: str | None = None,
-    q: str | None = None,
-    near: Near | None = None,
-    not_in_job: uuid.UUID | None = None,
-    batch: int = 500,
-) -> AsyncIterator[dict[str, Any]]:
-    """The rows of :func:`stream_lead_pages`, one by one."""
-    async for page in stream_lead_pages(
-        db,
-        job_id=job_id,
-        segment=segment,
-        min_score=min_score,
-        country=country,
-        q=q,
-        near=near,
-        not_in_job=not_in_job,
-        batch=batch,
-    ):
-        for row in page:
-            yield row
-
-
 async def stream_lead_pages(
     db: Database,
     *,
