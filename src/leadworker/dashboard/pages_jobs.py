@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from leadworker.api import job_actions, lead_actions
 from leadworker.api.auth import services_of
 from leadworker.api.problems import ApiError
+from leadworker.api.services import ApiServices
 from leadworker.dashboard import csrf
 from leadworker.dashboard.job_form import DEFAULTS, RENDER_CHOICES, FormProblems, job_from_form, new_form_key
 from leadworker.dashboard.job_form import typed_values as typed_job
@@ -183,19 +185,25 @@ async def job_leads_csv(request: Request, job_id: str, _: Viewer = READER) -> Re
 
 @router.post("/jobs/{job_id}/cancel")
 async def cancel(request: Request, job_id: str, viewer: Viewer = WRITER) -> Response:
-    await csrf.checked_form(request, viewer)
-    try:
-        job = await job_actions.cancel(services_of(request), _job_id(job_id))
-    except (ApiError, ServiceUnavailable) as exc:
-        return _problem_page(request, exc)
-    return secured(RedirectResponse(f"/jobs/{job['job_id']}", status_code=303))
+    return await _act_on_job(request, viewer, job_id, job_actions.cancel)
 
 
 @router.post("/jobs/{job_id}/retry")
 async def retry(request: Request, job_id: str, viewer: Viewer = WRITER) -> Response:
+    return await _act_on_job(request, viewer, job_id, job_actions.retry)
+
+
+async def _act_on_job(
+    request: Request,
+    viewer: Viewer,
+    job_id: str,
+    action: Callable[[ApiServices, uuid.UUID], Awaitable[dict[str, Any]]],
+) -> Response:
+    """A job button's POST: the CSRF token checked, the API's action done, back to the job's page (or the
+    action's error as a page)."""
     await csrf.checked_form(request, viewer)
     try:
-        job = await job_actions.retry(services_of(request), _job_id(job_id))
+        job = await action(services_of(request), _job_id(job_id))
     except (ApiError, ServiceUnavailable) as exc:
         return _problem_page(request, exc)
     return secured(RedirectResponse(f"/jobs/{job['job_id']}", status_code=303))
