@@ -36,6 +36,16 @@ if ! port_open 5432; then
   fi
 fi
 
+# rabbitmq-server switches to its user through su, whose PAM session sets the soft limit of open files back
+# to 1024. With hundreds of quorum queues (an interrupted run's leftovers) the broker's file handle cache
+# then runs out, and new connections hang in their handshake while the port stays open. RabbitMQ's own
+# advice is tens of thousands; the machine's hard limit is the most that can be given.
+if (( EUID == 0 )) && [ -d /etc/security/limits.d ] && [ ! -f /etc/security/limits.d/rabbitmq.conf ]; then
+  nofile=$(ulimit -Hn); [ "$nofile" = unlimited ] || (( nofile <= 65536 )) || nofile=65536
+  [ "$nofile" = unlimited ] && nofile=65536
+  echo "rabbitmq - nofile $nofile" > /etc/security/limits.d/rabbitmq.conf
+fi
+
 if ! port_open 5672; then
   if command -v rabbitmq-server >/dev/null 2>&1; then
     echo "ensure-services: starting RabbitMQ"
@@ -52,10 +62,19 @@ fi
 # start-up: then every test would wait on it. Check it answers, and restart it once if it does not.
 rabbit_healthy() {
   timeout 60 rabbitmq-diagnostics -q check_running >/dev/null 2>&1 \
-    && timeout 60 rabbitmq-diagnostics -q check_local_alarms >/dev/null 2>&1
+    && timeout 60 rabbitmq-diagnostics -q check_local_alarms >/dev/null 2>&1 \
+    && rabbit_has_file_handles
+}
+# A broker started before the limits file above (the machine's own start) still runs with 1024.
+rabbit_has_file_handles() {
+  local pid soft
+  pid=$(pgrep -u rabbitmq -f 'beam.smp.*-s rabbit boot' | head -n1) || return 0
+  [ -r "/proc/$pid/limits" ] || return 0
+  soft=$(awk '/^Max open files/ {print $4}' "/proc/$pid/limits")
+  [ "$soft" = unlimited ] || (( soft >= 4096 ))
 }
 if command -v rabbitmq-diagnostics >/dev/null 2>&1 && port_open 5672 && ! rabbit_healthy; then
-  echo "ensure-services: RabbitMQ is up but unhealthy (not running or an alarm is set); restarting it" >&2
+  echo "ensure-services: RabbitMQ is up but unhealthy (not running, an alarm set, or 1024 open files at most); restarting it" >&2
   timeout 120 rabbitmqctl stop >/dev/null 2>&1 || pkill -9 -u rabbitmq -f 'beam.smp.*-s rabbit boot' || true
   sleep 2
   rabbitmq-server -detached || true
@@ -66,7 +85,7 @@ fi
 
 # What an interrupted test run leaves behind: private broker nodes and PostgreSQL clusters of the ops and
 # fault tests (their data lives in /tmp/lw-rabbit-*, /tmp/lw-postgres-*, /tmp/lw-pgbouncer-*), queues of the per-test prefix
-# (t<10 hex>.) and lw_test_*/lw_tmpl_* databases. Only these names are touched; nobody else's. `make test` asks for
+# (t<10 hex>.) and of the benchmarks (bench<8 hex>.) and lw_test_*/lw_tmpl_* databases. Only these names are touched; nobody else's. `make test` asks for
 # this just before it starts pytest, so never run it beside a test run you want to keep.
 if (( clean_leftovers )); then
   for dir in /tmp/lw-rabbit-* /tmp/lw-postgres-* /tmp/lw-pgbouncer-*; do
@@ -76,7 +95,7 @@ if (( clean_leftovers )); then
     rm -rf "$dir"
   done
   if command -v rabbitmqctl >/dev/null 2>&1 && port_open 5672; then
-    timeout 60 rabbitmqctl -q list_queues name 2>/dev/null | grep -E '^t[0-9a-f]{10}\.' | while read -r q; do
+    timeout 60 rabbitmqctl -q list_queues name 2>/dev/null | grep -E '^(t[0-9a-f]{10}|bench[0-9a-f]{8})\.' | while read -r q; do
       timeout 30 rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true
     done
   fi
