@@ -6,6 +6,7 @@ driven by the same client: CONCURRENCY requests in flight, inline jobs (no DNS i
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import sys
 import time
@@ -18,6 +19,15 @@ from common import AMQP_URL, Scratch, alternate, leadworker, prepare_raw_consume
 
 CONCURRENCY = 32
 BASELINES = Path(__file__).parent / "baselines"
+SERVER_CPU: dict[str, list[float]] = {"ours": [], "baseline": []}
+"""Milliseconds of the server process's CPU (user + system, from /proc) a request, per run: what the load of
+the shared machine moves least."""
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -31,8 +41,9 @@ def job_body(i: int) -> dict[str, Any]:
     return {"source_types": ["inline"], "leads": [{"company_name": f"Api {i}", "emails": [f"a{i}@api.example.org"]}]}
 
 
-async def drive(base: str, path: str, count: int, headers: dict[str, str]) -> float:
-    """Submit ``count`` jobs with CONCURRENCY in flight; jobs per second."""
+async def drive(base: str, path: str, count: int, headers: dict[str, str], server: int, side: str) -> float:
+    """Submit ``count`` jobs with CONCURRENCY in flight; jobs per second (the server's CPU a request noted in
+    SERVER_CPU[side])."""
     async with httpx.AsyncClient(
         base_url=base, headers=headers, timeout=60, limits=httpx.Limits(max_connections=CONCURRENCY, keepalive_expiry=2)
     ) as client:
@@ -49,9 +60,11 @@ async def drive(base: str, path: str, count: int, headers: dict[str, str]) -> fl
                 answer = await client.post(path, json=job_body(i))
                 assert answer.status_code == 202, answer.text
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds(server)
         await asyncio.gather(*(lane() for _ in range(CONCURRENCY)))
-        return count / (time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        SERVER_CPU[side].append((cpu_seconds(server) - cpu) * 1000 / count)
+        return count / elapsed
 
 
 async def run_ours(count: int) -> float:
@@ -72,7 +85,8 @@ async def run_ours(count: int) -> float:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        return await drive(f"http://127.0.0.1:{port}", "/api/v1/jobs", count, {"Authorization": f"Bearer {token}"})
+        auth = {"Authorization": f"Bearer {token}"}
+        return await drive(f"http://127.0.0.1:{port}", "/api/v1/jobs", count, auth, server.pid, "ours")
     finally:
         if server is not None and server.returncode is None:
             server.terminate()
@@ -102,7 +116,7 @@ async def run_baseline(count: int) -> float:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        return await drive(f"http://127.0.0.1:{port}", "/jobs", count, {})
+        return await drive(f"http://127.0.0.1:{port}", "/jobs", count, {}, server.pid, "baseline")
     finally:
         if server is not None and server.returncode is None:
             server.terminate()
@@ -120,4 +134,5 @@ async def run(quick: bool, reps: int) -> dict[str, Any]:
         baseline,
         baseline_name="plain FastAPI + asyncpg + aio-pika",
         notes=f"{count} jobs, {CONCURRENCY} in flight; target ratio >= 0.8",
+        extra={"server_cpu_ms_per_request": {k: [round(v, 3) for v in runs] for k, runs in SERVER_CPU.items()}},
     )

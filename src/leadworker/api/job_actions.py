@@ -9,7 +9,6 @@ import uuid
 from typing import Any
 
 import asyncpg
-from fastapi import Response
 from fastapi.responses import StreamingResponse
 
 from leadworker.api.problems import ApiError
@@ -46,15 +45,13 @@ async def job_view_or_404(services: ApiServices, job_id: uuid.UUID) -> dict[str,
 
 
 async def submitted_view(
-    services: ApiServices, response: Response, job_id: uuid.UUID, created: dict[uuid.UUID, asyncpg.Record]
-) -> dict[str, Any]:
+    services: ApiServices, job_id: uuid.UUID, created: dict[uuid.UUID, asyncpg.Record]
+) -> tuple[int, dict[str, Any]]:
     """The answer to one submitted job: 202 with the row just created, or 200 with the job a repeat names."""
-    response.headers["Location"] = f"/api/v1/jobs/{job_id}"
     row = created.get(job_id)
     if row is not None:
-        return job_view(row)
-    response.status_code = 200
-    return await job_view_or_404(services, job_id)
+        return 202, job_view(row)
+    return 200, await job_view_or_404(services, job_id)
 
 
 async def job_with_events(services: ApiServices, job_id: uuid.UUID) -> dict[str, Any]:

@@ -42,7 +42,9 @@ async def inbound(request: Request, response: Response, name: Annotated[str, Pat
         raise ApiError(422, f"{source.event_id}: the event id is missing", fields={source.event_id: "missing"})
     job = _job(source, event, uuid.uuid5(INBOUND_NAMESPACE, f"{name}\n{event_id}"))
     services = services_of(request)
-    return await submitted_view(services, response, job.job_id, await submit_or_503(services, [job]))
+    response.status_code, view = await submitted_view(services, job.job_id, await submit_or_503(services, [job]))
+    response.headers["Location"] = f"/api/v1/jobs/{job.job_id}"
+    return view
 
 
 def _job(source: InboundSource, event: Any, job_id: uuid.UUID) -> ScrapeJob:

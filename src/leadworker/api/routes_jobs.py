@@ -8,11 +8,20 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic_core import to_json
 
 from leadworker.api import job_actions
-from leadworker.api.auth import READ, WRITE, Caller, services_of
+from leadworker.api.auth import BEARER_SECURITY, READ, WRITE, Caller, authorize, services_of
 from leadworker.api.problems import ApiError
-from leadworker.api.submission import JobBatch, JobSubmission, check_targets, job_id_for, to_job
+from leadworker.api.submission import (
+    MAX_IDEMPOTENCY_KEY,
+    JobBatch,
+    check_targets,
+    idempotency_key_of,
+    job_id_for,
+    read_submission,
+    to_job,
+)
 from leadworker.api.views import job_view
 from leadworker.store.jobs import JobStatus
 
@@ -20,19 +29,47 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-@router.post("", status_code=202, summary="Submit a scrape job")
-async def submit_job(
-    request: Request,
-    response: Response,
-    body: JobSubmission,
-    idempotency_key: IdempotencyKey = None,
-    caller: Caller = WRITE,
-) -> dict[str, Any]:
+_SUBMIT_OPENAPI: dict[str, Any] = {
+    **BEARER_SECURITY,
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": {
+                "anyOf": [{"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY}, {"type": "null"}],
+                "title": "Idempotency-Key",
+            },
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobSubmission"}}},
+    },
+}
+"""What FastAPI would document for ``body: JobSubmission``, ``Idempotency-Key`` and ``WRITE`` parameters, which
+:func:`submit_job` reads itself (the schema of ``JobSubmission`` is in the components through the batch
+route)."""
+
+
+@router.post(
+    "", status_code=202, summary="Submit a scrape job", response_model=dict[str, Any], openapi_extra=_SUBMIT_OPENAPI
+)
+async def submit_job(request: Request) -> Response:
+    # The hot route: the token, the header and the body are read here, in that order (401 before 422), not
+    # as parameters FastAPI solves on every request; the answer is rendered here, not validated again.
+    caller = await authorize(request, "write")
+    idempotency_key = idempotency_key_of(request)
+    body = await read_submission(request)
     services = services_of(request)
     job = to_job(body, job_id_for(body, caller.token, idempotency_key))
     await check_targets(services.guard, [job])
     created = await job_actions.submit_or_503(services, [job])
-    return await job_actions.submitted_view(services, response, job.job_id, created)
+    status, view = await job_actions.submitted_view(services, job.job_id, created)
+    # Serialized as FastAPI serializes a returned dict (pydantic's serializer: a fifth of json.dumps' time).
+    return Response(
+        to_json(view), status, headers={"Location": f"/api/v1/jobs/{job.job_id}"}, media_type="application/json"
+    )
 
 
 @router.post("/batch", status_code=202, summary="Submit up to 1,000 scrape jobs")

@@ -21,6 +21,18 @@ class ApiMetrics:
             labels,
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request and observe its latency (the labelled children looked up once per label set:
+        ``labels()`` takes a lock and checks its arguments on every call)."""
+        key = (method, route, str(status))
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.requests.labels(*key), self.latency.labels(*key))
+        counter, histogram = children
+        counter.inc()
+        histogram.observe(seconds)
 
 
 class RequestMetrics:
@@ -53,6 +65,4 @@ class RequestMetrics:
     def _record(self, scope: Scope, status: int, started: float) -> None:
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
-        labels = (scope["method"], template, str(status))
-        self.metrics.requests.labels(*labels).inc()
-        self.metrics.latency.labels(*labels).observe(time.perf_counter() - started)
+        self.metrics.record(scope["method"], template, status, time.perf_counter() - started)

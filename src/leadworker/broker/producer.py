@@ -17,11 +17,12 @@ PUBLISH_CHUNK = 1000
 """Messages whose confirms are awaited together; bounds memory for ``--count 100000``."""
 
 
-def job_message(job: ScrapeJob, topology: Topology) -> OutgoingMessage:
-    """The ``scrape_jobs`` message of ``job``; its message id is the job id."""
+def job_message(job: ScrapeJob, topology: Topology, body: str | None = None) -> OutgoingMessage:
+    """The ``scrape_jobs`` message of ``job``; its message id is the job id. ``body``: ``job.model_dump_json()``
+    if the caller has it already."""
     return OutgoingMessage(
         routing_key=topology.work_queue("scrape"),
-        body=job.model_dump_json().encode(),
+        body=(job.model_dump_json() if body is None else body).encode(),
         message_id=str(job.job_id),
     )
 
@@ -53,12 +54,18 @@ async def submit_jobs(
     be taken for a crashed worker's. If the broker cannot be reached or does not confirm, the new rows stay
     ``queued`` for the stuck-job sweep of the maintenance stage."""
     created: dict[uuid.UUID, asyncpg.Record] = {}
+    # Each job's JSON made once: the stored criteria and the message body are the same text.
+    bodies = [job.model_dump_json() for job in jobs_to_submit]
     for start in range(0, len(jobs_to_submit), PUBLISH_CHUNK):
-        chunk = jobs_to_submit[start : start + PUBLISH_CHUNK]
-        created.update(await jobs.create_new_jobs(db, chunk))
+        end = start + PUBLISH_CHUNK
+        created.update(await jobs.create_new_jobs(db, jobs_to_submit[start:end], bodies[start:end]))
     if created:
         confirmed = await publisher()
         for start in range(0, len(jobs_to_submit), PUBLISH_CHUNK):
-            chunk = jobs_to_submit[start : start + PUBLISH_CHUNK]
-            await confirmed.publish_many(job_message(job, topology) for job in chunk if job.job_id in created)
+            end = start + PUBLISH_CHUNK
+            await confirmed.publish_many(
+                job_message(job, topology, body)
+                for job, body in zip(jobs_to_submit[start:end], bodies[start:end], strict=True)
+                if job.job_id in created
+            )
     return created

@@ -94,17 +94,20 @@ async def create_jobs(db: Database | asyncpg.Connection, jobs: Sequence[ScrapeJo
     )
 
 
-async def create_new_jobs(db: Database, jobs: Sequence[ScrapeJob]) -> dict[uuid.UUID, asyncpg.Record]:
+async def create_new_jobs(
+    db: Database, jobs: Sequence[ScrapeJob], criteria: Sequence[str] | None = None
+) -> dict[uuid.UUID, asyncpg.Record]:
     """:func:`create_jobs`, returning the rows this call created, by id, with the columns :func:`get_job`
     reads (so the API answers from them without reading the job back). A job id that exists is left alone:
-    the API's repeat of a submission returns the job it made, and publishes nothing again."""
+    the API's repeat of a submission returns the job it made, and publishes nothing again. ``criteria``: the
+    jobs' ``model_dump_json()`` if the caller has them already (made here otherwise)."""
     if not jobs:
         return {}
     rows = await db.fetch(
         _CREATE_RETURNING,
         [j.job_id for j in jobs],
         [j.user_id for j in jobs],
-        [j.model_dump_json() for j in jobs],
+        list(criteria) if criteria is not None else [j.model_dump_json() for j in jobs],
     )
     return {r["id"]: r for r in rows}
 
