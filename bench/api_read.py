@@ -472,7 +472,7 @@ async def measure(
         if database is None:
             seeded = await seed(scratch.db_url, shape)
         db = await Database.connect(scratch.db_url, min_size=1, max_size=2)
-        token = await tokens.create_token(db, "bench", "read")
+        token = await tokens.create_token(db, f"bench-{uuid.uuid4().hex[:8]}", "read")
         await db.close()
         cases = await sample_arguments(scratch.db_url, shape, samples)
         if routes:

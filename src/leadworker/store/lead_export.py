@@ -8,6 +8,7 @@ a bounding box (two across the antimeridian), then keeps what lies within the ra
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -282,65 +283,79 @@ async def leads_of_jobs(db: Database, job_ids: list[uuid.UUID]) -> list[asyncpg.
     )
 
 
+_DETAIL = f"""
+WITH live AS (SELECT coalesce(merged_into, id) AS id FROM leads WHERE id = $1)
+SELECT l.*, {LEAD_EMAIL_CHECKS}, {PHONE_CHECKS},
+       (SELECT coalesce(jsonb_agg(to_jsonb(v) ORDER BY v.field, v.id), '[]')
+          FROM lead_values v WHERE v.lead_id = l.id) AS detail_values,
+       (SELECT coalesce(jsonb_agg(to_jsonb(s) || jsonb_build_object(
+                   'source_type', r.source_type, 'source_url', r.source_url,
+                   'job_ids', (SELECT coalesce(jsonb_agg(jl.job_id ORDER BY jl.job_id), '[]')
+                                 FROM scrape_job_leads jl WHERE jl.raw_lead_id = s.raw_lead_id))
+                   ORDER BY s.raw_lead_id), '[]')
+          FROM lead_sources s JOIN raw_leads r ON r.id = s.raw_lead_id WHERE s.lead_id = l.id) AS detail_sources,
+       (SELECT coalesce(jsonb_agg(to_jsonb(sc) ORDER BY sc.scored_at DESC), '[]')
+          FROM lead_scores sc WHERE sc.lead_id = l.id) AS detail_scores,
+       (SELECT coalesce(jsonb_agg(to_jsonb(c) || jsonb_build_object(
+                   'other_lead_id', CASE WHEN c.lead_id = l.id THEN c.other_lead_id ELSE c.lead_id END)
+                   ORDER BY c.created_at), '[]')
+          FROM lead_conflicts c WHERE c.lead_id = l.id OR c.other_lead_id = l.id) AS detail_conflicts,
+       (SELECT coalesce(jsonb_agg(to_jsonb(e) ORDER BY e.provider), '[]')
+          FROM lead_enrichments e WHERE e.lead_id = l.id) AS detail_enrichments,
+       (SELECT coalesce(jsonb_agg(a.id ORDER BY a.id), '[]')
+          FROM leads a WHERE a.merged_into = l.id) AS detail_absorbed,
+       (SELECT coalesce(jsonb_agg(to_jsonb(o) ORDER BY o.at DESC, o.id DESC), '[]')
+          FROM lead_outcomes o WHERE o.lead_id = l.id) AS detail_outcomes
+  FROM live JOIN leads l ON l.id = live.id"""
+
+_DETAIL_KEYS = {
+    "values": ("field", "value", "detail", "raw_lead_id", "provider", "source_url", "created_at"),
+    "sources": ("raw_lead_id", "source_type", "source_url", "linked_at", "job_ids"),
+    "scores": ("job_id", "score", "segment", "components", "lead_revision", "scored_at"),
+    "outcomes": ("outcome", "at", "note", "source", "recorded_lead_id", "recorded_at"),
+    "conflicts": ("other_lead_id", "kind", "value", "raw_lead_id", "created_at"),
+    "enrichments": ("provider", "status", "endpoint", "fields", "error", "attempts", "fetched_at"),
+}
+"""What each list of :func:`lead_detail` holds, in order (the rows come as JSON: these pick and order them)."""
+
+_TIMES = frozenset({"created_at", "linked_at", "scored_at", "at", "recorded_at", "fetched_at"})
+
+
+def _typed(key: str, value: Any) -> Any:
+    """A value of a row aggregated as JSON back to the type its column gives (a timestamp in UTC, a UUID)."""
+    if value is None:
+        return None
+    if key in _TIMES:
+        return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+    if key == "job_id":
+        return uuid.UUID(value)
+    if key == "job_ids":
+        return [uuid.UUID(v) for v in value]
+    return value
+
+
+def _detail_rows(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{key: _typed(key, row[key]) for key in keys} for row in rows]
+
+
 async def lead_detail(db: Database, lead_id: int) -> dict[str, Any] | None:
-    """One lead with everything known about it; a merged id resolves to the lead it was merged into
-    (``merged_from`` says so). None if there is no such lead."""
-    async with db.connection() as conn:
-        live = await conn.fetchval("SELECT coalesce(merged_into, id) FROM leads WHERE id = $1", lead_id)
-        if live is None:
-            return None
-        lead = await conn.fetchrow(
-            f"SELECT l.*, {LEAD_EMAIL_CHECKS}, {PHONE_CHECKS} FROM leads l WHERE l.id = $1", live
-        )
-        assert lead is not None
-        values = await conn.fetch(
-            """SELECT field, value, detail, raw_lead_id, provider, source_url, created_at
-                 FROM lead_values WHERE lead_id = $1 ORDER BY field, id""",
-            live,
-        )
-        sources = await conn.fetch(
-            """SELECT s.raw_lead_id, r.source_type, r.source_url, s.linked_at,
-                      coalesce(array_agg(jl.job_id ORDER BY jl.job_id) FILTER (WHERE jl.job_id IS NOT NULL), '{}')
-                          AS job_ids
-                 FROM lead_sources s JOIN raw_leads r ON r.id = s.raw_lead_id
-                 LEFT JOIN scrape_job_leads jl ON jl.raw_lead_id = s.raw_lead_id
-                WHERE s.lead_id = $1
-                GROUP BY s.raw_lead_id, r.source_type, r.source_url, s.linked_at
-                ORDER BY s.raw_lead_id""",
-            live,
-        )
-        scores = await conn.fetch(
-            """SELECT job_id, score, segment, components, lead_revision, scored_at
-                 FROM lead_scores WHERE lead_id = $1 ORDER BY scored_at DESC""",
-            live,
-        )
-        conflicts = await conn.fetch(
-            """SELECT CASE WHEN lead_id = $1 THEN other_lead_id ELSE lead_id END AS other_lead_id, kind, value,
-                      raw_lead_id, created_at
-                 FROM lead_conflicts WHERE lead_id = $1 OR other_lead_id = $1 ORDER BY created_at""",
-            live,
-        )
-        enrichments = await conn.fetch(
-            """SELECT provider, status, endpoint, fields, error, attempts, fetched_at
-                 FROM lead_enrichments WHERE lead_id = $1 ORDER BY provider""",
-            live,
-        )
-        absorbed = await conn.fetch("SELECT id FROM leads WHERE merged_into = $1 ORDER BY id", live)
-        outcomes = await conn.fetch(
-            """SELECT outcome, at, note, source, recorded_lead_id, recorded_at FROM lead_outcomes
-                WHERE lead_id = $1 ORDER BY at DESC, id DESC""",
-            live,
-        )
-    shown = dict(lead)
+    """One lead with everything known about it, in one statement; a merged id resolves to the lead it was
+    merged into (``merged_from`` says so). None if there is no such lead."""
+    row = await db.fetchrow(_DETAIL, lead_id)
+    if row is None:
+        return None
+    shown = dict(row)
+    lists = {name: _detail_rows(shown.pop(f"detail_{name}"), keys) for name, keys in _DETAIL_KEYS.items()}
+    absorbed: list[int] = shown.pop("detail_absorbed")
     shown.pop("search_text", None)  # the index's copy of the name, domain and e-mails
     return {
-        "lead": {**shown, "explanation": explain(lead["score_components"])},
-        "merged_from": lead_id if lead_id != live else None,
-        "absorbed": [r["id"] for r in absorbed],
-        "values": [dict(r) for r in values],
-        "sources": [dict(r) for r in sources],
-        "scores": [{**dict(r), "explanation": explain(r["components"])} for r in scores],
-        "outcomes": [dict(r) for r in outcomes],
-        "conflicts": [dict(r) for r in conflicts],
-        "enrichments": [dict(r) for r in enrichments],
+        "lead": {**shown, "explanation": explain(shown["score_components"])},
+        "merged_from": lead_id if lead_id != shown["id"] else None,
+        "absorbed": absorbed,
+        "values": lists["values"],
+        "sources": lists["sources"],
+        "scores": [{**score, "explanation": explain(score["components"])} for score in lists["scores"]],
+        "outcomes": lists["outcomes"],
+        "conflicts": lists["conflicts"],
+        "enrichments": lists["enrichments"],
     }
