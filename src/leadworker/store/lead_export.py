@@ -57,22 +57,30 @@ EXPORT_FIELDS = (
 )
 """Columns of ``leadworker leads export``, in order."""
 
-PHONE_CHECKS = """
+_PHONE_CHECKS = """
        (SELECT coalesce(jsonb_agg(jsonb_build_object(
                    'number', p.number, 'type', d.detail->'type', 'region', d.detail->'region',
                    'carrier', d.detail->'carrier', 'place', d.detail->'place', 'valid', d.detail->'valid',
                    'time_zones', d.detail->'time_zones') ORDER BY p.n), '[]'::jsonb)
           FROM unnest(l.phones) WITH ORDINALITY AS p(number, n)
-          LEFT JOIN LATERAL (SELECT v.detail FROM lead_values v
+          LEFT JOIN LATERAL ({detail}) d ON true) AS phone_checks"""
+
+PHONE_CHECKS = _PHONE_CHECKS.format(
+    detail="""SELECT v.detail FROM lead_values v
                               WHERE v.lead_id = l.id AND v.field = 'phone' AND v.value = p.number
-                              ORDER BY v.id LIMIT 1) d ON true) AS phone_checks"""
+                              ORDER BY v.id LIMIT 1"""
+)
 """A select-list item over a lead ``l``: its phones in order, each with what normalization learnt of it."""
+
+_FIELDS = """l.company_name, l.legal_form, l.domain, l.website, l.emails, l.phones, l.address, l.city,
+       l.region, l.postal_code, l.country, l.contact_name, l.categories, l.latitude, l.longitude, l.geo_precision,
+       l.geo_source"""
 
 _LEAD_COLUMNS = (
     """
-       l.id AS lead_id, l.company_name, l.legal_form, l.domain, l.website, l.emails, l.phones, l.address, l.city,
-       l.region, l.postal_code, l.country, l.contact_name, l.categories, l.latitude, l.longitude, l.geo_precision,
-       l.geo_source,"""
+       l.id AS lead_id, """
+    + _FIELDS
+    + ","
     + LEAD_EMAIL_CHECKS
     + ",\n"
     + PHONE_CHECKS
@@ -144,6 +152,13 @@ _ALL = (
 )
 
 # For a job: every lead the job found (new or duplicate), with its score for that job.
+_JOB_LEADS = """job_leads AS (
+    SELECT DISTINCT s.lead_id
+      FROM scrape_job_leads jl JOIN lead_sources s ON s.raw_lead_id = jl.raw_lead_id
+     WHERE jl.job_id = $1{not_in}
+), """
+"""The leads a job (``$1``) found, new or duplicate: the first CTE of a statement."""
+
 _FOR_JOB = (
     """
 WITH job_leads AS (
@@ -187,22 +202,79 @@ FIRST_PAGE = 100
 """Rows of the export's first page: the download starts after these, not after a whole batch."""
 
 
+_PAGE = (
+    """
+WITH {job_leads}page AS MATERIALIZED (
+    SELECT l.id, """
+    + _FIELDS
+    + ","
+    + LEAD_EMAIL_CHECKS
+    + """, l.created_at, l.updated_at, {scores}
+      FROM {source}
+     WHERE {where}
+     ORDER BY l.id
+     LIMIT {limit}
+), page_values AS (
+    SELECT v.lead_id,
+           jsonb_agg(jsonb_build_object('field', v.field, 'value', v.value, 'raw_lead_id', v.raw_lead_id,
+                                        'provider', v.provider, 'url', v.source_url) ORDER BY v.id) AS provenance,
+           jsonb_object_agg(v.value, v.detail ORDER BY v.id DESC) FILTER (WHERE v.field = 'phone') AS phones
+      FROM lead_values v
+     WHERE v.lead_id IN (SELECT id FROM page)
+     GROUP BY v.lead_id
+), page_sources AS (
+    SELECT s.lead_id,
+           jsonb_agg(jsonb_build_object('raw_lead_id', s.raw_lead_id, 'source_type', r.source_type,
+                                        'source_url', r.source_url) ORDER BY s.raw_lead_id) AS sources
+      FROM lead_sources s JOIN raw_leads r ON r.id = s.raw_lead_id
+     WHERE s.lead_id IN (SELECT id FROM page)
+     GROUP BY s.lead_id
+)
+SELECT
+       l.id AS lead_id, """
+    + _FIELDS
+    + """, l.email_checks,\n"""
+    # The first value of each phone (by id) in the page's values: jsonb_object_agg keeps a key's last value.
+    + _PHONE_CHECKS.format(detail="SELECT pv.phones -> p.number AS detail")
+    + """,
+       l.score, l.segment, l.components, l.job_id, l.scored_at,
+       coalesce(ps.sources, '[]') AS sources, coalesce(pv.provenance, '[]') AS provenance,
+       l.created_at, l.updated_at, NULL::float8 AS distance_km
+  FROM page l
+  LEFT JOIN page_values pv ON pv.lead_id = l.id
+  LEFT JOIN page_sources ps ON ps.lead_id = l.id
+ ORDER BY l.id
+"""
+)
+
+
 def export_page_query(
     selected: LeadFilter, *, not_in_job: uuid.UUID | None = None, after_id: int = 0, limit: int = 500
 ) -> tuple[str, list[Any]]:
     """One page of the export by lead id (``selected.job_id``: the leads that job found, with its scores) and
-    its arguments (also what ``bench/api_read.py`` EXPLAINs)."""
-    exclude = selected.job_id is not None and not_in_job is not None
-    params: list[Any] = [None, None, selected.job_id, *([not_in_job] if exclude else [])]
-    conditions = selected.conditions(params, score="sc" if selected.job_id else "l", job=False)
+    its arguments (also what ``bench/api_read.py`` EXPLAINs). One statement: the page's lead ids by keyset,
+    then their values and sources aggregated for those ids together (not a subquery a row)."""
+    params: list[Any] = []
+    if selected.job_id is None:
+        job_leads, source, where = "", "leads l", "l.merged_into IS NULL"
+        scores = "l.score, l.segment, l.score_components AS components, l.score_job_id AS job_id, l.scored_at"
+    else:
+        params.append(selected.job_id)
+        exclude = not_in_job is not None
+        if exclude:
+            params.append(not_in_job)
+        job_leads = _JOB_LEADS.format(not_in=_NOT_IN_JOB.format(n=2) if exclude else "")
+        source = (
+            "job_leads jl JOIN leads l ON l.id = jl.lead_id"
+            " LEFT JOIN lead_scores sc ON sc.lead_id = l.id AND sc.job_id = $1"
+        )
+        where = "true"
+        scores = "sc.score, sc.segment, sc.components, $1::uuid AS job_id, sc.scored_at"
+    where += selected.conditions(params, score="sc" if selected.job_id else "l", job=False)
     params.append(after_id)
-    keyset = f"\n   AND l.id > ${len(params)}"
+    where += f"\n       AND l.id > ${len(params)}"
     params.append(limit)
-    template = _ALL if selected.job_id is None else _FOR_JOB
-    not_in = _NOT_IN_JOB.format(n=4) if exclude else ""
-    query = template.format(
-        distance="NULL::float8", near=conditions + keyset, order=f"l.id\n LIMIT ${len(params)}", not_in=not_in
-    )
+    query = _PAGE.format(job_leads=job_leads, scores=scores, source=source, where=where, limit=f"${len(params)}")
     return query, params
 
 
