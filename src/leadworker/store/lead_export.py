@@ -57,6 +57,10 @@ EXPORT_FIELDS = (
 )
 """Columns of ``leadworker leads export``, in order."""
 
+JSON_FIELDS = frozenset({"email_checks", "phone_checks", "components", "sources", "provenance"})
+"""The columns of a row of :func:`stream_lead_pages` that come as JSON text (jsonb's rendering), not decoded:
+JSON Lines write them as they are."""
+
 _PHONE_CHECKS = """
        (SELECT coalesce(jsonb_agg(jsonb_build_object(
                    'number', p.number, 'type', d.detail->'type', 'region', d.detail->'region',
@@ -189,6 +193,15 @@ _NOT_IN_JOB = """
 """Leaves out the leads another job (a schedule's previous run) found: ``leads export --schedule NAME --new``."""
 
 
+_ROW_FIELDS = tuple(name for name in EXPORT_FIELDS if name != "explanation")  # explained in Python
+
+
+def _json_as_text(query: str, order: str) -> str:
+    """``query``'s rows with the :data:`JSON_FIELDS` as text, so that nobody decodes what is only written out."""
+    columns = ", ".join(f"x.{name}::text AS {name}" if name in JSON_FIELDS else f"x.{name}" for name in _ROW_FIELDS)
+    return f"SELECT {columns}\n  FROM ({query}) AS x\n ORDER BY {order}"
+
+
 def _query(template: str, near: Near | None, not_in_job: bool = False) -> str:
     not_in = _NOT_IN_JOB.format(n=4 if near is None else 8) if not_in_job else ""
     if near is None:
@@ -275,7 +288,7 @@ def export_page_query(
     where += f"\n       AND l.id > ${len(params)}"
     params.append(limit)
     query = _PAGE.format(job_leads=job_leads, scores=scores, source=source, where=where, limit=f"${len(params)}")
-    return query, params
+    return _json_as_text(query, "x.lead_id"), params
 
 
 async def stream_lead_pages(
@@ -295,7 +308,7 @@ async def stream_lead_pages(
     come at once however many leads there are, and no transaction stays open for the length of a download).
     With ``near``, only the leads within its radius, nearest first, through a server-side cursor (``country``
     and ``q`` are not taken with it). With ``not_in_job`` (and ``job_id``), only the leads of the job that job
-    did not find."""
+    did not find. The :data:`JSON_FIELDS` of a row are JSON text."""
     if near is not None:
         if country is not None or q is not None:
             raise ValueError("country and q are not taken with near")
@@ -330,7 +343,7 @@ async def _stream_near(
     batch: int,
 ) -> AsyncIterator[dict[str, Any]]:
     exclude = job_id is not None and not_in_job is not None
-    query = _query(_ALL if job_id is None else _FOR_JOB, near, exclude)
+    query = _json_as_text(_query(_ALL if job_id is None else _FOR_JOB, near, exclude), "x.distance_km, x.lead_id")
     params: list[Any] = [segment, min_score, job_id, *near.params(), *([not_in_job] if exclude else [])]
     async with db.transaction() as conn:
         async for row in conn.cursor(query, *params, prefetch=batch):
