@@ -486,10 +486,12 @@ async def measure(
             stderr=asyncio.subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient() as probe:
+        # /healthz answers once the app has started (its database pool open); /readyz also waits on the
+        # broker, which no read route needs: a shared broker that did not answer held a run for 10 minutes.
+        async with httpx.AsyncClient(timeout=2) as probe:
             for _ in range(120):
                 try:
-                    if (await probe.get(base + "/readyz")).status_code == 200:
+                    if (await probe.get(base + "/healthz")).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
