@@ -137,7 +137,7 @@ _NEAR = f"""
         OR {_in_box(5)})
    AND {_DISTANCE} <= $6::float8"""
 
-# Without a job: every live lead with its latest score.
+# The export within a distance (`Near`), read through a cursor. Without a job: every live lead with its latest score.
 _ALL = (
     "SELECT"
     + _LEAD_COLUMNS
@@ -155,14 +155,14 @@ _ALL = (
 """
 )
 
-# For a job: every lead the job found (new or duplicate), with its score for that job.
 _JOB_LEADS = """job_leads AS (
     SELECT DISTINCT s.lead_id
       FROM scrape_job_leads jl JOIN lead_sources s ON s.raw_lead_id = jl.raw_lead_id
      WHERE jl.job_id = $1{not_in}
 ), """
-"""The leads a job (``$1``) found, new or duplicate: the first CTE of a statement."""
+"""The leads a job (``$1``) found, new or duplicate: the first CTE of an export page."""
 
+# For a job: every lead the job found (new or duplicate), with its score for that job.
 _FOR_JOB = (
     """
 WITH job_leads AS (
