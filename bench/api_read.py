@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -446,20 +447,36 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def measure(jobs: int, raw: int, samples: int) -> dict[str, Any]:
+async def measure(
+    jobs: int,
+    raw: int,
+    samples: int,
+    *,
+    keep: bool = False,
+    database: str | None = None,
+    routes: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Seed a scratch database (or reuse ``database``, seeded by an earlier ``keep`` run with the same
+    ``jobs`` and ``raw``: seeding the full size takes about 17 minutes), EXPLAIN and time the routes (only
+    ``routes``, if given); the scratch database is dropped unless ``keep``."""
     from leadworker.store import tokens
     from leadworker.store.pool import Database
 
     shape = Shape(jobs, raw)
-    scratch = Scratch()
-    await scratch.create(migrated=True)
+    scratch = Scratch(name=urlsplit(database).path.lstrip("/")) if database else Scratch()
+    if database is None:
+        await scratch.create(migrated=True)
     server = None
+    seeded = 0.0
     try:
-        seeded = await seed(scratch.db_url, shape)
+        if database is None:
+            seeded = await seed(scratch.db_url, shape)
         db = await Database.connect(scratch.db_url, min_size=1, max_size=2)
-        token = await tokens.create_token(db, "bench", "read")
+        token = await tokens.create_token(db, f"bench-{uuid.uuid4().hex[:8]}", "read")
         await db.close()
         cases = await sample_arguments(scratch.db_url, shape, samples)
+        if routes:
+            cases = {k: v for k, v in cases.items() if k in routes or k.startswith("_")}
         scans = await explain_routes(scratch.db_url, {k: v for k, v in cases.items() if not k.startswith("_")})
         port = free_port()
         server = await asyncio.create_subprocess_exec(
@@ -469,10 +486,12 @@ async def measure(jobs: int, raw: int, samples: int) -> dict[str, Any]:
             stderr=asyncio.subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient() as probe:
+        # /healthz answers once the app has started (its database pool open); /readyz also waits on the
+        # broker, which no read route needs: a shared broker that did not answer held a run for 10 minutes.
+        async with httpx.AsyncClient(timeout=2) as probe:
             for _ in range(120):
                 try:
-                    if (await probe.get(base + "/readyz")).status_code == 200:
+                    if (await probe.get(base + "/healthz")).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
@@ -482,7 +501,10 @@ async def measure(jobs: int, raw: int, samples: int) -> dict[str, Any]:
         if server is not None and server.returncode is None:
             server.terminate()
             await server.wait()
-        await scratch.cleanup()
+        if keep or database is not None:
+            print(f"api_read: the seeded database is kept: {scratch.db_url}", file=sys.stderr)
+        else:
+            await scratch.cleanup()
     rows = [
         {
             "name": route,
@@ -542,10 +564,18 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--leads", type=int, default=5_000_000, help="raw leads (canonical: half as many)")
     parser.add_argument("--samples", type=int, default=SAMPLES, help="requests a route")
+    parser.add_argument("--keep", action="store_true", help="keep the seeded database and print its URL")
+    parser.add_argument(
+        "--database", help="reuse a database seeded by --keep with the same --jobs and --leads (not seeded again)"
+    )
+    parser.add_argument("--routes", default="", help="comma-separated route names to time (default: all)")
     args = parser.parse_args()
     if args.jobs < 10 or args.leads < args.jobs or args.samples < 5:
         parser.error("need --jobs >= 10, --leads >= --jobs, --samples >= 5")
-    measured = asyncio.run(measure(args.jobs, args.leads, args.samples))
+    routes = [r.strip() for r in args.routes.split(",") if r.strip()]
+    measured = asyncio.run(
+        measure(args.jobs, args.leads, args.samples, keep=args.keep, database=args.database, routes=routes)
+    )
     print(json.dumps({**measured, "machine": machine()}, indent=2, default=str))
 
 

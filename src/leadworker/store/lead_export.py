@@ -8,6 +8,7 @@ a bounding box (two across the antimeridian), then keeps what lies within the ra
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -56,22 +57,34 @@ EXPORT_FIELDS = (
 )
 """Columns of ``leadworker leads export``, in order."""
 
-PHONE_CHECKS = """
+JSON_FIELDS = frozenset({"email_checks", "phone_checks", "components", "sources", "provenance"})
+"""The columns of a row of :func:`stream_lead_pages` that come as JSON text (jsonb's rendering), not decoded:
+JSON Lines write them as they are."""
+
+_PHONE_CHECKS = """
        (SELECT coalesce(jsonb_agg(jsonb_build_object(
                    'number', p.number, 'type', d.detail->'type', 'region', d.detail->'region',
                    'carrier', d.detail->'carrier', 'place', d.detail->'place', 'valid', d.detail->'valid',
                    'time_zones', d.detail->'time_zones') ORDER BY p.n), '[]'::jsonb)
           FROM unnest(l.phones) WITH ORDINALITY AS p(number, n)
-          LEFT JOIN LATERAL (SELECT v.detail FROM lead_values v
+          LEFT JOIN LATERAL ({detail}) d ON true) AS phone_checks"""
+
+PHONE_CHECKS = _PHONE_CHECKS.format(
+    detail="""SELECT v.detail FROM lead_values v
                               WHERE v.lead_id = l.id AND v.field = 'phone' AND v.value = p.number
-                              ORDER BY v.id LIMIT 1) d ON true) AS phone_checks"""
+                              ORDER BY v.id LIMIT 1"""
+)
 """A select-list item over a lead ``l``: its phones in order, each with what normalization learnt of it."""
+
+_FIELDS = """l.company_name, l.legal_form, l.domain, l.website, l.emails, l.phones, l.address, l.city,
+       l.region, l.postal_code, l.country, l.contact_name, l.categories, l.latitude, l.longitude, l.geo_precision,
+       l.geo_source"""
 
 _LEAD_COLUMNS = (
     """
-       l.id AS lead_id, l.company_name, l.legal_form, l.domain, l.website, l.emails, l.phones, l.address, l.city,
-       l.region, l.postal_code, l.country, l.contact_name, l.categories, l.latitude, l.longitude, l.geo_precision,
-       l.geo_source,"""
+       l.id AS lead_id, """
+    + _FIELDS
+    + ","
     + LEAD_EMAIL_CHECKS
     + ",\n"
     + PHONE_CHECKS
@@ -124,7 +137,7 @@ _NEAR = f"""
         OR {_in_box(5)})
    AND {_DISTANCE} <= $6::float8"""
 
-# Without a job: every live lead with its latest score.
+# The export within a distance (`Near`), read through a cursor. Without a job: every live lead with its latest score.
 _ALL = (
     "SELECT"
     + _LEAD_COLUMNS
@@ -141,6 +154,13 @@ _ALL = (
  ORDER BY {order}
 """
 )
+
+_JOB_LEADS = """job_leads AS (
+    SELECT DISTINCT s.lead_id
+      FROM scrape_job_leads jl JOIN lead_sources s ON s.raw_lead_id = jl.raw_lead_id
+     WHERE jl.job_id = $1{not_in}
+), """
+"""The leads a job (``$1``) found, new or duplicate: the first CTE of an export page."""
 
 # For a job: every lead the job found (new or duplicate), with its score for that job.
 _FOR_JOB = (
@@ -173,6 +193,15 @@ _NOT_IN_JOB = """
 """Leaves out the leads another job (a schedule's previous run) found: ``leads export --schedule NAME --new``."""
 
 
+_ROW_FIELDS = tuple(name for name in EXPORT_FIELDS if name != "explanation")  # explained in Python
+
+
+def _json_as_text(query: str, order: str) -> str:
+    """``query``'s rows with the :data:`JSON_FIELDS` as text, so that nobody decodes what is only written out."""
+    columns = ", ".join(f"x.{name}::text AS {name}" if name in JSON_FIELDS else f"x.{name}" for name in _ROW_FIELDS)
+    return f"SELECT {columns}\n  FROM ({query}) AS x\n ORDER BY {order}"
+
+
 def _query(template: str, near: Near | None, not_in_job: bool = False) -> str:
     not_in = _NOT_IN_JOB.format(n=4 if near is None else 8) if not_in_job else ""
     if near is None:
@@ -186,23 +215,80 @@ FIRST_PAGE = 100
 """Rows of the export's first page: the download starts after these, not after a whole batch."""
 
 
+_PAGE = (
+    """
+WITH {job_leads}page AS MATERIALIZED (
+    SELECT l.id, """
+    + _FIELDS
+    + ","
+    + LEAD_EMAIL_CHECKS
+    + """, l.created_at, l.updated_at, {scores}
+      FROM {source}
+     WHERE {where}
+     ORDER BY l.id
+     LIMIT {limit}
+), page_values AS (
+    SELECT v.lead_id,
+           jsonb_agg(jsonb_build_object('field', v.field, 'value', v.value, 'raw_lead_id', v.raw_lead_id,
+                                        'provider', v.provider, 'url', v.source_url) ORDER BY v.id) AS provenance,
+           jsonb_object_agg(v.value, v.detail ORDER BY v.id DESC) FILTER (WHERE v.field = 'phone') AS phones
+      FROM lead_values v
+     WHERE v.lead_id IN (SELECT id FROM page)
+     GROUP BY v.lead_id
+), page_sources AS (
+    SELECT s.lead_id,
+           jsonb_agg(jsonb_build_object('raw_lead_id', s.raw_lead_id, 'source_type', r.source_type,
+                                        'source_url', r.source_url) ORDER BY s.raw_lead_id) AS sources
+      FROM lead_sources s JOIN raw_leads r ON r.id = s.raw_lead_id
+     WHERE s.lead_id IN (SELECT id FROM page)
+     GROUP BY s.lead_id
+)
+SELECT
+       l.id AS lead_id, """
+    + _FIELDS
+    + """, l.email_checks,\n"""
+    # The first value of each phone (by id) in the page's values: jsonb_object_agg keeps a key's last value.
+    + _PHONE_CHECKS.format(detail="SELECT pv.phones -> p.number AS detail")
+    + """,
+       l.score, l.segment, l.components, l.job_id, l.scored_at,
+       coalesce(ps.sources, '[]') AS sources, coalesce(pv.provenance, '[]') AS provenance,
+       l.created_at, l.updated_at, NULL::float8 AS distance_km
+  FROM page l
+  LEFT JOIN page_values pv ON pv.lead_id = l.id
+  LEFT JOIN page_sources ps ON ps.lead_id = l.id
+ ORDER BY l.id
+"""
+)
+
+
 def export_page_query(
     selected: LeadFilter, *, not_in_job: uuid.UUID | None = None, after_id: int = 0, limit: int = 500
 ) -> tuple[str, list[Any]]:
     """One page of the export by lead id (``selected.job_id``: the leads that job found, with its scores) and
-    its arguments (also what ``bench/api_read.py`` EXPLAINs)."""
-    exclude = selected.job_id is not None and not_in_job is not None
-    params: list[Any] = [None, None, selected.job_id, *([not_in_job] if exclude else [])]
-    conditions = selected.conditions(params, score="sc" if selected.job_id else "l", job=False)
+    its arguments (also what ``bench/api_read.py`` EXPLAINs). One statement: the page's lead ids by keyset,
+    then their values and sources aggregated for those ids together (not a subquery a row)."""
+    params: list[Any] = []
+    if selected.job_id is None:
+        job_leads, source, where = "", "leads l", "l.merged_into IS NULL"
+        scores = "l.score, l.segment, l.score_components AS components, l.score_job_id AS job_id, l.scored_at"
+    else:
+        params.append(selected.job_id)
+        exclude = not_in_job is not None
+        if exclude:
+            params.append(not_in_job)
+        job_leads = _JOB_LEADS.format(not_in=_NOT_IN_JOB.format(n=2) if exclude else "")
+        source = (
+            "job_leads jl JOIN leads l ON l.id = jl.lead_id"
+            " LEFT JOIN lead_scores sc ON sc.lead_id = l.id AND sc.job_id = $1"
+        )
+        where = "true"
+        scores = "sc.score, sc.segment, sc.components, $1::uuid AS job_id, sc.scored_at"
+    where += selected.conditions(params, score="sc" if selected.job_id else "l", job=False)
     params.append(after_id)
-    keyset = f"\n   AND l.id > ${len(params)}"
+    where += f"\n       AND l.id > ${len(params)}"
     params.append(limit)
-    template = _ALL if selected.job_id is None else _FOR_JOB
-    not_in = _NOT_IN_JOB.format(n=4) if exclude else ""
-    query = template.format(
-        distance="NULL::float8", near=conditions + keyset, order=f"l.id\n LIMIT ${len(params)}", not_in=not_in
-    )
-    return query, params
+    query = _PAGE.format(job_leads=job_leads, scores=scores, source=source, where=where, limit=f"${len(params)}")
+    return _json_as_text(query, "x.lead_id"), params
 
 
 async def stream_lead_pages(
@@ -222,7 +308,7 @@ async def stream_lead_pages(
     come at once however many leads there are, and no transaction stays open for the length of a download).
     With ``near``, only the leads within its radius, nearest first, through a server-side cursor (``country``
     and ``q`` are not taken with it). With ``not_in_job`` (and ``job_id``), only the leads of the job that job
-    did not find."""
+    did not find. The :data:`JSON_FIELDS` of a row are JSON text."""
     if near is not None:
         if country is not None or q is not None:
             raise ValueError("country and q are not taken with near")
@@ -257,7 +343,7 @@ async def _stream_near(
     batch: int,
 ) -> AsyncIterator[dict[str, Any]]:
     exclude = job_id is not None and not_in_job is not None
-    query = _query(_ALL if job_id is None else _FOR_JOB, near, exclude)
+    query = _json_as_text(_query(_ALL if job_id is None else _FOR_JOB, near, exclude), "x.distance_km, x.lead_id")
     params: list[Any] = [segment, min_score, job_id, *near.params(), *([not_in_job] if exclude else [])]
     async with db.transaction() as conn:
         async for row in conn.cursor(query, *params, prefetch=batch):
@@ -282,65 +368,79 @@ async def leads_of_jobs(db: Database, job_ids: list[uuid.UUID]) -> list[asyncpg.
     )
 
 
+_DETAIL = f"""
+WITH live AS (SELECT coalesce(merged_into, id) AS id FROM leads WHERE id = $1)
+SELECT l.*, {LEAD_EMAIL_CHECKS}, {PHONE_CHECKS},
+       (SELECT coalesce(jsonb_agg(to_jsonb(v) ORDER BY v.field, v.id), '[]')
+          FROM lead_values v WHERE v.lead_id = l.id) AS detail_values,
+       (SELECT coalesce(jsonb_agg(to_jsonb(s) || jsonb_build_object(
+                   'source_type', r.source_type, 'source_url', r.source_url,
+                   'job_ids', (SELECT coalesce(jsonb_agg(jl.job_id ORDER BY jl.job_id), '[]')
+                                 FROM scrape_job_leads jl WHERE jl.raw_lead_id = s.raw_lead_id))
+                   ORDER BY s.raw_lead_id), '[]')
+          FROM lead_sources s JOIN raw_leads r ON r.id = s.raw_lead_id WHERE s.lead_id = l.id) AS detail_sources,
+       (SELECT coalesce(jsonb_agg(to_jsonb(sc) ORDER BY sc.scored_at DESC), '[]')
+          FROM lead_scores sc WHERE sc.lead_id = l.id) AS detail_scores,
+       (SELECT coalesce(jsonb_agg(to_jsonb(c) || jsonb_build_object(
+                   'other_lead_id', CASE WHEN c.lead_id = l.id THEN c.other_lead_id ELSE c.lead_id END)
+                   ORDER BY c.created_at), '[]')
+          FROM lead_conflicts c WHERE c.lead_id = l.id OR c.other_lead_id = l.id) AS detail_conflicts,
+       (SELECT coalesce(jsonb_agg(to_jsonb(e) ORDER BY e.provider), '[]')
+          FROM lead_enrichments e WHERE e.lead_id = l.id) AS detail_enrichments,
+       (SELECT coalesce(jsonb_agg(a.id ORDER BY a.id), '[]')
+          FROM leads a WHERE a.merged_into = l.id) AS detail_absorbed,
+       (SELECT coalesce(jsonb_agg(to_jsonb(o) ORDER BY o.at DESC, o.id DESC), '[]')
+          FROM lead_outcomes o WHERE o.lead_id = l.id) AS detail_outcomes
+  FROM live JOIN leads l ON l.id = live.id"""
+
+_DETAIL_KEYS = {
+    "values": ("field", "value", "detail", "raw_lead_id", "provider", "source_url", "created_at"),
+    "sources": ("raw_lead_id", "source_type", "source_url", "linked_at", "job_ids"),
+    "scores": ("job_id", "score", "segment", "components", "lead_revision", "scored_at"),
+    "outcomes": ("outcome", "at", "note", "source", "recorded_lead_id", "recorded_at"),
+    "conflicts": ("other_lead_id", "kind", "value", "raw_lead_id", "created_at"),
+    "enrichments": ("provider", "status", "endpoint", "fields", "error", "attempts", "fetched_at"),
+}
+"""What each list of :func:`lead_detail` holds, in order (the rows come as JSON: these pick and order them)."""
+
+_TIMES = frozenset({"created_at", "linked_at", "scored_at", "at", "recorded_at", "fetched_at"})
+
+
+def _typed(key: str, value: Any) -> Any:
+    """A value of a row aggregated as JSON back to the type its column gives (a timestamp in UTC, a UUID)."""
+    if value is None:
+        return None
+    if key in _TIMES:
+        return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+    if key == "job_id":
+        return uuid.UUID(value)
+    if key == "job_ids":
+        return [uuid.UUID(v) for v in value]
+    return value
+
+
+def _detail_rows(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{key: _typed(key, row[key]) for key in keys} for row in rows]
+
+
 async def lead_detail(db: Database, lead_id: int) -> dict[str, Any] | None:
-    """One lead with everything known about it; a merged id resolves to the lead it was merged into
-    (``merged_from`` says so). None if there is no such lead."""
-    async with db.connection() as conn:
-        live = await conn.fetchval("SELECT coalesce(merged_into, id) FROM leads WHERE id = $1", lead_id)
-        if live is None:
-            return None
-        lead = await conn.fetchrow(
-            f"SELECT l.*, {LEAD_EMAIL_CHECKS}, {PHONE_CHECKS} FROM leads l WHERE l.id = $1", live
-        )
-        assert lead is not None
-        values = await conn.fetch(
-            """SELECT field, value, detail, raw_lead_id, provider, source_url, created_at
-                 FROM lead_values WHERE lead_id = $1 ORDER BY field, id""",
-            live,
-        )
-        sources = await conn.fetch(
-            """SELECT s.raw_lead_id, r.source_type, r.source_url, s.linked_at,
-                      coalesce(array_agg(jl.job_id ORDER BY jl.job_id) FILTER (WHERE jl.job_id IS NOT NULL), '{}')
-                          AS job_ids
-                 FROM lead_sources s JOIN raw_leads r ON r.id = s.raw_lead_id
-                 LEFT JOIN scrape_job_leads jl ON jl.raw_lead_id = s.raw_lead_id
-                WHERE s.lead_id = $1
-                GROUP BY s.raw_lead_id, r.source_type, r.source_url, s.linked_at
-                ORDER BY s.raw_lead_id""",
-            live,
-        )
-        scores = await conn.fetch(
-            """SELECT job_id, score, segment, components, lead_revision, scored_at
-                 FROM lead_scores WHERE lead_id = $1 ORDER BY scored_at DESC""",
-            live,
-        )
-        conflicts = await conn.fetch(
-            """SELECT CASE WHEN lead_id = $1 THEN other_lead_id ELSE lead_id END AS other_lead_id, kind, value,
-                      raw_lead_id, created_at
-                 FROM lead_conflicts WHERE lead_id = $1 OR other_lead_id = $1 ORDER BY created_at""",
-            live,
-        )
-        enrichments = await conn.fetch(
-            """SELECT provider, status, endpoint, fields, error, attempts, fetched_at
-                 FROM lead_enrichments WHERE lead_id = $1 ORDER BY provider""",
-            live,
-        )
-        absorbed = await conn.fetch("SELECT id FROM leads WHERE merged_into = $1 ORDER BY id", live)
-        outcomes = await conn.fetch(
-            """SELECT outcome, at, note, source, recorded_lead_id, recorded_at FROM lead_outcomes
-                WHERE lead_id = $1 ORDER BY at DESC, id DESC""",
-            live,
-        )
-    shown = dict(lead)
+    """One lead with everything known about it, in one statement; a merged id resolves to the lead it was
+    merged into (``merged_from`` says so). None if there is no such lead."""
+    row = await db.fetchrow(_DETAIL, lead_id)
+    if row is None:
+        return None
+    shown = dict(row)
+    lists = {name: _detail_rows(shown.pop(f"detail_{name}"), keys) for name, keys in _DETAIL_KEYS.items()}
+    absorbed: list[int] = shown.pop("detail_absorbed")
     shown.pop("search_text", None)  # the index's copy of the name, domain and e-mails
     return {
-        "lead": {**shown, "explanation": explain(lead["score_components"])},
-        "merged_from": lead_id if lead_id != live else None,
-        "absorbed": [r["id"] for r in absorbed],
-        "values": [dict(r) for r in values],
-        "sources": [dict(r) for r in sources],
-        "scores": [{**dict(r), "explanation": explain(r["components"])} for r in scores],
-        "outcomes": [dict(r) for r in outcomes],
-        "conflicts": [dict(r) for r in conflicts],
-        "enrichments": [dict(r) for r in enrichments],
+        "lead": {**shown, "explanation": explain(shown["score_components"])},
+        "merged_from": lead_id if lead_id != shown["id"] else None,
+        "absorbed": absorbed,
+        "values": lists["values"],
+        "sources": lists["sources"],
+        "scores": [{**score, "explanation": explain(score["components"])} for score in lists["scores"]],
+        "outcomes": lists["outcomes"],
+        "conflicts": lists["conflicts"],
+        "enrichments": lists["enrichments"],
     }
