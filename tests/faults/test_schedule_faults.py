@@ -1,5 +1,5 @@
 """Schedules under process faults: three ``leadworker run --stage schedule`` processes, a schedule firing every
-5 seconds (cron with a seconds field), one process killed with -9 just after a fire, the others restarted one by
+3 seconds (cron with a seconds field), one process killed with -9 just after a fire, the others restarted one by
 one: exactly one job per fire time, each with one message."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from leadworker.stages import schedule as stage
 from leadworker.store import schedules as store
 from leadworker.store.pool import Database
 
-EVERY = 5
+EVERY = 3
 """Seconds between fire times of the test's schedule."""
 
 
@@ -33,7 +33,7 @@ async def test_kill9_and_restarts_still_fire_each_time_once(
     template = {"source_types": ["website"], "targets": ["https://acme.test/"]}
     row = await store.add_schedule(
         db,
-        name="every-5s",
+        name="every-3s",
         cron=f"*/{EVERY} * * * * *",
         time_zone="UTC",
         template=template,
@@ -45,7 +45,7 @@ async def test_kill9_and_restarts_still_fire_each_time_once(
     )
     assert row is not None
     nxt, due = stage.next_due(row["id"], f"*/{EVERY} * * * * *", "UTC", 0, datetime.now(UTC))
-    await store.set_enabled(db, "every-5s", True, nxt, due)
+    await store.set_enabled(db, "every-3s", True, nxt, due)
     env = {"LEADWORKER_SCHEDULE_INTERVAL": "0.2"}
     workers = [await spawn(settings, "--stage", "schedule", **env) for _ in range(3)]
     began = await _fired(db)
@@ -105,5 +105,5 @@ async def test_kill9_and_restarts_still_fire_each_time_once(
             include_queued=True,
         )
         assert set(published) == {str(j) for j in job_ids}
-    schedule = await store.get_schedule(db, "every-5s")
+    schedule = await store.get_schedule(db, "every-3s")
     assert schedule is not None and schedule["last_fire_at"] == times[-1] and schedule["last_job_id"] == job_ids[-1]
