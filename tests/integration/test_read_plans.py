@@ -118,3 +118,39 @@ async def test_export_pages_are_not_compiled(db: Database) -> None:
             found = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {query}", *params)
             document = json.loads(found) if isinstance(found, str) else found
             assert document[0]["Plan"]["Total Cost"] < threshold / 4, (selected, document[0]["Plan"]["Total Cost"])
+
+
+BIG_JOB_LEADS = 2_000
+_SEED_JOB_LEADS = f"""
+INSERT INTO raw_leads (id, content_hash, source_type, record, first_job_id)
+SELECT i, sha256(('raw ' || i)::bytea), 'website', '{{}}', md5('job' || least(i, {JOBS}))::uuid
+  FROM generate_series(1, {LEADS + BIG_JOB_LEADS}) AS i;
+INSERT INTO scrape_job_leads (job_id, raw_lead_id, is_new)
+SELECT CASE WHEN i > {LEADS} THEN md5('job1')::uuid ELSE md5('job' || i)::uuid END, i, true
+  FROM generate_series(1, {LEADS + BIG_JOB_LEADS}) AS i;
+INSERT INTO lead_sources (raw_lead_id, lead_id)
+SELECT i, CASE WHEN i > {LEADS} THEN 2 * {LEADS} + 1 - i ELSE i END
+  FROM generate_series(1, {LEADS + BIG_JOB_LEADS}) AS i;
+ANALYZE raw_leads;
+ANALYZE scrape_job_leads;
+ANALYZE lead_sources;
+"""
+
+
+async def test_a_big_jobs_leads_are_read_by_the_job_not_by_the_table(db: Database) -> None:
+    """The job page's first leads of a job that found 2,000 leads, all recent (the highest ids): a semi-join
+    walked the leads (and their sources) in id order from the first, reading nearly the whole table before
+    reaching the job's; the job's lead ids are now gathered first and read through the primary key."""
+    async with db.connection() as conn:
+        await conn.execute("SET session_replication_role = replica")
+        await conn.execute(_SEED)
+        await conn.execute(_SEED_JOB_LEADS)
+        await conn.execute("RESET session_replication_role")
+        big_job, small_job = await conn.fetchrow("SELECT md5('job1')::uuid, md5('job7')::uuid")
+        for job_id, shown in ((big_job, 50), (small_job, 1)):
+            query, params = page_query(LeadFilter(job_id=job_id), 0, 50)
+            assert len(await conn.fetch(query, *params)) == shown
+            plan = await plan_of(conn, query, params)
+            assert not [s for s in plan if s[0] == "Seq Scan"], (job_id, plan)
+            assert any(s[1] == "leads_pkey" for s in plan), (job_id, plan)
+            assert sum(s[2] for s in plan) <= 500, (job_id, plan)  # about the page, not the table

@@ -51,7 +51,11 @@ class LeadFilter:
         if self.country is not None:
             parts.append(f"{lead}.country = upper({arg(self.country)}::text)")
         if job and self.job_id is not None:
-            parts.append(f"{lead}.id IN ({JOB_LEADS.format(job=arg(self.job_id) + '::uuid')})")
+            # An array, not ``IN (...)``: with a semi-join the planner, expecting a big job's leads spread over
+            # the table, walked every lead and every source in id order to find the first 50 (2 s for a job of
+            # 5,000 leads among 1,000,000, all recent, so at the top of the ids); the array is made first and
+            # read through the primary key, in id order, so a page costs its job's size, not the table's.
+            parts.append(f"{lead}.id = ANY (ARRAY({JOB_LEADS.format(job=arg(self.job_id) + '::uuid')}))")
         if self.q:
             parts.append(f"{lead}.search_text ILIKE {arg(like_pattern(self.q))}")
         return "".join(f"\n   AND {part}" for part in parts)
