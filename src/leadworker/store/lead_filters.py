@@ -13,9 +13,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-JOB_LEADS = """SELECT s.lead_id FROM scrape_job_leads jl JOIN lead_sources s ON s.raw_lead_id = jl.raw_lead_id
-                WHERE jl.job_id = {job}"""
-"""The canonical leads a job found (new or duplicate), given the parameter that holds the job id."""
+JOB_LEADS = """SELECT s.lead_id
+                FROM scrape_job_leads jl
+               CROSS JOIN LATERAL (SELECT s.lead_id FROM lead_sources s
+                                    WHERE s.raw_lead_id = jl.raw_lead_id OFFSET 0) AS s
+               WHERE jl.job_id = {job}"""
+"""The canonical leads a job found (new or duplicate), given the parameter that holds the job id: its raw leads
+by scrape_job_leads' key, each one's lead looked up by lead_sources' key. ``OFFSET 0`` keeps each lookup a
+lookup (the subquery is not merged into a join): as a join, the planner priced a job's 5,000 lookups above
+reading all 1.9 million sources into a hash, and after some ANALYZEs did that (170 ms against 9)."""
 
 
 def like_pattern(text: str) -> str:
