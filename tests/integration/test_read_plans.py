@@ -40,24 +40,26 @@ ANALYZE leads;
 BIG = ("leads", "scrape_jobs")
 
 
-def scans(plan: dict[str, Any]) -> list[tuple[str, str, int]]:
-    """(node type, index or relation, rows it read: returned or filtered out) of every scan of a big table."""
+def scans(plan: dict[str, Any], tables: tuple[str, ...] = BIG) -> list[tuple[str, str, int]]:
+    """(node type, index or relation, rows it read: returned or filtered out) of every scan of ``tables``."""
     found = []
     if plan["Node Type"] == "Bitmap Index Scan":  # its heap scan above counts the rows
         found.append((plan["Node Type"], plan["Index Name"], 0))
-    elif "Scan" in plan["Node Type"] and plan.get("Relation Name") in BIG:
+    elif "Scan" in plan["Node Type"] and plan.get("Relation Name") in tables:
         read = sum(plan.get(k, 0) for k in ("Actual Rows", "Rows Removed by Filter", "Rows Removed by Index Recheck"))
         name = plan.get("Index Name") or plan["Relation Name"]
         found.append((plan["Node Type"], name, int(read * plan.get("Actual Loops", 1))))
     for child in plan.get("Plans", []):
-        found += scans(child)
+        found += scans(child, tables)
     return found
 
 
-async def plan_of(conn: asyncpg.Connection, query: str, params: list[Any]) -> list[tuple[str, str, int]]:
+async def plan_of(
+    conn: asyncpg.Connection, query: str, params: list[Any], tables: tuple[str, ...] = BIG
+) -> list[tuple[str, str, int]]:
     found = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}", *params)
     document = json.loads(found) if isinstance(found, str) else found  # the pool decodes json itself
-    return scans(document[0]["Plan"])
+    return scans(document[0]["Plan"], tables)
 
 
 async def test_lists_searches_and_exports_read_through_indexes(db: Database) -> None:
@@ -118,3 +120,44 @@ async def test_export_pages_are_not_compiled(db: Database) -> None:
             found = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {query}", *params)
             document = json.loads(found) if isinstance(found, str) else found
             assert document[0]["Plan"]["Total Cost"] < threshold / 4, (selected, document[0]["Plan"]["Total Cost"])
+
+
+BIG_JOB_LEADS = 2_000
+_SEED_JOB_LEADS = f"""
+INSERT INTO raw_leads (id, content_hash, source_type, record, first_job_id)
+SELECT i, sha256(('raw ' || i)::bytea), 'website', '{{}}', md5('job' || least(i, {JOBS}))::uuid
+  FROM generate_series(1, {LEADS + BIG_JOB_LEADS}) AS i;
+INSERT INTO scrape_job_leads (job_id, raw_lead_id, is_new)
+SELECT CASE WHEN i > {LEADS} THEN md5('job1')::uuid ELSE md5('job' || i)::uuid END, i, true
+  FROM generate_series(1, {LEADS + BIG_JOB_LEADS}) AS i;
+INSERT INTO lead_sources (raw_lead_id, lead_id)
+SELECT i, CASE WHEN i > {LEADS} THEN 2 * {LEADS} + 1 - i ELSE i END
+  FROM generate_series(1, {LEADS + BIG_JOB_LEADS}) AS i;
+ANALYZE raw_leads;
+ANALYZE scrape_job_leads;
+ANALYZE lead_sources;
+"""
+
+
+async def test_a_big_jobs_leads_are_read_by_the_job_not_by_the_table(db: Database) -> None:
+    """The job page's first leads (and the job's first export page) of a job that found 2,000 leads, all recent
+    (the highest ids): a semi-join walked the leads (and their sources) in id order from the first, reading
+    nearly the whole table before reaching the job's; as an array of a plain join, the planner read every source
+    into a hash. The job's lead ids are now gathered first, a lookup in lead_sources for each of its raw leads,
+    and read through the leads' primary key."""
+    async with db.connection() as conn:
+        await conn.execute("SET session_replication_role = replica")
+        await conn.execute(_SEED)
+        await conn.execute(_SEED_JOB_LEADS)
+        await conn.execute("RESET session_replication_role")
+        big_job, small_job = await conn.fetchrow("SELECT md5('job1')::uuid, md5('job7')::uuid")
+        for job_id, found, shown in ((big_job, BIG_JOB_LEADS, 50), (small_job, 1, 1)):
+            for query, params in (page_query(LeadFilter(job_id=job_id), 0, 50), export_page_query(
+                    LeadFilter(job_id=job_id), limit=50)):  # fmt: skip
+                assert len(await conn.fetch(query, *params)) == shown
+                plan = await plan_of(conn, query, params)
+                assert not [s for s in plan if s[0] == "Seq Scan"], (job_id, plan)
+                assert any(s[1] == "leads_pkey" for s in plan), (job_id, plan)
+                assert sum(s[2] for s in plan) <= 500, (job_id, plan)  # about the page, not the table
+                sources = await plan_of(conn, query, params, ("lead_sources",))
+                assert sum(s[2] for s in sources) <= found + shown * 3, (job_id, sources)  # the job's, the page's

@@ -19,7 +19,7 @@ import asyncpg
 from leadworker.common.geo import EARTH_RADIUS_KM, bounding_boxes
 from leadworker.enrich.scoring import explain
 from leadworker.store.email_verdicts import LEAD_EMAIL_CHECKS
-from leadworker.store.lead_filters import LeadFilter
+from leadworker.store.lead_filters import JOB_LEADS, LeadFilter
 from leadworker.store.pool import Database
 
 EXPORT_FIELDS = (
@@ -155,12 +155,10 @@ _ALL = (
 """
 )
 
-_JOB_LEADS = """job_leads AS (
-    SELECT DISTINCT s.lead_id
-      FROM scrape_job_leads jl JOIN lead_sources s ON s.raw_lead_id = jl.raw_lead_id
-     WHERE jl.job_id = $1{not_in}
-), """
-"""The leads a job (``$1``) found, new or duplicate: the first CTE of an export page."""
+_JOB_LEADS = "l.id = ANY (ARRAY(" + JOB_LEADS.format(job="$1") + "{not_in}))"
+"""The leads a job (``$1``) found, new or duplicate: the condition of an export page. An array made first, read
+through the primary key in id order: joined (a CTE), the planner walked every lead and source in id order to
+reach a big job's recent leads (2 s for the first 100 of a job of 5,000 among 1,000,000 leads)."""
 
 # For a job: every lead the job found (new or duplicate), with its score for that job.
 _FOR_JOB = (
@@ -217,7 +215,7 @@ FIRST_PAGE = 100
 
 _PAGE = (
     """
-WITH {job_leads}page AS MATERIALIZED (
+WITH page AS MATERIALIZED (
     SELECT l.id, """
     + _FIELDS
     + ","
@@ -269,25 +267,21 @@ def export_page_query(
     then their values and sources aggregated for those ids together (not a subquery a row)."""
     params: list[Any] = []
     if selected.job_id is None:
-        job_leads, source, where = "", "leads l", "l.merged_into IS NULL"
+        source, where = "leads l", "l.merged_into IS NULL"
         scores = "l.score, l.segment, l.score_components AS components, l.score_job_id AS job_id, l.scored_at"
     else:
         params.append(selected.job_id)
         exclude = not_in_job is not None
         if exclude:
             params.append(not_in_job)
-        job_leads = _JOB_LEADS.format(not_in=_NOT_IN_JOB.format(n=2) if exclude else "")
-        source = (
-            "job_leads jl JOIN leads l ON l.id = jl.lead_id"
-            " LEFT JOIN lead_scores sc ON sc.lead_id = l.id AND sc.job_id = $1"
-        )
-        where = "true"
+        source = "leads l LEFT JOIN lead_scores sc ON sc.lead_id = l.id AND sc.job_id = $1"
+        where = _JOB_LEADS.format(not_in=_NOT_IN_JOB.format(n=2) if exclude else "")
         scores = "sc.score, sc.segment, sc.components, $1::uuid AS job_id, sc.scored_at"
     where += selected.conditions(params, score="sc" if selected.job_id else "l", job=False)
     params.append(after_id)
     where += f"\n       AND l.id > ${len(params)}"
     params.append(limit)
-    query = _PAGE.format(job_leads=job_leads, scores=scores, source=source, where=where, limit=f"${len(params)}")
+    query = _PAGE.format(scores=scores, source=source, where=where, limit=f"${len(params)}")
     return _json_as_text(query, "x.lead_id"), params
 
 

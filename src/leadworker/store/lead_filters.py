@@ -13,9 +13,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-JOB_LEADS = """SELECT s.lead_id FROM scrape_job_leads jl JOIN lead_sources s ON s.raw_lead_id = jl.raw_lead_id
-                WHERE jl.job_id = {job}"""
-"""The canonical leads a job found (new or duplicate), given the parameter that holds the job id."""
+JOB_LEADS = """SELECT s.lead_id
+                FROM scrape_job_leads jl
+               CROSS JOIN LATERAL (SELECT s.lead_id FROM lead_sources s
+                                    WHERE s.raw_lead_id = jl.raw_lead_id OFFSET 0) AS s
+               WHERE jl.job_id = {job}"""
+"""The canonical leads a job found (new or duplicate), given the parameter that holds the job id: its raw leads
+by scrape_job_leads' key, each one's lead looked up by lead_sources' key. ``OFFSET 0`` keeps each lookup a
+lookup (the subquery is not merged into a join): as a join, the planner priced a job's 5,000 lookups above
+reading all 1.9 million sources into a hash, and after some ANALYZEs did that (170 ms against 9)."""
 
 
 def like_pattern(text: str) -> str:
@@ -51,7 +57,11 @@ class LeadFilter:
         if self.country is not None:
             parts.append(f"{lead}.country = upper({arg(self.country)}::text)")
         if job and self.job_id is not None:
-            parts.append(f"{lead}.id IN ({JOB_LEADS.format(job=arg(self.job_id) + '::uuid')})")
+            # An array, not ``IN (...)``: with a semi-join the planner, expecting a big job's leads spread over
+            # the table, walked every lead and every source in id order to find the first 50 (2 s for a job of
+            # 5,000 leads among 1,000,000, all recent, so at the top of the ids); the array is made first and
+            # read through the primary key, in id order, so a page costs its job's size, not the table's.
+            parts.append(f"{lead}.id = ANY (ARRAY({JOB_LEADS.format(job=arg(self.job_id) + '::uuid')}))")
         if self.q:
             parts.append(f"{lead}.search_text ILIKE {arg(like_pattern(self.q))}")
         return "".join(f"\n   AND {part}" for part in parts)
