@@ -38,6 +38,12 @@ def is_connection_failure(error: BaseException) -> bool:
     if isinstance(error, asyncpg.exceptions.InterfaceError):
         text = str(error).lower()
         return "closed" in text or ("connection" in text and "lost" in text)
+    if isinstance(error, asyncpg.exceptions.InternalClientError):
+        # A connection whose server went away mid-statement is left in a protocol state the next statement
+        # cannot leave ("another operation (2) is in progress", "failed" state, "not connected"): seen when
+        # the database shuts down under load. The delivery goes back like any other outage's.
+        text = str(error)
+        return "another operation" in text or '"failed" state' in text or text == "not connected"
     return False
 
 
