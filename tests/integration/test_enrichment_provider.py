@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterator
 
@@ -63,8 +64,12 @@ async def test_provider_fields_are_merged_with_provenance(
     asked: dict[str, list[float]] = {}
     for request, at in zip(provider.requests, provider.times, strict=True):
         asked.setdefault(request["lead"]["domain"], []).append(at)
-    (retried,) = [times for times in asked.values() if len(times) == 3]
-    assert retried[1] - retried[0] >= 1.0 and retried[2] - retried[1] >= 1.0, retried  # Retry-After: 1
+    # The 429 and the 503 go to whichever requests come first: one lead's two, or one each when the two leads
+    # are enriched side by side. Every retry waits the Retry-After.
+    retried = [times for times in asked.values() if len(times) > 1]
+    assert sorted(len(times) for times in asked.values()) in ([1, 3], [2, 2]), asked
+    for times in retried:
+        assert all(b - a >= 1.0 for a, b in itertools.pairwise(times)), times  # Retry-After: 1
     acme = await db.fetchrow("SELECT * FROM leads WHERE domain = 'acme-plumbing.test'")
     assert acme is not None
     assert "sales@acme-plumbing.test" in acme["emails"] and "+15035550177" in acme["phones"]
