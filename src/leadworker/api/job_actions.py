@@ -44,6 +44,11 @@ async def job_view_or_404(services: ApiServices, job_id: uuid.UUID) -> dict[str,
     return job_view(row)
 
 
+def job_location(job_id: uuid.UUID) -> str:
+    """Where a job is read: the ``Location`` of a submission's answer."""
+    return f"/api/v1/jobs/{job_id}"
+
+
 async def submitted_view(
     services: ApiServices, job_id: uuid.UUID, created: dict[uuid.UUID, asyncpg.Record]
 ) -> tuple[int, dict[str, Any]]:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from leadworker.api.auth import services_of
 from leadworker.api.inbound import InboundSource, dig, records_of
-from leadworker.api.job_actions import submit_or_503, submitted_view
+from leadworker.api.job_actions import job_location, submit_or_503, submitted_view
 from leadworker.api.problems import ApiError, validation_fields
 from leadworker.contracts import ScrapeJob, structure_problem
 
@@ -43,7 +43,7 @@ async def inbound(request: Request, response: Response, name: Annotated[str, Pat
     job = _job(source, event, uuid.uuid5(INBOUND_NAMESPACE, f"{name}\n{event_id}"))
     services = services_of(request)
     response.status_code, view = await submitted_view(services, job.job_id, await submit_or_503(services, [job]))
-    response.headers["Location"] = f"/api/v1/jobs/{job.job_id}"
+    response.headers["Location"] = job_location(job.job_id)
     return view
 
 

@@ -26,7 +26,7 @@ from leadworker.api.views import job_view
 from leadworker.store.jobs import JobStatus
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY)]
 
 
 _SUBMIT_OPENAPI: dict[str, Any] = {
@@ -68,7 +68,7 @@ async def submit_job(request: Request) -> Response:
     status, view = await job_actions.submitted_view(services, job.job_id, created)
     # Serialized as FastAPI serializes a returned dict (pydantic's serializer: a fifth of json.dumps' time).
     return Response(
-        to_json(view), status, headers={"Location": f"/api/v1/jobs/{job.job_id}"}, media_type="application/json"
+        to_json(view), status, headers={"Location": job_actions.job_location(job.job_id)}, media_type="application/json"
     )
 
 
@@ -84,7 +84,7 @@ async def submit_batch(
     created = await job_actions.submit_or_503(services, batch)
     return {
         "jobs": [
-            {"job_id": str(j.job_id), "created": j.job_id in created, "location": f"/api/v1/jobs/{j.job_id}"}
+            {"job_id": str(j.job_id), "created": j.job_id in created, "location": job_actions.job_location(j.job_id)}
             for j in batch
         ]
     }
