@@ -41,8 +41,8 @@ fi
 # then runs out, and new connections hang in their handshake while the port stays open. RabbitMQ's own
 # advice is tens of thousands; the machine's hard limit is the most that can be given.
 if (( EUID == 0 )) && [ -d /etc/security/limits.d ] && [ ! -f /etc/security/limits.d/rabbitmq.conf ]; then
-  nofile=$(ulimit -Hn); [ "$nofile" = unlimited ] || (( nofile <= 65536 )) || nofile=65536
-  [ "$nofile" = unlimited ] && nofile=65536
+  nofile=$(ulimit -Hn)
+  if [ "$nofile" = unlimited ] || (( nofile > 65536 )); then nofile=65536; fi
   echo "rabbitmq - nofile $nofile" > /etc/security/limits.d/rabbitmq.conf
 fi
 
