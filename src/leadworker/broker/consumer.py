@@ -348,13 +348,15 @@ class StageConsumer:
                 await self._give_back(delivery)
                 self._settled[Outcome.REQUEUE].inc()
                 return
+        # Counted before it is settled: a process killed between the two then counts a redelivered message
+        # twice, instead of never counting one the broker has already settled (the counters are at least once).
+        self._settled[outcome].inc()
         if outcome is Outcome.REQUEUE:
             dlog.warning("database unavailable; delivery returned to the queue", error=decision.error)
             self._on_service_unavailable(ServiceUnavailable(decision.error))
             await self._give_back(delivery)
         else:
             await self._ack(delivery)
-        self._settled[outcome].inc()
 
     async def _record(self, delivery: Delivery, hook: Awaitable[None]) -> None:
         """Run the stage's ``on_retry`` / ``on_dead`` hook, which records the decision on the job row.
