@@ -23,6 +23,7 @@ import pytest
 
 import support
 from leadworker.api.app import create_app
+from leadworker.broker.topology import Topology
 from leadworker.config import Settings
 from leadworker.demo.server import SiteServer
 from leadworker.store import tokens as tokenstore
@@ -253,6 +254,30 @@ async def test_broker_down_is_503_and_the_row_waits(database_url: str, db: Datab
         assert_error(answer, 503, "unavailable")
         assert (await client.get("/readyz")).status_code == 503
     assert await db.fetchval("SELECT status FROM scrape_jobs") == "queued"
+
+
+async def test_a_connection_the_broker_closed_is_opened_again_not_a_503(
+    settings: Settings, db: Database, private_rabbit: support.PrivateRabbit
+) -> None:
+    # The node closing the API's connection (a node of a cluster stopped or killed) leaves an aio-pika
+    # connection whose is_closed stays False: the next submission must still go to a fresh connection,
+    # not fail with a 503 and leave its job to the stuck-job sweep minutes later.
+    cfg = settings.model_copy(update={"amqp_url": private_rabbit.url()})
+    queue = Topology.from_settings(cfg).work_queue("scrape")
+    write = await token(db, "write")
+    body = {"source_types": ["inline"], "leads": [{"company_name": "Acme"}]}
+    try:
+        async with api_client(cfg) as client:
+            assert (await client.post("/api/v1/jobs", headers=write, json=body)).status_code == 202
+            await asyncio.to_thread(private_rabbit.close_connections, "node going away")
+            await asyncio.sleep(0.5)  # the close reaches the client
+            answer = await client.post("/api/v1/jobs", headers=write, json=body)
+            assert answer.status_code == 202, answer.text
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["broker"] is True, ready.text
+        assert await support.queue_depth(cfg, queue) == 2, "both jobs' messages are in the work queue"
+    finally:
+        await support.delete_queues(cfg)
 
 
 async def test_api_and_tokens_commands(settings: Settings) -> None:

@@ -49,7 +49,7 @@ class ApiServices:
     async def publisher(self) -> ConfirmedPublisher:
         """A confirmed publisher; raises :class:`ServiceUnavailable` if the broker cannot be reached."""
         async with self._lock:
-            if self._connection is None or self._connection.is_closed or self._publisher is None:
+            if self._connection is None or self._publisher is None or not self._publisher.is_open:
                 await self._drop_broker()
                 self._connection = await open_broker(self.settings)
                 try:

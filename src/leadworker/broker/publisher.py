@@ -65,6 +65,15 @@ class ConfirmedPublisher:
         exchange = await channel.get_exchange(exchange_name, ensure=False)
         return cls(channel, exchange, connection)
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the channel (and its connection, if known) is still open. aio-pika's ``is_closed`` of a
+        connection turns true only when the client closes it; one the broker closed (a node stopped or
+        killed) only clears ``connected`` and closes its channels."""
+        if self._channel.is_closed:
+            return False
+        return self.connection is None or (not self.connection.is_closed and self.connection.connected.is_set())
+
     async def publish(self, message: OutgoingMessage) -> None:
         """Publish one message and wait for the broker's confirm; raise :class:`PublishError` otherwise."""
         headers: HeadersType = dict(message.headers)
