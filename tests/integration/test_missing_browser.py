@@ -136,3 +136,24 @@ async def test_doctor_names_what_is_missing_and_how_to_fix_it(settings: Settings
     lines = text.stdout.splitlines()
     chromium = next(i for i, line in enumerate(lines) if line.startswith("MISSING  chromium"))
     assert "fix: apt-get install -y chromium-headless-shell" in lines[chromium + 1]
+
+
+async def test_doctor_names_a_broker_node_that_does_not_answer(settings: Settings, db: Database) -> None:
+    # A cluster's URL list with one node down, or one URL mistyped: workers would only find out when they
+    # fail over to it, so doctor tries every node, not just the first that answers.
+    await support.declare(settings)
+    dead = "amqp://guest:secret@127.0.0.1:1/"
+    for urls in (f"{settings.amqp_url},{dead}", f"{dead},{settings.amqp_url}"):
+        cfg = settings.model_copy(update={"amqp_url": urls})
+        result = support.run_cli(cfg, "doctor", "--json", LEADWORKER_BROWSER_EXECUTABLE=NO_BROWSER)
+        checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+        broker = checks["broker"]
+        assert not broker["ok"] and "1 of 2 nodes" in broker["detail"], broker
+        assert "127.0.0.1:1/" in broker["detail"] and "secret" not in result.stdout, broker
+        assert "LEADWORKER_AMQP_URL" in broker["fix"], broker
+        assert checks["topology"]["ok"], "the topology is still looked at through the node that answers"
+    again = settings.amqp_url.rstrip("/") + "/%2F"  # the same broker by another URL: two nodes that answer
+    both = settings.model_copy(update={"amqp_url": f"{settings.amqp_url},{again}"})
+    answer = support.run_cli(both, "doctor", "--json", LEADWORKER_BROWSER_EXECUTABLE=NO_BROWSER)
+    checks = {c["name"]: c for c in json.loads(answer.stdout)["checks"]}
+    assert checks["broker"]["ok"] and "2 nodes" in checks["broker"]["detail"], checks["broker"]

@@ -6,14 +6,16 @@ the topology is looked at by passive declarations, the migrations by reading ``s
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import aio_pika
 import aiormq
 import asyncpg
 from aio_pika.abc import AbstractConnection
 
-from leadworker.broker.nodes import BrokerNodes
+from leadworker.broker.nodes import CONNECT_ERRORS
 from leadworker.broker.topology import Topology, queue_depths
 from leadworker.config import Settings, mask_url
 from leadworker.errors import one_line
@@ -37,21 +39,8 @@ class Check:
 
 async def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order an operator would fix them."""
-    checks: list[Check] = []
-    connection: AbstractConnection | None = None
-    try:
-        nodes = BrokerNodes(settings.amqp_urls, shuffle=False)
-        connection = await nodes.connect(timeout=_TIMEOUT, mask=mask_url)
-        checks.append(Check("broker", True, f"connected to {mask_url(nodes.current or '')}"))
-    except (aiormq.exceptions.AMQPError, ConnectionError, OSError, TimeoutError) as exc:
-        checks.append(
-            Check(
-                "broker",
-                False,
-                f"{settings.masked_amqp_url} unreachable: {one_line(exc)}",
-                "start RabbitMQ, or set LEADWORKER_AMQP_URL to a reachable broker",
-            )
-        )
+    broker, connection = await _broker(settings)
+    checks = [broker]
     checks.extend(await _database(settings))
     try:
         checks.append(await _topology(settings, connection))
@@ -60,6 +49,40 @@ async def run_checks(settings: Settings) -> list[Check]:
             await connection.close()
     checks.append(await _chromium(settings))
     return checks
+
+
+async def _broker(settings: Settings) -> tuple[Check, AbstractConnection | None]:
+    """Every node of ``LEADWORKER_AMQP_URL`` tried (at once): a node of a cluster that does not answer, down or
+    mistyped, would otherwise only show when workers fail over to it. Returns the connection to the first
+    node that answered, for the topology check."""
+    urls = settings.amqp_urls
+    results = dict(zip(urls, await asyncio.gather(*(_connect(url) for url in urls)), strict=True))
+    connections = [result for result in results.values() if not isinstance(result, str)]
+    errors = {url: result for url, result in results.items() if isinstance(result, str)}
+    for extra in connections[1:]:
+        await extra.close()
+    connection = connections[0] if connections else None
+    if not errors:
+        reached = mask_url(urls[0]) if len(urls) == 1 else f"{len(urls)} nodes: " + ", ".join(map(mask_url, urls))
+        return Check("broker", True, f"connected to {reached}"), connection
+    if len(urls) == 1:
+        detail = f"{settings.masked_amqp_url} unreachable: {errors[urls[0]]}"
+        return Check("broker", False, detail, "start RabbitMQ, or set LEADWORKER_AMQP_URL to a reachable broker"), None
+    unreachable = "; ".join(f"{mask_url(url)}: {error}" for url, error in errors.items())
+    detail = f"{len(connections)} of {len(urls)} nodes answer; unreachable: {unreachable}"
+    fix = (
+        "start the node(s), or correct their URLs in LEADWORKER_AMQP_URL (workers fail over only to nodes that answer)"
+    )
+    return Check("broker", False, detail, fix), connection
+
+
+async def _connect(url: str) -> AbstractConnection | str:
+    """A connection to ``url``, or why there is none (one line)."""
+    try:
+        connection: AbstractConnection = await aio_pika.connect(url, timeout=_TIMEOUT)
+    except CONNECT_ERRORS as exc:
+        return one_line(exc)
+    return connection
 
 
 async def _database(settings: Settings) -> list[Check]:
