@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from leadworker.errors import ServiceUnavailable, one_line
+from leadworker.errors import ServiceUnavailable, UsageError, one_line
 
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.PostgresConnectionError,
@@ -69,6 +69,39 @@ def _connection_setup(warm_up: WarmUp) -> Callable[[asyncpg.Connection], Awaitab
     return init
 
 
+POOLER_WITHOUT_SETTING = (
+    "LEADWORKER_DATABASE_URL goes through a transaction pooler (PgBouncer pool_mode=transaction), which cannot "
+    "keep the statements leadworker prepares: set LEADWORKER_DB_POOL_MODE=transaction, and "
+    "LEADWORKER_DATABASE_DIRECT_URL to the database itself (see README: Scaling out)"
+)
+"""The one line for a transaction pooler reached without ``LEADWORKER_DB_POOL_MODE=transaction``."""
+
+_POOLER_ERRORS = (
+    asyncpg.exceptions.DuplicatePreparedStatementError,
+    asyncpg.exceptions.InvalidSQLStatementNameError,
+)
+"""What asyncpg's named statements meet behind a transaction pooler: a statement another client prepared on
+this server connection ("already exists"), or one this client prepared on another ("does not exist")."""
+
+
+async def _refuse_a_transaction_pooler(pool: asyncpg.Pool) -> None:
+    """Raise :class:`UsageError` (and close ``pool``) if two of its sessions are served by one server
+    connection, which only a transaction pooler does: after the first session's statement, PgBouncer hands
+    the idle server connection it used (the most recent) to the next transaction, whoever's it is. A direct
+    connection or a session pooler gives each session its own server process, so there is no false alarm. A
+    busy transaction pooler may hand out another server connection and go unnoticed here: asyncpg's
+    prepared-statement errors then come later, from the statements themselves."""
+    try:
+        async with pool.acquire() as first, pool.acquire() as second:
+            mine = await first.fetchval("SELECT pg_backend_pid()")
+            theirs = await second.fetchval("SELECT pg_backend_pid()")
+        if mine == theirs:
+            raise UsageError(POOLER_WITHOUT_SETTING)
+    except BaseException:
+        pool.terminate()
+        raise
+
+
 class Database:
     """A pool plus the translation of connection failures. Pass it to whatever needs the database."""
 
@@ -108,6 +141,12 @@ class Database:
                 statement_cache_size=0 if transaction_pooled else 256,
                 max_inactive_connection_lifetime=300,
             )
+            if not transaction_pooled and max_size >= 2:
+                await _refuse_a_transaction_pooler(pool)
+        except _POOLER_ERRORS as exc:
+            if transaction_pooled:
+                raise
+            raise UsageError(POOLER_WITHOUT_SETTING) from exc
         except Exception as exc:
             if is_connection_failure(exc) or isinstance(exc, TimeoutError):
                 raise ServiceUnavailable(f"database unreachable: {one_line(exc)}") from exc
