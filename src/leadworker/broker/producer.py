@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -28,17 +29,31 @@ def job_message(job: ScrapeJob, topology: Topology, body: str | None = None) -> 
 
 
 async def publish_jobs(
-    db: Database, publisher: ConfirmedPublisher, topology: Topology, jobs_to_publish: Sequence[ScrapeJob]
+    db: Database,
+    publisher: ConfirmedPublisher,
+    topology: Topology,
+    jobs_to_publish: Sequence[ScrapeJob],
+    confirmed: set[uuid.UUID] | None = None,
 ) -> None:
     """Create the job rows as ``queued`` and publish their messages, pipelining the confirms.
 
     The rows come first: a job is visible (and cancellable) before any worker can see its message. If the
     publish fails, the rows stay ``queued`` and publishing the same jobs again is safe (same ids).
+    ``confirmed`` collects the ids whose message the broker confirmed; a job already in it is not published
+    again (a caller that lost its broker node goes on through the next with the same set).
     """
+    done: set[uuid.UUID] = set() if confirmed is None else confirmed
     for start in range(0, len(jobs_to_publish), PUBLISH_CHUNK):
         chunk = jobs_to_publish[start : start + PUBLISH_CHUNK]
         await jobs.create_jobs(db, chunk)
-        await publisher.publish_many(job_message(job, topology) for job in chunk)
+        todo = [job for job in chunk if job.job_id not in done]
+        results = await asyncio.gather(
+            *(publisher.publish(job_message(job, topology)) for job in todo), return_exceptions=True
+        )
+        done.update(job.job_id for job, result in zip(todo, results, strict=True) if result is None)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
 
 async def submit_jobs(

@@ -11,7 +11,6 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from leadworker.broker.producer import publish_jobs
 from leadworker.cli.helpers import emit_json, print_table, read_jsonl, run_async, settings
 from leadworker.cli.job_options import (
     Geography,
@@ -29,7 +28,7 @@ from leadworker.cli.job_options import (
 )
 from leadworker.contracts import ScrapeJob, describe_validation_error
 from leadworker.errors import UsageError, one_line
-from leadworker.ops.connections import database, publishing
+from leadworker.ops.connections import database, publish_jobs_failing_over
 from leadworker.ops.logging import configure_logging
 from leadworker.store import jobs as jobstore
 from leadworker.store.jobs import TERMINAL, JobStatus
@@ -130,8 +129,7 @@ def publish(
 
     async def go() -> dict[uuid.UUID, dict[str, Any]] | None:
         async with database(cfg) as db:
-            async with publishing(cfg) as (_, topology, publisher):
-                await publish_jobs(db, publisher, topology, to_publish)
+            await publish_jobs_failing_over(cfg, db, to_publish)
             if not as_json:
                 _print_published(ids)
             if not wait:

@@ -12,20 +12,28 @@ connection), starts with the next node.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import aiormq
 import asyncpg
+import structlog
 from aio_pika.abc import AbstractConnection
 
 from leadworker.broker.nodes import BrokerNodes, NoNodeReachable
-from leadworker.broker.publisher import ConfirmedPublisher
+from leadworker.broker.producer import publish_jobs
+from leadworker.broker.publisher import ConfirmedPublisher, PublishError
 from leadworker.broker.topology import Topology, declare_topology
 from leadworker.config import Settings, mask_url
+from leadworker.contracts import ScrapeJob
 from leadworker.errors import ServiceUnavailable, one_line
 from leadworker.store import job_feed
 from leadworker.store.pool import Database
+
+log = structlog.get_logger("leadworker.publish")
 
 BROKER_CONNECT_TIMEOUT = 10.0
 """Seconds a one-off command waits for the broker before it says the broker is unreachable."""
@@ -116,3 +124,45 @@ async def open_job_event_listener(
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         where = mask_url(settings.session_database_url)
         raise ServiceUnavailable(f"database unreachable at {where}: {one_line(exc)}") from exc
+
+
+PUBLISH_ATTEMPTS = 5
+"""Connections :func:`publish_jobs_failing_over` makes at most (the nodes of a cluster, one after another)."""
+PUBLISH_BACKOFF_FIRST = 0.5
+PUBLISH_BACKOFF_MAX = 30.0
+
+
+async def publish_jobs_failing_over(
+    settings: Settings, db: Database, jobs_to_publish: Sequence[ScrapeJob], *, topology: Topology | None = None
+) -> None:
+    """Create and publish ``jobs_to_publish`` (:func:`~leadworker.broker.producer.publish_jobs`) through a node
+    of the broker. With several broker URLs, losing the node on the way (or finding none that answers) is
+    not the end: after a jittered backoff (0.5 s doubling, times 0.5-1.5) the jobs not yet confirmed go through
+    the next node, up to :data:`PUBLISH_ATTEMPTS` connections. A job whose publish was cut off before its
+    confirm may then have two messages, which the worker handles as a redelivery. Raises
+    :class:`ServiceUnavailable` saying how many jobs were published if it gives up."""
+    topology = topology or Topology.from_settings(settings)
+    confirmed: set[uuid.UUID] = set()
+    delay = PUBLISH_BACKOFF_FIRST
+    for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+        try:
+            async with publishing(settings, topology) as (_, _, publisher):
+                await publish_jobs(db, publisher, topology, jobs_to_publish, confirmed)
+            return
+        except (PublishError, ServiceUnavailable) as exc:
+            if len(settings.amqp_urls) == 1:
+                raise
+            if attempt == PUBLISH_ATTEMPTS:
+                raise ServiceUnavailable(
+                    f"{one_line(exc)}; {len(confirmed)} of {len(jobs_to_publish)} jobs published (jobs stored "
+                    "but not published wait, queued, for the stuck-job sweep)"
+                ) from exc
+            wait = delay * (0.5 + random.random())
+            log.warning(
+                "publishing interrupted (broker node lost or unreachable); going on through the next node",
+                error=one_line(exc),
+                published=len(confirmed),
+                retry_in=round(wait, 2),
+            )
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, PUBLISH_BACKOFF_MAX)

@@ -1,0 +1,77 @@
+"""The CLI's publisher losing its broker node halfway through a load: it goes on through the next node of
+``LEADWORKER_AMQP_URL`` with the jobs not yet confirmed, instead of stopping with the rest unsent."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import aio_pika
+
+import support
+from leadworker.broker.nodes import BrokerNodes
+from leadworker.broker.topology import Topology
+from leadworker.config import Settings
+from leadworker.contracts import LeadRecord, ScrapeJob
+from leadworker.ops import connections
+from leadworker.store.pool import Database
+
+
+async def test_the_publisher_fails_over_when_its_node_goes_away(
+    settings: Settings, db: Database, private_rabbit: support.PrivateRabbit
+) -> None:
+    # Two "nodes": the private one first (not shuffled, so that it is the one lost) and the shared broker.
+    # They are separate brokers, not a cluster: each job's message is in one of them, and counted there.
+    urls = [private_rabbit.url(), settings.amqp_url]
+    cfg = settings.model_copy(update={"amqp_url": ",".join(urls)})
+    connections._NODES[cfg.amqp_url] = BrokerNodes(urls, shuffle=False)
+    lead = LeadRecord(company_name="Failover Ltd", emails=["a@failover.test"])
+    jobs = [ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[lead]) for _ in range(3000)]
+    queue = Topology.from_settings(cfg).work_queue("scrape")
+    on_private, on_shared = (settings.model_copy(update={"amqp_url": url}) for url in urls)
+
+    async def lose_the_node() -> None:  # as soon as the first chunk's rows are there: mid-publish
+        await support.wait_for(lambda: _began(db), timeout=30, interval=0.005, what="publishing began")
+        await asyncio.to_thread(private_rabbit.close_connections, "node going away")
+
+    try:
+        loser = asyncio.create_task(lose_the_node())
+        await connections.publish_jobs_failing_over(cfg, db, jobs)
+        await loser
+        assert await _rows(db) == len(jobs)
+        first, second = await _message_ids(on_private, queue), await _message_ids(on_shared, queue)
+        assert first and second, "some messages went through each node"
+        assert first | second == {str(job.job_id) for job in jobs}, "every job's message is in a queue"
+    finally:
+        connections._NODES.pop(cfg.amqp_url, None)
+        await support.delete_queues(on_private)
+        await support.delete_queues(on_shared)
+
+
+async def _began(db: Database) -> bool:
+    return await _rows(db) > 0
+
+
+async def _rows(db: Database) -> int:
+    return int(await db.fetchval("SELECT count(*) FROM scrape_jobs"))
+
+
+async def _message_ids(cfg: Settings, queue: str) -> set[str]:
+    """The message ids in ``queue`` (taken out of it)."""
+    connection = await aio_pika.connect(cfg.amqp_url)
+    try:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=1000)
+        declared = await channel.declare_queue(queue, passive=True)
+        count = declared.declaration_result.message_count or 0
+        found, seen = set(), 0
+        if count:
+            async with declared.iterator(no_ack=True) as messages:
+                async for message in messages:
+                    found.add(str(message.message_id))
+                    seen += 1
+                    if seen == count:
+                        break
+        return found
+    finally:
+        await connection.close()
