@@ -3,6 +3,7 @@ at once with one line that says what to set, not asyncpg's prepared-statement er
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -35,3 +36,24 @@ async def test_a_transaction_pooler_without_the_setting_is_refused_in_one_line(
     assert support.run_cli(told, "jobs", "list").returncode == 0
     direct = await Database.connect(database_url, min_size=1, max_size=4)  # the database itself: no false alarm
     await direct.close()
+
+
+def test_doctor_checks_the_pooled_url_too(
+    settings: Settings, database_url: str, pgbouncer: support.PrivatePgBouncer
+) -> None:
+    # The migrations are read through the direct URL; the workers' statements go through the pooled one,
+    # which doctor has to look at as well: a mistyped pooler, or the pool mode forgotten.
+    parts = urlsplit(database_url)
+    pooled = pgbouncer.url(parts.path.lstrip("/"), parts.username)
+    cfg = settings.model_copy(update={"database_url": pooled, "database_direct_url": database_url})
+
+    def database_check(**update: str) -> dict[str, object]:
+        answer = support.run_cli(cfg.model_copy(update=update), "doctor", "--json", LEADWORKER_BROWSER_EXECUTABLE="/x")
+        return next(c for c in json.loads(answer.stdout)["checks"] if c["name"] == "database")
+
+    told = database_check(db_pool_mode="transaction")
+    assert told["ok"], told
+    forgot = database_check(db_pool_mode="session")
+    assert not forgot["ok"] and "LEADWORKER_DB_POOL_MODE=transaction" in str(forgot["detail"]), forgot
+    mistyped = database_check(db_pool_mode="transaction", database_url=f"postgresql://127.0.0.1:1/{parts.path[1:]}")
+    assert not mistyped["ok"] and "127.0.0.1:1/" in str(mistyped["detail"]), mistyped

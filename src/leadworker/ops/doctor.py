@@ -18,9 +18,10 @@ from aio_pika.abc import AbstractConnection
 from leadworker.broker.nodes import CONNECT_ERRORS
 from leadworker.broker.topology import Topology, queue_depths
 from leadworker.config import Settings, mask_url
-from leadworker.errors import one_line
+from leadworker.errors import ServiceUnavailable, UsageError, one_line
 from leadworker.scrape.chromium import INSTALL_HINT, check_chromium
 from leadworker.store.migrate import pending_migrations
+from leadworker.store.pool import Database
 
 _TIMEOUT = 10.0
 
@@ -109,13 +110,36 @@ async def _database(settings: Settings) -> list[Check]:
             ),
             Check("migrations", False, "not checked: no database", "leadworker db migrate"),
         ]
-    database = Check("database", True, f"connected to {where}")
+    database = await _pooled(settings) or Check("database", True, f"connected to {where}")
     if pending:
         return [
             database,
             Check("migrations", False, f"{len(pending)} not applied: {', '.join(pending)}", "leadworker db migrate"),
         ]
     return [database, Check("migrations", True, "all applied")]
+
+
+async def _pooled(settings: Settings) -> Check | None:
+    """A failed check of ``LEADWORKER_DATABASE_URL`` when it is not the direct URL the rest is read through
+    (a pooler): unreachable, or a transaction pooler without ``LEADWORKER_DB_POOL_MODE=transaction``."""
+    if settings.database_url == settings.session_database_url:
+        return None
+    where = mask_url(settings.database_url)
+    try:
+        pool = await Database.connect(
+            settings.database_url,
+            min_size=1,
+            max_size=2,
+            connect_timeout=_TIMEOUT,
+            transaction_pooled=settings.transaction_pooled,
+        )
+    except UsageError as exc:
+        return Check("database", False, f"{where}: {exc}", "set LEADWORKER_DB_POOL_MODE=transaction")
+    except ServiceUnavailable as exc:
+        fix = "start the pooler, or set LEADWORKER_DATABASE_URL to a reachable one"
+        return Check("database", False, f"{where} (the pooled URL) unreachable: {one_line(exc)}", fix)
+    await pool.close()
+    return None
 
 
 async def _topology(settings: Settings, connection: AbstractConnection | None) -> Check:
