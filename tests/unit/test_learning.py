@@ -206,6 +206,13 @@ def test_a_model_learns_no_worse_than_the_rule_score_when_outcomes_follow_it() -
     assert all(r["regularization"]["penalty"] == "l1" for r in reports)
 
 
+def test_the_same_outcomes_train_the_same_model() -> None:
+    """A model retrained on the same outcomes (a retry, a second instance) is the same model, weight for weight."""
+    found = examples(400)
+    first, second = (train(found, min_per_class=20, test_fraction=0.25, max_categories=20) for _ in range(2))
+    assert first.model.to_json() == second.model.to_json()
+
+
 def test_too_few_outcomes_of_a_class_say_so() -> None:
     few = examples(60)
     won = sum(e.won for e in few)

@@ -176,7 +176,10 @@ def train(examples: Sequence[Example], *, min_per_class: int, test_fraction: flo
     y_train = np.array([int(e.won) for e in train_part])
     folds = max(2, min(5, int(y_train.sum()), int(len(y_train) - y_train.sum())))
     # The scaler is inside the pipeline, so that each fold is scaled by its own training part.
-    lasso = LogisticRegression(class_weight="balanced", solver="liblinear", max_iter=5000, **_l1(LogisticRegression))
+    # liblinear visits the features in a random order: seeded, the same outcomes train the same model.
+    lasso = LogisticRegression(
+        class_weight="balanced", solver="liblinear", max_iter=5000, random_state=0, **_l1(LogisticRegression)
+    )
     search = GridSearchCV(
         make_pipeline(StandardScaler(), lasso),
         {"logisticregression__C": list(np.logspace(-3, 1, 13))},
