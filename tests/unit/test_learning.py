@@ -206,6 +206,27 @@ def test_a_model_learns_no_worse_than_the_rule_score_when_outcomes_follow_it() -
     assert all(r["regularization"]["penalty"] == "l1" for r in reports)
 
 
+def test_what_the_e_mails_say_is_learnt_when_dns_finds_no_domain() -> None:
+    """Where the resolver answers no name (a closed network), every address is verified ``invalid`` and none is
+    usable; outcomes that follow the kind of address a site wrote are still learnt from the addresses as found."""
+    rng = random.Random(11)
+    out = []
+    for i in range(600):
+        kind = rng.choice(("direct", "role", "free", None))
+        address = {"direct": f"anna@c{i}.test", "role": f"info@c{i}.test", "free": f"c{i}@gmail.com"}.get(kind or "")
+        emails = (EmailFacts(address, kind == "role", kind == "free", "invalid"),) if address else ()
+        profile = LeadProfile(
+            company_name=f"Company {i}", domain=f"c{i}.test", website=f"c{i}.test", country="DE", emails=emails
+        )
+        rule = score_lead(profile, JobCriteria(), POLICY)
+        logit = {"direct": 1.5, "role": 0.0, "free": -1.5, None: -0.5}[kind]
+        won = rng.random() < 1 / (1 + math.exp(-logit))
+        at = world.START + dt.timedelta(hours=rng.randrange(24 * 70))
+        out.append(Example(i, at, won, extract(profile, rule), rule.score))
+    report = train(out, min_per_class=20, test_fraction=0.25, max_categories=20).report
+    assert report["metrics"]["auc"] >= 0.7 and report["metrics"]["auc"] > report["rule_score"]["auc"] + 0.1, report
+
+
 def test_the_same_outcomes_train_the_same_model() -> None:
     """A model retrained on the same outcomes (a retry, a second instance) is the same model, weight for weight."""
     found = examples(400)
