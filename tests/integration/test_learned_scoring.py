@@ -126,6 +126,8 @@ async def test_train_activate_explain_export_and_roll_back(settings: Settings, d
     assert listed.returncode == 0 and f"* {report['id']}" in listed.stdout
     show = await cli(settings, "model", "show", str(report["id"]))
     assert show.returncode == 0 and "(active)" in show.stdout and "mobile phone" in show.stdout
+    unused = sum(1 for c in stored["body"]["coefficients"] if c == 0)
+    assert unused and f"({unused} other features weigh 0" in show.stdout  # listed once, not row by row
 
     rolled = await cli(settings, "model", "rollback")
     assert rolled.returncode == 0, rolled.stderr

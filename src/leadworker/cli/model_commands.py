@@ -154,10 +154,15 @@ def model_show(
     _metrics_table(report)
     learned = LearnedModel.from_json(ident, model["body"])
     weights = sorted(
-        learned.weights.items(), key=lambda kv: -abs(kv[1] * learned.scales[learned.features.index(kv[0])])
+        ((name, w) for name, w in learned.weights.items() if w),
+        key=lambda kv: -abs(kv[1] * learned.scales[learned.features.index(kv[0])]),
     )
     typer.echo("\nweights (log-odds per unit; largest effect first):")
     print_table([[title(name), name, round(w, 4)] for name, w in weights[:30]], ["feature", "name", "weight"])
+    # The lasso leaves most features out: listing them at 0 would bury the few that score.
+    unused = len(learned.features) - len(weights)
+    if unused:
+        typer.echo(f"({unused} other feature{'s' if unused > 1 else ''} weigh 0: the model does not use them)")
 
 
 def _rescore(cfg: Any, tag: str) -> str:

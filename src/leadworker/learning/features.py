@@ -4,9 +4,10 @@
 job's criteria and the rule score's components) into a :class:`FeatureSet`:
 
 - ``values``: named numbers, the same names for every lead (:data:`NUMERIC_FEATURES`): the rule score and its
-  components (with a flag where the job gave nothing to match), the best e-mail's kind and the e-mails'
-  verification statuses, the phones' kinds, what the record holds, where it came from, and counts (e-mails,
-  phones, categories, sources, social profiles, the description's length, on a log scale);
+  components (with a flag where the job gave nothing to match), the best usable e-mail's kind, the best invalid
+  one's kind and the e-mails' verification statuses, the phones' kinds, what the record holds, where it came
+  from, and counts (e-mails, phones, categories, sources, social profiles, the description's length, on a log
+  scale);
 - ``categories``: values of open-ended fields (country, categories, legal form, top-level domain, directory,
   social networks),
   which a model one-hot encodes over the values it was trained with (at most ``learn_max_categories`` per field,
@@ -21,7 +22,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from leadworker.enrich.scoring import COMPONENTS, LeadProfile, ScoreResult
+from leadworker.enrich.scoring import COMPONENTS, EmailFacts, LeadProfile, ScoreResult
 
 PHONE_KINDS = ("mobile", "fixed_line", "fixed_line_or_mobile", "voip", "toll_free", "other")
 EMAIL_KINDS = ("direct", "role", "free", "role_elsewhere", "none")
@@ -41,6 +42,7 @@ def _numeric_names() -> tuple[str, ...]:
     names += [f"rule:{c}" for c in COMPONENTS]
     names += [f"rule:{c} n/a" for c in JOB_DEPENDENT]
     names += [f"email:{k}" for k in EMAIL_KINDS] + ["free-mail only"]
+    names += [f"invalid email:{k}" for k in EMAIL_KINDS if k != "none"]
     names += [f"email status:{s}" for s in EMAIL_STATUSES]
     names += [f"phone:{k}" for k in PHONE_KINDS] + ["phone:none", "phone in lead's country"]
     names += ["has name", "has website", "has address", "has city", "has postal code", "has contact name"]
@@ -64,6 +66,10 @@ _LABELS = {
     "email:role_elsewhere": ("role e-mail on another domain", "no role e-mail on another domain"),
     "email:none": ("no usable e-mail", "a usable e-mail"),
     "free-mail only": ("free-mail only", "not only free-mail"),
+    "invalid email:direct": ("invalid person's e-mail on the company domain", "no invalid person's e-mail"),
+    "invalid email:role": ("invalid role e-mail on the company domain", "no invalid role e-mail"),
+    "invalid email:free": ("invalid personal free-mail", "no invalid personal free-mail"),
+    "invalid email:role_elsewhere": ("invalid role e-mail on another domain", "no invalid role e-mail elsewhere"),
     "email status:safe": ("e-mail verified safe", "no e-mail verified safe"),
     "email status:risky": ("risky e-mail", "no risky e-mail"),
     "email status:invalid": ("invalid e-mail", "no invalid e-mail"),
@@ -123,13 +129,11 @@ def _clip(value: str) -> str:
     return value.strip().lower()[:MAX_VALUE_LENGTH] or NONE
 
 
-def _email_features(p: LeadProfile) -> dict[str, float]:
-    out: dict[str, float] = {}
-    usable = [e for e in p.emails if e.status != "invalid"]
+def _best_email_kind(p: LeadProfile, emails: list[EmailFacts]) -> str:
     rank = {"direct": 4, "role": 3, "free": 2, "role_elsewhere": 1}
     best = "none"
     site = p.domain
-    for email in usable:
+    for email in emails:
         domain = email.address.rpartition("@")[2]
         # The rule score asks the public suffix list; a suffix match on the lead's own registrable domain says
         # the same for its mail hosts (mail.acme.de) at a fraction of the cost, on every lead scored.
@@ -137,9 +141,21 @@ def _email_features(p: LeadProfile) -> dict[str, float]:
         kind = "direct" if own and not email.role else "role" if own else "free" if not email.role else "role_elsewhere"
         if best == "none" or rank[kind] > rank[best]:
             best = kind
-    out[f"email:{best}"] = 1.0
+    return best
+
+
+def _email_features(p: LeadProfile) -> dict[str, float]:
+    out: dict[str, float] = {}
+    usable = [e for e in p.emails if e.status != "invalid"]
+    out[f"email:{_best_email_kind(p, usable)}"] = 1.0
     if usable and all(e.free for e in usable):
         out["free-mail only"] = 1.0
+    # The same read over the addresses verified invalid, kept apart from the usable ones (not a copy of them,
+    # which would split one effect between two features): where DNS answers no name (a closed network, a
+    # resolver that denies everything) every address is invalid, and what the site wrote still says something.
+    invalid = [e for e in p.emails if e.status == "invalid"]
+    if invalid:
+        out[f"invalid email:{_best_email_kind(p, invalid)}"] = 1.0
     for email in p.emails:
         status = email.status if email.status in ("safe", "risky", "invalid") else "unverified"
         out[f"email status:{status}"] = 1.0
