@@ -4,16 +4,19 @@ confirmation, and none of it in the API's OpenAPI schema."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import aio_pika
 import httpx
 
 import support
 from leadworker.api.app import create_app
+from leadworker.broker import dlq
 from leadworker.config import Settings
 from leadworker.store import tokens as tokenstore
 from leadworker.store.pool import Database
@@ -155,3 +158,27 @@ async def test_cancel_and_retry_buttons(settings: Settings, db: Database) -> Non
         assert (await client.post(f"/jobs/{job_id}/cancel")).status_code == 403  # no CSRF token
         await support.run_until_idle(settings, ("scrape",), idle=0.6)
         assert await support.jobs_reached(db, [uuid.UUID(job_id)], "completed")
+
+
+async def test_a_replay_moves_the_letters_parked_when_it_began_and_no_more(settings: Settings) -> None:
+    """A worker that fails a replayed message again parks it at the back of the dead queue while the replay
+    still runs: "Replay all" must not take it again (and again), nor a letter parked meanwhile."""
+    topology = await support.declare(settings)
+    work = topology.work_queue("scrape")
+    dead = topology.dead_queue(work)
+    await support.publish_raw(settings, dead, b"not json", message_id=str(uuid.uuid4()))
+    parked_meanwhile: list[str] = []
+
+    async def fails_again(_: uuid.UUID) -> None:
+        if not parked_meanwhile:
+            parked_meanwhile.append(str(uuid.uuid4()))
+            await support.publish_raw(settings, dead, b"not json", message_id=parked_meanwhile[0])
+
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        moved = await asyncio.wait_for(dlq.replay_dead(connection, topology, [dead], None, on_job=fails_again), 30)
+    finally:
+        await connection.close()
+    assert moved == 1
+    assert await support.queue_depth(settings, work) == 1
+    assert [m.message_id for m in await support.queue_messages(settings, dead)] == parked_meanwhile

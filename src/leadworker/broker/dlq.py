@@ -134,7 +134,9 @@ async def replay_dead(
     limit: int | None,
     on_job: Callable[[uuid.UUID], Awaitable[None]] | None = None,
 ) -> int:
-    """Move dead letters back to their original queues; ``on_job`` resets a scrape job row first."""
+    """Move dead letters back to their original queues; ``on_job`` resets a scrape job row first. Only the
+    letters parked when a queue's replay began are moved: one a worker fails again at once (or any parked
+    meanwhile) joins the back of the queue and stays there, instead of being replayed round and round."""
     publisher = await ConfirmedPublisher.open(connection, topology.exchange)
     moved = 0
     try:
@@ -142,7 +144,10 @@ async def replay_dead(
             channel = await connection.channel()
             try:
                 queue = await channel.declare_queue(name, passive=True)
-                while limit is None or moved < limit:
+                parked = queue.declaration_result.message_count or 0
+                for _ in range(parked):
+                    if limit is not None and moved >= limit:
+                        break
                     message = await queue.get(no_ack=False, fail=False)
                     if message is None:
                         break
