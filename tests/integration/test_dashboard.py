@@ -108,6 +108,7 @@ async def test_submit_with_the_form_and_watch_it_complete_live(
         timeline = await page.locator("#timeline tbody tr td:nth-child(3)").all_inner_texts()
         assert timeline == ["queued", "running", "completed"]
         assert int(await page.inner_text('[data-count="found"]')) >= 1
+        assert int(await page.inner_text('[data-count="pages"]')) >= 1  # every count, not only the leads'
         assert await page.evaluate("window.__sameDocument") is True  # the same document: nothing reloaded
         assert await listing.evaluate("window.__sameDocument") is True
         assert watch.navigations == [] and watch_list.navigations == []

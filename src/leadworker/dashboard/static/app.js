@@ -72,7 +72,7 @@
   function onJobPage(page, name, data, id) {
     setStatus(data.job_id, name);
     setText("#job-attempts", data.attempts);
-    ["found", "new", "duplicates"].forEach(function (k) { if (k in data) { setText('[data-count="' + k + '"]', data[k]); } });
+    ["pages", "found", "new", "duplicates"].forEach(function (k) { if (k in data) { setText('[data-count="' + k + '"]', data[k]); } });
     var error = document.getElementById("job-error");
     if (error) { error.textContent = data.error || ""; error.hidden = !data.error; }
     setButtons(name);
