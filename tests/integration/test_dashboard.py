@@ -179,7 +179,9 @@ async def test_a_hostile_sites_markup_is_shown_as_text_and_runs_nothing(
     from leadworker.contracts import ScrapeJob
 
     job = ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url(HOSTILE_HOST)], max_pages=1, render="static")
-    await support.publish(cfg, db, [job])
+    # A job that fails with a long reason, for the phone's view of the jobs list below.
+    failing = ScrapeJob(job_id=uuid.uuid4(), source_types=["directory:no-such-recipe"], search_query="x")
+    await support.publish(cfg, db, [job, failing])
     await support.run_until_idle(cfg, ("scrape", "normalize", "score"), idle=0.8)
     lead = await db.fetchrow("SELECT id, company_name, address FROM leads WHERE domain = $1", HOSTILE_HOST)
     assert lead is not None and "<script>" in lead["company_name"] and "<img src=x onerror=" in lead["company_name"]
@@ -202,6 +204,15 @@ async def test_a_hostile_sites_markup_is_shown_as_text_and_runs_nothing(
         assert await page.locator("#provenance td.value", has_text="<img src=x onerror=").count() == 1
         await page.goto(f"{base}/jobs/{job.job_id}")
         assert await page.locator("#job-leads a.lead-link").inner_text() == lead["company_name"]
+
+        # On a phone, long scraped text and long reasons wrap in columns wide enough to read (the table
+        # scrolls sideways instead), not one letter a line down a sliver of a column.
+        await page.set_viewport_size({"width": 390, "height": 844})
+        for path, cells in ((f"/leads/{lead['id']}", "#provenance td.value"), ("/jobs?status=failed", "td.reason")):
+            await page.goto(base + path)
+            widths = [box["width"] for box in [await c.bounding_box() for c in await page.locator(cells).all()] if box]
+            assert widths and min(widths) >= 150, (path, widths)
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 390, path
     assert watch.dialogs == []
 
 
