@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -18,7 +19,9 @@ import support
 from leadworker.api.app import create_app
 from leadworker.broker import dlq
 from leadworker.config import Settings
+from leadworker.contracts import ScrapeJob
 from leadworker.store import tokens as tokenstore
+from leadworker.store.migrate import load_migrations
 from leadworker.store.pool import Database
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -182,3 +185,45 @@ async def test_a_replay_moves_the_letters_parked_when_it_began_and_no_more(setti
     assert moved == 1
     assert await support.queue_depth(settings, work) == 1
     assert [m.message_id for m in await support.queue_messages(settings, dead)] == parked_meanwhile
+
+
+async def test_a_job_whose_row_the_worker_made_has_its_page(settings: Settings, db: Database) -> None:
+    """A producer may publish straight to the broker: the worker then makes the job's row, when it claims the
+    job or when it fails it at once (an unknown source, an invalid message). Its criteria are a JSON object
+    like a submitted job's, and its page and its API answer show them."""
+    topology = await support.declare(settings)
+    ran = ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[{"company_name": "Raw Co"}])
+    unknown = ScrapeJob(job_id=uuid.uuid4(), source_types=["directory:no-such-recipe"], search_query="x")
+    invalid_id = uuid.uuid4()
+    invalid = {"version": 1, "job_id": str(invalid_id), "targets": ["https://a.example/"], "max_pages": 0}
+    bodies = [(ran.job_id, ran.model_dump_json()), (unknown.job_id, unknown.model_dump_json())]
+    for job_id, body in [*bodies, (invalid_id, json.dumps(invalid))]:
+        await support.publish_raw(settings, topology.work_queue("scrape"), body.encode(), message_id=str(job_id))
+    await support.run_until_idle(settings, ("scrape",), idle=0.6)
+    async with signed_in(settings, db, "read") as (client, _):
+        for job_id, status, sources in (
+            (ran.job_id, "completed", "inline"),
+            (unknown.job_id, "failed", "directory:no-such-recipe"),
+            (invalid_id, "failed", None),
+        ):
+            row = await db.fetchrow("SELECT status, jsonb_typeof(criteria) kind FROM scrape_jobs WHERE id = $1", job_id)
+            assert row is not None and (row["status"], row["kind"]) == (status, "object")
+            page = await client.get(f"/jobs/{job_id}")
+            assert page.status_code == 200, page.text[:300]
+            shown = (await client.get(f"/api/v1/jobs/{job_id}")).json()["criteria"]
+            if sources:
+                assert f"<dd>{sources}</dd>" in page.text and shown["source_types"] == [sources]
+            else:
+                assert "<dd>https://a.example/</dd>" in page.text and shown == invalid
+
+
+async def test_criteria_stored_as_text_before_are_made_objects_by_the_migration(db: Database) -> None:
+    job = ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[{"company_name": "Old Co"}])
+    await db.execute(
+        "INSERT INTO scrape_jobs (id, status, criteria) VALUES ($1, 'failed', $2::jsonb)",
+        job.job_id,
+        job.model_dump_json(),  # what the worker wrote: the codec made the text a JSON string
+    )
+    migration = next(m for m in load_migrations() if m.name == "107_job_criteria_objects")
+    await db.execute(migration.sql)
+    assert await db.fetchval("SELECT criteria FROM scrape_jobs WHERE id = $1", job.job_id) == job.criteria()

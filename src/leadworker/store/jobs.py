@@ -20,7 +20,6 @@ Every status change and every new attempt is recorded in ``job_events`` by a tri
 from __future__ import annotations
 
 import enum
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -144,7 +143,7 @@ async def claim_job(db: Database, job: ScrapeJob, worker: str) -> Claim:
                 return Claim(JobStatus.RUNNING, claimed["attempts"])
             current = await conn.fetchrow("SELECT status, attempts FROM scrape_jobs WHERE id = $1", job.job_id)
             if current is None:
-                attempts = await conn.fetchval(_CLAIM_NEW, job.job_id, job.user_id, json.dumps(job.criteria()), worker)
+                attempts = await conn.fetchval(_CLAIM_NEW, job.job_id, job.user_id, job.criteria(), worker)
                 if attempts is not None:
                     return Claim(JobStatus.RUNNING, attempts, created=True)
                 continue  # a producer created the row in between: claim it
@@ -358,7 +357,7 @@ async def fail_job(
         _FAIL,
         job_id,
         user_id,
-        json.dumps(criteria) if criteria is not None else None,
+        criteria,
         error,
         kind,
         _ACTIVE,
