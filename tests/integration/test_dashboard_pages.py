@@ -217,13 +217,19 @@ async def test_a_job_whose_row_the_worker_made_has_its_page(settings: Settings, 
                 assert "<dd>https://a.example/</dd>" in page.text and shown == invalid
 
 
-async def test_criteria_stored_as_text_before_are_made_objects_by_the_migration(db: Database) -> None:
+async def test_criteria_stored_as_text_before_are_read_and_made_objects(settings: Settings, db: Database) -> None:
+    """Rows an older worker wrote (before migration 107, or during a rolling upgrade) are shown all the same,
+    and the migration turns them into objects."""
     job = ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[{"company_name": "Old Co"}])
     await db.execute(
         "INSERT INTO scrape_jobs (id, status, criteria) VALUES ($1, 'failed', $2::jsonb)",
         job.job_id,
         job.model_dump_json(),  # what the worker wrote: the codec made the text a JSON string
     )
+    async with signed_in(settings, db, "read") as (client, _):
+        page = await client.get(f"/jobs/{job.job_id}")
+        assert page.status_code == 200 and "<dd>inline</dd>" in page.text, page.text[:300]
+        assert (await client.get(f"/api/v1/jobs/{job.job_id}")).json()["criteria"] == job.criteria()
     migration = next(m for m in load_migrations() if m.name == "107_job_criteria_objects")
     await db.execute(migration.sql)
     assert await db.fetchval("SELECT criteria FROM scrape_jobs WHERE id = $1", job.job_id) == job.criteria()
