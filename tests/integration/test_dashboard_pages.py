@@ -226,10 +226,13 @@ async def test_criteria_stored_as_text_before_are_read_and_made_objects(settings
         job.job_id,
         job.model_dump_json(),  # what the worker wrote: the codec made the text a JSON string
     )
-    async with signed_in(settings, db, "read") as (client, _):
+    async with signed_in(settings, db, "write") as (client, csrf):
         page = await client.get(f"/jobs/{job.job_id}")
         assert page.status_code == 200 and "<dd>inline</dd>" in page.text, page.text[:300]
         assert (await client.get(f"/api/v1/jobs/{job.job_id}")).json()["criteria"] == job.criteria()
+        retried = await client.post(f"/jobs/{job.job_id}/retry", data={"csrf_token": csrf})
+        assert retried.status_code == 303, retried.text[:300]
+        assert await db.fetchval("SELECT status FROM scrape_jobs WHERE id = $1", job.job_id) == "queued"
     migration = next(m for m in load_migrations() if m.name == "107_job_criteria_objects")
     await db.execute(migration.sql)
     assert await db.fetchval("SELECT criteria FROM scrape_jobs WHERE id = $1", job.job_id) == job.criteria()

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from leadworker.api.problems import ApiError
+from leadworker.store.jobs import decoded_criteria
 
 
 def plain(value: Any) -> Any:
@@ -50,19 +51,8 @@ def job_view(row: Mapping[str, Any]) -> dict[str, Any]:
             "error_kind": r["enrich_error_kind"],
             "fanout_deferred": r["fanout_deferred"],
         },
-        "criteria": _criteria(r["criteria"]),
+        "criteria": decoded_criteria(r["criteria"]),
     }
-
-
-def _criteria(stored: Any) -> Any:
-    """A job's criteria, decoded from jsonb. A worker older than migration 107 stored them as a JSON string of
-    the object's text (one still running in a rolling upgrade may write one more): that text is decoded too."""
-    if isinstance(stored, str):
-        try:
-            return json.loads(stored)
-        except ValueError:
-            return stored
-    return stored
 
 
 def encode_cursor(*values: Any) -> str:

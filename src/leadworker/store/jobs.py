@@ -20,6 +20,7 @@ Every status change and every new attempt is recorded in ``job_events`` by a tri
 from __future__ import annotations
 
 import enum
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -484,9 +485,20 @@ async def get_job(db: Database, job_id: uuid.UUID) -> asyncpg.Record | None:
     return await db.fetchrow(f"SELECT {_JOB_COLUMNS} FROM scrape_jobs WHERE id = $1", job_id)
 
 
+def decoded_criteria(stored: Any) -> Any:
+    """A job's ``criteria`` as read from jsonb. A worker older than migration 107 stored them as a JSON string
+    of the object's text (one still running in a rolling upgrade may write one more): that text is decoded."""
+    if isinstance(stored, str):
+        try:
+            return json.loads(stored)
+        except ValueError:
+            return stored
+    return stored
+
+
 async def job_criteria(db: Database, job_id: uuid.UUID) -> dict[str, Any] | None:
     """The job's criteria (its ScrapeJob as submitted), or None if the job does not exist."""
-    criteria = await db.fetchval("SELECT criteria FROM scrape_jobs WHERE id = $1", job_id)
+    criteria = decoded_criteria(await db.fetchval("SELECT criteria FROM scrape_jobs WHERE id = $1", job_id))
     return criteria if isinstance(criteria, dict) else None
 
 
