@@ -205,6 +205,15 @@ async def test_a_hostile_sites_markup_is_shown_as_text_and_runs_nothing(
         await page.goto(f"{base}/jobs/{job.job_id}")
         assert await page.locator("#job-leads a.lead-link").inner_text() == lead["company_name"]
 
+        # On a laptop a failed job's timeline shows its reasons whole, without scrolling sideways.
+        await page.set_viewport_size({"width": 1366, "height": 768})
+        await page.goto(f"{base}/jobs/{failing.job_id}")
+        assert "no directory recipe" in await page.locator("#timeline td.reason").last.inner_text()
+        timeline = page.locator("div.scroll:has(> #timeline)")
+        assert await timeline.evaluate("e => e.scrollWidth <= e.clientWidth"), await timeline.evaluate(
+            "e => [e.scrollWidth, e.clientWidth]"
+        )
+
         # On a phone, long scraped text and long reasons wrap in columns wide enough to read (the table
         # scrolls sideways instead), not one letter a line down a sliver of a column.
         await page.set_viewport_size({"width": 390, "height": 844})
