@@ -127,6 +127,11 @@ async def test_submit_with_the_form_and_watch_it_complete_live(
         await page.click("#job-leads a.lead-link")
         await page.wait_for_url(f"{base}/leads/*")
         assert "Acme" in await page.inner_text("#lead-name")
+        # The score's components: each with its points, value, weight and why, not as JSON.
+        components = page.locator(".score table.components")
+        assert await components.locator("th").all_text_contents() == ["component", "points", "value", "weight", "why"]
+        assert await components.locator("tbody tr", has_text="contact_quality").count() == 1
+        assert "{" not in await components.inner_text()
         links = page.locator("#provenance a.out")
         assert await links.count() >= 1
         for n in range(await links.count()):
