@@ -60,6 +60,14 @@ async def test_submit_with_the_form_and_watch_it_complete_live(
     async with serving_api(settings) as base, chromium() as browser:
         page = await browser.new_page()
         await sign_in(page, base, write)
+        # A jobs list opened before the job exists: the job's row arrives live, and follows the job.
+        listing = await browser.new_page()
+        await listing.context.add_cookies(await page.context.cookies())
+        await listing.goto(base + "/jobs")
+        watch_list = Watch(listing)
+        await listing.evaluate("window.__sameDocument = true")
+        await expect(listing.locator("html")).to_have_attribute("data-live", "open")
+
         await page.goto(base + "/jobs")
         # A bad value comes back beside its field, with what was typed kept.
         await page.fill("#targets", "ftp://nope.test/")
@@ -85,23 +93,22 @@ async def test_submit_with_the_form_and_watch_it_complete_live(
         assert criteria["max_pages"] == 5 and criteria["industry"] == "plumbing" and criteria["render"] == "static"
         assert await page.inner_text("#job-status") == "queued"  # no worker yet
 
-        listing = await browser.new_page()
-        await listing.context.add_cookies(await page.context.cookies())
-        await listing.goto(base + "/jobs")
         row_status = listing.locator(f'[data-job-status="{job_id}"]')
-        assert await row_status.inner_text() == "queued"
+        await expect(row_status).to_have_text("queued", timeout=LIVE_TIMEOUT_MS)
+        assert await listing.locator("tr.no-rows").count() == 0 and await listing.locator("#live-note").is_hidden()
+        row_cancel = listing.locator(f'[data-job-row="{job_id}"] form[action$="/cancel"] button')
+        await expect(row_cancel).to_be_enabled()
 
-        watch, watch_list = Watch(page), Watch(listing)
+        watch = Watch(page)
         await page.evaluate("window.__sameDocument = true")
-        await listing.evaluate("window.__sameDocument = true")
         # Waiting by locators: the page's CSP forbids eval, which wait_for_function would need.
         await expect(page.locator("html")).to_have_attribute("data-live", "open")
-        await expect(listing.locator("html")).to_have_attribute("data-live", "open")
         worker = await spawn(settings, "--stage", "scrape,normalize,score")
 
         status = page.locator("#job-status")
         await expect(status).to_have_text("completed", timeout=LIVE_TIMEOUT_MS)
         await expect(row_status).to_have_text("completed", timeout=LIVE_TIMEOUT_MS)
+        await expect(row_cancel).to_be_disabled()
         assert await status.get_attribute("class") == "status s-completed"
         # The timeline grew live, the counts too, and the leads appeared once enrichment scored them.
         await page.wait_for_selector("#job-leads a.lead-link", timeout=LIVE_TIMEOUT_MS)

@@ -67,7 +67,7 @@ async def test_pages_are_out_of_the_schema_and_carry_the_csp(settings: Settings,
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://dash.test") as anonymous:
-            for path in ("/", "/jobs", "/live/events", f"/jobs/{uuid.uuid4()}/leads.csv"):
+            for path in ("/", "/jobs", "/live/events", f"/jobs/{uuid.uuid4()}/leads.csv", f"/jobs/{uuid.uuid4()}/row"):
                 answer = await anonymous.get(path)
                 assert answer.status_code == 303 and answer.headers["location"].startswith("/login"), path
 
