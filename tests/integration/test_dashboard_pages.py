@@ -63,6 +63,12 @@ async def test_pages_are_out_of_the_schema_and_carry_the_csp(settings: Settings,
             assert "script-src 'self'" in csp and "default-src 'none'" in csp and "unsafe-inline" not in csp
             assert "<script>" not in page.text and " on" + "load=" not in page.text  # no inline script of ours
         assert (await client.get("/static/app.js")).headers["content-type"].startswith("text/javascript")
+        # The icon every page links, and the one a browser asks for by itself: no 404 in the console.
+        icon = re.search(r'<link rel="icon" href="([^"]+)"', page.text)
+        assert icon is not None
+        for path in (icon.group(1), "/favicon.ico"):
+            answer = await client.get(path, follow_redirects=True)
+            assert answer.status_code == 200 and answer.headers["content-type"] == "image/svg+xml", path
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
