@@ -240,21 +240,30 @@ async def test_a_hostile_sites_markup_is_shown_as_text_and_runs_nothing(
 async def test_replay_a_dead_letter(settings: Settings, db: Database) -> None:
     admin, reader = await token(db, "admin"), await token(db, "read")
     topology = await support.declare(settings)
-    await support.publish_raw(settings, topology.work_queue("scrape"), b"not json", message_id="poison-1")
+    work = topology.work_queue("scrape")
+    for message_id in ("poison-1", "poison-2"):
+        await support.publish_raw(settings, work, b"not json", message_id=message_id)
     await support.run_until_idle(settings, ("scrape",), idle=0.6)
     async with serving_api(settings) as base, chromium() as browser:
         page = await browser.new_page()
         await sign_in(page, base, admin)
         await page.click("nav a[href='/dead-letters']")
-        queue = page.locator(f'.dead-queue[data-queue="{topology.work_queue("scrape")}"]')
-        row = queue.locator("tr", has_text="poison-1")
+        queue = page.locator(f'.dead-queue[data-queue="{work}"]')
+        row = queue.locator("tr", has_text="poison-2")
         assert await row.count() == 1
         assert "invalid_message" in await row.inner_text()
-        await queue.locator("form[action='/dead-letters/replay'] button").click()
+        # One letter, by its row's button: the other stays parked.
+        await row.get_by_role("button", name="Replay").click()
         await page.wait_for_url(f"{base}/dead-letters?*")
         assert await page.inner_text(".notice") == "replayed 1 dead letter"
-        assert await support.queue_depth(settings, topology.work_queue("scrape")) == 1
-        assert await support.queue_depth(settings, topology.dead_queue(topology.work_queue("scrape"))) == 0
+        assert [m.message_id for m in await support.queue_messages(settings, work)] == ["poison-2"]
+        assert [m.message_id for m in await support.queue_messages(settings, topology.dead_queue(work))] == ["poison-1"]
+        # Then all of the queue.
+        await queue.locator("form.replay-all button").click()
+        await page.wait_for_url(f"{base}/dead-letters?*")
+        assert await page.inner_text(".notice") == "replayed 1 dead letter"
+        assert await support.queue_depth(settings, work) == 2
+        assert await support.queue_depth(settings, topology.dead_queue(work)) == 0
 
         # A read token sees no dead letters: not in the menu, 403 at the address.
         other = await browser.new_page()
