@@ -130,7 +130,9 @@ async def test_submit_with_the_form_and_watch_it_complete_live(
         assert [r["domain"] for r in rows] == ["acme-plumbing.test"]
         assert download.suggested_filename == f"job-{job_id}.csv"
 
-        # The lead: every value with the page it was found on.
+        # The lead: every value with the page it was found on. Its link comes once it is merged; its score once
+        # enrichment is done (the page says so live).
+        await expect(page.locator('[data-progress="enriched_at"]')).to_have_text("yes", timeout=LIVE_TIMEOUT_MS)
         await page.click("#job-leads a.lead-link")
         await page.wait_for_url(f"{base}/leads/*")
         assert "Acme" in await page.inner_text("#lead-name")
