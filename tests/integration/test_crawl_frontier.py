@@ -14,7 +14,7 @@ import support
 from leadworker.common.domains import registrable_domain
 from leadworker.config import Settings
 from leadworker.contracts import ScrapeJob
-from leadworker.scrape.crawl import CrawlSettings, RobotsCache, crawl_site
+from leadworker.scrape.crawl import CrawlSettings, RobotsCache, crawl_site, crawl_sites
 from leadworker.scrape.fetch import StaticFetcher
 from leadworker.scrape.guard import NetworkGuard
 
@@ -282,3 +282,32 @@ async def test_the_job_memory_budget_stops_the_crawl(scripted_site: support.Scri
     assert budget.peak <= 4_000_000 + 600_000  # at most the page in flight when it was reached
     assert budget.held == 0  # released with the site
     assert held < 4_000_000 + 3_000_000, f"{held / 1e6:.1f} MB held"
+
+
+async def test_sites_on_one_address_but_other_ports_are_each_crawled() -> None:
+    """Two businesses served from one address on two ports (a staging box, a test's own sites) are two sites:
+    a job naming both reads both, not the first alone."""
+    servers = [support.ThreadedServer(support.ScriptedSite()) for _ in range(2)]
+    sites = [server.start() for server in servers]
+    try:
+        for n, site in enumerate(sites):
+            site.page("/", page(f"<h1>Port Co {n}</h1><p>Call +1 503 555 01{n}0, hello{n}@portco{n}.example</p>"))
+        cfg = Settings(_env_file=None, allow_private_networks=True, fetch_retries=0)  # type: ignore[call-arg]
+        fetcher = StaticFetcher(cfg, NetworkGuard(allow_private=True))
+        targets = [f"http://127.0.0.1:{site.port}/" for site in sites]
+        job = ScrapeJob(job_id=uuid.uuid4(), targets=targets, max_pages=2)
+        settings = CrawlSettings(
+            max_pages=2, max_depth=1, include=[], exclude=[], user_agent=cfg.user_agent, concurrency=1, render="static"
+        )
+
+        async def nothing() -> None:
+            return None
+
+        try:
+            records, pages = await crawl_sites(job, fetcher, settings, nothing, final_attempt=True)
+        finally:
+            await fetcher.close()
+    finally:
+        for server in servers:
+            server.stop()
+    assert sorted(r.source_url or "" for r in records) == sorted(targets) and pages == 2

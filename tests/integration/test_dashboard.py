@@ -60,6 +60,14 @@ async def test_submit_with_the_form_and_watch_it_complete_live(
     async with serving_api(settings) as base, chromium() as browser:
         page = await browser.new_page()
         await sign_in(page, base, write)
+        # A jobs list opened before the job exists: the job's row arrives live, and follows the job.
+        listing = await browser.new_page()
+        await listing.context.add_cookies(await page.context.cookies())
+        await listing.goto(base + "/jobs")
+        watch_list = Watch(listing)
+        await listing.evaluate("window.__sameDocument = true")
+        await expect(listing.locator("html")).to_have_attribute("data-live", "open")
+
         await page.goto(base + "/jobs")
         # A bad value comes back beside its field, with what was typed kept.
         await page.fill("#targets", "ftp://nope.test/")
@@ -85,29 +93,29 @@ async def test_submit_with_the_form_and_watch_it_complete_live(
         assert criteria["max_pages"] == 5 and criteria["industry"] == "plumbing" and criteria["render"] == "static"
         assert await page.inner_text("#job-status") == "queued"  # no worker yet
 
-        listing = await browser.new_page()
-        await listing.context.add_cookies(await page.context.cookies())
-        await listing.goto(base + "/jobs")
         row_status = listing.locator(f'[data-job-status="{job_id}"]')
-        assert await row_status.inner_text() == "queued"
+        await expect(row_status).to_have_text("queued", timeout=LIVE_TIMEOUT_MS)
+        assert await listing.locator("tr.no-rows").count() == 0 and await listing.locator("#live-note").is_hidden()
+        row_cancel = listing.locator(f'[data-job-row="{job_id}"] form[action$="/cancel"] button')
+        await expect(row_cancel).to_be_enabled()
 
-        watch, watch_list = Watch(page), Watch(listing)
+        watch = Watch(page)
         await page.evaluate("window.__sameDocument = true")
-        await listing.evaluate("window.__sameDocument = true")
         # Waiting by locators: the page's CSP forbids eval, which wait_for_function would need.
         await expect(page.locator("html")).to_have_attribute("data-live", "open")
-        await expect(listing.locator("html")).to_have_attribute("data-live", "open")
         worker = await spawn(settings, "--stage", "scrape,normalize,score")
 
         status = page.locator("#job-status")
         await expect(status).to_have_text("completed", timeout=LIVE_TIMEOUT_MS)
         await expect(row_status).to_have_text("completed", timeout=LIVE_TIMEOUT_MS)
+        await expect(row_cancel).to_be_disabled()
         assert await status.get_attribute("class") == "status s-completed"
         # The timeline grew live, the counts too, and the leads appeared once enrichment scored them.
         await page.wait_for_selector("#job-leads a.lead-link", timeout=LIVE_TIMEOUT_MS)
         timeline = await page.locator("#timeline tbody tr td:nth-child(3)").all_inner_texts()
         assert timeline == ["queued", "running", "completed"]
         assert int(await page.inner_text('[data-count="found"]')) >= 1
+        assert int(await page.inner_text('[data-count="pages"]')) >= 1  # every count, not only the leads'
         assert await page.evaluate("window.__sameDocument") is True  # the same document: nothing reloaded
         assert await listing.evaluate("window.__sameDocument") is True
         assert watch.navigations == [] and watch_list.navigations == []
@@ -122,10 +130,17 @@ async def test_submit_with_the_form_and_watch_it_complete_live(
         assert [r["domain"] for r in rows] == ["acme-plumbing.test"]
         assert download.suggested_filename == f"job-{job_id}.csv"
 
-        # The lead: every value with the page it was found on.
+        # The lead: every value with the page it was found on. Its link comes once it is merged; its score once
+        # enrichment is done (the page says so live).
+        await expect(page.locator('[data-progress="enriched_at"]')).to_have_text("yes", timeout=LIVE_TIMEOUT_MS)
         await page.click("#job-leads a.lead-link")
         await page.wait_for_url(f"{base}/leads/*")
         assert "Acme" in await page.inner_text("#lead-name")
+        # The score's components: each with its points, value, weight and why, not as JSON.
+        components = page.locator(".score table.components")
+        assert await components.locator("th").all_text_contents() == ["component", "points", "value", "weight", "why"]
+        assert await components.locator("tbody tr", has_text="contact_quality").count() == 1
+        assert "{" not in await components.inner_text()
         links = page.locator("#provenance a.out")
         assert await links.count() >= 1
         for n in range(await links.count()):
@@ -178,7 +193,9 @@ async def test_a_hostile_sites_markup_is_shown_as_text_and_runs_nothing(
     from leadworker.contracts import ScrapeJob
 
     job = ScrapeJob(job_id=uuid.uuid4(), targets=[scripted_site.url(HOSTILE_HOST)], max_pages=1, render="static")
-    await support.publish(cfg, db, [job])
+    # A job that fails with a long reason, for the phone's view of the jobs list below.
+    failing = ScrapeJob(job_id=uuid.uuid4(), source_types=["directory:no-such-recipe"], search_query="x")
+    await support.publish(cfg, db, [job, failing])
     await support.run_until_idle(cfg, ("scrape", "normalize", "score"), idle=0.8)
     lead = await db.fetchrow("SELECT id, company_name, address FROM leads WHERE domain = $1", HOSTILE_HOST)
     assert lead is not None and "<script>" in lead["company_name"] and "<img src=x onerror=" in lead["company_name"]
@@ -201,27 +218,54 @@ async def test_a_hostile_sites_markup_is_shown_as_text_and_runs_nothing(
         assert await page.locator("#provenance td.value", has_text="<img src=x onerror=").count() == 1
         await page.goto(f"{base}/jobs/{job.job_id}")
         assert await page.locator("#job-leads a.lead-link").inner_text() == lead["company_name"]
+
+        # On a laptop a failed job's timeline shows its reasons whole, without scrolling sideways.
+        await page.set_viewport_size({"width": 1366, "height": 768})
+        await page.goto(f"{base}/jobs/{failing.job_id}")
+        assert "no directory recipe" in await page.locator("#timeline td.reason").last.inner_text()
+        timeline = page.locator("div.scroll:has(> #timeline)")
+        assert await timeline.evaluate("e => e.scrollWidth <= e.clientWidth"), await timeline.evaluate(
+            "e => [e.scrollWidth, e.clientWidth]"
+        )
+
+        # On a phone, long scraped text and long reasons wrap in columns wide enough to read (the table
+        # scrolls sideways instead), not one letter a line down a sliver of a column.
+        await page.set_viewport_size({"width": 390, "height": 844})
+        for path, cells in ((f"/leads/{lead['id']}", "#provenance td.value"), ("/jobs?status=failed", "td.reason")):
+            await page.goto(base + path)
+            widths = [box["width"] for box in [await c.bounding_box() for c in await page.locator(cells).all()] if box]
+            assert widths and min(widths) >= 150, (path, widths)
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 390, path
     assert watch.dialogs == []
 
 
 async def test_replay_a_dead_letter(settings: Settings, db: Database) -> None:
     admin, reader = await token(db, "admin"), await token(db, "read")
     topology = await support.declare(settings)
-    await support.publish_raw(settings, topology.work_queue("scrape"), b"not json", message_id="poison-1")
+    work = topology.work_queue("scrape")
+    for message_id in ("poison-1", "poison-2"):
+        await support.publish_raw(settings, work, b"not json", message_id=message_id)
     await support.run_until_idle(settings, ("scrape",), idle=0.6)
     async with serving_api(settings) as base, chromium() as browser:
         page = await browser.new_page()
         await sign_in(page, base, admin)
         await page.click("nav a[href='/dead-letters']")
-        queue = page.locator(f'.dead-queue[data-queue="{topology.work_queue("scrape")}"]')
-        row = queue.locator("tr", has_text="poison-1")
+        queue = page.locator(f'.dead-queue[data-queue="{work}"]')
+        row = queue.locator("tr", has_text="poison-2")
         assert await row.count() == 1
         assert "invalid_message" in await row.inner_text()
-        await queue.locator("form[action='/dead-letters/replay'] button").click()
+        # One letter, by its row's button: the other stays parked.
+        await row.get_by_role("button", name="Replay").click()
         await page.wait_for_url(f"{base}/dead-letters?*")
         assert await page.inner_text(".notice") == "replayed 1 dead letter"
-        assert await support.queue_depth(settings, topology.work_queue("scrape")) == 1
-        assert await support.queue_depth(settings, topology.dead_queue(topology.work_queue("scrape"))) == 0
+        assert [m.message_id for m in await support.queue_messages(settings, work)] == ["poison-2"]
+        assert [m.message_id for m in await support.queue_messages(settings, topology.dead_queue(work))] == ["poison-1"]
+        # Then all of the queue.
+        await queue.locator("form.replay-all button").click()
+        await page.wait_for_url(f"{base}/dead-letters?*")
+        assert await page.inner_text(".notice") == "replayed 1 dead letter"
+        assert await support.queue_depth(settings, work) == 2
+        assert await support.queue_depth(settings, topology.dead_queue(work)) == 0
 
         # A read token sees no dead letters: not in the menu, 403 at the address.
         other = await browser.new_page()

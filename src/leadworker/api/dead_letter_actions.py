@@ -23,14 +23,16 @@ async def list_letters(services: ApiServices, queue: str | None, limit: int) -> 
     return await dlq.list_dead(await services.broker(), dead_queues(services, queue), limit)
 
 
-async def replay(services: ApiServices, queue: str | None, limit: int | None) -> int:
-    """Move up to ``limit`` dead letters back to their queues; the failed job of each runs afresh."""
+async def replay(services: ApiServices, queue: str | None, limit: int | None, message_id: str | None = None) -> int:
+    """Move up to ``limit`` dead letters (only those of ``message_id``, if given) back to their queues; the
+    failed job of each runs afresh."""
     names = dead_queues(services, queue)
 
     async def reset(job_id: uuid.UUID) -> None:
         await jobstore.requeue_failed(services.db, job_id)
 
-    return await dlq.replay_dead(await services.broker(), services.topology, names, limit, on_job=reset)
+    broker = await services.broker()
+    return await dlq.replay_dead(broker, services.topology, names, limit, on_job=reset, message_id=message_id)
 
 
 async def purge(services: ApiServices, queue: str | None, limit: int | None) -> int:

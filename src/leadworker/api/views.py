@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from leadworker.api.problems import ApiError
+from leadworker.store.jobs import decoded_criteria
 
 
 def plain(value: Any) -> Any:
@@ -50,7 +51,7 @@ def job_view(row: Mapping[str, Any]) -> dict[str, Any]:
             "error_kind": r["enrich_error_kind"],
             "fanout_deferred": r["fanout_deferred"],
         },
-        "criteria": r["criteria"],  # decoded from jsonb: JSON already
+        "criteria": decoded_criteria(r["criteria"]),
     }
 
 

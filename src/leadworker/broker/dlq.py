@@ -133,8 +133,12 @@ async def replay_dead(
     queues: list[str],
     limit: int | None,
     on_job: Callable[[uuid.UUID], Awaitable[None]] | None = None,
+    message_id: str | None = None,
 ) -> int:
-    """Move dead letters back to their original queues; ``on_job`` resets a scrape job row first."""
+    """Move dead letters back to their original queues (only those of ``message_id``, if given); ``on_job``
+    resets a scrape job row first. Only the letters parked when a queue's replay began are looked at: one a
+    worker fails again at once (or any parked meanwhile) joins the back of the queue and stays there, instead
+    of being replayed round and round. Letters passed over go back to the queue, in their order."""
     publisher = await ConfirmedPublisher.open(connection, topology.exchange)
     moved = 0
     try:
@@ -142,39 +146,55 @@ async def replay_dead(
             channel = await connection.channel()
             try:
                 queue = await channel.declare_queue(name, passive=True)
-                while limit is None or moved < limit:
+                parked = queue.declaration_result.message_count or 0
+                for _ in range(parked if message_id is None else min(parked, DEAD_SCAN_LIMIT)):
+                    if limit is not None and moved >= limit:
+                        break
                     message = await queue.get(no_ack=False, fail=False)
                     if message is None:
                         break
-                    letter = describe(message, name)
-                    headers = {
-                        k: v
-                        for k, v in (message.headers or {}).items()
-                        if not k.startswith("x-death")
-                        and k
-                        not in (REASON_HEADER, ERROR_HEADER, ERROR_KIND_HEADER, DEAD_AT_HEADER, ORIGINAL_QUEUE_HEADER)
-                    }
-                    headers[ATTEMPT_HEADER] = 1
-                    if on_job is not None and letter.original_queue == topology.work_queue("scrape"):
-                        with contextlib.suppress(ValueError, TypeError):
-                            await on_job(uuid.UUID(_text(message.message_id)))
-                    await publisher.publish(
-                        OutgoingMessage(
-                            routing_key=letter.original_queue,
-                            body=message.body,
-                            message_id=message.message_id,
-                            headers=headers,
-                            content_type=message.content_type or "application/json",
-                        )
-                    )
-                    await message.ack()
+                    if message_id is not None and _text(message.message_id) != message_id:
+                        continue  # left unacked: closing the channel returns it
+                    await _replay_one(publisher, topology, message, name, on_job)
                     moved += 1
             finally:
+                # Closing the channel returns every unacked message to the queue.
                 with contextlib.suppress(Exception):
                     await channel.close()
     finally:
         await publisher.close()
     return moved
+
+
+async def _replay_one(
+    publisher: ConfirmedPublisher,
+    topology: Topology,
+    message: AbstractIncomingMessage,
+    dead_queue: str,
+    on_job: Callable[[uuid.UUID], Awaitable[None]] | None,
+) -> None:
+    """Publish a dead letter to its original queue as a first attempt (its death headers dropped), then ack it."""
+    letter = describe(message, dead_queue)
+    headers = {
+        k: v
+        for k, v in (message.headers or {}).items()
+        if not k.startswith("x-death")
+        and k not in (REASON_HEADER, ERROR_HEADER, ERROR_KIND_HEADER, DEAD_AT_HEADER, ORIGINAL_QUEUE_HEADER)
+    }
+    headers[ATTEMPT_HEADER] = 1
+    if on_job is not None and letter.original_queue == topology.work_queue("scrape"):
+        with contextlib.suppress(ValueError, TypeError):
+            await on_job(uuid.UUID(_text(message.message_id)))
+    await publisher.publish(
+        OutgoingMessage(
+            routing_key=letter.original_queue,
+            body=message.body,
+            message_id=message.message_id,
+            headers=headers,
+            content_type=message.content_type or "application/json",
+        )
+    )
+    await message.ack()
 
 
 async def purge_dead(connection: AbstractConnection, queues: list[str], limit: int | None) -> int:

@@ -22,6 +22,7 @@ from leadworker.dashboard.job_form import typed_values as typed_job
 from leadworker.dashboard.rendering import render, secured
 from leadworker.dashboard.viewer import READER, WRITER, Viewer
 from leadworker.errors import ServiceUnavailable, one_line
+from leadworker.store import jobs as jobstore
 from leadworker.store.job_feed import latest_event_id
 from leadworker.store.jobs import JobStatus
 
@@ -164,6 +165,19 @@ async def job_page(request: Request, job_id: str, viewer: Viewer = READER) -> Re
             **await _job_leads(request, ident),
         },
     )
+
+
+@router.get("/jobs/{job_id}/row")
+async def job_row(request: Request, job_id: str, viewer: Viewer = READER) -> Response:
+    """One job's row of the jobs list: the list's script adds it when a new job's first event arrives."""
+    try:
+        row = await jobstore.get_job(services_of(request).db, _job_id(job_id))
+    except ApiError as exc:
+        return _problem_page(request, exc)
+    if row is None:
+        return _problem_page(request, ApiError(404, f"no job {job_id}"))
+    context = {"j": row, "can_write": viewer.can("write"), "csrf_token": viewer.csrf_token}
+    return render(request, "_job_row.html", context)
 
 
 @router.get("/jobs/{job_id}/leads-part")

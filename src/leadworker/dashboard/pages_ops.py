@@ -81,7 +81,8 @@ async def act(request: Request, action: str, viewer: Viewer = ADMIN) -> Response
     queue = csrf.first(form, "queue") or None
     try:
         if action == "replay":
-            done = {"replayed": await dead_letter_actions.replay(services, queue, _limit(form))}
+            one = csrf.first(form, "message_id")[:200] or None  # a row's own Replay button
+            done = {"replayed": await dead_letter_actions.replay(services, queue, _limit(form), one)}
         elif action == "purge":
             if csrf.first(form, "confirm") != "yes":
                 raise ApiError(422, "confirm: tick the box to delete these dead letters for good")

@@ -189,6 +189,15 @@ def bare_address_prefix(url: str) -> str:
     return path[: path.rfind("/") + 1] if path.count("/") > 1 else ""
 
 
+def target_site(url: str) -> str:
+    """Which site a job's target is, to crawl each site once: its identity; for a bare address, its address
+    and port and the path it lives under (another port or ``~user/`` there may be another business)."""
+    identity = site_identity(url)
+    if identity:
+        return identity
+    return (urlsplit(url).netloc.lower() or url) + bare_address_prefix(url)
+
+
 class RobotsCache:
     """robots.txt per origin, fetched once per job. Unreachable or missing robots.txt allows everything."""
 
@@ -718,8 +727,7 @@ async def crawl_sites(
     budget = MemoryBudget(settings.memory_bytes)
     by_site: dict[str, str] = {}
     for target in job.targets:
-        key = site_identity(target) or urlsplit(target).hostname or target
-        by_site.setdefault(key, target)
+        by_site.setdefault(target_site(target), target)
     slots = asyncio.Semaphore(SITES_AT_ONCE)
 
     async def one(target: str) -> SiteResult:

@@ -46,7 +46,7 @@ async def events_after(db: Database, after_id: int, job_id: uuid.UUID | None, li
     """Events with an id above ``after_id`` (of one job, if given), oldest first, with the job's counts."""
     return await db.fetch(
         """SELECT e.id, e.job_id, e.from_status, e.to_status, e.attempts, e.worker, e.error, e.at,
-                  j.found, j.new, j.duplicates, j.normalized, j.scored, j.enriched_at
+                  j.pages, j.pages_degraded, j.found, j.new, j.duplicates, j.normalized, j.scored, j.enriched_at
              FROM job_events e JOIN scrape_jobs j ON j.id = e.job_id
             WHERE e.id > $1 AND ($2::uuid IS NULL OR e.job_id = $2)
             ORDER BY e.id LIMIT $3""",

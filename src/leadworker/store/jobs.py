@@ -144,7 +144,7 @@ async def claim_job(db: Database, job: ScrapeJob, worker: str) -> Claim:
                 return Claim(JobStatus.RUNNING, claimed["attempts"])
             current = await conn.fetchrow("SELECT status, attempts FROM scrape_jobs WHERE id = $1", job.job_id)
             if current is None:
-                attempts = await conn.fetchval(_CLAIM_NEW, job.job_id, job.user_id, json.dumps(job.criteria()), worker)
+                attempts = await conn.fetchval(_CLAIM_NEW, job.job_id, job.user_id, job.criteria(), worker)
                 if attempts is not None:
                     return Claim(JobStatus.RUNNING, attempts, created=True)
                 continue  # a producer created the row in between: claim it
@@ -358,7 +358,7 @@ async def fail_job(
         _FAIL,
         job_id,
         user_id,
-        json.dumps(criteria) if criteria is not None else None,
+        criteria,
         error,
         kind,
         _ACTIVE,
@@ -485,9 +485,20 @@ async def get_job(db: Database, job_id: uuid.UUID) -> asyncpg.Record | None:
     return await db.fetchrow(f"SELECT {_JOB_COLUMNS} FROM scrape_jobs WHERE id = $1", job_id)
 
 
+def decoded_criteria(stored: Any) -> Any:
+    """A job's ``criteria`` as read from jsonb. A worker older than migration 107 stored them as a JSON string
+    of the object's text (one still running in a rolling upgrade may write one more): that text is decoded."""
+    if isinstance(stored, str):
+        try:
+            return json.loads(stored)
+        except ValueError:
+            return stored
+    return stored
+
+
 async def job_criteria(db: Database, job_id: uuid.UUID) -> dict[str, Any] | None:
     """The job's criteria (its ScrapeJob as submitted), or None if the job does not exist."""
-    criteria = await db.fetchval("SELECT criteria FROM scrape_jobs WHERE id = $1", job_id)
+    criteria = decoded_criteria(await db.fetchval("SELECT criteria FROM scrape_jobs WHERE id = $1", job_id))
     return criteria if isinstance(criteria, dict) else None
 
 

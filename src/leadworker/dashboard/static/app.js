@@ -72,7 +72,7 @@
   function onJobPage(page, name, data, id) {
     setStatus(data.job_id, name);
     setText("#job-attempts", data.attempts);
-    ["found", "new", "duplicates"].forEach(function (k) { if (k in data) { setText('[data-count="' + k + '"]', data[k]); } });
+    ["pages", "found", "new", "duplicates"].forEach(function (k) { if (k in data) { setText('[data-count="' + k + '"]', data[k]); } });
     var error = document.getElementById("job-error");
     if (error) { error.textContent = data.error || ""; error.hidden = !data.error; }
     setButtons(name);
@@ -89,17 +89,52 @@
     refreshLeads(page);
   }
 
-  function onJobsList(name, data) {
+  var arriving = {};  // job id -> its latest event while its row is being fetched
+
+  function addRow(table, name, data) {
+    // A new job (its first event) on the unfiltered first page: its row, rendered (and escaped) by the
+    // server, goes on top; events that come while it is fetched are applied once it is there.
+    var id = data.job_id;
+    if (id in arriving) { arriving[id] = [name, data]; return; }
+    arriving[id] = null;
+    fetch("/jobs/" + encodeURIComponent(id) + "/row", { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        var body = table.querySelector("tbody");
+        if (html !== null && body && !document.querySelector('[data-job-row="' + id + '"]')) {
+          all("tr.no-rows", body).forEach(function (tr) { tr.remove(); });
+          body.insertAdjacentHTML("afterbegin", html);
+        }
+      })
+      .catch(function () { /* the note below still offers a reload */ })
+      .then(function () {
+        var latest = arriving[id];
+        delete arriving[id];
+        if (!document.querySelector('[data-job-row="' + id + '"]')) { showNote(); return; }
+        if (latest) { onJobsList(table, latest[0], latest[1]); }
+      });
+  }
+
+  function showNote() {
+    var note = document.getElementById("live-note");
+    if (note) { note.hidden = false; }
+  }
+
+  function onJobsList(table, name, data) {
     var row = document.querySelector('[data-job-row="' + data.job_id + '"]');
     if (!row) {
-      var note = document.getElementById("live-note");
-      if (note && name === "queued") { note.hidden = false; }
+      if (table.hasAttribute("data-live-rows") && (!data.from_status || data.job_id in arriving)) {
+        addRow(table, name, data);
+      } else if (name === "queued") {
+        showNote();
+      }
       return;
     }
     setStatus(data.job_id, name);
     setText('[data-job-found="' + data.job_id + '"]', data.found);
     setText('[data-job-new="' + data.job_id + '"]', data.new);
     setText('[data-job-error="' + data.job_id + '"]', data.error || "");
+    all('form[action$="/cancel"] button', row).forEach(function (b) { b.disabled = ACTIVE.indexOf(name) < 0; });
   }
 
   function listen(element, handle) {
@@ -132,7 +167,7 @@
     }
     var table = document.getElementById("jobs-table");
     if (table && table.hasAttribute("data-live-events")) {
-      listen(table, function (name, data) { if (name !== "progress") { onJobsList(name, data); } });
+      listen(table, function (name, data) { if (name !== "progress") { onJobsList(table, name, data); } });
     }
   });
 })();
