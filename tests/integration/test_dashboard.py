@@ -163,6 +163,8 @@ PAYLOADS = {
     "svg": "<svg onload=\"window.__pwned='svg'\"></svg>",
 }
 HOSTILE_NAME = f"Evil {PAYLOADS['img']} Co {PAYLOADS['script']}"
+# An address RFC 5322 allows unquoted that would break out of a single-quoted attribute and run a handler.
+HOSTILE_EMAIL = "sales'onfocus='window.__pwned=1'autofocus='@evil-co.test"
 ORGANIZATION = {
     "@context": "https://schema.org",
     "@type": "Organization",
@@ -180,7 +182,8 @@ def hostile_home() -> str:
     return (
         f'<html lang="de"><head><title>{title}</title><script type="application/ld+json">'
         f"{json.dumps(ORGANIZATION)}</script></head><body><h1>Evil Co</h1>"
-        '<p>Mail <a href="mailto:info@evil-co.test">info@evil-co.test</a>, Tel +49 30 1234567</p></body></html>'
+        '<p>Mail <a href="mailto:info@evil-co.test">info@evil-co.test</a>, Tel +49 30 1234567</p>'
+        f'<p>Sales <a href="mailto:{html.escape(HOSTILE_EMAIL)}">write to sales</a></p></body></html>'
     )
 
 
@@ -216,6 +219,7 @@ async def test_a_hostile_sites_markup_is_shown_as_text_and_runs_nothing(
         assert await page.inner_text("#lead-name") == lead["company_name"]  # the very text, shown as text
         assert await page.title() == f"{lead['company_name']} · leadworker"
         assert await page.locator("#provenance td.value", has_text="<img src=x onerror=").count() == 1
+        assert await page.locator("#provenance td.value", has_text=HOSTILE_EMAIL).count() == 1
         await page.goto(f"{base}/jobs/{job.job_id}")
         assert await page.locator("#job-leads a.lead-link").inner_text() == lead["company_name"]
 

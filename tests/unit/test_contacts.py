@@ -39,6 +39,9 @@ def emails_in(text: str, site: str | None = "acme.test") -> set[str]:
         ("<info@acme.test>;", "info@acme.test"),
         ("Mail: info＠acme.test", "info@acme.test"),
         ("anna.schmidt+web@mail.acme.test.", "anna.schmidt+web@mail.acme.test"),
+        ("Mail sean.o'brien@acme.test", "sean.o'brien@acme.test"),  # not brien@: the apostrophe is the name's
+        ("Write 'info@acme.test' or", "info@acme.test"),  # quotes around an address are not part of it
+        ("l'adresse: contact@acme.test", "contact@acme.test"),
     ],
 )
 def test_email_formats(text: str, expected: str) -> None:
@@ -255,3 +258,18 @@ def test_a_site_on_a_reserved_name_keeps_its_own_addresses() -> None:
         "http://www.acme.example/",
     )
     assert set(facts.emails) == {"info@acme.example", "hello@acme.example"}
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["sean.o'brien@acme.test", "a=b@acme.test", "info+{{7*7}}@acme.test", "x'onfocus='window.x=1'y@acme.test"],
+)
+def test_a_mailto_link_keeps_every_address_rfc_5322_writes_without_quotes(address: str) -> None:
+    """What a mailto: link or a JSON-LD ``email`` holds is an address whole: every character RFC 5322 allows
+    unquoted is kept (a hostile site's markup-looking address is data, shown escaped), never cut to a tail."""
+    structured = f'<script type="application/ld+json">{{"@type": "Organization", "email": "2{address}"}}</script>'
+    page = f'<a href="mailto:{address}">mail</a>{structured}'
+    facts = extract_page(f"<html><body>{page}</body></html>", "https://acme.test/")
+    assert set(facts.emails) == {address, "2" + address}
+    for quoted in ('"<b>x</b>"@acme.test', "<b>x</b>@acme.test", "a b@acme.test"):
+        assert clean_email(quoted) is None

@@ -29,9 +29,13 @@ from leadworker.common.domains import has_public_suffix, registrable_domain, spl
 
 # --- e-mails ---------------------------------------------------------------------------------------------
 
-_LOCAL = r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}"
+_LOCAL = r"[A-Za-z0-9](?:[A-Za-z0-9._%+-]|'(?=[A-Za-z0-9])){0,63}"  # an apostrophe inside a name: o'brien@
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"(?<![\w.%+-])({_LOCAL}@{_LABEL}(?:\.{_LABEL})+)")
+_ATEXT_LOCAL = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+"""A local part as RFC 5322 writes one without quotes (``o'brien``, ``a=b``): what a ``mailto:`` link or a
+JSON-LD ``email`` may hold whole. Text is searched with the narrower :data:`_EMAIL`, where ``'`` or ``=``
+before an address are far more often punctuation or markup than part of it."""
 _LOCAL_OR_DOT = frozenset(".%+-")  # with the word characters: what the lookbehind of _EMAIL rejects
 
 _AT_WORDS = r"(?:at|ät|@|arobase|at-sign|at sign|klammeraffe|apenstaartje|chiocciola|arroba)"
@@ -341,7 +345,7 @@ def clean_email(candidate: str, site_domain: str | None = None) -> str | None:
     local, domain = email.split("@")
     if not local or not domain or ".." in email or local.startswith(".") or local.endswith("."):
         return None
-    if not re.fullmatch(r"[a-z0-9._%+-]+", local) or not re.fullmatch(r"[a-z0-9.-]+", domain):
+    if not _ATEXT_LOCAL.fullmatch(local) or not re.fullmatch(r"[a-z0-9.-]+", domain):
         return None
     if email.endswith(_ASSET_SUFFIXES) or re.search(r"@\d+(?:\.\d+)?x\b", email):
         return None
@@ -418,7 +422,11 @@ def _plain_emails(text: str) -> Iterator[str]:
     at = text.find("@")
     while at != -1:
         start = at
-        while start > end and (text[start - 1] in _LOCAL_OR_DOT or _is_word_char(text[start - 1])):
+        while start > end and (
+            text[start - 1] in _LOCAL_OR_DOT
+            or _is_word_char(text[start - 1])
+            or (text[start - 1] == "'" and start - 1 > end and text[start - 2].isalnum() and text[start].isalnum())
+        ):
             start -= 1
         if start >= end:
             match = _EMAIL.match(text, start)
