@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     api_token_cache_seconds: float = Field(
         5.0, ge=0, le=300, description="an API process trusts a token it found valid this long (0 = look up always)"
     )
+    api_confirm_timeout: float = Field(
+        10.0, gt=0, le=300, description="seconds an API request waits for the broker to confirm a job's message"
+    )
     inbound_sources: Path | None = Field(None, description="YAML/JSON file of the API's inbound webhook sources")
     dashboard_session_hours: float = Field(12.0, gt=0, le=24 * 90, description="a dashboard sign-in lasts this long")
     webhook_url: str | None = None

@@ -280,6 +280,37 @@ async def test_a_connection_the_broker_closed_is_opened_again_not_a_503(
         await support.delete_queues(cfg)
 
 
+async def test_a_broker_that_confirms_nothing_is_a_503_in_bounded_time(
+    settings: Settings, db: Database, private_rabbit: support.PrivateRabbit
+) -> None:
+    # A memory alarm blocks every publisher (as quorum queues without a majority confirm nothing): the request
+    # must not hang until the broker recovers. It answers 503 and the job waits, stored, for the sweep.
+    cfg = settings.model_copy(update={"amqp_url": private_rabbit.url(), "api_confirm_timeout": 1.5})
+    write = await token(db, "write")
+    job_id = uuid.uuid4()
+    body = {"source_types": ["inline"], "leads": [{"company_name": "Acme"}]}
+    try:
+        async with api_client(cfg) as client:
+            assert (await client.post("/api/v1/jobs", headers=write, json=body)).status_code == 202
+            await asyncio.to_thread(private_rabbit.ctl, "set_vm_memory_high_watermark", "0.000001")
+            await support.wait_for(
+                lambda: "memory" in private_rabbit.ctl("eval", "rabbit_alarm:get_alarms()."), timeout=30, what="alarm"
+            )
+            started = asyncio.get_running_loop().time()
+            blocked = {**body, "job_id": str(job_id)}
+            answer = await asyncio.wait_for(client.post("/api/v1/jobs", headers=write, json=blocked), 30)
+            assert answer.status_code == 503, answer.text
+            assert "not confirmed within 1.5 s" in answer.json()["error"]["message"]
+            assert asyncio.get_running_loop().time() - started < 10
+        assert await db.fetchval("SELECT status FROM scrape_jobs WHERE id = $1", job_id) == "queued"
+    finally:
+        await asyncio.to_thread(private_rabbit.ctl, "set_vm_memory_high_watermark", "0.4")
+        await support.wait_for(
+            lambda: "memory" not in private_rabbit.ctl("eval", "rabbit_alarm:get_alarms()."), timeout=30, what="clear"
+        )
+        await support.delete_queues(cfg)
+
+
 async def test_api_and_tokens_commands(settings: Settings) -> None:
     created = await asyncio.to_thread(support.run_cli, settings, "tokens", "create", "ci", "--scope", "admin", "--json")
     assert created.returncode == 0, created.stderr

@@ -53,7 +53,9 @@ class ApiServices:
                 await self._drop_broker()
                 self._connection = await open_broker(self.settings)
                 try:
-                    self._publisher = await open_publisher(self._connection, self.topology)
+                    self._publisher = await open_publisher(
+                        self._connection, self.topology, self.settings.api_confirm_timeout
+                    )
                 except Exception as exc:
                     await self._drop_broker()
                     raise ServiceUnavailable(f"broker: cannot open a publisher: {exc}") from exc

@@ -52,18 +52,25 @@ class ConfirmedPublisher:
         channel: AbstractChannel,
         exchange: AbstractExchange,
         connection: aio_pika.abc.AbstractConnection | None = None,
+        confirm_timeout: float | None = None,
     ) -> None:
         self._channel = channel
         self._exchange = exchange
         self.connection = connection
         """The connection the channel is on (for a look at queues beside publishing), if known."""
+        self.confirm_timeout = confirm_timeout
+        """Seconds a publish waits for its confirm (None: as long as it takes). A broker under a resource alarm
+        blocks publishers, and quorum queues without a majority confirm nothing: without a bound, a caller
+        that someone waits on (an HTTP request) would hang until the broker recovers."""
 
     @classmethod
-    async def open(cls, connection: aio_pika.abc.AbstractConnection, exchange_name: str) -> ConfirmedPublisher:
+    async def open(
+        cls, connection: aio_pika.abc.AbstractConnection, exchange_name: str, confirm_timeout: float | None = None
+    ) -> ConfirmedPublisher:
         """Open a confirming channel on ``connection`` and bind to the (already declared) exchange."""
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         exchange = await channel.get_exchange(exchange_name, ensure=False)
-        return cls(channel, exchange, connection)
+        return cls(channel, exchange, connection, confirm_timeout)
 
     @property
     def is_open(self) -> bool:
@@ -86,9 +93,16 @@ class ConfirmedPublisher:
         )
         try:
             # With confirms on, a nack, a return (unroutable) or a closed channel all raise here.
-            await self._exchange.publish(amqp_message, routing_key=message.routing_key, mandatory=True)
+            await self._exchange.publish(
+                amqp_message, routing_key=message.routing_key, mandatory=True, timeout=self.confirm_timeout
+            )
         except asyncio.CancelledError:
             raise
+        except TimeoutError as exc:
+            raise PublishError(
+                f"publish to {message.routing_key!r} not confirmed within {self.confirm_timeout:g} s (a broker "
+                "resource alarm blocks publishers; a queue without a majority of its replicas confirms nothing)"
+            ) from exc
         except Exception as exc:
             raise PublishError(f"publish to {message.routing_key!r} failed: {exc!r}") from exc
 

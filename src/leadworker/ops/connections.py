@@ -73,12 +73,15 @@ async def open_broker(settings: Settings) -> AbstractConnection:
         raise ServiceUnavailable(f"broker unreachable at {settings.masked_amqp_url}: {one_line(exc)}") from exc
 
 
-async def open_publisher(connection: AbstractConnection, topology: Topology) -> ConfirmedPublisher:
-    """Declare the topology (idempotent), then open a confirmed publisher on the topology's exchange."""
+async def open_publisher(
+    connection: AbstractConnection, topology: Topology, confirm_timeout: float | None = None
+) -> ConfirmedPublisher:
+    """Declare the topology (idempotent), then open a confirmed publisher on the topology's exchange (whose
+    publishes wait ``confirm_timeout`` seconds at most for their confirm, if given)."""
     channel = await connection.channel()
     await declare_topology(channel, topology)
     await channel.close()
-    return await ConfirmedPublisher.open(connection, topology.exchange)
+    return await ConfirmedPublisher.open(connection, topology.exchange, confirm_timeout)
 
 
 @asynccontextmanager
