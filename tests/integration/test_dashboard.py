@@ -164,7 +164,7 @@ PAYLOADS = {
 }
 HOSTILE_NAME = f"Evil {PAYLOADS['img']} Co {PAYLOADS['script']}"
 # An address RFC 5322 allows unquoted that would break out of a single-quoted attribute and run a handler.
-HOSTILE_EMAIL = "sales'onfocus='window.__pwned=1'autofocus='@evil-co.test"
+HOSTILE_EMAIL = "sales'onfocus='window.__pwned=1'autofocus='x@evil-co.test"
 ORGANIZATION = {
     "@context": "https://schema.org",
     "@type": "Organization",

@@ -29,13 +29,19 @@ from leadworker.common.domains import has_public_suffix, registrable_domain, spl
 
 # --- e-mails ---------------------------------------------------------------------------------------------
 
-_LOCAL = r"[A-Za-z0-9](?:[A-Za-z0-9._%+-]|'(?=[A-Za-z0-9])){0,63}"  # an apostrophe inside a name: o'brien@
+_LOCAL = r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"(?<![\w.%+-])({_LOCAL}@{_LABEL}(?:\.{_LABEL})+)")
-_ATEXT_LOCAL = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]+")
-"""A local part as RFC 5322 writes one without quotes (``o'brien``, ``a=b``): what a ``mailto:`` link or a
-JSON-LD ``email`` may hold whole. Text is searched with the narrower :data:`_EMAIL`, where ``'`` or ``=``
-before an address are far more often punctuation or markup than part of it."""
+_EMAIL_WITH_APOSTROPHE = re.compile(
+    rf"(?<![\w.%+-])([A-Za-z0-9](?:[A-Za-z0-9._%+-]|'(?=[A-Za-z0-9])){{0,63}}@{_LABEL}(?:\.{_LABEL})+)"
+)
+""":data:`_EMAIL` with an apostrophe inside a name (``sean.o'brien@``), tried only where one stands before an
+``@``: cut at the apostrophe, the address would be another (``brien@``)."""
+_ATEXT_LOCAL = re.compile(r"[a-z0-9](?:[a-z0-9!#%&'+=^_~.-]*[a-z0-9])?")
+"""A local part as a ``mailto:`` link or a JSON-LD ``email`` may hold it whole: the characters RFC 5322 allows
+unquoted (``o'brien``, ``a=b``), less those that mark a template's placeholder rather than a mailbox
+(``{{user}}``, ``${email}``, ``*``, ``?``, ``/``, ``|``, `````), starting and ending with a letter or digit.
+Text is searched with the narrower :data:`_EMAIL`."""
 _LOCAL_OR_DOT = frozenset(".%+-")  # with the word characters: what the lookbehind of _EMAIL rejects
 
 _AT_WORDS = r"(?:at|ät|@|arobase|at-sign|at sign|klammeraffe|apenstaartje|chiocciola|arroba)"
@@ -421,15 +427,16 @@ def _plain_emails(text: str) -> Iterator[str]:
     end = 0
     at = text.find("@")
     while at != -1:
-        start = at
-        while start > end and (
-            text[start - 1] in _LOCAL_OR_DOT
-            or _is_word_char(text[start - 1])
-            or (text[start - 1] == "'" and start - 1 > end and text[start - 2].isalnum() and text[start].isalnum())
-        ):
+        start, pattern = at, _EMAIL
+        while start > end:
+            before = text[start - 1]
+            if before == "'" and start - 1 > end and text[start - 2].isalnum() and text[start].isalnum():
+                pattern = _EMAIL_WITH_APOSTROPHE
+            elif before not in _LOCAL_OR_DOT and not _is_word_char(before):
+                break
             start -= 1
         if start >= end:
-            match = _EMAIL.match(text, start)
+            match = pattern.match(text, start)
             if match is not None:
                 yield match.group(1)
                 end = match.end()
