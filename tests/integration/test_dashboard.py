@@ -325,3 +325,24 @@ async def test_sign_in_csrf_and_scopes(settings: Settings, db: Database) -> None
         assert await tokenstore.revoke_token(db, name)
         gone = await page.request.get(base + "/", max_redirects=0)
         assert gone.status == 303
+
+
+async def test_a_flood_of_new_jobs_adds_a_page_of_rows_live_then_the_note(settings: Settings, db: Database) -> None:
+    """A publish of many jobs while a jobs list is open: the list takes a page's worth of rows live (one request
+    each) and then only offers the fresh list, instead of a request and a row per job."""
+    reader = await token(db, "read")
+    from leadworker.contracts import ScrapeJob
+
+    async with serving_api(settings) as base, chromium() as browser:
+        page = await browser.new_page()
+        await sign_in(page, base, reader)
+        await page.goto(base + "/jobs")
+        await expect(page.locator("html")).to_have_attribute("data-live", "open")
+        jobs = [
+            ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[{"company_name": "A"}]) for _ in range(60)
+        ]
+        await support.publish(settings, db, jobs)
+        await expect(page.locator("#live-note")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+        await expect(page.locator("#jobs-table tbody tr[data-job-row]")).to_have_count(50)
+        await page.wait_for_timeout(500)  # what was still arriving has settled
+        assert await page.locator("#jobs-table tbody tr[data-job-row]").count() == 50

@@ -90,12 +90,17 @@
   }
 
   var arriving = {};  // job id -> its latest event while its row is being fetched
+  var liveRowsLeft = 50;  // the jobs list's page size
 
   function addRow(table, name, data) {
     // A new job (its first event) on the unfiltered first page: its row, rendered (and escaped) by the
     // server, goes on top; events that come while it is fetched are applied once it is there.
     var id = data.job_id;
     if (id in arriving) { arriving[id] = [name, data]; return; }
+    // A page's worth at most: a publish of thousands of jobs must not cost each open list thousands of
+    // requests and rows; past that, the note offers the fresh list.
+    if (liveRowsLeft <= 0) { showNote(); return; }
+    liveRowsLeft -= 1;
     arriving[id] = null;
     fetch("/jobs/" + encodeURIComponent(id) + "/row", { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (r) { return r.ok ? r.text() : null; })
