@@ -149,7 +149,8 @@ def measure(labels: Sequence[bool], probabilities: Sequence[float]) -> dict[str,
 def _l1(estimator: type) -> dict[str, Any]:
     """The L1 penalty in the installed scikit-learn's words: ``l1_ratio=1`` since 1.8 deprecated ``penalty``
     (which 1.4 to 1.7 need: there ``l1_ratio`` alone is ignored)."""
-    if inspect.signature(estimator).parameters["penalty"].default == "deprecated":
+    penalty = inspect.signature(estimator).parameters.get("penalty")
+    if penalty is None or penalty.default == "deprecated":  # deprecated, or gone in a later release
         return {"l1_ratio": 1.0}
     return {"penalty": "l1"}
 
