@@ -292,6 +292,10 @@ async def test_sites_on_one_address_but_other_ports_are_each_crawled() -> None:
     try:
         for n, site in enumerate(sites):
             site.page("/", page(f"<h1>Port Co {n}</h1><p>Call +1 503 555 01{n}0, hello{n}@portco{n}.example</p>"))
+        # The first links to a page of the second's port: another business, which its crawl must not read.
+        other = f"http://127.0.0.1:{sites[1].port}/contact"
+        sites[0].page("/", page(f'<h1>Port Co 0</h1><p>hello0@portco0.example</p><a href="{other}">Kontakt</a>'))
+        sites[1].page("/contact", page("<h1>Other Co</h1><p>other@portother.example</p>"))
         cfg = Settings(_env_file=None, allow_private_networks=True, fetch_retries=0)  # type: ignore[call-arg]
         fetcher = StaticFetcher(cfg, NetworkGuard(allow_private=True))
         targets = [f"http://127.0.0.1:{site.port}/" for site in sites]
@@ -311,3 +315,4 @@ async def test_sites_on_one_address_but_other_ports_are_each_crawled() -> None:
         for server in servers:
             server.stop()
     assert sorted(r.source_url or "" for r in records) == sorted(targets) and pages == 2
+    assert all("other@portother.example" not in r.emails for r in records)

@@ -1,5 +1,5 @@
 from leadworker.common.domains import registrable_domain
-from leadworker.scrape.crawl import canonical_url, contact_score, path_allowed
+from leadworker.scrape.crawl import canonical_url, contact_score, path_allowed, site_key, target_site
 
 
 def test_canonical_url() -> None:
@@ -41,3 +41,15 @@ def test_contact_words_in_several_languages() -> None:
         assert contact_score(f"https://a.test{path}") == 0, path
     for path in ("/legal", "/about", "/ueber-uns", "/over-ons", "/team", "/mentions-legales", "/datenschutz"):
         assert contact_score(f"https://a.test{path}") == 1, path
+
+
+def test_a_bare_addresses_other_port_is_another_site_and_its_own_port_is_not() -> None:
+    """A crawl stays on its site: at a bare address another port may be another business (and the scheme's own
+    port, written or not, is the same site); named sites are their identity whatever the port."""
+    assert site_key("http://127.0.0.1:8001/a") != site_key("http://127.0.0.1:8002/a")
+    assert site_key("http://127.0.0.1:8001/") == site_key("http://127.0.0.1:8001/contact")
+    assert site_key("http://203.0.113.5:80/") == site_key("http://203.0.113.5/")
+    assert site_key("https://203.0.113.5:443/") == site_key("https://203.0.113.5/")
+    assert site_key("http://[2001:db8::1]:8080/") != site_key("http://[2001:db8::1]/")
+    assert site_key("https://www.acme.de:8443/") == site_key("https://acme.de/")
+    assert target_site("http://203.0.113.5/~acme/") != target_site("http://203.0.113.5:8080/~acme/")

@@ -175,9 +175,22 @@ def path_allowed(path: str, include: list[str], exclude: list[str]) -> bool:
     return not any(fnmatch.fnmatchcase(path, pattern) for pattern in exclude)
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def site_key(url: str) -> str:
-    """What a crawl compares to stay on one business's site: its identity, else (an address) its host."""
-    return site_identity(url) or (urlsplit(url).hostname or "").lower()
+    """What a crawl compares to stay on one business's site: its identity, else (an address) its host and any
+    port other than the scheme's own (another port of an address may serve another business)."""
+    identity = site_identity(url)
+    if identity:
+        return identity
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return host
+    return host if port is None or port == _DEFAULT_PORTS.get(parts.scheme.lower()) else f"{host}:{port}"
 
 
 def bare_address_prefix(url: str) -> str:
@@ -192,10 +205,7 @@ def bare_address_prefix(url: str) -> str:
 def target_site(url: str) -> str:
     """Which site a job's target is, to crawl each site once: its identity; for a bare address, its address
     and port and the path it lives under (another port or ``~user/`` there may be another business)."""
-    identity = site_identity(url)
-    if identity:
-        return identity
-    return (urlsplit(url).netloc.lower() or url) + bare_address_prefix(url)
+    return site_key(url) + bare_address_prefix(url) if site_identity(url) is None else site_key(url)
 
 
 class RobotsCache:
