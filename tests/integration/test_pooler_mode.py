@@ -47,8 +47,9 @@ def test_doctor_checks_the_pooled_url_too(
     pooled = pgbouncer.url(parts.path.lstrip("/"), parts.username)
     cfg = settings.model_copy(update={"database_url": pooled, "database_direct_url": database_url})
 
-    def database_check(**update: str) -> dict[str, object]:
+    def database_check(**update: str | None) -> dict[str, object]:
         answer = support.run_cli(cfg.model_copy(update=update), "doctor", "--json", LEADWORKER_BROWSER_EXECUTABLE="/x")
+        assert answer.stdout.startswith("{"), answer.stdout + answer.stderr
         return next(c for c in json.loads(answer.stdout)["checks"] if c["name"] == "database")
 
     told = database_check(db_pool_mode="transaction")
@@ -57,3 +58,10 @@ def test_doctor_checks_the_pooled_url_too(
     assert not forgot["ok"] and "LEADWORKER_DB_POOL_MODE=transaction" in str(forgot["detail"]), forgot
     mistyped = database_check(db_pool_mode="transaction", database_url=f"postgresql://127.0.0.1:1/{parts.path[1:]}")
     assert not mistyped["ok"] and "127.0.0.1:1/" in str(mistyped["detail"]), mistyped
+    # Both settings forgotten: the pooler is the only URL there is, and still looked at.
+    forgot_both = database_check(db_pool_mode="session", database_direct_url=None)
+    assert not forgot_both["ok"] and "LEADWORKER_DB_POOL_MODE=transaction" in str(forgot_both["detail"]), forgot_both
+    # Refused by the server (as a wrong password is): a failed line, not "unexpected error" and no other checks.
+    absent = f"postgresql://{parts.netloc}/lw_test_revfix_absent"
+    refused = database_check(db_pool_mode="transaction", database_url=absent)
+    assert not refused["ok"] and "lw_test_revfix_absent" in str(refused["detail"]), refused
