@@ -99,6 +99,8 @@ class ConfirmedPublisher:
         except asyncio.CancelledError:
             raise
         except TimeoutError as exc:
+            if self.confirm_timeout is None:  # not our bound: a socket's ETIMEDOUT (an OSError) from below
+                raise PublishError(f"publish to {message.routing_key!r} failed: {exc!r}") from exc
             raise PublishError(
                 f"publish to {message.routing_key!r} not confirmed within {self.confirm_timeout:g} s (a broker "
                 "resource alarm blocks publishers; a queue without a majority of its replicas confirms nothing)"
