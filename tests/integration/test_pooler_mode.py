@@ -4,6 +4,7 @@ at once with one line that says what to set, not asyncpg's prepared-statement er
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -65,3 +66,18 @@ def test_doctor_checks_the_pooled_url_too(
     absent = f"postgresql://{parts.netloc}/lw_test_revfix_absent"
     refused = database_check(db_pool_mode="transaction", database_url=absent)
     assert not refused["ok"] and "lw_test_revfix_absent" in str(refused["detail"]), refused
+
+
+async def test_a_busy_session_pooler_does_not_stop_the_pool_opening(database_url: str) -> None:
+    # One server connection for all: the check's second session waits for the first's (PgBouncer's
+    # query_wait_timeout is 30 s). That is no verdict about the pooler, and must not hold up or fail the open.
+    parts = urlsplit(database_url)
+    with support.PrivatePgBouncer(parts.port or 5432, pool_mode="session", pool_size=1) as bouncer:
+        pooled = bouncer.url(parts.path.lstrip("/"), parts.username)
+        began = time.monotonic()
+        database = await Database.connect(pooled, min_size=1, max_size=4)
+        try:
+            assert time.monotonic() - began < 10
+            assert await database.fetchval("SELECT 1") == 1
+        finally:
+            await database.close()
