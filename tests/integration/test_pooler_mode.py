@@ -32,6 +32,9 @@ async def test_a_transaction_pooler_without_the_setting_is_refused_in_one_line(
     worker = support.run_cli(forgot, "run", "--stage", "scrape", "--exit-when-idle", "1", timeout=60)
     assert worker.returncode == 2, worker.stdout + worker.stderr
     assert "LEADWORKER_DB_POOL_MODE=transaction" in worker.stderr.strip().splitlines()[-1], worker.stderr
+    api = support.run_cli(forgot, "api", "--port", str(support.free_port()), timeout=60)
+    assert api.returncode == 2, api.stdout + api.stderr
+    assert api.stderr.count("\n") == 1 and "LEADWORKER_DB_POOL_MODE=transaction" in api.stderr, api.stderr
 
     told = forgot.model_copy(update={"db_pool_mode": "transaction"})
     assert support.run_cli(told, "jobs", "list").returncode == 0
