@@ -7,6 +7,7 @@ import asyncio
 import uuid
 
 import aio_pika
+import pytest
 
 import support
 from leadworker.broker.nodes import BrokerNodes
@@ -46,6 +47,69 @@ async def test_the_publisher_fails_over_when_its_node_goes_away(
         connections._NODES.pop(cfg.amqp_url, None)
         await support.delete_queues(on_private)
         await support.delete_queues(on_shared)
+
+
+async def test_failing_over_leaves_out_jobs_a_worker_already_has(
+    settings: Settings, db: Database, private_rabbit: support.PrivateRabbit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker can claim a job as soon as its message is delivered, before the publisher has its confirm. Such
+    # a job's message, cut off with the node, must not be published again: a second message of a running
+    # job is a takeover, and the work done twice.
+    urls = [private_rabbit.url(), settings.amqp_url]
+    cfg = settings.model_copy(update={"amqp_url": ",".join(urls)})
+    connections._NODES[cfg.amqp_url] = BrokerNodes(urls, shuffle=False)
+    lead = LeadRecord(company_name="Claimed Ltd", emails=["a@claimed.test"])
+    jobs = [ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[lead]) for _ in range(3000)]
+    queue = Topology.from_settings(cfg).work_queue("scrape")
+    on_private, on_shared = (settings.model_copy(update={"amqp_url": url}) for url in urls)
+    claimed: set[uuid.UUID] = set()
+
+    async def claim() -> None:  # the workers: each row as soon as it is there
+        while True:
+            rows = await db.fetch("UPDATE scrape_jobs SET status = 'running' WHERE status = 'queued' RETURNING id")
+            claimed.update(r["id"] for r in rows)
+            await asyncio.sleep(0.002)
+
+    async def claim_while_losing_the_node() -> None:
+        await support.wait_for(lambda: _began(db), timeout=30, interval=0.005, what="publishing began")
+        claiming = asyncio.create_task(claim())
+        await asyncio.to_thread(private_rabbit.close_connections, "node going away")
+        claiming.cancel()  # before the next node is tried (the backoff is at least 1 s): its rows stay queued
+
+    monkeypatch.setattr(connections, "PUBLISH_BACKOFF_FIRST", 2.0)
+    try:
+        loser = asyncio.create_task(claim_while_losing_the_node())
+        await connections.publish_jobs_failing_over(cfg, db, jobs)
+        await loser
+        second = await _message_ids(on_shared, queue)  # the queue is there: the second node was tried
+        # (it may have nothing left to publish if the node was lost in the last chunk, whose rows were claimed)
+        assert not second & {str(i) for i in claimed}, "no second message for a job a worker has"
+    finally:
+        connections._NODES.pop(cfg.amqp_url, None)
+        await support.delete_queues(on_private)
+        await support.delete_queues(on_shared)
+
+
+async def test_an_amqp_error_while_opening_the_publisher_fails_over(
+    settings: Settings, db: Database, private_rabbit: support.PrivateRabbit
+) -> None:
+    # The first node takes the connection but refuses the topology's declarations (as a node going away
+    # closes the channel): that is an AMQP error from opening the publisher, and the next node is tried.
+    private_rabbit.ctl("add_user", "nodeclare", "nodeclare")
+    try:
+        private_rabbit.ctl("set_permissions", "-p", "/", "nodeclare", "^$", ".*", ".*")
+        urls = [private_rabbit.url("nodeclare", "nodeclare"), settings.amqp_url]
+        cfg = settings.model_copy(update={"amqp_url": ",".join(urls)})
+        connections._NODES[cfg.amqp_url] = BrokerNodes(urls, shuffle=False)
+        lead = LeadRecord(company_name="Refused Ltd", emails=["a@refused.test"])
+        jobs = [ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[lead]) for _ in range(3)]
+        queue = Topology.from_settings(cfg).work_queue("scrape")
+        await connections.publish_jobs_failing_over(cfg, db, jobs)
+        assert await _message_ids(settings, queue) == {str(job.job_id) for job in jobs}
+    finally:
+        connections._NODES.pop(",".join([private_rabbit.url("nodeclare", "nodeclare"), settings.amqp_url]), None)
+        private_rabbit.ctl("delete_user", "nodeclare")
+        await support.delete_queues(settings)
 
 
 async def _began(db: Database) -> bool:

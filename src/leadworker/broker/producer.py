@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -47,13 +46,11 @@ async def publish_jobs(
         chunk = jobs_to_publish[start : start + PUBLISH_CHUNK]
         await jobs.create_jobs(db, chunk)
         todo = [job for job in chunk if job.job_id not in done]
-        results = await asyncio.gather(
-            *(publisher.publish(job_message(job, topology)) for job in todo), return_exceptions=True
-        )
-        done.update(job.job_id for job, result in zip(todo, results, strict=True) if result is None)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        sent: set[str] = set()
+        try:
+            await publisher.publish_many((job_message(job, topology) for job in todo), sent)
+        finally:
+            done.update(job.job_id for job in todo if str(job.job_id) in sent)
 
 
 async def submit_jobs(

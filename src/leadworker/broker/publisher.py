@@ -99,6 +99,8 @@ class ConfirmedPublisher:
         except asyncio.CancelledError:
             raise
         except TimeoutError as exc:
+            if self.confirm_timeout is None:  # not our bound: a socket's ETIMEDOUT (an OSError) from below
+                raise PublishError(f"publish to {message.routing_key!r} failed: {exc!r}") from exc
             raise PublishError(
                 f"publish to {message.routing_key!r} not confirmed within {self.confirm_timeout:g} s (a broker "
                 "resource alarm blocks publishers; a queue without a majority of its replicas confirms nothing)"
@@ -106,13 +108,18 @@ class ConfirmedPublisher:
         except Exception as exc:
             raise PublishError(f"publish to {message.routing_key!r} failed: {exc!r}") from exc
 
-    async def publish_many(self, messages: Iterable[OutgoingMessage]) -> None:
-        """Publish several messages with pipelined confirms; raise if any one was not confirmed."""
+    async def publish_many(self, messages: Iterable[OutgoingMessage], confirmed: set[str] | None = None) -> None:
+        """Publish several messages with pipelined confirms; raise if any one was not confirmed.
+        ``confirmed``, if given, collects the message ids the broker confirmed (also when another failed)."""
         batch = list(messages)
         if len(batch) == 1:
             await self.publish(batch[0])  # no task to pipeline with: the API's one job
+            if confirmed is not None and batch[0].message_id is not None:
+                confirmed.add(batch[0].message_id)
             return
         results = await asyncio.gather(*(self.publish(m) for m in batch), return_exceptions=True)
+        if confirmed is not None:
+            confirmed.update(m.message_id for m, r in zip(batch, results, strict=True) if r is None and m.message_id)
         for result in results:
             if isinstance(result, BaseException):
                 raise result

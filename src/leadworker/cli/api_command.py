@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import asyncpg
 import typer
 
 from leadworker.cli.helpers import settings
+from leadworker.config import Settings
+from leadworker.errors import ServiceUnavailable
 
 
 def api(
@@ -18,5 +23,21 @@ def api(
 
     cfg = settings(api_host=host, api_port=port)
     configure_logging(cfg.log_format, cfg.log_level)
+    asyncio.run(_refuse_a_transaction_pooler(cfg))
     if not serve(cfg):
         raise typer.Exit(1)
+
+
+async def _refuse_a_transaction_pooler(cfg: Settings) -> None:
+    """Raise :class:`UsageError` (one line, exit 2, as every command) if ``LEADWORKER_DATABASE_URL`` is a
+    transaction pooler and ``LEADWORKER_DB_POOL_MODE`` does not say so. The app's start finds it too, but
+    inside uvicorn, which prints a traceback and exits 3. Any other failure is left to the app's start."""
+    from leadworker.store.pool import Database
+
+    if cfg.transaction_pooled:
+        return
+    try:
+        db = await Database.connect(cfg.database_url, min_size=1, max_size=2, connect_timeout=5.0)
+    except (ServiceUnavailable, asyncpg.PostgresError, OSError):
+        return
+    await db.close()

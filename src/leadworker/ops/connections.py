@@ -23,14 +23,14 @@ import asyncpg
 import structlog
 from aio_pika.abc import AbstractConnection
 
-from leadworker.broker.nodes import BrokerNodes, NoNodeReachable
+from leadworker.broker.nodes import CONNECT_ERRORS, BrokerNodes, NoNodeReachable
 from leadworker.broker.producer import publish_jobs
 from leadworker.broker.publisher import ConfirmedPublisher, PublishError
 from leadworker.broker.topology import Topology, declare_topology
 from leadworker.config import Settings, mask_url
 from leadworker.contracts import ScrapeJob
 from leadworker.errors import ServiceUnavailable, one_line
-from leadworker.store import job_feed
+from leadworker.store import job_feed, jobs
 from leadworker.store.pool import Database
 
 log = structlog.get_logger("leadworker.publish")
@@ -133,6 +133,9 @@ PUBLISH_ATTEMPTS = 5
 """Connections :func:`publish_jobs_failing_over` makes at most (the nodes of a cluster, one after another)."""
 PUBLISH_BACKOFF_FIRST = 0.5
 PUBLISH_BACKOFF_MAX = 30.0
+_FAILOVER_ERRORS: tuple[type[BaseException], ...] = (PublishError, ServiceUnavailable, *CONNECT_ERRORS)
+"""What ends one connection's go at publishing: a publish not confirmed, a node unreachable, or one lost while
+the publisher or the topology was being opened on it (AMQP, connection and socket errors)."""
 
 
 async def publish_jobs_failing_over(
@@ -142,17 +145,21 @@ async def publish_jobs_failing_over(
     of the broker. With several broker URLs, losing the node on the way (or finding none that answers) is
     not the end: after a jittered backoff (0.5 s doubling, times 0.5-1.5) the jobs not yet confirmed go through
     the next node, up to :data:`PUBLISH_ATTEMPTS` connections. A job whose publish was cut off before its
-    confirm may then have two messages, which the worker handles as a redelivery. Raises
+    confirm is published again, unless its row has left ``queued`` meanwhile (a worker has it: a second
+    message would be taken for a crashed worker's, and the job run twice). Raises
     :class:`ServiceUnavailable` saying how many jobs were published if it gives up."""
     topology = topology or Topology.from_settings(settings)
     confirmed: set[uuid.UUID] = set()
     delay = PUBLISH_BACKOFF_FIRST
     for attempt in range(1, PUBLISH_ATTEMPTS + 1):
         try:
+            if attempt > 1:  # a message cut off before its confirm may have reached a worker, which has the job
+                claimed = await jobs.not_queued(db, [j.job_id for j in jobs_to_publish if j.job_id not in confirmed])
+                confirmed.update(claimed)
             async with publishing(settings, topology) as (_, _, publisher):
                 await publish_jobs(db, publisher, topology, jobs_to_publish, confirmed)
             return
-        except (PublishError, ServiceUnavailable) as exc:
+        except _FAILOVER_ERRORS as exc:
             if len(settings.amqp_urls) == 1:
                 raise
             if attempt == PUBLISH_ATTEMPTS:
@@ -162,7 +169,7 @@ async def publish_jobs_failing_over(
                 ) from exc
             wait = delay * (0.5 + random.random())
             log.warning(
-                "publishing interrupted (broker node lost or unreachable); going on through the next node",
+                "publishing interrupted; going on through the next broker node",
                 error=one_line(exc),
                 published=len(confirmed),
                 retry_in=round(wait, 2),

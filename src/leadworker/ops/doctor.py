@@ -120,9 +120,11 @@ async def _database(settings: Settings) -> list[Check]:
 
 
 async def _pooled(settings: Settings) -> Check | None:
-    """A failed check of ``LEADWORKER_DATABASE_URL`` when it is not the direct URL the rest is read through
-    (a pooler): unreachable, or a transaction pooler without ``LEADWORKER_DB_POOL_MODE=transaction``."""
-    if settings.database_url == settings.session_database_url:
+    """A failed check of ``LEADWORKER_DATABASE_URL`` (what the jobs' statements go through): unreachable when
+    it is not the direct URL the rest is read through (a pooler), or a transaction pooler without
+    ``LEADWORKER_DB_POOL_MODE=transaction``, looked for even when no direct URL is set: that is the very
+    mistake of someone who forgot both settings."""
+    if settings.database_url == settings.session_database_url and settings.transaction_pooled:
         return None
     where = mask_url(settings.database_url)
     try:
@@ -138,6 +140,9 @@ async def _pooled(settings: Settings) -> Check | None:
     except ServiceUnavailable as exc:
         fix = "start the pooler, or set LEADWORKER_DATABASE_URL to a reachable one"
         return Check("database", False, f"{where} (the pooled URL) unreachable: {one_line(exc)}", fix)
+    except (OSError, asyncpg.PostgresError) as exc:  # a wrong password, an unknown database or user
+        fix = "set LEADWORKER_DATABASE_URL to a database, user and password the pooler accepts"
+        return Check("database", False, f"{where} (the pooled URL) refused: {one_line(exc)}", fix)
     await pool.close()
     return None
 

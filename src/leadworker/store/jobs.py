@@ -112,6 +112,18 @@ async def create_new_jobs(
     return {r["id"]: r for r in rows}
 
 
+_NOT_QUEUED = "SELECT id FROM scrape_jobs WHERE id = ANY($1::uuid[]) AND status <> 'queued'"
+
+
+async def not_queued(db: Database, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``ids`` whose row exists and is no longer ``queued`` (claimed, finished, cancelled): a job a
+    worker already has, whose message must not be published again (a second one would be taken for a
+    crashed worker's and the job run twice). An id without a row is not among them."""
+    if not ids:
+        return set()
+    return {r["id"] for r in await db.fetch(_NOT_QUEUED, list(ids))}
+
+
 # --- claiming --------------------------------------------------------------------------------------------
 
 _CLAIM = """

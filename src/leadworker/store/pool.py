@@ -84,22 +84,70 @@ _POOLER_ERRORS = (
 this server connection ("already exists"), or one this client prepared on another ("does not exist")."""
 
 
-async def _refuse_a_transaction_pooler(pool: asyncpg.Pool) -> None:
-    """Raise :class:`UsageError` (and close ``pool``) if two of its sessions are served by one server
+async def _refuse_a_transaction_pooler(pool: asyncpg.Pool, url: str) -> None:
+    """Raise :class:`UsageError` (and close ``pool``) if two sessions of ``url`` are served by one server
     connection, which only a transaction pooler does: after the first session's statement, PgBouncer hands
     the idle server connection it used (the most recent) to the next transaction, whoever's it is. A direct
     connection or a session pooler gives each session its own server process, so there is no false alarm. A
     busy transaction pooler may hand out another server connection and go unnoticed here: asyncpg's
-    prepared-statement errors then come later, from the statements themselves."""
+    prepared-statement errors then come later, from the statements themselves.
+
+    A second session refused or slow to come (the server near ``max_connections``, a session pooler with
+    every server connection taken) is no verdict: the check is skipped, and the pool opens as it would
+    without it."""
     try:
-        async with pool.acquire() as first, pool.acquire() as second:
-            mine = await first.fetchval("SELECT pg_backend_pid()")
-            theirs = await second.fetchval("SELECT pg_backend_pid()")
-        if mine == theirs:
+        async with pool.acquire() as first:
+            pids = await _two_sessions_pids(first, url)
+        if pids is not None and pids[0] == pids[1]:
             raise UsageError(POOLER_WITHOUT_SETTING)
     except BaseException:
         pool.terminate()
         raise
+
+
+_POOLER_CHECK_SECONDS = 3.0
+"""How long the pooler check waits for its second session before giving up on the check."""
+
+
+async def _two_sessions_pids(first: asyncpg.Connection, url: str) -> tuple[int, int] | None:
+    """The server processes behind ``first`` and a second session of ``url``, or None if there is no
+    second session to be had within :data:`_POOLER_CHECK_SECONDS`. The second session is a bare connection
+    (no pool, no set-up statements) so that it can be dropped on the spot: cancelling a statement that
+    waits for a server connection would wait for the pooler to hand it one (up to its query_wait_timeout)."""
+    second: asyncpg.Connection | None = None
+
+    async def both() -> tuple[int, int]:
+        nonlocal second
+        second = await asyncpg.connect(url, timeout=_POOLER_CHECK_SECONDS, statement_cache_size=0)
+        mine = await first.fetchval("SELECT pg_backend_pid()")
+        theirs = await second.fetchval("SELECT pg_backend_pid()")
+        await second.close()
+        return int(mine), int(theirs)
+
+    task = asyncio.create_task(both())
+    try:
+        done, _ = await asyncio.wait({task}, timeout=_POOLER_CHECK_SECONDS)
+        if not done:
+            if second is not None:
+                second.terminate()  # its waiting statement fails at once
+            else:
+                task.cancel()
+            await asyncio.wait({task})
+            if not task.cancelled():
+                task.exception()  # retrieved: a session too slow to come is no verdict, whatever it raised
+            return None
+        try:
+            return task.result()
+        except _POOLER_ERRORS:
+            raise
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) or is_connection_failure(exc):
+                return None
+            raise
+    finally:
+        task.cancel()
+        if second is not None and not second.is_closed():
+            second.terminate()
 
 
 class Database:
@@ -142,7 +190,7 @@ class Database:
                 max_inactive_connection_lifetime=300,
             )
             if not transaction_pooled and max_size >= 2:
-                await _refuse_a_transaction_pooler(pool)
+                await _refuse_a_transaction_pooler(pool, url)
         except _POOLER_ERRORS as exc:
             if transaction_pooled:
                 raise
