@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 
 import aio_pika
 import pytest
@@ -15,11 +16,12 @@ from leadworker.broker.topology import Topology
 from leadworker.config import Settings
 from leadworker.contracts import LeadRecord, ScrapeJob
 from leadworker.ops import connections
+from leadworker.store import jobs as jobstore
 from leadworker.store.pool import Database
 
 
 async def test_the_publisher_fails_over_when_its_node_goes_away(
-    settings: Settings, db: Database, private_rabbit: support.PrivateRabbit
+    settings: Settings, db: Database, private_rabbit: support.PrivateRabbit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Two "nodes": the private one first (not shuffled, so that it is the one lost) and the shared broker.
     # They are separate brokers, not a cluster: each job's message is in one of them, and counted there.
@@ -31,9 +33,13 @@ async def test_the_publisher_fails_over_when_its_node_goes_away(
     queue = Topology.from_settings(cfg).work_queue("scrape")
     on_private, on_shared = (settings.model_copy(update={"amqp_url": url}) for url in urls)
 
-    async def lose_the_node() -> None:  # as soon as the first chunk's rows are there: mid-publish
-        await support.wait_for(lambda: _began(db), timeout=30, interval=0.005, what="publishing began")
+    second_chunk, lost = _pause_after_the_second_chunk(monkeypatch)
+
+    async def lose_the_node() -> None:
+        await asyncio.wait_for(second_chunk.wait(), 60)
         await asyncio.to_thread(private_rabbit.close_connections, "node going away")
+        await asyncio.sleep(0.5)  # the close reaches the publisher
+        lost.set()
 
     try:
         loser = asyncio.create_task(lose_the_node())
@@ -70,19 +76,22 @@ async def test_failing_over_leaves_out_jobs_a_worker_already_has(
             claimed.update(r["id"] for r in rows)
             await asyncio.sleep(0.002)
 
+    second_chunk, lost = _pause_after_the_second_chunk(monkeypatch)
+
     async def claim_while_losing_the_node() -> None:
-        await support.wait_for(lambda: _began(db), timeout=30, interval=0.005, what="publishing began")
+        await asyncio.wait_for(second_chunk.wait(), 60)
         claiming = asyncio.create_task(claim())
         await asyncio.to_thread(private_rabbit.close_connections, "node going away")
-        claiming.cancel()  # before the next node is tried (the backoff is at least 1 s): its rows stay queued
+        await asyncio.sleep(0.5)  # the close reaches the publisher
+        claiming.cancel()  # before the third chunk's rows are made: they stay queued, for the next node
+        lost.set()
 
-    monkeypatch.setattr(connections, "PUBLISH_BACKOFF_FIRST", 2.0)
     try:
         loser = asyncio.create_task(claim_while_losing_the_node())
         await connections.publish_jobs_failing_over(cfg, db, jobs)
         await loser
         second = await _message_ids(on_shared, queue)  # the queue is there: the second node was tried
-        # (it may have nothing left to publish if the node was lost in the last chunk, whose rows were claimed)
+        assert claimed and second, "the second chunk was claimed, the third went through the next node"
         assert not second & {str(i) for i in claimed}, "no second message for a job a worker has"
     finally:
         connections._NODES.pop(cfg.amqp_url, None)
@@ -112,8 +121,23 @@ async def test_an_amqp_error_while_opening_the_publisher_fails_over(
         await support.delete_queues(settings)
 
 
-async def _began(db: Database) -> bool:
-    return await _rows(db) > 0
+def _pause_after_the_second_chunk(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """Make the publisher wait, once the second chunk's rows are made and before it is published, until the
+    second event is set; the first is set when it waits. A test loses the node there: mid-publish however fast
+    the machine (a close raced against the publish could reach it after the last chunk)."""
+    second_chunk, lost = asyncio.Event(), asyncio.Event()
+    create_jobs, chunks = jobstore.create_jobs, 0
+
+    async def create_then_wait(db: Database, chunk: Sequence[ScrapeJob]) -> None:
+        nonlocal chunks
+        await create_jobs(db, chunk)
+        chunks += 1
+        if chunks == 2:
+            second_chunk.set()
+            await lost.wait()
+
+    monkeypatch.setattr(jobstore, "create_jobs", create_then_wait)
+    return second_chunk, lost
 
 
 async def _rows(db: Database) -> int:
