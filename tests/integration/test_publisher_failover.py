@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import aio_pika
 import pytest
@@ -23,16 +24,7 @@ from leadworker.store.pool import Database
 async def test_the_publisher_fails_over_when_its_node_goes_away(
     settings: Settings, db: Database, private_rabbit: support.PrivateRabbit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Two "nodes": the private one first (not shuffled, so that it is the one lost) and the shared broker.
-    # They are separate brokers, not a cluster: each job's message is in one of them, and counted there.
-    urls = [private_rabbit.url(), settings.amqp_url]
-    cfg = settings.model_copy(update={"amqp_url": ",".join(urls)})
-    connections._NODES[cfg.amqp_url] = BrokerNodes(urls, shuffle=False)
-    lead = LeadRecord(company_name="Failover Ltd", emails=["a@failover.test"])
-    jobs = [ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[lead]) for _ in range(3000)]
-    queue = Topology.from_settings(cfg).work_queue("scrape")
-    on_private, on_shared = (settings.model_copy(update={"amqp_url": url}) for url in urls)
-
+    jobs = _jobs("Failover Ltd", 3000)
     second_chunk, lost = _pause_after_the_second_chunk(monkeypatch)
 
     async def lose_the_node() -> None:
@@ -41,7 +33,7 @@ async def test_the_publisher_fails_over_when_its_node_goes_away(
         await asyncio.sleep(0.5)  # the close reaches the publisher
         lost.set()
 
-    try:
+    async with _two_nodes(settings, private_rabbit) as (cfg, queue, on_private, on_shared):
         loser = asyncio.create_task(lose_the_node())
         await connections.publish_jobs_failing_over(cfg, db, jobs)
         await loser
@@ -49,10 +41,6 @@ async def test_the_publisher_fails_over_when_its_node_goes_away(
         first, second = await _message_ids(on_private, queue), await _message_ids(on_shared, queue)
         assert first and second, "some messages went through each node"
         assert first | second == {str(job.job_id) for job in jobs}, "every job's message is in a queue"
-    finally:
-        connections._NODES.pop(cfg.amqp_url, None)
-        await support.delete_queues(on_private)
-        await support.delete_queues(on_shared)
 
 
 async def test_failing_over_leaves_out_jobs_a_worker_already_has(
@@ -61,13 +49,7 @@ async def test_failing_over_leaves_out_jobs_a_worker_already_has(
     # A worker can claim a job as soon as its message is delivered, before the publisher has its confirm. Such
     # a job's message, cut off with the node, must not be published again: a second message of a running
     # job is a takeover, and the work done twice.
-    urls = [private_rabbit.url(), settings.amqp_url]
-    cfg = settings.model_copy(update={"amqp_url": ",".join(urls)})
-    connections._NODES[cfg.amqp_url] = BrokerNodes(urls, shuffle=False)
-    lead = LeadRecord(company_name="Claimed Ltd", emails=["a@claimed.test"])
-    jobs = [ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[lead]) for _ in range(3000)]
-    queue = Topology.from_settings(cfg).work_queue("scrape")
-    on_private, on_shared = (settings.model_copy(update={"amqp_url": url}) for url in urls)
+    jobs = _jobs("Claimed Ltd", 3000)
     claimed: set[uuid.UUID] = set()
 
     async def claim() -> None:  # the workers: each row as soon as it is there
@@ -86,17 +68,13 @@ async def test_failing_over_leaves_out_jobs_a_worker_already_has(
         claiming.cancel()  # before the third chunk's rows are made: they stay queued, for the next node
         lost.set()
 
-    try:
+    async with _two_nodes(settings, private_rabbit) as (cfg, queue, _, on_shared):
         loser = asyncio.create_task(claim_while_losing_the_node())
         await connections.publish_jobs_failing_over(cfg, db, jobs)
         await loser
         second = await _message_ids(on_shared, queue)  # the queue is there: the second node was tried
         assert claimed and second, "the second chunk was claimed, the third went through the next node"
         assert not second & {str(i) for i in claimed}, "no second message for a job a worker has"
-    finally:
-        connections._NODES.pop(cfg.amqp_url, None)
-        await support.delete_queues(on_private)
-        await support.delete_queues(on_shared)
 
 
 async def test_an_amqp_error_while_opening_the_publisher_fails_over(
@@ -119,6 +97,30 @@ async def test_an_amqp_error_while_opening_the_publisher_fails_over(
         connections._NODES.pop(",".join([private_rabbit.url("nodeclare", "nodeclare"), settings.amqp_url]), None)
         private_rabbit.ctl("delete_user", "nodeclare")
         await support.delete_queues(settings)
+
+
+@asynccontextmanager
+async def _two_nodes(
+    settings: Settings, private_rabbit: support.PrivateRabbit
+) -> AsyncIterator[tuple[Settings, str, Settings, Settings]]:
+    """Settings naming two "nodes": the private one first (not shuffled, so that it is the one lost) and the
+    shared broker. They are separate brokers, not a cluster: each job's message is in one of them, and counted
+    there. Yields those settings, the work queue, and settings for each node alone; their queues go at the end."""
+    urls = [private_rabbit.url(), settings.amqp_url]
+    cfg = settings.model_copy(update={"amqp_url": ",".join(urls)})
+    connections._NODES[cfg.amqp_url] = BrokerNodes(urls, shuffle=False)
+    on_private, on_shared = (settings.model_copy(update={"amqp_url": url}) for url in urls)
+    try:
+        yield cfg, Topology.from_settings(cfg).work_queue("scrape"), on_private, on_shared
+    finally:
+        connections._NODES.pop(cfg.amqp_url, None)
+        await support.delete_queues(on_private)
+        await support.delete_queues(on_shared)
+
+
+def _jobs(company: str, count: int) -> list[ScrapeJob]:
+    lead = LeadRecord(company_name=company, emails=[f"a@{company.split()[0].lower()}.test"])
+    return [ScrapeJob(job_id=uuid.uuid4(), source_types=["inline"], leads=[lead]) for _ in range(count)]
 
 
 def _pause_after_the_second_chunk(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
